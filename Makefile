@@ -1,0 +1,62 @@
+# Taizhang: `make run` starts the whole system, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+JARS := var/kafka/libs/.complete
+PYTEST_ARGS ?=
+
+.PHONY: install jars run up down logs test unit lint fmt contracts bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+jars: $(JARS)
+
+$(JARS): deploy/kafka/pom.xml
+	mkdir -p var/kafka/libs
+	mvn -q -B -f deploy/kafka/pom.xml package -Dbroker.libs=$(CURDIR)/var/kafka/libs
+	touch $@
+
+## run: broker, topics, every service and the demo data, in the foreground (Ctrl-C stops it all)
+run: install jars
+	$(BIN)/taizhang up --foreground
+
+## up / down: the same, in the background
+up: install jars
+	$(BIN)/taizhang up
+
+down: install
+	$(BIN)/taizhang down
+
+logs:
+	tail -n 50 -F var/log/*.log
+
+## test: unit, contract and integration tests (integration against a real broker the tests start)
+test: install jars
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest tests/unit tests/contract $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services contracts
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## contracts: JSON Schema per event and the AsyncAPI document
+contracts: install
+	$(BIN)/taizhang contracts --dest contracts/schemas
+
+clean:
+	rm -rf var/data var/run var/log

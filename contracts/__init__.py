@@ -1,0 +1,4 @@
+"""Taizhang's shared contracts: the event envelope, event and command schemas."""
+
+from contracts import grievance as grievance
+from contracts.registry import REGISTRY as REGISTRY

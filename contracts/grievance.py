@@ -1,0 +1,241 @@
+"""Grievance intake (诉求受理): the events of a worker's complaint and their commands."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import Field
+
+from contracts.envelope import Frozen
+from contracts.personal import Sealed, SealedPerson
+from contracts.registry import REGISTRY, EventPayload
+from contracts.scope import DisputeCategory
+
+Category = Literal[
+    "canteen",
+    "wages",
+    "safety",
+    "working_hours",
+    "accommodation",
+    "welfare",
+    "training",
+    "contract",
+    "other",
+]
+Channel = Literal["in_person", "phone", "hotline_12351", "app", "mailbox"]
+ResolvedHow = Literal["on_site", "leadership", "mediation"]
+Stage = Literal["acknowledge", "answer"]
+Text = Field(min_length=1, max_length=2000)
+
+
+# --- events ---------------------------------------------------------------
+
+
+@REGISTRY.register
+class GrievanceLogged(EventPayload):
+    """A rep logged a worker's complaint; v2 made the anonymity explicit and added due dates."""
+
+    event_type = "grievance.logged"
+    schema_version = 2
+
+    unit: str
+    category: Category
+    summary: str = Field(min_length=1, max_length=200)
+    details: Sealed | None = None
+    channel: Channel
+    anonymous: bool
+    complainant: SealedPerson | None = None
+    ack_due: date | None = None
+    answer_due: date | None = None
+
+
+@REGISTRY.upcaster("grievance.logged", 1)
+def _logged_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 called the 12351 hotline `hotline` and implied anonymity by a missing complainant."""
+    if payload.get("channel") == "hotline":
+        payload["channel"] = "hotline_12351"
+    payload["anonymous"] = payload.get("complainant") is None
+    payload.setdefault("ack_due", None)
+    payload.setdefault("answer_due", None)
+    return payload
+
+
+@REGISTRY.register
+class GrievanceAcknowledged(EventPayload):
+    """The union acknowledged receipt to the worker."""
+
+    event_type = "grievance.acknowledged"
+
+
+@REGISTRY.register
+class GrievanceResolved(EventPayload):
+    """The matter was resolved, and how."""
+
+    event_type = "grievance.resolved"
+
+    how: ResolvedHow
+    resolution: str = Text
+
+
+@REGISTRY.register
+class GrievanceEscalated(EventPayload):
+    """Escalated to the project leadership team with a named follow-up owner and a due date."""
+
+    event_type = "grievance.escalated"
+
+    to: Literal["leadership_team"] = "leadership_team"
+    owner: str = Field(min_length=1, max_length=128)
+    due: date
+
+
+@REGISTRY.register
+class GrievanceDecisionRecorded(EventPayload):
+    """The leadership team's decision on an escalated grievance."""
+
+    event_type = "grievance.decision_recorded"
+
+    decision: str = Text
+
+
+@REGISTRY.register
+class GrievanceReferredToMediation(EventPayload):
+    """Referred to labour-dispute mediation under a statutory dispute category."""
+
+    event_type = "grievance.referred_to_mediation"
+
+    dispute_category: DisputeCategory
+
+
+@REGISTRY.register
+class GrievanceFeedbackGiven(EventPayload):
+    """The worker was told how the matter stands; the note is sealed like any personal text."""
+
+    event_type = "grievance.feedback_given"
+
+    note: Sealed
+
+
+@REGISTRY.register
+class GrievanceClosed(EventPayload):
+    """The matter is really closed."""
+
+    event_type = "grievance.closed"
+
+
+@REGISTRY.register
+class GrievanceReopened(EventPayload):
+    """The grievance went back to work."""
+
+    event_type = "grievance.reopened"
+
+    reason: str = Text
+
+
+@REGISTRY.register
+class GrievanceWithdrawn(EventPayload):
+    """The worker withdrew the complaint."""
+
+    event_type = "grievance.withdrawn"
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@REGISTRY.register
+class GrievanceOverdue(EventPayload):
+    """A service level passed without the required step."""
+
+    event_type = "grievance.overdue"
+
+    stage: Stage
+    due: date
+
+
+# --- commands -------------------------------------------------------------
+
+
+class LogGrievance(Frozen):
+    """Open a grievance; personal data arrives already sealed."""
+
+    unit: str
+    category: Category
+    summary: str = Field(min_length=1, max_length=200)
+    details: Sealed | None = None
+    channel: Channel
+    anonymous: bool
+    complainant: SealedPerson | None = None
+    ack_working_days: int = Field(default=1, ge=1, le=30)
+    answer_working_days: int = Field(default=3, ge=1, le=60)
+
+
+class Acknowledge(Frozen):
+    """Acknowledge receipt."""
+
+
+class Resolve(Frozen):
+    """Resolve the matter."""
+
+    how: ResolvedHow
+    resolution: str = Text
+
+
+class Escalate(Frozen):
+    """Escalate to the leadership team."""
+
+    owner: str = Field(min_length=1, max_length=128)
+    due: date
+
+
+class RecordDecision(Frozen):
+    """Record the leadership team's decision."""
+
+    decision: str = Text
+
+
+class ReferToMediation(Frozen):
+    """Refer to labour-dispute mediation."""
+
+    dispute_category: DisputeCategory
+
+
+class GiveFeedback(Frozen):
+    """Record feedback given to the worker."""
+
+    note: Sealed
+
+
+class Close(Frozen):
+    """Close the grievance."""
+
+
+class Reopen(Frozen):
+    """Reopen the grievance."""
+
+    reason: str = Text
+
+
+class Withdraw(Frozen):
+    """Withdraw the grievance."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class MarkOverdue(Frozen):
+    """Record that a service level has passed (sent by the service-level timer)."""
+
+    stage: Stage
+
+
+COMMANDS: dict[str, type[Frozen]] = {
+    "log": LogGrievance,
+    "acknowledge": Acknowledge,
+    "resolve": Resolve,
+    "escalate": Escalate,
+    "record_decision": RecordDecision,
+    "refer_to_mediation": ReferToMediation,
+    "give_feedback": GiveFeedback,
+    "close": Close,
+    "reopen": Reopen,
+    "withdraw": Withdraw,
+    "mark_overdue": MarkOverdue,
+}

@@ -1,0 +1,202 @@
+"""The local single-node Kafka broker (KRaft) that `make run` and the tests start on loopback."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common.settings import ROOT
+
+POM = ROOT / "deploy" / "kafka" / "pom.xml"
+LOG4J = ROOT / "deploy" / "kafka" / "log4j2.yaml"
+
+
+class BrokerError(Exception):
+    """The local broker could not be fetched, formatted or started."""
+
+
+@dataclass(frozen=True)
+class LocalBroker:
+    """A broker+controller in one JVM with its data under `home`."""
+
+    home: Path
+    libs: Path
+    port: int = 9092
+    controller_port: int = 9093
+    heap: str = "512m"
+
+    @property
+    def bootstrap(self) -> str:
+        """The address clients connect to."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home.parent / "log" / f"kafka-{self.port}.log"
+
+    def fetch(self) -> None:
+        """Copy the broker jars from Maven Central into `libs` (cached after the first time)."""
+        if (self.libs / ".complete").exists():
+            return
+        self.libs.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(POM), "package", f"-Dbroker.libs={self.libs.resolve()}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BrokerError(f"could not fetch the broker jars:\n{result.stdout}\n{result.stderr}")
+        (self.libs / ".complete").write_text("ok\n")
+
+    def _properties(self) -> Path:
+        data = self.home / "data"
+        props = self.home / "server.properties"
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": "6",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
+            "log.flush.interval.messages": "9223372036854775807",
+        }
+        self.home.mkdir(parents=True, exist_ok=True)
+        props.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        return props
+
+    def _java(self, *args: str) -> list[str]:
+        return [
+            "java",
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseSerialGC",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            "-cp",
+            f"{self.libs}/*",
+            *args,
+        ]
+
+    def format(self) -> None:
+        """Format KRaft storage once; later starts reuse the data and its history."""
+        props = self._properties()
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            self._java(
+                "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), "--standalone"
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BrokerError(f"could not format broker storage:\n{result.stdout}\n{result.stderr}")
+
+    def running_pid(self) -> int | None:
+        """Return the pid of the broker this home started, if it is alive."""
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+
+    def answering(self) -> bool:
+        """Return whether something accepts connections on the broker port."""
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def start(self, timeout: float = 90.0) -> float:
+        """Fetch, format and start the broker; return the seconds until it answered."""
+        began = time.monotonic()
+        if self.running_pid():
+            self.wait_ready(timeout)
+            return time.monotonic() - began
+        if self.answering():
+            raise BrokerError(f"port {self.port} is taken by another process")
+        self.fetch()
+        self.format()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            proc = subprocess.Popen(
+                self._java("kafka.Kafka", str(self.home / "server.properties")),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        self.wait_ready(timeout, proc)
+        return time.monotonic() - began
+
+    def wait_ready(self, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+        """Wait until the broker answers a metadata request."""
+        from kafka.admin import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise BrokerError(f"the broker exited with {proc.returncode}; see {self.log_file}")
+            if self.answering():
+                try:
+                    client = KafkaAdminClient(
+                        bootstrap_servers=self.bootstrap, request_timeout_ms=3000
+                    )
+                    client.list_topics()
+                    client.close()
+                    return
+                except KafkaError:
+                    pass
+            time.sleep(0.3)
+        raise BrokerError(f"the broker did not answer within {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker cleanly (SIGTERM, then SIGKILL); return whether one was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                pass  # started by another process: only its exit can be observed
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True

@@ -1,0 +1,158 @@
+"""How any service turns one command record into events: pure, so it can be tested without Kafka."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.commands import CommandEnvelope, Refusal, Reply
+from contracts.envelope import GENESIS_HASH, Envelope, derive_event_id, seal_envelope
+from contracts.registry import REGISTRY, EventPayload, payload_dict
+from services.common.domain import Command, Refused
+from services.common.units import within
+
+S = TypeVar("S", bound=BaseModel)
+TIMER_NAMESPACE = uuid.UUID("0b7f5c1e-3a8d-5e21-b4c9-6d2f8e1a7c03")
+
+
+@dataclass(frozen=True)
+class CaseKind(Generic[S]):
+    """Everything the shared machinery needs to know about one kind of case."""
+
+    stream: str
+    prefix: str
+    commands: Mapping[str, type[BaseModel]]
+    state: type[S]
+    decide: Callable[[S | None, Command[object]], list[EventPayload]]
+    evolve: Callable[[S | None, Envelope, EventPayload], S]
+    due: Callable[[S, datetime], list[tuple[str, dict[str, Any]]]] = field(
+        default=lambda _s, _now: []
+    )
+
+    def parse_command(self, meta: CommandEnvelope) -> Command[object]:
+        """Return the command with its payload typed; raise ValidationError or KeyError."""
+        model = self.commands[meta.command_type]
+        return Command(meta=meta, payload=model.model_validate(meta.payload))
+
+    def replay(self, events: list[Envelope]) -> S | None:
+        """Fold enveloped events into the case state with this kind's evolve."""
+        state: S | None = None
+        for env in events:
+            state = self.evolve(state, env, REGISTRY.read(env))
+        return state
+
+
+class Head(BaseModel):
+    """What the decider keeps per case: position in the chain, state, and commands answered."""
+
+    version: int = 0
+    hash: str = GENESIS_HASH
+    state: dict[str, Any] | None = None
+    answered: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of deciding one command: events to append, the new head, the reply."""
+
+    events: list[Envelope]
+    head: Head
+    reply: Reply
+
+
+def refusal(meta: CommandEnvelope, status: int, title: str, detail: str) -> Reply:
+    """Build a negative reply."""
+    return Reply(
+        command_id=meta.command_id,
+        case_id=meta.case_id,
+        ok=False,
+        refusal=Refusal(status=status, title=title, detail=detail),
+    )
+
+
+def process(kind: CaseKind[S], head: Head, meta: CommandEnvelope) -> Outcome:
+    """Decide one command against a case head, deterministically."""
+    if meta.command_id in head.answered:
+        fingerprint, stored = head.answered[meta.command_id]
+        if fingerprint != meta.fingerprint:
+            reply = refusal(
+                meta,
+                409,
+                "Idempotency key reused",
+                "this Idempotency-Key was already used for a different request",
+            )
+        else:
+            reply = Reply.model_validate(stored)
+        return Outcome(events=[], head=head, reply=reply)
+    if meta.expected_version is not None and meta.expected_version != head.version:
+        return Outcome(
+            [],
+            head,
+            refusal(
+                meta,
+                409,
+                "Version conflict",
+                f"{meta.case_id} is at version {head.version}, not {meta.expected_version};"
+                " reload it and try again",
+            ),
+        )
+    state = kind.state.model_validate(head.state) if head.state is not None else None
+    unit = getattr(state, "unit", None)
+    if unit and meta.actor.role not in ("system", "auditor") and not within(meta.actor.unit, unit):
+        return Outcome(
+            [], head, refusal(meta, 404, "Not found", f"no case {meta.case_id} in your units")
+        )
+    try:
+        cmd = kind.parse_command(meta)
+        payloads = kind.decide(state, cmd)
+    except Refused as exc:
+        return Outcome([], head, refusal(meta, exc.status, exc.title, exc.detail))
+    except (ValidationError, KeyError) as exc:
+        return Outcome([], head, refusal(meta, 422, "Invalid command", str(exc)))
+    events: list[Envelope] = []
+    prev, version = head.hash, head.version
+    for index, payload in enumerate(payloads):
+        version += 1
+        env = seal_envelope(
+            event_id=derive_event_id(meta.command_id, index),
+            event_type=payload.event_type,
+            schema_version=payload.schema_version,
+            case_id=meta.case_id,
+            case_version=version,
+            occurred_at=meta.occurred_at,
+            recorded_at=meta.issued_at,
+            actor=meta.actor,
+            correlation_id=meta.correlation_id,
+            causation_id=meta.causation_id,
+            payload=payload_dict(payload),
+            prev_hash=prev,
+        )
+        state = kind.evolve(state, env, payload)
+        events.append(env)
+        prev = env.hash
+    reply = Reply(
+        command_id=meta.command_id,
+        case_id=meta.case_id,
+        ok=True,
+        version=version,
+        event_ids=[str(e.event_id) for e in events],
+    )
+    answered = dict(head.answered)
+    answered[meta.command_id] = (meta.fingerprint, reply.model_dump(mode="json"))
+    new_head = Head(
+        version=version,
+        hash=prev,
+        state=state.model_dump(mode="json") if state is not None else None,
+        answered=answered,
+    )
+    return Outcome(events=events, head=new_head, reply=reply)
+
+
+def timer_command_id(case_id: str, command_type: str, key: str) -> str:
+    """Derive the id of a timer-issued command, so a repeated tick is answered, not re-decided."""
+    return str(uuid.uuid5(TIMER_NAMESPACE, f"{case_id}/{command_type}/{key}"))

@@ -1,0 +1,92 @@
+"""Pure building blocks shared by every service's domain: typed commands, refusals, folds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from contracts.commands import CommandEnvelope
+from contracts.envelope import Envelope
+from contracts.registry import EventPayload
+
+P = TypeVar("P")
+S = TypeVar("S")
+
+# Clocks of different machines disagree a little; a command is not "in the future" within this.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Command(Generic[P]):
+    """A command's metadata and its typed payload, as the decider sees it."""
+
+    meta: CommandEnvelope
+    payload: P
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the thing happened in the world."""
+        return self.meta.occurred_at
+
+
+class Refused(Exception):
+    """A command the rules do not allow; it becomes a reply, never an event."""
+
+    status = 409
+    title = "Conflict"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(Refused):
+    """The case does not exist (or is outside the caller's reach)."""
+
+    status = 404
+    title = "Not found"
+
+
+class Invalid(Refused):
+    """The command is well-formed but its content breaks a rule."""
+
+    status = 422
+    title = "Invalid command"
+
+
+class Forbidden(Refused):
+    """The caller's role may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+def require_role(cmd: Command[object], allowed: Iterable[str], what: str) -> None:
+    """Refuse unless the actor's role is one of `allowed`."""
+    roles = tuple(allowed)
+    if cmd.meta.actor.role not in roles:
+        raise Forbidden(f"a {cmd.meta.actor.role} may not {what}; allowed: {', '.join(roles)}")
+
+
+def check_occurred_at(cmd: Command[object], last_event_at: datetime | None) -> None:
+    """Refuse a back-dated time before the case's last event, or a time in the future."""
+    if cmd.meta.occurred_at > cmd.meta.issued_at + CLOCK_SKEW:
+        raise Invalid("occurred_at is in the future")
+    if last_event_at is not None and cmd.meta.occurred_at < last_event_at:
+        raise Invalid(
+            f"occurred_at {cmd.meta.occurred_at.isoformat()} is before the case's last event"
+            f" ({last_event_at.isoformat()})"
+        )
+
+
+def fold(
+    evolve: Callable[[S | None, Envelope, EventPayload], S],
+    state: S | None,
+    events: Sequence[tuple[Envelope, EventPayload]],
+) -> S | None:
+    """Apply events in order to a state."""
+    for env, payload in events:
+        state = evolve(state, env, payload)
+    return state

@@ -1,0 +1,396 @@
+"""The HTTP kit every service shares: problem+json, limits, auth, commands, health."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.commands import CommandEnvelope, Reply
+from contracts.envelope import Actor, now_utc
+from services.common import kafka as kafka_kit
+from services.common import logging as logs
+from services.common.auth import TokenError, can_act, can_see, read_token
+from services.common.bus import BrokerUnavailable, CommandBus
+from services.common.decider import CaseKind
+from services.common.projector import Projector
+from services.common.readmodel import ReadModel
+from services.common.settings import Settings
+from services.common.units import Units, load_units
+from services.common.vault import Sealer, SqliteKeyVault
+
+log = logs.get(__name__)
+PROBLEM = "application/problem+json"
+COMMAND_NAMESPACE = uuid.UUID("a4d9e3f2-1b6c-5d70-8e4f-92c1b7a5d3e8")
+
+
+class Problem(Exception):
+    """An RFC 9457 problem to return to the client."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """Render a problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    where = f"{first['field']}: " if first["field"] else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{first['message']}{more}", errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Turn every error into problem+json with a message a person can act on."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, errors = _validation_detail(exc)
+        return problem_response(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail))
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:
+        response = problem_response(503, "Ledger unavailable", str(exc))
+        response.headers["Retry-After"] = "5"
+        return response
+
+
+def _title(status: int) -> str:
+    return {
+        400: "Bad request",
+        401: "Not signed in",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        413: "Request too large",
+        415: "Unsupported media type",
+        429: "Too many requests",
+    }.get(status, "Error")
+
+
+class _TooLarge(Exception):
+    """A body grew past the limit while being read."""
+
+
+class LimitsMiddleware:
+    """Refuse oversized bodies (413) and over-eager clients (429) before any work is done."""
+
+    def __init__(self, app: ASGIApp, max_body: int, per_minute: int) -> None:
+        self.app, self.max_body, self.per_minute = app, max_body, per_minute
+        self._seen: dict[str, deque[float]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await self._reject(send, 413, f"the body is over {self.max_body} bytes")
+            return
+        client = headers.get(b"authorization", b"") or str(scope.get("client")).encode()
+        if self._limited(hashlib.sha256(client).hexdigest()):
+            await self._reject(send, 429, "too many requests; slow down and retry in a minute")
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _TooLarge
+            return message
+
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await self._reject(send, 413, f"the body is over {self.max_body} bytes")
+
+    def _limited(self, key: str) -> bool:
+        now = time.monotonic()
+        window = self._seen.setdefault(key, deque())
+        while window and window[0] < now - 60:
+            window.popleft()
+        window.append(now)
+        return len(window) > self.per_minute
+
+    async def _reject(self, send: Send, status: int, detail: str) -> None:
+        body = json.dumps(
+            {"type": "about:blank", "title": _title(status), "status": status, "detail": detail}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", PROBLEM.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommandResult(BaseModel):
+    """What a successful command returns."""
+
+    case_id: str
+    version: int
+    event_ids: list[str]
+
+
+@dataclass
+class Metrics:
+    """Prometheus metrics of one service process."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.commands = Counter(
+            "taizhang_commands_total",
+            "Commands answered",
+            ["command_type", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "taizhang_command_seconds",
+            "Time to a decided command",
+            ["command_type"],
+            registry=self.registry,
+        )
+
+
+@dataclass
+class ServiceContext:
+    """What a service's HTTP layer needs, built once at start-up."""
+
+    settings: Settings
+    kind: CaseKind[Any]
+    resource: str
+    bus: CommandBus
+    projector: Projector
+    model: ReadModel[Any]
+    sealer: Sealer
+    units: Units
+    metrics: Metrics
+
+
+def context(request: Request) -> ServiceContext:
+    """Return the service context."""
+    ctx: ServiceContext = request.app.state.ctx
+    return ctx
+
+
+def current_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """Return the signed-in actor from the bearer token."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Problem(401, "Not signed in", "send Authorization: Bearer <token>")
+    try:
+        return read_token(context(request).settings, authorization[7:].strip())
+    except TokenError as exc:
+        raise Problem(401, "Not signed in", f"the token is not valid: {exc}") from exc
+
+
+Ctx = Annotated[ServiceContext, Depends(context)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+
+def new_case_id(prefix: str, command_id: str) -> str:
+    """Derive a case id from the opening command, so a retried open finds the same case."""
+    digest = hashlib.sha256(command_id.encode()).digest()
+    return f"{prefix}-{base64.b32encode(digest).decode()[:12]}"
+
+
+def command_id_for(actor: Actor, resource: str, key: str | None) -> str:
+    """Derive the command id from an Idempotency-Key, or make a fresh one."""
+    if key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(COMMAND_NAMESPACE, f"{actor.user_id}\x1f{resource}\x1f{key}"))
+
+
+def fingerprint(settings: Settings, *parts: Any) -> str:
+    """Keyed digest of a request, to tell a true retry from a reused key (no clear data kept)."""
+    data = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return hmac.new(settings.master_key.encode(), data, hashlib.sha256).hexdigest()
+
+
+def case_row_for(ctx: ServiceContext, actor: Actor, case_id: str, *, acting: bool) -> Any:
+    """Return a case the actor may see (404 otherwise), and refuse changes they may not make."""
+    row = ctx.model.get(case_id) if case_id.startswith(f"{ctx.kind.prefix}-") else None
+    if row is None or not can_see(actor, row["unit"]):
+        raise Problem(404, "Not found", f"no {ctx.resource[:-1]} {case_id} in your units")
+    if acting and not can_act(actor, row["unit"]):
+        raise Problem(403, "Forbidden", f"a {actor.role} reads cases but cannot change them")
+    return row
+
+
+async def submit(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    command_type: str,
+    case_id: str,
+    command_id: str,
+    payload: BaseModel,
+    request_body: Any,
+    occurred_at: datetime | None = None,
+    expected_version: int | None = None,
+    correlation_id: str | None = None,
+) -> CommandResult:
+    """Send a command, wait for its decision and for the read model to show it."""
+    issued = now_utc()
+    meta = CommandEnvelope(
+        command_id=command_id,
+        command_type=command_type,
+        case_id=case_id,
+        actor=actor,
+        issued_at=issued,
+        occurred_at=occurred_at or issued,
+        expected_version=expected_version,
+        correlation_id=correlation_id or case_id,
+        causation_id=command_id,
+        payload=payload.model_dump(mode="json"),
+        fingerprint=fingerprint(ctx.settings, command_type, case_id, request_body),
+    )
+    started = time.perf_counter()
+    reply: Reply = await ctx.bus.send(meta)
+    ctx.metrics.latency.labels(command_type).observe(time.perf_counter() - started)
+    if not reply.ok:
+        assert reply.refusal is not None
+        ctx.metrics.commands.labels(command_type, "refused").inc()
+        raise Problem(reply.refusal.status, reply.refusal.title, reply.refusal.detail)
+    ctx.metrics.commands.labels(command_type, "ok").inc()
+    if reply.positions:
+        events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
+        await ctx.projector.wait_for(events_topic, reply.positions, timeout=5.0)
+    return CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
+
+
+def build_app(
+    settings: Settings,
+    kind: CaseKind[Any],
+    *,
+    title: str,
+    resource: str,
+    model_factory: Callable[[Settings], ReadModel[Any]],
+    routers: list[Any],
+    on_start: Callable[[ServiceContext], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """Assemble a case service's HTTP app: lifespan, limits, errors, health, metrics, routes."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        producer = kafka_kit.producer(settings, client_id=f"taizhang-{resource}")
+        await producer.start()
+        model = model_factory(settings)
+        events_topic = settings.topic(f"{kind.stream}.events")
+        projector = Projector(settings, model, [events_topic], producer, f"{events_topic}.dlq")
+        bus = CommandBus(settings, kind.stream, producer)
+        vault = SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key)
+        ctx = ServiceContext(
+            settings=settings,
+            kind=kind,
+            resource=resource,
+            bus=bus,
+            projector=projector,
+            model=model,
+            sealer=Sealer(vault, settings.master_key),
+            units=load_units(settings.units_file),
+            metrics=Metrics(),
+        )
+        app.state.ctx = ctx
+        await bus.start()
+        await projector.start()
+        if on_start:
+            await on_start(ctx)
+        log.info("service.started", resource=resource)
+        try:
+            yield
+        finally:
+            await projector.stop()
+            await bus.stop()
+            await producer.stop()
+            model.close()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    app.add_middleware(
+        LimitsMiddleware,
+        max_body=settings.max_body_bytes,
+        per_minute=settings.rate_limit_per_minute,
+    )
+    install_problem_handlers(app)
+
+    @app.get("/health", tags=["operations"])
+    async def health(ctx: Ctx) -> JSONResponse:
+        """Report whether the broker answers and how far the read model lags."""
+        reachable = await kafka_kit.broker_reachable(ctx.settings)
+        lag = await ctx.projector.lag() if reachable else None
+        body = {"status": "ok" if reachable else "degraded", "broker": reachable, "lag": lag}
+        return JSONResponse(body, status_code=200 if reachable else 503)
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics(ctx: Ctx) -> Response:
+        """Expose Prometheus metrics."""
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,152 @@
+"""Kafka plumbing shared by every service: topic layout, creation, and the durable producer."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from services.common.settings import Settings
+
+STREAMS = ("grievance", "suggestion", "dispute", "followup")
+FOREVER = "-1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic and the configs it is created with."""
+
+    name: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
+    """Return the topics one case stream uses: commands, events, replies and dead letters."""
+    keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
+    return [
+        TopicSpec(settings.topic(f"{stream}.events"), {**keep_forever, "min.insync.replicas": "1"}),
+        TopicSpec(settings.topic(f"{stream}.events.dlq"), keep_forever),
+        TopicSpec(settings.topic(f"{stream}.commands"), {"retention.ms": str(7 * 86_400_000)}),
+        TopicSpec(settings.topic(f"{stream}.commands.dlq"), keep_forever),
+        TopicSpec(settings.topic(f"{stream}.replies"), {"retention.ms": str(3_600_000)}),
+    ]
+
+
+def all_topics(settings: Settings) -> list[TopicSpec]:
+    """Return every topic the system needs, for every stream."""
+    return [spec for stream in STREAMS for spec in stream_topics(settings, stream)]
+
+
+def admin(settings: Settings) -> KafkaAdminClient:
+    """Open an admin client to the configured cluster."""
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="taizhang-admin",
+        request_timeout_ms=15_000,
+    )
+
+
+def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create missing topics with the configured partitions; return the names created."""
+    specs = specs if specs is not None else all_topics(settings)
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        created: list[str] = []
+        for spec in missing:
+            try:
+                client.create_topics(
+                    [
+                        NewTopic(
+                            name=spec.name,
+                            num_partitions=settings.partitions,
+                            replication_factor=settings.replication_factor,
+                            topic_configs=spec.config,
+                        )
+                    ]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        _check_partitions(client, settings, [s.name for s in specs if s.name in existing])
+        return created
+    finally:
+        client.close()
+
+
+def _check_partitions(client: KafkaAdminClient, settings: Settings, names: list[str]) -> None:
+    """Refuse to run with fewer partitions than configured: keys would land elsewhere."""
+    if not names:
+        return
+    described = client.describe_topics(names)
+    for topic in described:
+        count = len(topic["partitions"])
+        if count != settings.partitions:
+            raise RuntimeError(
+                f"topic {topic['topic']} has {count} partitions, configured {settings.partitions};"
+                " case keys would move between partitions, so this is not changed automatically"
+            )
+
+
+def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
+    """Build the durable producer: acks from all in-sync replicas, idempotent, ordered."""
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 1,
+        "request_timeout_ms": 15_000,
+        "client_id": "taizhang",
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def partitions_of(settings: Settings, topic: str) -> list[int]:
+    """Return the partition ids of a topic (empty if it does not exist)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="taizhang-metadata"
+    )
+    try:
+        return sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
+
+
+async def assignable(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+    """Return every partition of the topics; refuse to start if one is missing."""
+    parts: list[TopicPartition] = []
+    for topic in topics:
+        ids = await asyncio.to_thread(partitions_of, settings, topic)
+        if not ids:
+            raise RuntimeError(f"topic {topic} does not exist; create the topics first")
+        parts += [TopicPartition(topic, p) for p in ids]
+    return parts
+
+
+async def broker_reachable(settings: Settings, timeout: float = 3.0) -> bool:
+    """Return whether the cluster answers a metadata request in time."""
+
+    def probe() -> bool:
+        try:
+            client = admin(settings)
+        except KafkaError:
+            return False
+        try:
+            client.list_topics()
+            return True
+        except KafkaError:
+            return False
+        finally:
+            client.close()
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(probe), timeout)
+    except TimeoutError:
+        return False

@@ -1,0 +1,151 @@
+"""Feeds a read model from the events topics: exactly once, from its own stored offsets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from services.common import kafka as kafka_kit
+from services.common import logging as logs
+from services.common.readmodel import ReadModel, Record
+from services.common.settings import Settings
+
+log = logs.get(__name__)
+
+
+class Projector:
+    """Tails topics into a read model; a crash never double-applies or skips an event."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: ReadModel[Any],
+        topics: list[str],
+        producer: AIOKafkaProducer,
+        dlq: str,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.topics = topics
+        self.producer = producer
+        self.dlq = dlq
+        self.positions: dict[tuple[str, int], int] = {}
+        self.applied = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._advanced = asyncio.Condition()
+
+    async def start(self) -> None:
+        """Assign every partition and seek to the stored offsets, then tail in the background."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="taizhang-projector",
+        )
+        parts = await kafka_kit.assignable(self.settings, self.topics)
+        await consumer.start()
+        consumer.assign(parts)
+        stored = await asyncio.to_thread(self.model.offsets)
+        for tp in parts:
+            next_offset = stored.get((tp.topic, tp.partition))
+            if next_offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, next_offset)
+        self.positions = {(tp.topic, tp.partition): await consumer.position(tp) for tp in parts}
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(), name="projector")
+
+    async def stop(self) -> None:
+        """Stop tailing."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+            records = [
+                Record(m.topic, m.partition, m.offset, m.value or b"")
+                for msgs in batch.values()
+                for m in msgs
+            ]
+            if not records:
+                continue
+            await self._apply(records)
+
+    async def _apply(self, records: list[Record]) -> None:
+        while True:
+            try:
+                dead = await asyncio.to_thread(self.model.apply_batch, records)
+            except Exception:
+                await asyncio.to_thread(self.model.rollback)
+                log.exception("projection.batch_failed", first_offset=records[0].offset)
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                for item in dead:
+                    r = item.record
+                    log.error(
+                        "record.dead_lettered",
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        case_id=item.case_id,
+                        reason=item.reason,
+                        dlq=self.dlq,
+                    )
+                    await self.producer.send_and_wait(
+                        self.dlq,
+                        value=r.value,
+                        key=item.case_id.encode() if item.case_id else None,
+                        headers=[
+                            ("source_topic", r.topic.encode()),
+                            ("source_partition", str(r.partition).encode()),
+                            ("source_offset", str(r.offset).encode()),
+                            ("reason", item.reason.encode()),
+                        ],
+                    )
+            except Exception:
+                await asyncio.to_thread(self.model.rollback)
+                log.exception("projection.dead_letter_failed")
+                await asyncio.sleep(1.0)
+                continue
+            await asyncio.to_thread(self.model.commit)
+            break
+        self.applied += len(records) - len(dead)
+        async with self._advanced:
+            for r in records:
+                key = (r.topic, r.partition)
+                self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+            self._advanced.notify_all()
+
+    async def wait_for(self, topic: str, positions: list[tuple[int, int]], timeout: float) -> bool:
+        """Wait until the given (partition, offset) pairs are applied; return whether they were."""
+
+        def reached() -> bool:
+            return all(self.positions.get((topic, p), 0) > o for p, o in positions)
+
+        try:
+            async with self._advanced:
+                await asyncio.wait_for(self._advanced.wait_for(reached), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def lag(self) -> int:
+        """Return how many records are behind the end of the topics."""
+        if self._consumer is None:
+            return -1
+        parts = [TopicPartition(t, p) for t, p in self.positions]
+        ends = await self._consumer.end_offsets(parts)
+        return sum(max(0, ends[tp] - self.positions[(tp.topic, tp.partition)]) for tp in parts)

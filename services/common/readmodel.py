@@ -1,0 +1,288 @@
+"""A service's SQLite read model: cases, events and consumed offsets, in one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
+from contracts.registry import REGISTRY, EventPayload
+from services.common.decider import CaseKind
+
+S = TypeVar("S", bound=BaseModel)
+Hook = Callable[[sqlite3.Connection, Envelope, EventPayload, BaseModel], None]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    case_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cases_unit ON cases (unit, opened_at);
+CREATE INDEX IF NOT EXISTS cases_status ON cases (status, opened_at);
+CREATE TABLE IF NOT EXISTS events (
+    case_id TEXT NOT NULL,
+    case_version INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (case_id, case_version)
+);
+CREATE TABLE IF NOT EXISTS offsets (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed record, as the read model needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the read model could not apply, and why."""
+
+    record: Record
+    reason: str
+    case_id: str | None = None
+
+
+class ReadModel(Generic[S]):
+    """Applies events exactly once and answers queries; rebuildable from offset 0."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        kind: CaseKind[S],
+        *,
+        extra_schema: str = "",
+        hooks: Sequence[Hook] = (),
+    ) -> None:
+        self.kind = kind
+        self._hooks = tuple(hooks)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA + extra_schema)
+        self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._reader.row_factory = sqlite3.Row
+        self.duplicates = 0
+
+    # --- writing --------------------------------------------------------
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        """Return the next offset to read for every partition seen."""
+        rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets").fetchall()
+        return {(t, p): o for t, p, o in rows}
+
+    def apply_batch(self, records: Sequence[Record]) -> list[DeadLetter]:
+        """Apply records inside an open transaction; the caller commits or rolls back."""
+        self._lock.acquire()
+        self._db.execute("BEGIN IMMEDIATE")
+        dead: list[DeadLetter] = []
+        last: dict[tuple[str, int], int] = {}
+        for rec in records:
+            problem = self._apply(rec)
+            if problem is not None:
+                dead.append(problem)
+            last[(rec.topic, rec.partition)] = rec.offset + 1
+        self._db.executemany(
+            "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
+            " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+            [(t, p, o) for (t, p), o in last.items()],
+        )
+        return dead
+
+    def commit(self) -> None:
+        """Commit the open batch."""
+        try:
+            self._db.execute("COMMIT")
+        finally:
+            self._lock.release()
+
+    def rollback(self) -> None:
+        """Abandon the open batch."""
+        try:
+            self._db.execute("ROLLBACK")
+        finally:
+            self._lock.release()
+
+    def _apply(self, rec: Record) -> DeadLetter | None:
+        try:
+            raw, env = parse_record(rec.value)
+        except (ValueError, ValidationError) as exc:
+            return DeadLetter(rec, f"unreadable record: {_short(exc)}")
+        if chain_hash(raw) != raw.get("hash"):
+            return DeadLetter(rec, "hash does not match the record's content", env.case_id)
+        if not env.case_id.startswith(f"{self.kind.prefix}-"):
+            return DeadLetter(rec, f"not a {self.kind.prefix} case", env.case_id)
+        try:
+            payload = REGISTRY.read(env)
+        except (ValueError, ValidationError) as exc:
+            return DeadLetter(rec, f"payload does not match its schema: {_short(exc)}", env.case_id)
+        seen = self._db.execute(
+            "SELECT 1 FROM events WHERE event_id = ?", (str(env.event_id),)
+        ).fetchone()
+        if seen:
+            self.duplicates += 1
+            return None
+        row = self._db.execute(
+            "SELECT version, hash, state FROM cases WHERE case_id = ?", (env.case_id,)
+        ).fetchone()
+        version, head_hash = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        if env.case_version != version + 1 or env.prev_hash != head_hash:
+            return DeadLetter(
+                rec,
+                f"breaks the chain: expected version {version + 1} after {head_hash[:12]},"
+                f" got version {env.case_version} after {env.prev_hash[:12]}",
+                env.case_id,
+            )
+        before = self.kind.state.model_validate_json(row[2]) if row else None
+        try:
+            state = self.kind.evolve(before, env, payload)
+        except ValueError as exc:
+            return DeadLetter(rec, f"cannot apply: {exc}", env.case_id)
+        self._store(rec, env, state)
+        for hook in self._hooks:
+            hook(self._db, env, payload, state)
+        return None
+
+    def _store(self, rec: Record, env: Envelope, state: S) -> None:
+        occurred = env.to_wire()["occurred_at"]
+        self._db.execute(
+            "INSERT INTO cases (case_id, unit, status, version, hash, opened_at, updated_at,"
+            " correlation_id, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit, status = excluded.status,"
+            " version = excluded.version, hash = excluded.hash, updated_at = excluded.updated_at,"
+            " state = excluded.state",
+            (
+                env.case_id,
+                getattr(state, "unit", ""),
+                getattr(state, "status", ""),
+                env.case_version,
+                env.hash,
+                occurred,
+                occurred,
+                env.correlation_id,
+                state.model_dump_json(),
+            ),
+        )
+        self._db.execute(
+            "INSERT INTO events (case_id, case_version, event_id, event_type, occurred_at,"
+            ' recorded_at, topic, partition, "offset", body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            (
+                env.case_id,
+                env.case_version,
+                str(env.event_id),
+                env.event_type,
+                occurred,
+                env.to_wire()["recorded_at"],
+                rec.topic,
+                rec.partition,
+                rec.offset,
+                rec.value.decode(),
+            ),
+        )
+
+    # --- reading --------------------------------------------------------
+
+    def get(self, case_id: str) -> sqlite3.Row | None:
+        """Return one case row."""
+        row: sqlite3.Row | None = self._reader.execute(
+            "SELECT * FROM cases WHERE case_id = ?", (case_id,)
+        ).fetchone()
+        return row
+
+    def history(self, case_id: str) -> list[dict[str, Any]]:
+        """Return a case's events as stored, oldest first."""
+        rows = self._reader.execute(
+            'SELECT body, topic, partition, "offset" FROM events WHERE case_id = ?'
+            " ORDER BY case_version",
+            (case_id,),
+        ).fetchall()
+        return [
+            {**json.loads(r["body"]), "_position": [r["topic"], r["partition"], r["offset"]]}
+            for r in rows
+        ]
+
+    def query(
+        self,
+        *,
+        units: Sequence[str] | None,
+        filters: dict[str, Any],
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[sqlite3.Row]]:
+        """Return (total, page) of cases in the given unit subtrees matching state filters."""
+        where: list[str] = []
+        args: list[Any] = []
+        if units is not None:
+            clauses = []
+            for unit in units:
+                clauses.append("(unit = ? OR unit LIKE ? ESCAPE '\\')")
+                args += [unit, _like_prefix(unit)]
+            where.append("(" + " OR ".join(clauses or ["0"]) + ")")
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if key in ("status", "unit", "correlation_id"):
+                where.append(f"{key} = ?")
+            elif key == "opened_from":
+                where.append("opened_at >= ?")
+            elif key == "opened_to":
+                where.append("opened_at < ?")
+            elif key == "overdue":
+                where.append("(json_array_length(state, '$.overdue') > 0) = ?")
+            else:
+                where.append(f"json_extract(state, '$.{key}') = ?")
+            args.append(value)
+        sql_where = (" WHERE " + " AND ".join(where)) if where else ""
+        total = self._reader.execute(f"SELECT count(*) FROM cases{sql_where}", args).fetchone()[0]
+        rows = self._reader.execute(
+            f"SELECT * FROM cases{sql_where} ORDER BY opened_at DESC, case_id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
+        return int(total), rows
+
+    def close(self) -> None:
+        """Close the database handles."""
+        self._db.close()
+        self._reader.close()
+
+
+def _like_prefix(unit: str) -> str:
+    escaped = unit.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "/%"
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:300]

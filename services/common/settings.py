@@ -1,0 +1,59 @@
+"""Settings shared by every service, read from TAIZHANG_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "development-only-secret-change-me"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; one object built at start-up and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="TAIZHANG_", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    topic_prefix: str = ""
+    partitions: int = Field(default=6, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=5)
+    var_dir: Path = ROOT / "var"
+    units_file: Path = ROOT / "deploy" / "units.yaml"
+    jwt_secret: str = DEFAULT_SECRET
+    master_key: str = DEFAULT_SECRET
+    token_ttl_hours: int = 12
+    reply_timeout_s: float = 15.0
+    timer_interval_s: float = 30.0
+    max_body_bytes: int = 64 * 1024
+    rate_limit_per_minute: int = 6000
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and DEFAULT_SECRET in (
+            self.jwt_secret,
+            self.master_key,
+        ):
+            raise ValueError(
+                "TAIZHANG_JWT_SECRET and TAIZHANG_MASTER_KEY must be set outside development"
+            )
+        return self
+
+    def topic(self, name: str) -> str:
+        """Return a topic name with this deployment's prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def data_dir(self) -> Path:
+        """Folder for this deployment's local stores."""
+        sub = self.topic_prefix.strip(".") or "default"
+        path = self.var_dir / "data" / sub
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,226 @@
+"""The stream worker of a case service: a per-case serial decider, its timers, its reactors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from kafka.errors import KafkaError
+from pydantic import BaseModel, ValidationError
+
+from contracts.commands import CommandEnvelope, Reply
+from contracts.envelope import Actor, Envelope, now_utc
+from services.common import kafka as kafka_kit
+from services.common import logging as logs
+from services.common.decider import CaseKind, Head, process, refusal, timer_command_id
+from services.common.settings import Settings
+
+log = logs.get(__name__)
+S = TypeVar("S", bound=BaseModel)
+Extra = Callable[["DeciderWorker[Any]"], None]
+
+
+def system_actor(unit: str) -> Actor:
+    """The actor recorded on commands the system itself issues (timers, reactors)."""
+    return Actor(user_id="system", role="system", unit=unit)
+
+
+class DeciderWorker(Generic[S]):
+    """Builds the faust app that decides one kind of case, one command at a time per case."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kind: CaseKind[S],
+        name: str,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        extras: tuple[Extra, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.kind = kind
+        self.clock = clock
+        brokers = [f"kafka://{h}" for h in settings.kafka_bootstrap_servers.split(",")]
+        self.app = faust.App(
+            f"{settings.topic_prefix}taizhang-{name}",
+            broker=brokers,
+            store="memory://",
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            producer_acks=-1,
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            table_standby_replicas=0,
+            datadir=str(settings.data_dir / f"worker-{name}"),
+        )
+        self.commands_topic = self.app.topic(
+            settings.topic(f"{kind.stream}.commands"),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        self.events_topic = settings.topic(f"{kind.stream}.events")
+        self.replies_topic = settings.topic(f"{kind.stream}.replies")
+        self.dlq_topic = settings.topic(f"{kind.stream}.commands.dlq")
+        self.heads = self.app.Table(
+            f"{kind.stream}-heads",
+            default=None,
+            partitions=settings.partitions,
+            key_type=str,
+        )
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_lock = asyncio.Lock()
+        self.app.agent(self.commands_topic, name=f"{kind.stream}-decider", concurrency=1)(
+            self._decide_stream
+        )
+        self.app.timer(interval=settings.timer_interval_s)(self._tick)
+        for extra in extras:
+            extra(self)
+
+    async def producer(self) -> AIOKafkaProducer:
+        """Return the durable producer (acks=all, idempotent), started on first use."""
+        async with self._producer_lock:
+            if self._producer is None:
+                started = kafka_kit.producer(self.settings, client_id="taizhang-worker")
+                await started.start()
+                self._producer = started
+            return self._producer
+
+    async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            msg = event.message
+            await self.handle(msg.value, msg.topic, msg.partition, msg.offset)
+
+    async def handle(self, value: bytes, topic: str, partition: int, offset: int) -> None:
+        """Decide one command record, append its events, remember the head, reply."""
+        try:
+            meta = CommandEnvelope.model_validate_json(value)
+            if not meta.case_id.startswith(f"{self.kind.prefix}-"):
+                raise ValueError(f"case {meta.case_id} is not a {self.kind.prefix} case")
+        except (ValidationError, ValueError) as exc:
+            await self.dead_letter(self.dlq_topic, value, topic, partition, offset, str(exc))
+            return
+        bound = log.bind(
+            case_id=meta.case_id, command_id=meta.command_id, command_type=meta.command_type
+        )
+        stored = self.heads.get(meta.case_id)
+        head = Head.model_validate(stored) if stored else Head()
+        try:
+            outcome = process(self.kind, head, meta)
+        except Exception as exc:  # a defect in a rule must not stop every other case
+            bound.exception("command.failed", topic=topic, partition=partition, offset=offset)
+            await self.dead_letter(self.dlq_topic, value, topic, partition, offset, repr(exc))
+            await self.reply(
+                refusal(meta, 500, "Internal error", "the command could not be decided"), meta
+            )
+            return
+        reply = outcome.reply
+        if outcome.events:
+            positions = await self.append(outcome.events)
+            reply = reply.model_copy(update={"positions": positions})
+            answered = dict(outcome.head.answered)
+            answered[meta.command_id] = (meta.fingerprint, reply.model_dump(mode="json"))
+            self.heads[meta.case_id] = outcome.head.model_copy(
+                update={"answered": answered}
+            ).model_dump(mode="json")
+            for env in outcome.events:
+                bound.info(
+                    "event.appended",
+                    event_type=env.event_type,
+                    event_id=str(env.event_id),
+                    case_version=env.case_version,
+                )
+        elif not reply.ok:
+            bound.info("command.refused", status=reply.refusal.status if reply.refusal else None)
+        if meta.reply:
+            await self.reply(reply, meta)
+
+    async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
+        """Write events in order and wait until every in-sync replica has them."""
+        producer = await self.producer()
+        while True:
+            try:
+                futures = [
+                    await producer.send(
+                        self.events_topic,
+                        key=env.case_id.encode(),
+                        value=env.to_bytes(),
+                        headers=[("event_type", env.event_type.encode())],
+                    )
+                    for env in events
+                ]
+                done: list[RecordMetadata] = [await f for f in futures]
+                return [(m.partition, m.offset) for m in done]
+            except KafkaError as exc:
+                # Re-sending is safe: the events are byte-identical and readers drop repeats.
+                log.warning("append.retry", error=str(exc), case_id=events[0].case_id)
+                await asyncio.sleep(1.0)
+
+    async def reply(self, reply: Reply, meta: CommandEnvelope) -> None:
+        """Answer the caller waiting on the replies topic."""
+        await (await self.producer()).send_and_wait(
+            self.replies_topic, key=meta.command_id.encode(), value=reply.model_dump_json().encode()
+        )
+
+    async def send_command(self, meta: CommandEnvelope, stream: str | None = None) -> None:
+        """Send a command to a decider (this one, or another service's for reactors)."""
+        topic = self.settings.topic(f"{stream or self.kind.stream}.commands")
+        await (await self.producer()).send_and_wait(
+            topic, key=meta.case_id.encode(), value=meta.model_dump_json().encode()
+        )
+
+    async def dead_letter(
+        self, dlq: str, value: bytes, topic: str, partition: int, offset: int, reason: str
+    ) -> None:
+        """Park a record nobody can process, with where it came from and why."""
+        log.error(
+            "record.dead_lettered",
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            dlq=dlq,
+            reason=reason[:500],
+        )
+        headers = [
+            ("source_topic", topic.encode()),
+            ("source_partition", str(partition).encode()),
+            ("source_offset", str(offset).encode()),
+            ("reason", reason[:1000].encode()),
+        ]
+        await (await self.producer()).send_and_wait(dlq, value=value, headers=headers)
+
+    async def _tick(self) -> None:
+        now = self.clock()
+        for case_id, stored in list(self.heads.items()):
+            head = Head.model_validate(stored)
+            if head.state is None:
+                continue
+            state = self.kind.state.model_validate(head.state)
+            for command_type, payload in self.kind.due(state, now):
+                key = json.dumps(payload, sort_keys=True)
+                meta = CommandEnvelope(
+                    command_id=timer_command_id(case_id, command_type, key),
+                    command_type=command_type,
+                    case_id=case_id,
+                    actor=system_actor(getattr(state, "unit", "system")),
+                    issued_at=now,
+                    occurred_at=now,
+                    correlation_id=case_id,
+                    causation_id=f"timer:{command_type}",
+                    payload=payload,
+                    reply=False,
+                )
+                await self.send_command(meta)
+
+    def run(self) -> None:
+        """Run the worker until it is told to stop."""
+        faust.Worker(
+            self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True
+        ).execute_from_commandline()

@@ -1,0 +1,36 @@
+"""Entry points of the intake service: its HTTP app and its stream worker."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.http import build_app
+from services.common.readmodel import ReadModel
+from services.common.settings import Settings
+from services.common.worker import DeciderWorker
+from services.intake.api import router
+from services.intake.domain import Grievance
+from services.intake.service import KIND
+
+
+def read_model(settings: Settings) -> ReadModel[Grievance]:
+    """Open the grievance read model."""
+    return ReadModel(settings.data_dir / "intake.sqlite", KIND)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the intake HTTP app."""
+    settings = settings or Settings()
+    return build_app(
+        settings,
+        KIND,
+        title="Taizhang grievance intake (诉求受理)",
+        resource="grievances",
+        model_factory=read_model,
+        routers=[router],
+    )
+
+
+def create_worker(settings: Settings | None = None) -> DeciderWorker[Grievance]:
+    """Build the intake stream worker."""
+    return DeciderWorker(settings or Settings(), KIND, "intake")

@@ -1,0 +1,69 @@
+"""The shared decider machinery: chains, versions, idempotency and redelivery."""
+
+from __future__ import annotations
+
+from contracts.envelope import GENESIS_HASH, chain_hash
+from services.common.decider import Head, process
+from services.intake.service import KIND
+from tests.unit.stories import command
+from tests.unit.test_intake_domain import log_payload
+
+CASE = "GRV-TEST00000100"
+
+
+def test_events_chain_from_genesis_and_each_other() -> None:
+    first = process(KIND, Head(), command(CASE, "log", log_payload()))
+    second = process(KIND, first.head, command(CASE, "acknowledge"))
+    a, b = first.events[0], second.events[0]
+    assert a.prev_hash == GENESIS_HASH
+    assert b.prev_hash == a.hash
+    assert chain_hash(a.to_wire()) == a.hash
+    assert (a.case_version, b.case_version) == (1, 2)
+    assert second.head.hash == b.hash and second.head.version == 2
+
+
+def test_redelivered_command_yields_byte_identical_events() -> None:
+    meta = command(CASE, "log", log_payload(), command_id="cmd-redelivered-1")
+    once = process(KIND, Head(), meta)
+    twice = process(KIND, Head(), meta)
+    assert [e.to_bytes() for e in once.events] == [e.to_bytes() for e in twice.events]
+
+
+def test_answered_command_is_answered_again_not_decided_again() -> None:
+    meta = command(CASE, "log", log_payload(), command_id="cmd-answered-1", fingerprint="f1")
+    first = process(KIND, Head(), meta)
+    retry = process(KIND, first.head, meta)
+    assert retry.events == []
+    assert retry.reply == first.reply
+    assert retry.head == first.head
+
+
+def test_reused_idempotency_key_with_another_body_is_refused() -> None:
+    meta = command(CASE, "log", log_payload(), command_id="cmd-reused-1", fingerprint="f1")
+    first = process(KIND, Head(), meta)
+    other = meta.model_copy(update={"fingerprint": "f2"})
+    reply = process(KIND, first.head, other).reply
+    assert reply.refusal is not None and reply.refusal.status == 409
+    assert "Idempotency-Key" in reply.refusal.detail
+
+
+def test_expected_version_mismatch_is_a_conflict() -> None:
+    first = process(KIND, Head(), command(CASE, "log", log_payload()))
+    stale = process(KIND, first.head, command(CASE, "acknowledge", expected_version=0))
+    assert stale.events == []
+    assert stale.reply.refusal is not None and stale.reply.refusal.status == 409
+    assert "at version 1, not 0" in stale.reply.refusal.detail
+    fresh = process(KIND, first.head, command(CASE, "acknowledge", expected_version=1))
+    assert fresh.reply.ok and fresh.reply.version == 2
+
+
+def test_unknown_command_type_is_invalid() -> None:
+    first = process(KIND, Head(), command(CASE, "log", log_payload()))
+    reply = process(KIND, first.head, command(CASE, "teleport")).reply
+    assert reply.refusal is not None and reply.refusal.status in (403, 422)
+
+
+def test_refusal_changes_nothing() -> None:
+    first = process(KIND, Head(), command(CASE, "log", log_payload()))
+    refused = process(KIND, first.head, command(CASE, "close"))
+    assert refused.events == [] and refused.head == first.head
