@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,36 +19,34 @@ from services.common.settings import Settings
 
 @dataclass(frozen=True)
 class Entry:
-    """How to run one service: its port and the factories of its two parts."""
+    """How to run one service: its HTTP port and the module with create_app/create_worker."""
 
     port: int
-    app: Callable[[Settings], Any]
-    worker: Callable[[Settings], Any]
+    module: str
 
+    def app(self, settings: Settings) -> Any:
+        """Build the service's HTTP app."""
+        return importlib.import_module(self.module).create_app(settings)
 
-def _intake_app(settings: Settings) -> Any:
-    from services.intake.app import create_app
-
-    return create_app(settings)
-
-
-def _intake_worker(settings: Settings) -> Any:
-    from services.intake.app import create_worker
-
-    return create_worker(settings)
+    def worker(self, settings: Settings) -> Any:
+        """Build the service's stream worker."""
+        return importlib.import_module(self.module).create_worker(settings)
 
 
 SERVICES: dict[str, Entry] = {
-    "intake": Entry(port=8001, app=_intake_app, worker=_intake_worker),
+    "intake": Entry(port=8001, module="services.intake.app"),
+}
+
+# Which case kind (module attribute KIND) owns each case-id prefix.
+KINDS: dict[str, str] = {
+    "GRV": "services.intake.service",
 }
 
 
 def kind_of(case_id: str) -> CaseKind[Any]:
     """Return the case kind that owns a case id."""
-    from services.intake.service import KIND as GRIEVANCE
-
-    kinds: dict[str, CaseKind[Any]] = {"GRV": GRIEVANCE}
-    return kinds[case_id.split("-", 1)[0]]
+    kind: CaseKind[Any] = importlib.import_module(KINDS[case_id.split("-", 1)[0]]).KIND
+    return kind
 
 
 def _run_dir(settings: Settings) -> Any:

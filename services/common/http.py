@@ -341,8 +341,7 @@ def build_app(
         producer = kafka_kit.producer(settings, client_id=f"taizhang-{resource}")
         await producer.start()
         model = model_factory(settings)
-        events_topic = settings.topic(f"{kind.stream}.events")
-        projector = Projector(settings, model, [events_topic], producer, f"{events_topic}.dlq")
+        projector = Projector(settings, model, model.topics, producer, f"{resource}-read-model")
         bus = CommandBus(settings, kind.stream, producer)
         vault = SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key)
         ctx = ServiceContext(

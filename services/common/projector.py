@@ -25,13 +25,13 @@ class Projector:
         model: ReadModel[Any],
         topics: list[str],
         producer: AIOKafkaProducer,
-        dlq: str,
+        consumer_name: str,
     ) -> None:
         self.settings = settings
         self.model = model
         self.topics = topics
         self.producer = producer
-        self.dlq = dlq
+        self.consumer_name = consumer_name
         self.positions: dict[tuple[str, int], int] = {}
         self.applied = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -102,10 +102,10 @@ class Projector:
                         offset=r.offset,
                         case_id=item.case_id,
                         reason=item.reason,
-                        dlq=self.dlq,
+                        dlq=f"{r.topic}.dlq",
                     )
                     await self.producer.send_and_wait(
-                        self.dlq,
+                        f"{r.topic}.dlq",
                         value=r.value,
                         key=item.case_id.encode() if item.case_id else None,
                         headers=[
@@ -113,6 +113,7 @@ class Projector:
                             ("source_partition", str(r.partition).encode()),
                             ("source_offset", str(r.offset).encode()),
                             ("reason", item.reason.encode()),
+                            ("consumer", self.consumer_name.encode()),
                         ],
                     )
             except Exception:

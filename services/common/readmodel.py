@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -18,6 +18,7 @@ from services.common.decider import CaseKind
 
 S = TypeVar("S", bound=BaseModel)
 Hook = Callable[[sqlite3.Connection, Envelope, EventPayload, BaseModel], None]
+ForeignHook = Callable[[sqlite3.Connection, Envelope, EventPayload], None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -45,6 +46,9 @@ CREATE TABLE IF NOT EXISTS events (
     "offset" INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (case_id, case_version)
+);
+CREATE TABLE IF NOT EXISTS foreign_events (
+    event_id TEXT PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL,
@@ -81,12 +85,16 @@ class ReadModel(Generic[S]):
         self,
         path: Path | str,
         kind: CaseKind[S],
+        topic: str,
         *,
         extra_schema: str = "",
         hooks: Sequence[Hook] = (),
+        foreign: Mapping[str, ForeignHook] | None = None,
     ) -> None:
         self.kind = kind
+        self.topic = topic
         self._hooks = tuple(hooks)
+        self._foreign = dict(foreign or {})
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -96,6 +104,11 @@ class ReadModel(Generic[S]):
         self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._reader.row_factory = sqlite3.Row
         self.duplicates = 0
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic this read model consumes: its own events, then other services' events."""
+        return [self.topic, *self._foreign]
 
     # --- writing --------------------------------------------------------
 
@@ -111,7 +124,7 @@ class ReadModel(Generic[S]):
         dead: list[DeadLetter] = []
         last: dict[tuple[str, int], int] = {}
         for rec in records:
-            problem = self._apply(rec)
+            problem = self._apply(rec) if rec.topic == self.topic else self._apply_foreign(rec)
             if problem is not None:
                 dead.append(problem)
             last[(rec.topic, rec.partition)] = rec.offset + 1
@@ -174,6 +187,24 @@ class ReadModel(Generic[S]):
         self._store(rec, env, state)
         for hook in self._hooks:
             hook(self._db, env, payload, state)
+        return None
+
+    def _apply_foreign(self, rec: Record) -> DeadLetter | None:
+        """Apply another service's event through its hook, once per event id."""
+        try:
+            raw, env = parse_record(rec.value)
+            if chain_hash(raw) != raw.get("hash"):
+                return DeadLetter(rec, "hash does not match the record's content", env.case_id)
+            payload = REGISTRY.read(env)
+        except (ValueError, ValidationError) as exc:
+            return DeadLetter(rec, f"unreadable record: {_short(exc)}")
+        inserted = self._db.execute(
+            "INSERT OR IGNORE INTO foreign_events (event_id) VALUES (?)", (str(env.event_id),)
+        ).rowcount
+        if inserted:
+            self._foreign[rec.topic](self._db, env, payload)
+        else:
+            self.duplicates += 1
         return None
 
     def _store(self, rec: Record, env: Envelope, state: S) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -15,7 +16,8 @@ from kafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from contracts.commands import CommandEnvelope, Reply
-from contracts.envelope import Actor, Envelope, now_utc
+from contracts.envelope import Actor, Envelope, chain_hash, now_utc, parse_record
+from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.decider import CaseKind, Head, process, refusal, timer_command_id
@@ -24,6 +26,57 @@ from services.common.settings import Settings
 log = logs.get(__name__)
 S = TypeVar("S", bound=BaseModel)
 Extra = Callable[["DeciderWorker[Any]"], None]
+
+
+REACTION_NAMESPACE = uuid.UUID("5e0c7a92-4f1d-5b3a-8c6e-1d9f2b7a4e50")
+React = Callable[[Envelope, EventPayload], list[tuple[str, CommandEnvelope]]]
+
+
+def reaction(
+    source: Envelope,
+    *,
+    command_type: str,
+    case_id: str,
+    payload: dict[str, Any],
+    unit: str,
+) -> CommandEnvelope:
+    """Build the command a policy sends in answer to an event, identical on every redelivery."""
+    return CommandEnvelope(
+        command_id=str(
+            uuid.uuid5(REACTION_NAMESPACE, f"{source.event_id}/{command_type}/{case_id}")
+        ),
+        command_type=command_type,
+        case_id=case_id,
+        actor=system_actor(unit),
+        issued_at=source.recorded_at,
+        occurred_at=source.occurred_at,
+        correlation_id=source.correlation_id,
+        causation_id=str(source.event_id),
+        payload=payload,
+        reply=False,
+    )
+
+
+def reactor(source_stream: str, name: str, react: React) -> Extra:
+    """Install a policy that consumes another stream's events and sends commands."""
+
+    def install(worker: DeciderWorker[Any]) -> None:
+        topic = worker.app.topic(
+            worker.settings.topic(f"{source_stream}.events"),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+        async def run(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                msg = event.message
+                await worker.react(react, name, msg.value, msg.topic, msg.partition, msg.offset)
+
+        worker.app.agent(topic, name=f"{name}-reactor", concurrency=1)(run)
+
+    return install
 
 
 def system_actor(unit: str) -> Actor:
@@ -141,6 +194,32 @@ class DeciderWorker(Generic[S]):
             bound.info("command.refused", status=reply.refusal.status if reply.refusal else None)
         if meta.reply:
             await self.reply(reply, meta)
+
+    async def react(
+        self, react: React, name: str, value: bytes, topic: str, partition: int, offset: int
+    ) -> None:
+        """Answer one event of another stream with commands; a bad record is dead-lettered."""
+        try:
+            raw, env = parse_record(value)
+            if chain_hash(raw) != raw.get("hash"):
+                raise ValueError("hash does not match the record's content")
+            payload = REGISTRY.read(env)
+            commands = react(env, payload)
+        except (ValidationError, ValueError, LookupError) as exc:
+            await self.dead_letter(
+                f"{topic}.dlq", value, topic, partition, offset, f"{name}: {exc}"
+            )
+            return
+        for stream, meta in commands:
+            await self.send_command(meta, stream)
+            log.info(
+                "reaction.sent",
+                reactor=name,
+                case_id=meta.case_id,
+                command_type=meta.command_type,
+                command_id=meta.command_id,
+                cause=str(env.event_id),
+            )
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
         """Write events in order and wait until every in-sync replica has them."""

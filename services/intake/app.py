@@ -15,7 +15,9 @@ from services.intake.service import KIND
 
 def read_model(settings: Settings) -> ReadModel[Grievance]:
     """Open the grievance read model."""
-    return ReadModel(settings.data_dir / "intake.sqlite", KIND)
+    return ReadModel(
+        settings.data_dir / "intake.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
