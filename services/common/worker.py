@@ -110,6 +110,8 @@ class DeciderWorker(Generic[S]):
             web_enabled=False,
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=0,
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=settings.session_timeout_s / 4,
             datadir=str(settings.data_dir / f"worker-{name}"),
         )
         self.commands_topic = self.app.topic(
