@@ -31,6 +31,7 @@ class LocalBroker:
     port: int = 9092
     controller_port: int = 9093
     heap: str = "512m"
+    log_dir: Path | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -43,7 +44,7 @@ class LocalBroker:
 
     @property
     def log_file(self) -> Path:
-        return self.home.parent / "log" / f"kafka-{self.port}.log"
+        return (self.log_dir or self.home / "log") / f"kafka-{self.port}.log"
 
     def fetch(self) -> None:
         """Copy the broker jars from Maven Central into `libs` (cached after the first time)."""

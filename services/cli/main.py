@@ -54,6 +54,7 @@ def local_broker(settings: Settings) -> LocalBroker:
         libs=settings.var_dir / "kafka" / "libs",
         port=port,
         controller_port=port + 1,
+        log_dir=settings.var_dir / "log",
     )
 
 
