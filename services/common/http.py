@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -30,11 +30,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.commands import CommandEnvelope, Reply
-from contracts.envelope import Actor, now_utc
+from contracts.envelope import Actor, format_ts, now_utc
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.auth import TokenError, can_act, can_see, read_token
 from services.common.bus import BrokerUnavailable, CommandBus
+from services.common.calendar import end_of_day
 from services.common.decider import CaseKind
 from services.common.projector import Projector
 from services.common.readmodel import ReadModel
@@ -272,6 +273,14 @@ def fingerprint(settings: Settings, *parts: Any) -> str:
     return hmac.new(settings.master_key.encode(), data, hashlib.sha256).hexdigest()
 
 
+def period(first: date | None, last: date | None) -> dict[str, str | None]:
+    """Turn inclusive local dates (China) into the read model's UTC opened-at bounds."""
+    return {
+        "opened_from": format_ts(end_of_day(first - timedelta(days=1))) if first else None,
+        "opened_to": format_ts(end_of_day(last)) if last else None,
+    }
+
+
 def case_row_for(ctx: ServiceContext, actor: Actor, case_id: str, *, acting: bool) -> Any:
     """Return a case the actor may see (404 otherwise), and refuse changes they may not make."""
     row = ctx.model.get(case_id) if case_id.startswith(f"{ctx.kind.prefix}-") else None
@@ -312,12 +321,22 @@ async def submit(
     )
     started = time.perf_counter()
     reply: Reply = await ctx.bus.send(meta)
-    ctx.metrics.latency.labels(command_type).observe(time.perf_counter() - started)
+    took = time.perf_counter() - started
+    ctx.metrics.latency.labels(command_type).observe(took)
+    outcome = "ok" if reply.ok else "refused"
+    ctx.metrics.commands.labels(command_type, outcome).inc()
+    log.info(
+        "command.answered",
+        case_id=case_id,
+        command_id=command_id,
+        command_type=command_type,
+        outcome=outcome,
+        status=reply.refusal.status if reply.refusal else 200,
+        ms=round(took * 1000, 1),
+    )
     if not reply.ok:
         assert reply.refusal is not None
-        ctx.metrics.commands.labels(command_type, "refused").inc()
         raise Problem(reply.refusal.status, reply.refusal.title, reply.refusal.detail)
-    ctx.metrics.commands.labels(command_type, "ok").inc()
     if reply.positions:
         events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
         await ctx.projector.wait_for(events_topic, reply.positions, timeout=5.0)

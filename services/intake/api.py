@@ -26,11 +26,13 @@ from services.common.http import (
     case_row_for,
     command_id_for,
     new_case_id,
+    period,
     submit,
 )
-from services.intake.domain import Status
+from services.intake.domain import Grievance, Status, statistics
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
+stats_router = APIRouter(tags=["statistics"])
 PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
 SEALED = "[sealed]"
 
@@ -360,8 +362,7 @@ async def list_grievances(
         filters={
             "status": status,
             "category": category,
-            "opened_from": opened_from.isoformat() if opened_from else None,
-            "opened_to": opened_to.isoformat() if opened_to else None,
+            **period(opened_from, opened_to),
             "overdue": overdue,
         },
         limit=limit,
@@ -385,3 +386,34 @@ async def grievance_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict
     _no_admin(actor)
     case_row_for(ctx, actor, case_id, acting=False)
     return {"case_id": case_id, "events": ctx.model.history(case_id)}
+
+
+@stats_router.get("/stats")
+async def grievance_stats(
+    ctx: Ctx,
+    actor: CurrentActor,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> dict[str, Any]:
+    """Count a unit's grievances opened in a period, by status and category, with punctuality."""
+    _no_admin(actor)
+    unit = unit or actor.unit
+    if not can_see(actor, unit):
+        raise Problem(404, "Not found", f"unit {unit} is not among your units")
+    cases: list[Grievance] = []
+    offset = 0
+    while True:
+        _, rows = ctx.model.query(
+            units=[unit],
+            filters={
+                **period(from_, to),
+            },
+            limit=1000,
+            offset=offset,
+        )
+        cases += [Grievance.model_validate_json(r["state"]) for r in rows]
+        if len(rows) < 1000:
+            break
+        offset += 1000
+    return {"unit": unit, "from": from_, "to": to, **statistics(cases)}

@@ -8,7 +8,7 @@ from services.common.http import build_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker
-from services.intake.api import router
+from services.intake.api import router, stats_router
 from services.intake.domain import Grievance
 from services.intake.service import KIND
 
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Taizhang grievance intake (诉求受理)",
         resource="grievances",
         model_factory=read_model,
-        routers=[router],
+        routers=[router, stats_router],
     )
 
 

@@ -282,3 +282,37 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
 def due(state: Grievance, now: datetime) -> list[tuple[str, dict[str, object]]]:
     """Return the timer commands a grievance needs at `now`."""
     return [("mark_overdue", {"stage": stage}) for stage in due_stages(state, now)]
+
+
+def statistics(cases: list[Grievance]) -> dict[str, object]:
+    """Summarise grievances: counts by status and category, and service-level punctuality."""
+    by_status: dict[str, int] = {}
+    by_category: dict[str, int] = {}
+    acked_on_time = answered_on_time = answered = acked = 0
+    for case in cases:
+        by_status[case.status] = by_status.get(case.status, 0) + 1
+        by_category[case.category] = by_category.get(case.category, 0) + 1
+        if case.acknowledged_at is not None:
+            acked += 1
+            acked_on_time += (
+                case.ack_due is None or local_date(case.acknowledged_at) <= case.ack_due
+            )
+        if case.answered_at is not None:
+            answered += 1
+            answered_on_time += (
+                case.answer_due is None or local_date(case.answered_at) <= case.answer_due
+            )
+    return {
+        "grievances": len(cases),
+        "by_status": by_status,
+        "by_category": by_category,
+        "overdue": sum(1 for c in cases if c.overdue),
+        "reopened": sum(1 for c in cases if c.reopen_count),
+        "acknowledged_on_time_rate": _rate(acked_on_time, acked),
+        "answered_on_time_rate": _rate(answered_on_time, answered),
+        "closure_rate": _rate(by_status.get("closed", 0), len(cases)),
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None

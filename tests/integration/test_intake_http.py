@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.calendar import SHANGHAI
 from tests.integration.conftest import GRIEVANCE, Stack
 
 pytestmark = pytest.mark.integration
@@ -241,3 +242,21 @@ def test_health_and_metrics(stack: Stack) -> None:
     assert health["broker"] is True and health["lag"] == 0
     metrics = httpx.get(f"{stack.url('intake')}/metrics").text
     assert "taizhang_commands_total" in metrics
+
+
+def test_stats_count_a_units_grievances_in_a_period(stack: Stack) -> None:
+    with stack.client("intake", user="rep-p05", unit="demo/co/p05") as rep5:
+        body = {**GRIEVANCE, "unit": "demo/co/p05"}
+        cases = [log(rep5, **body), log(rep5, **body), log(rep5, **{**body, "category": "safety"})]
+        assert post(rep5, f"/grievances/{cases[0]}/acknowledge").status_code == 200
+        today = datetime.now(UTC).astimezone(SHANGHAI).date()
+        stats = rep5.get("/stats", params={"from": today.isoformat(), "to": today.isoformat()})
+        assert stats.status_code == 200, stats.text
+        figures = stats.json()
+        assert figures["grievances"] == 3
+        assert figures["by_category"] == {"canteen": 2, "safety": 1}
+        assert figures["by_status"] == {"logged": 2, "acknowledged": 1}
+        assert figures["acknowledged_on_time_rate"] == 1.0
+        later = rep5.get("/stats", params={"from": (today + timedelta(days=1)).isoformat()})
+        assert later.json()["grievances"] == 0
+        assert rep5.get("/stats", params={"unit": "demo/co/p06"}).status_code == 404
