@@ -109,6 +109,7 @@ def serve(
     service: Annotated[str, typer.Argument(help="intake")],
     part: Annotated[str, typer.Option(help="api or worker")] = "api",
     port: Annotated[int | None, typer.Option(help="HTTP port (api)")] = None,
+    host: Annotated[str, typer.Option(help="HTTP address to listen on (api)")] = "127.0.0.1",
 ) -> None:
     """Run one part of a service in the foreground."""
     entry = processes.SERVICES.get(service)
@@ -127,7 +128,7 @@ def serve(
 
     uvicorn.run(
         entry.app(settings),
-        host="127.0.0.1",
+        host=host,
         port=port or entry.port,
         log_level="warning",
         access_log=False,
