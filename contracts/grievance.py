@@ -105,6 +105,8 @@ class GrievanceReferredToMediation(EventPayload):
     event_type = "grievance.referred_to_mediation"
 
     dispute_category: DisputeCategory
+    # The grievance's own unit, so mediation opens the dispute there; absent in early records.
+    unit: str | None = None
 
 
 @REGISTRY.register
@@ -139,6 +141,15 @@ class GrievanceWithdrawn(EventPayload):
     event_type = "grievance.withdrawn"
 
     reason: str | None = Field(default=None, max_length=2000)
+
+
+@REGISTRY.register
+class GrievanceDisputeLinked(EventPayload):
+    """Mediation opened a dispute for this grievance; the grievance now names it."""
+
+    event_type = "grievance.dispute_linked"
+
+    dispute_id: str = Field(pattern=r"^DSP-[0-9A-Z]{4,40}$")
 
 
 @REGISTRY.register
@@ -220,6 +231,12 @@ class Withdraw(Frozen):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class LinkDispute(Frozen):
+    """Name the dispute mediation opened for this grievance (sent by the dispute reactor)."""
+
+    dispute_id: str = Field(pattern=r"^DSP-[0-9A-Z]{4,40}$")
+
+
 class MarkOverdue(Frozen):
     """Record that a service level has passed (sent by the service-level timer)."""
 
@@ -238,4 +255,5 @@ COMMANDS: dict[str, type[Frozen]] = {
     "reopen": Reopen,
     "withdraw": Withdraw,
     "mark_overdue": MarkOverdue,
+    "link_dispute": LinkDispute,
 }

@@ -10,7 +10,10 @@ from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope
 from contracts.registry import REGISTRY
 
-STREAMS = {"grievance": "Grievance intake (诉求受理)"}
+STREAMS = {
+    "grievance": "Grievance intake (诉求受理)",
+    "dispute": "Labour-dispute mediation (劳动争议调解)",
+}
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:

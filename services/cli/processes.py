@@ -35,11 +35,13 @@ class Entry:
 
 SERVICES: dict[str, Entry] = {
     "intake": Entry(port=8001, module="services.intake.app"),
+    "mediation": Entry(port=8003, module="services.mediation.app"),
 }
 
 # Which case kind (module attribute KIND) owns each case-id prefix.
 KINDS: dict[str, str] = {
     "GRV": "services.intake.service",
+    "DSP": "services.mediation.service",
 }
 
 

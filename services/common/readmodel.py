@@ -272,8 +272,14 @@ class ReadModel(Generic[S]):
         filters: dict[str, Any],
         limit: int,
         offset: int,
+        at_most: Mapping[str, Any] | None = None,
+        order_by: str | None = None,
     ) -> tuple[int, list[sqlite3.Row]]:
-        """Return (total, page) of cases in the given unit subtrees matching state filters."""
+        """Return (total, page) of cases in the given unit subtrees matching state filters.
+
+        `at_most` bounds state fields from above (dates compare as ISO text); `order_by` sorts
+        ascending by a state field, cases without it last, instead of newest first.
+        """
         where: list[str] = []
         args: list[Any] = []
         if units is not None:
@@ -296,10 +302,19 @@ class ReadModel(Generic[S]):
             else:
                 where.append(f"json_extract(state, '$.{key}') = ?")
             args.append(value)
+        for key, value in (at_most or {}).items():
+            if value is None:
+                continue
+            where.append(f"json_extract(state, '$.{_field(key)}') <= ?")
+            args.append(value)
+        order = "opened_at DESC, case_id"
+        if order_by is not None:
+            field = f"json_extract(state, '$.{_field(order_by)}')"
+            order = f"{field} IS NULL, {field}, case_id"
         sql_where = (" WHERE " + " AND ".join(where)) if where else ""
         total = self._reader.execute(f"SELECT count(*) FROM cases{sql_where}", args).fetchone()[0]
         rows = self._reader.execute(
-            f"SELECT * FROM cases{sql_where} ORDER BY opened_at DESC, case_id LIMIT ? OFFSET ?",
+            f"SELECT * FROM cases{sql_where} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, limit, offset],
         ).fetchall()
         return int(total), rows
@@ -308,6 +323,13 @@ class ReadModel(Generic[S]):
         """Close the database handles."""
         self._db.close()
         self._reader.close()
+
+
+def _field(name: str) -> str:
+    """Return a state field name fit to splice into a JSON path, or refuse it."""
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"not a state field name: {name!r}")
+    return name
 
 
 def _like_prefix(unit: str) -> str:

@@ -7,9 +7,10 @@ from fastapi import FastAPI
 from services.common.http import build_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
-from services.common.worker import DeciderWorker
+from services.common.worker import DeciderWorker, reactor
 from services.intake.api import router, stats_router
 from services.intake.domain import Grievance
+from services.intake.policies import link_dispute
 from services.intake.service import KIND
 
 
@@ -35,4 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Grievance]:
     """Build the intake stream worker."""
-    return DeciderWorker(settings or Settings(), KIND, "intake")
+    return DeciderWorker(
+        settings or Settings(),
+        KIND,
+        "intake",
+        extras=(reactor("dispute", "intake-dispute-link", link_dispute),),
+    )

@@ -76,6 +76,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "reopen": REPS_AND_SYSTEM,
     "withdraw": REPS,
     "mark_overdue": ("system",),
+    "link_dispute": ("system",),
 }
 ANSWERED: frozenset[Status] = frozenset(
     {"escalated", "decided", "referred_to_mediation", "resolved", "closed", "withdrawn"}
@@ -107,6 +108,7 @@ class Grievance(BaseModel):
     escalation_due: date | None = None
     decision: str | None = None
     dispute_category: str | None = None
+    dispute_id: str | None = None
     feedback_count: int = 0
     reopen_count: int = 0
     overdue: tuple[g.Stage, ...] = ()
@@ -124,6 +126,8 @@ def decide(
         return _log(state, cmd, p, calendar)
     if state is None:
         raise NotFound(f"grievance {cmd.meta.case_id} does not exist")
+    if isinstance(p, g.LinkDispute):
+        return _link_dispute(state, p)
     check_occurred_at(cmd, state.last_event_at)
     if isinstance(p, g.MarkOverdue):
         return _mark_overdue(state, cmd, p)
@@ -142,7 +146,7 @@ def decide(
         case g.RecordDecision(decision=text):
             return [g.GrievanceDecisionRecorded(decision=text)]
         case g.ReferToMediation(dispute_category=category):
-            return [g.GrievanceReferredToMediation(dispute_category=category)]
+            return [g.GrievanceReferredToMediation(dispute_category=category, unit=state.unit)]
         case g.GiveFeedback(note=note):
             return [g.GrievanceFeedbackGiven(note=note)]
         case g.Close():
@@ -178,6 +182,15 @@ def _log(
             answer_due=calendar.add_working_days(received, p.answer_working_days),
         )
     ]
+
+
+def _link_dispute(state: Grievance, p: g.LinkDispute) -> list[EventPayload]:
+    # No status or time-order rule: the link reports a fact of another service, in any status.
+    if state.dispute_id is not None:
+        raise Refused(f"grievance {state.case_id} is already linked to {state.dispute_id}")
+    if state.dispute_category is None:
+        raise Refused(f"grievance {state.case_id} was never referred to mediation")
+    return [g.GrievanceDisputeLinked(dispute_id=p.dispute_id)]
 
 
 def _require_status(state: Grievance, kind: str) -> None:
@@ -240,6 +253,9 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
         )
     if state is None:
         raise ValueError(f"{env.event_type} before grievance.logged in {env.case_id}")
+    if isinstance(event, g.GrievanceDisputeLinked):
+        # The link may be recorded after later grievance events; it does not move the clock.
+        return state.model_copy(update={"dispute_id": event.dispute_id})
     s = state.model_copy(update={"last_event_at": at})
     answered = {"answered_at": s.answered_at or at}
     match event:

@@ -1,0 +1,1 @@
+"""Labour-dispute mediation (劳动争议调解): applications, the legal clocks, agreements."""

@@ -1,0 +1,44 @@
+"""Entry points of the mediation service: its HTTP app and its stream worker."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.http import build_app
+from services.common.readmodel import ReadModel
+from services.common.settings import Settings
+from services.common.worker import DeciderWorker, reactor
+from services.mediation.api import router
+from services.mediation.domain import Dispute
+from services.mediation.policies import open_from_grievance
+from services.mediation.service import KIND
+
+
+def read_model(settings: Settings) -> ReadModel[Dispute]:
+    """Open the dispute read model."""
+    return ReadModel(
+        settings.data_dir / "mediation.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the mediation HTTP app."""
+    settings = settings or Settings()
+    return build_app(
+        settings,
+        KIND,
+        title="Taizhang labour-dispute mediation (劳动争议调解)",
+        resource="disputes",
+        model_factory=read_model,
+        routers=[router],
+    )
+
+
+def create_worker(settings: Settings | None = None) -> DeciderWorker[Dispute]:
+    """Build the mediation stream worker, with the policy that opens disputes from referrals."""
+    return DeciderWorker(
+        settings or Settings(),
+        KIND,
+        "mediation",
+        extras=(reactor("grievance", "mediation-referral", open_from_grievance),),
+    )
