@@ -1,4 +1,5 @@
 """Taizhang's shared contracts: the event envelope, event and command schemas."""
 
 from contracts import grievance as grievance
+from contracts import suggestion as suggestion
 from contracts.registry import REGISTRY as REGISTRY

@@ -10,7 +10,10 @@ from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope
 from contracts.registry import REGISTRY
 
-STREAMS = {"grievance": "Grievance intake (诉求受理)"}
+STREAMS = {
+    "grievance": "Grievance intake (诉求受理)",
+    "suggestion": "Democratic management (民主管理)",
+}
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:
