@@ -258,7 +258,7 @@ SUGGESTION_ALLOWED_FROM: dict[str, tuple[SuggestionStatus, ...]] = {
 SUGGESTION_ROLES: dict[str, tuple[str, ...]] = {
     "submit": SUBMITTERS,
     "open_review": GROUP,
-    "hand_over_seat": (*CHAIR, "system"),
+    "hand_over_seat": CHAIR,
     "cast_vote": GROUP,
     "close_vote": GROUP,
     "implement": GROUP,
