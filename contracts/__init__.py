@@ -2,4 +2,5 @@
 
 from contracts import dispute as dispute
 from contracts import grievance as grievance
+from contracts import suggestion as suggestion
 from contracts.registry import REGISTRY as REGISTRY

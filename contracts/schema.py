@@ -12,6 +12,7 @@ from contracts.registry import REGISTRY
 
 STREAMS = {
     "grievance": "Grievance intake (诉求受理)",
+    "suggestion": "Democratic management (民主管理)",
     "dispute": "Labour-dispute mediation (劳动争议调解)",
 }
 

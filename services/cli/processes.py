@@ -35,12 +35,16 @@ class Entry:
 
 SERVICES: dict[str, Entry] = {
     "intake": Entry(port=8001, module="services.intake.app"),
+    "suggestions": Entry(port=8002, module="services.suggestions.app"),
     "mediation": Entry(port=8003, module="services.mediation.app"),
 }
 
 # Which case kind (module attribute KIND) owns each case-id prefix.
 KINDS: dict[str, str] = {
     "GRV": "services.intake.service",
+    "GRP": "services.suggestions.service",
+    "SUG": "services.suggestions.service",
+    "QRY": "services.suggestions.service",
     "DSP": "services.mediation.service",
 }
 

@@ -33,17 +33,38 @@ class CaseKind(Generic[S]):
     due: Callable[[S, datetime], list[tuple[str, dict[str, Any]]]] = field(
         default=lambda _s, _now: []
     )
+    # Other kinds of case decided on the same stream, each with its own prefix and rules.
+    variants: tuple[CaseKind[Any], ...] = ()
+
+    def of(self, case_id: str) -> CaseKind[Any]:
+        """Return the kind (this one or a variant) whose prefix the case id carries."""
+        for kind in (self, *self.variants):
+            if case_id.startswith(f"{kind.prefix}-"):
+                return kind
+        raise KeyError(f"case {case_id} is not a {'/'.join(self.prefixes)} case")
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Every case-id prefix decided on this stream."""
+        return (self.prefix, *(k.prefix for k in self.variants))
+
+    def owns(self, case_id: str) -> bool:
+        """Return whether a case id belongs to this kind or one of its variants."""
+        return any(case_id.startswith(f"{p}-") for p in self.prefixes)
 
     def parse_command(self, meta: CommandEnvelope) -> Command[object]:
         """Return the command with its payload typed; raise ValidationError or KeyError."""
         model = self.commands[meta.command_type]
         return Command(meta=meta, payload=model.model_validate(meta.payload))
 
-    def replay(self, events: list[Envelope]) -> S | None:
-        """Fold enveloped events into the case state with this kind's evolve."""
-        state: S | None = None
+    def replay(self, events: list[Envelope]) -> BaseModel | None:
+        """Fold enveloped events into the case state with the evolve of the case's kind."""
+        if not events:
+            return None
+        kind = self.of(events[0].case_id)
+        state: BaseModel | None = None
         for env in events:
-            state = self.evolve(state, env, REGISTRY.read(env))
+            state = kind.evolve(state, env, REGISTRY.read(env))
         return state
 
 
@@ -75,8 +96,9 @@ def refusal(meta: CommandEnvelope, status: int, title: str, detail: str) -> Repl
     )
 
 
-def process(kind: CaseKind[S], head: Head, meta: CommandEnvelope) -> Outcome:
+def process(stream_kind: CaseKind[S], head: Head, meta: CommandEnvelope) -> Outcome:
     """Decide one command against a case head, deterministically."""
+    kind = stream_kind.of(meta.case_id)
     if meta.command_id in head.answered:
         fingerprint, stored = head.answered[meta.command_id]
         if fingerprint != meta.fingerprint:

@@ -283,7 +283,7 @@ def period(first: date | None, last: date | None) -> dict[str, str | None]:
 
 def case_row_for(ctx: ServiceContext, actor: Actor, case_id: str, *, acting: bool) -> Any:
     """Return a case the actor may see (404 otherwise), and refuse changes they may not make."""
-    row = ctx.model.get(case_id) if case_id.startswith(f"{ctx.kind.prefix}-") else None
+    row = ctx.model.get(case_id) if ctx.kind.owns(case_id) else None
     if row is None or not can_see(actor, row["unit"]):
         raise Problem(404, "Not found", f"no {ctx.resource[:-1]} {case_id} in your units")
     if acting and not can_act(actor, row["unit"]):

@@ -156,8 +156,9 @@ class ReadModel(Generic[S]):
             return DeadLetter(rec, f"unreadable record: {_short(exc)}")
         if chain_hash(raw) != raw.get("hash"):
             return DeadLetter(rec, "hash does not match the record's content", env.case_id)
-        if not env.case_id.startswith(f"{self.kind.prefix}-"):
-            return DeadLetter(rec, f"not a {self.kind.prefix} case", env.case_id)
+        if not self.kind.owns(env.case_id):
+            return DeadLetter(rec, f"not a {'/'.join(self.kind.prefixes)} case", env.case_id)
+        kind = self.kind.of(env.case_id)
         try:
             payload = REGISTRY.read(env)
         except (ValueError, ValidationError) as exc:
@@ -179,9 +180,9 @@ class ReadModel(Generic[S]):
                 f" got version {env.case_version} after {env.prev_hash[:12]}",
                 env.case_id,
             )
-        before = self.kind.state.model_validate_json(row[2]) if row else None
+        before = kind.state.model_validate_json(row[2]) if row else None
         try:
-            state = self.kind.evolve(before, env, payload)
+            state = kind.evolve(before, env, payload)
         except ValueError as exc:
             return DeadLetter(rec, f"cannot apply: {exc}", env.case_id)
         self._store(rec, env, state)
@@ -264,6 +265,10 @@ class ReadModel(Generic[S]):
             {**json.loads(r["body"]), "_position": [r["topic"], r["partition"], r["offset"]]}
             for r in rows
         ]
+
+    def select(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query on the reader connection (for statistics over extra tables)."""
+        return list(self._reader.execute(sql, args).fetchall())
 
     def query(
         self,

@@ -157,8 +157,10 @@ class DeciderWorker(Generic[S]):
         """Decide one command record, append its events, remember the head, reply."""
         try:
             meta = CommandEnvelope.model_validate_json(value)
-            if not meta.case_id.startswith(f"{self.kind.prefix}-"):
-                raise ValueError(f"case {meta.case_id} is not a {self.kind.prefix} case")
+            if not self.kind.owns(meta.case_id):
+                raise ValueError(
+                    f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
+                )
         except (ValidationError, ValueError) as exc:
             await self.dead_letter(self.dlq_topic, value, topic, partition, offset, str(exc))
             return
@@ -283,8 +285,9 @@ class DeciderWorker(Generic[S]):
             head = Head.model_validate(stored)
             if head.state is None:
                 continue
-            state = self.kind.state.model_validate(head.state)
-            for command_type, payload in self.kind.due(state, now):
+            kind = self.kind.of(case_id)
+            state = kind.state.model_validate(head.state)
+            for command_type, payload in kind.due(state, now):
                 key = json.dumps(payload, sort_keys=True)
                 meta = CommandEnvelope(
                     command_id=timer_command_id(case_id, command_type, key),

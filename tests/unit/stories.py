@@ -73,4 +73,5 @@ class Story:
     @property
     def state(self) -> Any:
         """The case state after the story so far."""
-        return self.kind.state.model_validate(self.head.state) if self.head.state else None
+        kind = self.kind.of(self.case_id)
+        return kind.state.model_validate(self.head.state) if self.head.state else None

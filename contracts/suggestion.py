@@ -1,0 +1,325 @@
+"""Democratic management (民主管理): groups, suggestions and proposals with their votes, queries."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from contracts.envelope import Frozen
+from contracts.personal import Sealed, SealedPerson
+from contracts.registry import REGISTRY, EventPayload
+
+Kind = Literal["suggestion", "management_proposal"]
+SuggestionTopic = Literal[
+    "performance_appraisal",
+    "quality",
+    "safety",
+    "training",
+    "welfare",
+    "ideological_work",
+    "production",
+    "other",
+]
+ProposalTopic = Literal["rule_revision", "job_change", "wage_payment", "award"]
+Topic = SuggestionTopic | ProposalTopic
+QueryArea = Literal[
+    "performance_appraisal", "quality", "safety", "training", "welfare", "ideological_work"
+]
+Vote = Literal["for", "against", "abstain"]
+Outcome = Literal["adopted", "rejected", "recommended", "vetoed", "no_quorum"]
+Submitter = Literal["worker", "anonymous_worker", "member", "management"]
+UserId = Field(min_length=1, max_length=128)
+Text = Field(min_length=1, max_length=2000)
+Title = Field(min_length=1, max_length=200)
+
+
+# --- events: groups ---------------------------------------------------------
+
+
+@REGISTRY.register
+class GroupFormed(EventPayload):
+    """A unit's democratic-management group (民主管理小组), as the workers' congress elected it."""
+
+    event_type = "suggestion.group_formed"
+
+    unit: str
+    members: list[str] = Field(min_length=1, max_length=50)
+    leader: str = UserId
+    congress_session: str = Field(min_length=1, max_length=200)
+    min_size: int = Field(ge=1, le=50)
+    max_size: int = Field(ge=1, le=50)
+
+
+@REGISTRY.register
+class GroupMemberReplaced(EventPayload):
+    """One member left the group and another took the seat; the leader after the change."""
+
+    event_type = "suggestion.group_member_replaced"
+
+    outgoing: str = UserId
+    incoming: str = UserId
+    leader: str = UserId
+    congress_session: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+# --- events: suggestions and management proposals ---------------------------
+
+
+@REGISTRY.register
+class SuggestionSubmitted(EventPayload):
+    """A rationalisation suggestion (合理化建议) or a management proposal was put to the group."""
+
+    event_type = "suggestion.submitted"
+
+    unit: str
+    kind: Kind
+    topic: Topic
+    title: str = Title
+    content: Sealed
+    submitted_by: Submitter
+    worker: SealedPerson | None = None
+
+
+@REGISTRY.register
+class SuggestionReviewOpened(EventPayload):
+    """The group took the matter up at a meeting; the members sitting then are the voters."""
+
+    event_type = "suggestion.review_opened"
+
+    group_id: str = Field(pattern=r"^GRP-[0-9A-Z]{4,40}$")
+    meeting: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(min_length=1, max_length=50)
+
+
+@REGISTRY.register
+class SuggestionSeatHandedOver(EventPayload):
+    """A member replaced during an open review hands their seat, and any vote cast from it, on."""
+
+    event_type = "suggestion.seat_handed_over"
+
+    outgoing: str = UserId
+    incoming: str = UserId
+
+
+@REGISTRY.register
+class SuggestionVoteCast(EventPayload):
+    """One sitting member voted."""
+
+    event_type = "suggestion.vote_cast"
+
+    member: str = UserId
+    vote: Vote
+
+
+@REGISTRY.register
+class SuggestionVoteClosed(EventPayload):
+    """The vote was closed and counted: the outcome and the tally it rests on."""
+
+    event_type = "suggestion.vote_closed"
+
+    outcome: Outcome
+    sitting: int = Field(ge=1)
+    votes_for: int = Field(ge=0)
+    votes_against: int = Field(ge=0)
+    abstentions: int = Field(ge=0)
+
+
+@REGISTRY.register
+class SuggestionImplemented(EventPayload):
+    """The adopted suggestion (or recommended proposal) was carried out, and what was done."""
+
+    event_type = "suggestion.implemented"
+
+    note: str = Text
+
+
+@REGISTRY.register
+class SuggestionReferredToLeadership(EventPayload):
+    """Not solvable at once: referred to the leadership team with a named follow-up owner."""
+
+    event_type = "suggestion.referred_to_leadership"
+
+    to: Literal["leadership_team"] = "leadership_team"
+    owner: str = UserId
+    due: date
+
+
+@REGISTRY.register
+class SuggestionLeadershipResponded(EventPayload):
+    """The leadership team's answer to a referred suggestion."""
+
+    event_type = "suggestion.leadership_responded"
+
+    response: str = Text
+
+
+# --- events: queries (质询) --------------------------------------------------
+
+
+@REGISTRY.register
+class QueryRaised(EventPayload):
+    """The group put a formal query (质询) to management."""
+
+    event_type = "suggestion.query_raised"
+
+    unit: str
+    area: QueryArea
+    question: str = Text
+    addressed_to: str = Field(min_length=1, max_length=200)
+
+
+@REGISTRY.register
+class QueryAnswered(EventPayload):
+    """Management's answer to the query, as recorded by the group."""
+
+    event_type = "suggestion.query_answered"
+
+    answer: str = Text
+
+
+@REGISTRY.register
+class QueryAnswerAccepted(EventPayload):
+    """The group accepted the answer."""
+
+    event_type = "suggestion.query_answer_accepted"
+
+
+@REGISTRY.register
+class QueryAnswerRejected(EventPayload):
+    """The group did not accept the answer, and why; management must answer again."""
+
+    event_type = "suggestion.query_answer_rejected"
+
+    reason: str = Text
+
+
+# --- commands ---------------------------------------------------------------
+
+
+class FormGroup(Frozen):
+    """Record the group the workers' congress elected; the size bounds come from the unit."""
+
+    unit: str
+    members: list[str] = Field(min_length=1, max_length=50)
+    leader: str = UserId
+    congress_session: str = Field(min_length=1, max_length=200)
+    min_size: int = Field(default=5, ge=1, le=50)
+    max_size: int = Field(default=7, ge=1, le=50)
+
+
+class ReplaceMember(Frozen):
+    """Replace one member; name a new leader when the leader leaves."""
+
+    outgoing: str = UserId
+    incoming: str = UserId
+    leader: str | None = Field(default=None, min_length=1, max_length=128)
+    congress_session: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Submit(Frozen):
+    """Put a suggestion or proposal to the group; the worker's identity arrives sealed."""
+
+    unit: str
+    kind: Kind
+    topic: Topic
+    title: str = Title
+    content: Sealed
+    anonymous: bool = False
+    worker: SealedPerson | None = None
+
+
+class OpenReview(Frozen):
+    """Open the group's review; the members are the group as it sits at that moment."""
+
+    group_id: str = Field(pattern=r"^GRP-[0-9A-Z]{4,40}$")
+    meeting: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(min_length=1, max_length=50)
+
+
+class HandOverSeat(Frozen):
+    """Carry a member replacement of the reviewing group into an open review."""
+
+    group_id: str = Field(pattern=r"^GRP-[0-9A-Z]{4,40}$")
+    outgoing: str = UserId
+    incoming: str = UserId
+
+
+class CastVote(Frozen):
+    """A member's own vote."""
+
+    member: str = UserId
+    vote: Vote
+
+
+class CloseVote(Frozen):
+    """Close the vote and count it."""
+
+
+class Implement(Frozen):
+    """Record that it was carried out."""
+
+    note: str = Text
+
+
+class ReferToLeadership(Frozen):
+    """Refer to the leadership team with a named follow-up owner and due date."""
+
+    owner: str = UserId
+    due: date
+
+
+class RecordLeadershipResponse(Frozen):
+    """Record the leadership team's answer."""
+
+    response: str = Text
+
+
+class RaiseQuery(Frozen):
+    """Raise a query to management."""
+
+    unit: str
+    area: QueryArea
+    question: str = Text
+    addressed_to: str = Field(min_length=1, max_length=200)
+
+
+class AnswerQuery(Frozen):
+    """Record management's answer."""
+
+    answer: str = Text
+
+
+class AcceptAnswer(Frozen):
+    """Accept the answer."""
+
+
+class RejectAnswer(Frozen):
+    """Reject the answer."""
+
+    reason: str = Text
+
+
+GROUP_COMMANDS: dict[str, type[Frozen]] = {
+    "form": FormGroup,
+    "replace_member": ReplaceMember,
+}
+SUGGESTION_COMMANDS: dict[str, type[Frozen]] = {
+    "submit": Submit,
+    "open_review": OpenReview,
+    "hand_over_seat": HandOverSeat,
+    "cast_vote": CastVote,
+    "close_vote": CloseVote,
+    "implement": Implement,
+    "refer_to_leadership": ReferToLeadership,
+    "record_leadership_response": RecordLeadershipResponse,
+}
+QUERY_COMMANDS: dict[str, type[Frozen]] = {
+    "raise": RaiseQuery,
+    "answer": AnswerQuery,
+    "accept_answer": AcceptAnswer,
+    "reject_answer": RejectAnswer,
+}

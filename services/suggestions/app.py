@@ -1,0 +1,43 @@
+"""Entry points of the democratic-management service: its HTTP app and its stream worker."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.http import build_app
+from services.common.readmodel import ReadModel
+from services.common.settings import Settings
+from services.common.worker import DeciderWorker
+from services.suggestions import stats
+from services.suggestions.api import groups, queries, suggestions
+from services.suggestions.domain import Suggestion
+from services.suggestions.service import KIND
+
+
+def read_model(settings: Settings) -> ReadModel[Suggestion]:
+    """Open the read model of groups, suggestions and queries, with the unit grievance counts."""
+    return ReadModel(
+        settings.data_dir / "suggestions.sqlite",
+        KIND,
+        settings.topic(f"{KIND.stream}.events"),
+        extra_schema=stats.SCHEMA,
+        foreign={settings.topic("grievance.events"): stats.count_grievance},
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the democratic-management HTTP app."""
+    settings = settings or Settings()
+    return build_app(
+        settings,
+        KIND,
+        title="Taizhang democratic management (民主管理)",
+        resource="suggestions",
+        model_factory=read_model,
+        routers=[groups, suggestions, queries, stats.router],
+    )
+
+
+def create_worker(settings: Settings | None = None) -> DeciderWorker[Suggestion]:
+    """Build the democratic-management stream worker."""
+    return DeciderWorker(settings or Settings(), KIND, "suggestions")

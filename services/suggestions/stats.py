@@ -1,0 +1,128 @@
+"""Statistics per unit and period: suggestions, adoption, vetoes, queries, and grievances."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from contracts.envelope import Envelope, format_ts
+from contracts.grievance import GrievanceLogged
+from contracts.registry import EventPayload
+from services.common.auth import NO_CONTENT, can_see
+from services.common.http import Ctx, CurrentActor, Problem
+from services.common.readmodel import ReadModel
+
+router = APIRouter(tags=["statistics"])
+
+# Grievances are counted from intake's events as they pass, never asked of intake.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS unit_grievances (
+    case_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    logged_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unit_grievances_unit ON unit_grievances (unit, logged_at);
+"""
+
+
+def count_grievance(db: sqlite3.Connection, env: Envelope, payload: EventPayload) -> None:
+    """Note each logged grievance's unit and time; every other grievance event is ignored."""
+    if isinstance(payload, GrievanceLogged):
+        db.execute(
+            "INSERT OR IGNORE INTO unit_grievances (case_id, unit, logged_at) VALUES (?, ?, ?)",
+            (env.case_id, payload.unit, format_ts(env.occurred_at)),
+        )
+
+
+def _subtree(unit: str) -> tuple[str, list[Any]]:
+    escaped = unit.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "(unit = ? OR unit LIKE ? ESCAPE '\\')", [unit, escaped + "/%"]
+
+
+def _period(column: str, start: date | None, end: date | None) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    if start is not None:
+        clauses.append(f"{column} >= ?")
+        args.append(start.isoformat())
+    if end is not None:
+        clauses.append(f"{column} < ?")
+        args.append((end + timedelta(days=1)).isoformat())
+    return (" AND " + " AND ".join(clauses) if clauses else ""), args
+
+
+def statistics(
+    model: ReadModel[Any], unit: str, start: date | None, end: date | None
+) -> dict[str, Any]:
+    """Count a unit subtree's cases opened in the period (UTC dates, both ends included)."""
+    where, args = _subtree(unit)
+    period, period_args = _period("opened_at", start, end)
+    rows = model.select(
+        "SELECT substr(case_id, 1, 3) AS prefix, json_extract(state, '$.kind') AS kind,"
+        " json_extract(state, '$.outcome') AS outcome, json_extract(state, '$.status') AS status,"
+        f" count(*) AS n FROM cases WHERE {where}{period} GROUP BY 1, 2, 3, 4",
+        [*args, *period_args],
+    )
+    counts: dict[tuple[str, str | None, str | None, str | None], int] = {
+        (r["prefix"], r["kind"], r["outcome"], r["status"]): r["n"] for r in rows
+    }
+
+    def total(prefix: str, kind: str | None = None, **match: str) -> int:
+        return sum(
+            n
+            for (p, k, o, st), n in counts.items()
+            if p == prefix
+            and (kind is None or k == kind)
+            and all({"outcome": o, "status": st}[f] == v for f, v in match.items())
+        )
+
+    g_period, g_args = _period("logged_at", start, end)
+    grievances = model.select(
+        f"SELECT count(*) AS n FROM unit_grievances WHERE {where}{g_period}", [*args, *g_args]
+    )[0]["n"]
+    adopted = total("SUG", "suggestion", outcome="adopted")
+    rejected = total("SUG", "suggestion", outcome="rejected")
+    decided = adopted + rejected
+    return {
+        "unit": unit,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "suggestions": total("SUG", "suggestion"),
+        "adopted": adopted,
+        "rejected": rejected,
+        "no_quorum": total("SUG", "suggestion", outcome="no_quorum"),
+        "implemented": total("SUG", "suggestion", status="implemented"),
+        "adoption_rate": round(adopted / decided, 4) if decided else None,
+        "proposals": total("SUG", "management_proposal"),
+        "recommended": total("SUG", "management_proposal", outcome="recommended"),
+        "vetoes": total("SUG", "management_proposal", outcome="vetoed"),
+        "queries": total("QRY"),
+        "queries_answer_accepted": total("QRY", status="answer_accepted"),
+        "grievances": int(grievances),
+    }
+
+
+@router.get("/stats")
+async def stats(
+    ctx: Ctx,
+    actor: CurrentActor,
+    unit: str | None = None,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Count suggestions, adoption, vetoes, queries and grievances of a unit subtree in a period.
+
+    The adoption rate is adopted over decided (adopted or rejected) suggestions.
+    """
+    if actor.role in NO_CONTENT:
+        raise Problem(403, "Forbidden", "administrators manage units, users and keys")
+    unit = unit or actor.unit
+    if ctx.units.get(unit) is None:
+        raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
+    if not can_see(actor, unit):
+        raise Problem(404, "Not found", f"unit {unit} is not among your units")
+    if start and end and end < start:
+        raise Problem(422, "Invalid period", f"to ({end}) is before from ({start})")
+    return statistics(ctx.model, unit, start, end)
