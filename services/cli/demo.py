@@ -14,53 +14,14 @@ from services.common.settings import Settings
 INTAKE = "http://127.0.0.1:8001"
 
 
-def _post(
-    client: httpx.Client, token: str, path: str, key: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    response = client.post(
-        f"{INTAKE}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-    )
-    if response.status_code >= 400 and response.status_code != 409:
-        raise RuntimeError(f"demo data: {path} answered {response.status_code}: {response.text}")
-    result: dict[str, Any] = response.json()
-    return result
-
-
 def load_demo(settings: Settings, out: Console) -> None:
-    """Log the seed's canteen complaint, acknowledge it and resolve it on site."""
-    rep = issue_token(settings, user="rep-p01", role="worker_rep", unit="demo/co/p01")
-    with httpx.Client(timeout=30) as client:
-        logged = _post(
-            client,
-            rep,
-            "/grievances",
-            "demo-canteen-log",
-            {
-                "unit": "demo/co/p01",
-                "category": "canteen",
-                "summary": "食堂菜品有待改善",
-                "details": "工友反映食堂菜品单一、口味偏咸，希望增加蔬菜和面食。",
-                "channel": "in_person",
-                "complainant": {"name": "王小林", "phone": "13800000001"},
-            },
-        )
-        case_id = logged["case_id"]
-        _post(client, rep, f"/grievances/{case_id}/acknowledge", "demo-canteen-ack", {})
-        _post(
-            client,
-            rep,
-            f"/grievances/{case_id}/resolve",
-            "demo-canteen-resolve",
-            {
-                "how": "on_site",
-                "resolution": "项目部与食堂承包方协商，每周增加两次面食和时令蔬菜。",
-            },
-        )
+    """Load every demo: the canteen complaint and the democratic-management figures."""
+    with httpx.Client(timeout=60) as client:
+        case = _canteen(settings, client, INTAKE)
     out.print(
-        f"demo data: the canteen complaint {case_id} is logged, acknowledged and resolved on site"
+        f"demo data: the canteen complaint {case} is logged, acknowledged and resolved on site"
     )
+    load_suggestions_demo(settings, out)
 
 
 # --- democratic management: the seed's 13 project departments ---------------------------
@@ -90,7 +51,7 @@ GRIEVANCE_CATEGORIES = [
     ("training", "特种作业证复审培训安排不上"),
     ("canteen", "食堂开饭时间与下班时间冲突"),
 ]
-# The seed's canteen complaint, exactly as load_demo logs it, so loading both counts it once.
+# The seed's canteen complaint (fictional worker), one of the company's 36 grievances.
 CANTEEN = {
     "unit": "demo/co/p01",
     "category": "canteen",
@@ -193,13 +154,14 @@ def _department(settings: Settings, department: int, suggestions: str, intake: s
     return department
 
 
-def _canteen(settings: Settings, client: httpx.Client, intake: str) -> None:
-    """Log the canteen complaint with load_demo's own keys, so it is one case either way."""
+def _canteen(settings: Settings, client: httpx.Client, intake: str) -> str:
+    """Log the seed's canteen complaint, acknowledge it and resolve it on site."""
     rep = issue_token(settings, user="rep-p01", role="worker_rep", unit="demo/co/p01")
     case = _send(client, f"{intake}/grievances", rep, "demo-canteen-log", CANTEEN)["case_id"]
     _send(client, f"{intake}/grievances/{case}/acknowledge", rep, "demo-canteen-ack", {})
     resolve = f"{intake}/grievances/{case}/resolve"
     _send(client, resolve, rep, "demo-canteen-resolve", CANTEEN_RESOLUTION)
+    return str(case)
 
 
 def _proposal_and_query(settings: Settings, suggestions: str) -> None:

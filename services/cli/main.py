@@ -106,7 +106,7 @@ def contracts(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="intake")],
+    service: Annotated[str, typer.Argument(help="intake, suggestions, mediation, …")],
     part: Annotated[str, typer.Option(help="api or worker")] = "api",
     port: Annotated[int | None, typer.Option(help="HTTP port (api)")] = None,
     host: Annotated[str, typer.Option(help="HTTP address to listen on (api)")] = "127.0.0.1",
