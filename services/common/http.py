@@ -25,7 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +33,7 @@ from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Actor, format_ts, now_utc
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.auth import TokenError, can_act, can_see, read_token
+from services.common.auth import NO_CONTENT, READ_ALL, TokenError, can_act, can_see, read_token
 from services.common.bus import BrokerUnavailable, CommandBus
 from services.common.calendar import end_of_day
 from services.common.decider import CaseKind
@@ -189,6 +189,13 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Transition(Body):
+    """Fields every transition may carry."""
+
+    expected_version: int | None = Field(default=None, ge=0)
+    occurred_at: AwareDatetime | None = None
+
+
 class CommandResult(BaseModel):
     """What a successful command returns."""
 
@@ -341,6 +348,79 @@ async def submit(
         events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
         await ctx.projector.wait_for(events_topic, reply.positions, timeout=5.0)
     return CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
+
+
+async def transition(
+    ctx: ServiceContext,
+    actor: Actor,
+    case_id: str,
+    command_type: str,
+    body: Transition,
+    payload: BaseModel,
+    key: str | None,
+    *,
+    resource: str | None = None,
+    row: Any = None,
+) -> CommandResult:
+    """Send a command that moves an existing case the actor may change."""
+    row = row if row is not None else case_row_for(ctx, actor, case_id, acting=True)
+    path = f"{resource or ctx.resource}/{case_id}/{command_type}"
+    return await submit(
+        ctx,
+        actor,
+        command_type=command_type,
+        case_id=case_id,
+        command_id=command_id_for(actor, path, key),
+        payload=payload,
+        request_body=body.model_dump(mode="json"),
+        occurred_at=body.occurred_at,
+        expected_version=body.expected_version,
+        correlation_id=row["correlation_id"],
+    )
+
+
+def created(result: CommandResult, location: str) -> JSONResponse:
+    """Answer an opened case with 201 and its location."""
+    return JSONResponse(result.model_dump(), status_code=201, headers={"Location": location})
+
+
+def no_admin(actor: Actor) -> None:
+    """Refuse case content to administrators."""
+    if actor.role in NO_CONTENT:
+        raise Problem(
+            403, "Forbidden", "administrators manage units, users and keys, not case content"
+        )
+
+
+def check_unit(ctx: ServiceContext, actor: Actor, unit: str, what: str) -> None:
+    """Refuse an unknown unit (422) or one outside the actor's reach (403)."""
+    if ctx.units.get(unit) is None:
+        raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
+    if not can_act(actor, unit):
+        raise Problem(403, "Forbidden", f"you cannot {what} for {unit}")
+
+
+def list_scope(actor: Actor, unit: str | None) -> list[str] | None:
+    """Return the unit subtrees a listing covers (None: all, for auditors)."""
+    if unit is not None and not can_see(actor, unit):
+        raise Problem(404, "Not found", f"unit {unit} is not among your units")
+    return [unit] if unit else (None if actor.role in READ_ALL else [actor.unit])
+
+
+def case_view(row: Any) -> dict[str, Any]:
+    """Render a read-model row as the case's JSON view."""
+    view: dict[str, Any] = {"case_id": row["case_id"], "version": row["version"]}
+    view.update(json.loads(row["state"]))
+    view["updated_at"] = row["updated_at"]
+    view["correlation_id"] = row["correlation_id"]
+    return view
+
+
+def sealing_key(ctx: ServiceContext, case_id: str) -> str:
+    """The key that seals a case's free text: its person's, or the case's own if anonymous."""
+    row = ctx.model.get(case_id)
+    person = json.loads(row["state"]).get("person_id") if row else None
+    return str(person or f"CASE-{case_id}")
 
 
 def build_app(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from contracts import grievance as g
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
-from services.common.auth import NO_CONTENT, can_act, can_see
+from services.common.auth import can_see
 from services.common.http import (
     Body,
     CommandResult,
@@ -23,11 +22,19 @@ from services.common.http import (
     IdempotencyKey,
     Problem,
     ServiceContext,
+    Transition,
     case_row_for,
+    case_view,
+    check_unit,
     command_id_for,
+    created,
+    list_scope,
     new_case_id,
+    no_admin,
     period,
+    sealing_key,
     submit,
+    transition,
 )
 from services.intake.domain import Grievance, Status, statistics
 
@@ -61,13 +68,6 @@ class LogBody(Body):
         if self.anonymous == (self.complainant is not None):
             raise ValueError("give either a complainant or anonymous: true, not both or neither")
         return self
-
-
-class Transition(Body):
-    """Fields every transition may carry."""
-
-    expected_version: int | None = Field(default=None, ge=0)
-    occurred_at: AwareDatetime | None = None
 
 
 class ResolveBody(Transition):
@@ -105,10 +105,7 @@ async def log_grievance(
     body: LogBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Log a worker's grievance."""
-    if ctx.units.get(body.unit) is None:
-        raise Problem(422, "Unknown unit", f"there is no unit {body.unit!r}")
-    if not can_act(actor, body.unit):
-        raise Problem(403, "Forbidden", f"you cannot log grievances for {body.unit}")
+    check_unit(ctx, actor, body.unit, "log grievances")
     command_id = command_id_for(actor, "grievances", idempotency_key)
     case_id = new_case_id("GRV", command_id)
     complainant = None
@@ -138,39 +135,7 @@ async def log_grievance(
         request_body=body.model_dump(mode="json"),
         occurred_at=body.received_at,
     )
-    return JSONResponse(
-        result.model_dump(), status_code=201, headers={"Location": f"/grievances/{case_id}"}
-    )
-
-
-async def _transition(
-    ctx: ServiceContext,
-    actor: Actor,
-    case_id: str,
-    command_type: str,
-    body: Transition,
-    payload: Any,
-    key: str | None,
-) -> CommandResult:
-    row = case_row_for(ctx, actor, case_id, acting=True)
-    return await submit(
-        ctx,
-        actor,
-        command_type=command_type,
-        case_id=case_id,
-        command_id=command_id_for(actor, f"grievances/{case_id}/{command_type}", key),
-        payload=payload,
-        request_body=body.model_dump(mode="json"),
-        occurred_at=body.occurred_at,
-        expected_version=body.expected_version,
-        correlation_id=row["correlation_id"],
-    )
-
-
-def _note_kid(ctx: ServiceContext, case_id: str) -> str:
-    row = ctx.model.get(case_id)
-    person = json.loads(row["state"]).get("person_id") if row else None
-    return str(person or f"CASE-{case_id}")
+    return created(result, f"/grievances/{case_id}")
 
 
 @router.post("/{case_id}/acknowledge", response_model=CommandResult)
@@ -183,7 +148,7 @@ async def acknowledge(
 ) -> CommandResult:
     """Acknowledge receipt to the worker."""
     body = body or Transition()
-    return await _transition(
+    return await transition(
         ctx, actor, case_id, "acknowledge", body, g.Acknowledge(), idempotency_key
     )
 
@@ -198,7 +163,7 @@ async def resolve(
 ) -> CommandResult:
     """Record how the matter was resolved."""
     payload = g.Resolve(how=body.how, resolution=body.resolution)
-    return await _transition(ctx, actor, case_id, "resolve", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "resolve", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/escalate", response_model=CommandResult)
@@ -211,7 +176,7 @@ async def escalate(
 ) -> CommandResult:
     """Escalate to the leadership team with a named follow-up owner and due date."""
     payload = g.Escalate(owner=body.owner, due=body.due)
-    return await _transition(ctx, actor, case_id, "escalate", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "escalate", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/decision", response_model=CommandResult)
@@ -224,7 +189,7 @@ async def decision(
 ) -> CommandResult:
     """Record the leadership team's decision."""
     payload = g.RecordDecision(decision=body.decision)
-    return await _transition(ctx, actor, case_id, "record_decision", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "record_decision", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/refer-to-mediation", response_model=CommandResult)
@@ -237,7 +202,7 @@ async def refer_to_mediation(
 ) -> CommandResult:
     """Refer the grievance to labour-dispute mediation."""
     payload = g.ReferToMediation(dispute_category=body.dispute_category)
-    return await _transition(
+    return await transition(
         ctx, actor, case_id, "refer_to_mediation", body, payload, idempotency_key
     )
 
@@ -252,8 +217,8 @@ async def feedback(
 ) -> CommandResult:
     """Record feedback given to the worker (the note is encrypted)."""
     case_row_for(ctx, actor, case_id, acting=True)
-    payload = g.GiveFeedback(note=ctx.sealer.seal(_note_kid(ctx, case_id), body.note))
-    return await _transition(ctx, actor, case_id, "give_feedback", body, payload, idempotency_key)
+    payload = g.GiveFeedback(note=ctx.sealer.seal(sealing_key(ctx, case_id), body.note))
+    return await transition(ctx, actor, case_id, "give_feedback", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/close", response_model=CommandResult)
@@ -266,7 +231,7 @@ async def close(
 ) -> CommandResult:
     """Close a resolved grievance."""
     body = body or Transition()
-    return await _transition(ctx, actor, case_id, "close", body, g.Close(), idempotency_key)
+    return await transition(ctx, actor, case_id, "close", body, g.Close(), idempotency_key)
 
 
 @router.post("/{case_id}/reopen", response_model=CommandResult)
@@ -279,7 +244,7 @@ async def reopen(
 ) -> CommandResult:
     """Send the grievance back to work."""
     payload = g.Reopen(reason=body.reason)
-    return await _transition(ctx, actor, case_id, "reopen", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "reopen", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/withdraw", response_model=CommandResult)
@@ -293,19 +258,10 @@ async def withdraw(
     """Withdraw the grievance at the worker's request."""
     body = body or WithdrawBody()
     payload = g.Withdraw(reason=body.reason)
-    return await _transition(ctx, actor, case_id, "withdraw", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "withdraw", body, payload, idempotency_key)
 
 
 # --- queries ----------------------------------------------------------------
-
-
-def _view(ctx: ServiceContext, actor: Actor, row: Any) -> dict[str, Any]:
-    """Render a case for the caller, opening personal data only for roles that need it."""
-    state = json.loads(row["state"])
-    view: dict[str, Any] = {"case_id": row["case_id"], "version": row["version"], **state}
-    view["updated_at"] = row["updated_at"]
-    view["correlation_id"] = row["correlation_id"]
-    return view
 
 
 def _personal(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]:
@@ -332,13 +288,6 @@ def _personal(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]
     }
 
 
-def _no_admin(actor: Actor) -> None:
-    if actor.role in NO_CONTENT:
-        raise Problem(
-            403, "Forbidden", "administrators manage units, users and keys, not case content"
-        )
-
-
 @router.get("")
 async def list_grievances(
     ctx: Ctx,
@@ -353,10 +302,8 @@ async def list_grievances(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """List grievances in the caller's units, newest first, filtered and paged."""
-    _no_admin(actor)
-    if unit is not None and not can_see(actor, unit):
-        raise Problem(404, "Not found", f"unit {unit} is not among your units")
-    scope = [unit] if unit else (None if actor.role == "auditor" else [actor.unit])
+    no_admin(actor)
+    scope = list_scope(actor, unit)
     total, rows = ctx.model.query(
         units=scope,
         filters={
@@ -368,22 +315,22 @@ async def list_grievances(
         limit=limit,
         offset=offset,
     )
-    items = [_view(ctx, actor, r) for r in rows]
+    items = [case_view(r) for r in rows]
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/{case_id}")
 async def get_grievance(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one grievance as it stands."""
-    _no_admin(actor)
+    no_admin(actor)
     row = case_row_for(ctx, actor, case_id, acting=False)
-    return {**_view(ctx, actor, row), **_personal(ctx, actor, case_id)}
+    return {**case_view(row), **_personal(ctx, actor, case_id)}
 
 
 @router.get("/{case_id}/history")
 async def grievance_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return the grievance's events, oldest first, exactly as recorded (personal data sealed)."""
-    _no_admin(actor)
+    no_admin(actor)
     case_row_for(ctx, actor, case_id, acting=False)
     return {"case_id": case_id, "events": ctx.model.history(case_id)}
 
@@ -397,7 +344,7 @@ async def grievance_stats(
     to: date | None = None,
 ) -> dict[str, Any]:
     """Count a unit's grievances opened in a period, by status and category, with punctuality."""
-    _no_admin(actor)
+    no_admin(actor)
     unit = unit or actor.unit
     if not can_see(actor, unit):
         raise Problem(404, "Not found", f"unit {unit} is not among your units")

@@ -15,7 +15,7 @@ from contracts import dispute as d
 from contracts.envelope import Actor, now_utc
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
-from services.common.auth import NO_CONTENT, can_act, can_see
+from services.common.auth import can_see
 from services.common.calendar import local_date
 from services.common.http import (
     Body,
@@ -25,10 +25,17 @@ from services.common.http import (
     IdempotencyKey,
     Problem,
     ServiceContext,
+    Transition,
     case_row_for,
+    check_unit,
     command_id_for,
+    created,
+    list_scope,
     new_case_id,
+    no_admin,
+    sealing_key,
     submit,
+    transition,
 )
 from services.mediation.domain import CASE_PREFIX, Status
 
@@ -92,13 +99,6 @@ class ApplyBody(Body):
     accept_on_receipt: bool = False
 
 
-class Transition(Body):
-    """Fields every transition may carry."""
-
-    expected_version: int | None = Field(default=None, ge=0)
-    occurred_at: AwareDatetime | None = None
-
-
 class AcceptBody(Transition):
     known_since: date | None = None
 
@@ -144,10 +144,7 @@ async def apply(
     body: ApplyBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Record an application for mediation."""
-    if ctx.units.get(body.unit) is None:
-        raise Problem(422, "Unknown unit", f"there is no unit {body.unit!r}")
-    if not can_act(actor, body.unit):
-        raise Problem(403, "Forbidden", f"you cannot record disputes for {body.unit}")
+    check_unit(ctx, actor, body.unit, "record disputes")
     command_id = command_id_for(actor, "disputes", idempotency_key)
     case_id = new_case_id(CASE_PREFIX, command_id)
     applicant = ctx.sealer.seal_person(body.applicant.name, body.applicant.phone)
@@ -183,39 +180,7 @@ async def apply(
         request_body=body.model_dump(mode="json"),
         occurred_at=body.received_at,
     )
-    return JSONResponse(
-        result.model_dump(), status_code=201, headers={"Location": f"/disputes/{case_id}"}
-    )
-
-
-async def _transition(
-    ctx: ServiceContext,
-    actor: Actor,
-    case_id: str,
-    command_type: str,
-    body: Transition,
-    payload: Any,
-    key: str | None,
-) -> CommandResult:
-    row = case_row_for(ctx, actor, case_id, acting=True)
-    return await submit(
-        ctx,
-        actor,
-        command_type=command_type,
-        case_id=case_id,
-        command_id=command_id_for(actor, f"disputes/{case_id}/{command_type}", key),
-        payload=payload,
-        request_body=body.model_dump(mode="json"),
-        occurred_at=body.occurred_at,
-        expected_version=body.expected_version,
-        correlation_id=row["correlation_id"],
-    )
-
-
-def _kid(ctx: ServiceContext, case_id: str) -> str:
-    row = ctx.model.get(case_id)
-    person = json.loads(row["state"]).get("person_id") if row else None
-    return str(person or f"CASE-{case_id}")
+    return created(result, f"/disputes/{case_id}")
 
 
 @router.post("/{case_id}/accept", response_model=CommandResult)
@@ -229,7 +194,7 @@ async def accept(
     """Accept the application: the 15-day mediation period starts."""
     body = body or AcceptBody()
     payload = d.Accept(known_since=body.known_since)
-    return await _transition(ctx, actor, case_id, "accept", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "accept", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/decline", response_model=CommandResult)
@@ -242,7 +207,7 @@ async def decline(
 ) -> CommandResult:
     """Decline the application, with a reason the worker can read."""
     payload = d.Decline(code=body.code, reason=body.reason)
-    return await _transition(ctx, actor, case_id, "decline", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "decline", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/assign", response_model=CommandResult)
@@ -255,7 +220,7 @@ async def assign(
 ) -> CommandResult:
     """Assign the mediator."""
     payload = d.AssignMediator(mediator=body.mediator, relation=body.relation)
-    return await _transition(ctx, actor, case_id, "assign", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "assign", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/sessions", response_model=CommandResult)
@@ -271,9 +236,9 @@ async def record_session(
     payload = d.RecordSession(
         held_on=body.held_on,
         attendees=tuple(body.attendees),
-        minutes=ctx.sealer.seal(_kid(ctx, case_id), body.minutes),
+        minutes=ctx.sealer.seal(sealing_key(ctx, case_id), body.minutes),
     )
-    return await _transition(ctx, actor, case_id, "record_session", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "record_session", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/extend", response_model=CommandResult)
@@ -286,7 +251,7 @@ async def extend(
 ) -> CommandResult:
     """Extend the mediation period once, with both parties' consent."""
     payload = d.Extend(days=body.days, consent=tuple(body.consent))
-    return await _transition(ctx, actor, case_id, "extend", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "extend", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/agreement", response_model=CommandResult)
@@ -304,9 +269,7 @@ async def agreement(
         perform_by=body.perform_by,
         signed_by=tuple(body.signed_by),
     )
-    return await _transition(
-        ctx, actor, case_id, "record_agreement", body, payload, idempotency_key
-    )
+    return await transition(ctx, actor, case_id, "record_agreement", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/performed", response_model=CommandResult)
@@ -320,7 +283,7 @@ async def performed(
     """Record that the agreement was carried out."""
     body = body or Transition()
     payload = d.RecordPerformance()
-    return await _transition(
+    return await transition(
         ctx, actor, case_id, "record_performance", body, payload, idempotency_key
     )
 
@@ -335,7 +298,7 @@ async def breached(
 ) -> CommandResult:
     """Record that the agreement was not carried out."""
     payload = d.RecordBreach(reason=body.reason)
-    return await _transition(ctx, actor, case_id, "record_breach", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "record_breach", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/fail", response_model=CommandResult)
@@ -348,7 +311,7 @@ async def fail(
 ) -> CommandResult:
     """End the mediation without agreement."""
     payload = d.Fail(reason=body.reason)
-    return await _transition(ctx, actor, case_id, "fail", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "fail", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/refer-to-arbitration", response_model=CommandResult)
@@ -362,7 +325,7 @@ async def refer_to_arbitration(
     """Record that the dispute went to the arbitration commission."""
     body = body or ArbitrationBody()
     payload = d.ReferToArbitration(commission=body.commission)
-    return await _transition(
+    return await transition(
         ctx, actor, case_id, "refer_to_arbitration", body, payload, idempotency_key
     )
 
@@ -437,13 +400,6 @@ def _personal(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]
     }
 
 
-def _no_admin(actor: Actor) -> None:
-    if actor.role in NO_CONTENT:
-        raise Problem(
-            403, "Forbidden", "administrators manage units, users and keys, not case content"
-        )
-
-
 @router.get("")
 async def list_disputes(
     ctx: Ctx,
@@ -457,10 +413,8 @@ async def list_disputes(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """List disputes in the caller's units; with `deadline_before`, a queue by days left."""
-    _no_admin(actor)
-    if unit is not None and not can_see(actor, unit):
-        raise Problem(404, "Not found", f"unit {unit} is not among your units")
-    scope = [unit] if unit else (None if actor.role == "auditor" else [actor.unit])
+    no_admin(actor)
+    scope = list_scope(actor, unit)
     if deadline_before is not None and actor.role == "mediator":
         mediator = actor.user_id  # a mediator's queue holds the cases assigned to them
     total, rows = ctx.model.query(
@@ -478,7 +432,7 @@ async def list_disputes(
 @router.get("/{case_id}")
 async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one dispute as it stands (its content only to those it is confided to)."""
-    _no_admin(actor)
+    no_admin(actor)
     row = case_row_for(ctx, actor, case_id, acting=False)
     view = _view(actor, row)
     if view["confidential"]:
@@ -489,7 +443,7 @@ async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, 
 @router.get("/{case_id}/history")
 async def dispute_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return the dispute's events, oldest first, as recorded (personal data sealed)."""
-    _no_admin(actor)
+    no_admin(actor)
     row = case_row_for(ctx, actor, case_id, acting=False)
     if not _confidant(actor, row, json.loads(row["state"])):
         raise Problem(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -14,7 +13,6 @@ from pydantic import AwareDatetime, Field, model_validator
 from contracts import suggestion as s
 from contracts.envelope import Actor, now_utc
 from contracts.personal import Sealed
-from services.common.auth import NO_CONTENT, can_act, can_see
 from services.common.http import (
     Body,
     CommandResult,
@@ -23,10 +21,17 @@ from services.common.http import (
     IdempotencyKey,
     Problem,
     ServiceContext,
+    Transition,
     case_row_for,
+    case_view,
+    check_unit,
     command_id_for,
+    created,
+    list_scope,
     new_case_id,
+    no_admin,
     submit,
+    transition,
 )
 from services.common.units import Units
 from services.suggestions.domain import (
@@ -69,13 +74,6 @@ def group_size(units: Units, unit_id: str) -> tuple[int, int]:
 # --- shared view helpers ---------------------------------------------------------------
 
 
-class Transition(Body):
-    """Fields every transition may carry."""
-
-    expected_version: int | None = Field(default=None, ge=0)
-    occurred_at: AwareDatetime | None = None
-
-
 def _row(ctx: ServiceContext, actor: Actor, case_id: str, prefix: str, *, acting: bool) -> Any:
     noun = {GROUP_PREFIX: "group", SUGGESTION_PREFIX: "suggestion", QUERY_PREFIX: "query"}[prefix]
     if not case_id.startswith(f"{prefix}-"):
@@ -96,40 +94,9 @@ async def _transition(
     resource: str,
 ) -> CommandResult:
     row = _row(ctx, actor, case_id, prefix, acting=True)
-    return await submit(
-        ctx,
-        actor,
-        command_type=command_type,
-        case_id=case_id,
-        command_id=command_id_for(actor, f"{resource}/{case_id}/{command_type}", key),
-        payload=payload,
-        request_body=body.model_dump(mode="json"),
-        occurred_at=body.occurred_at,
-        expected_version=body.expected_version,
-        correlation_id=row["correlation_id"],
+    return await transition(
+        ctx, actor, case_id, command_type, body, payload, key, resource=resource, row=row
     )
-
-
-def _check_unit(ctx: ServiceContext, actor: Actor, unit: str, what: str) -> None:
-    if ctx.units.get(unit) is None:
-        raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
-    if not can_act(actor, unit):
-        raise Problem(403, "Forbidden", f"you cannot {what} for {unit}")
-
-
-def _no_admin(actor: Actor) -> None:
-    if actor.role in NO_CONTENT:
-        raise Problem(
-            403, "Forbidden", "administrators manage units, users and keys, not case content"
-        )
-
-
-def _view(row: Any) -> dict[str, Any]:
-    state = json.loads(row["state"])
-    view: dict[str, Any] = {"case_id": row["case_id"], "version": row["version"], **state}
-    view["updated_at"] = row["updated_at"]
-    view["correlation_id"] = row["correlation_id"]
-    return view
 
 
 def _list(
@@ -140,16 +107,14 @@ def _list(
     limit: int,
     offset: int,
 ) -> dict[str, Any]:
-    _no_admin(actor)
-    if unit is not None and not can_see(actor, unit):
-        raise Problem(404, "Not found", f"unit {unit} is not among your units")
-    scope = [unit] if unit else (None if actor.role == "auditor" else [actor.unit])
+    no_admin(actor)
+    scope = list_scope(actor, unit)
     total, rows = ctx.model.query(units=scope, filters=filters, limit=limit, offset=offset)
-    return {"total": total, "limit": limit, "offset": offset, "items": [_view(r) for r in rows]}
+    return {"total": total, "limit": limit, "offset": offset, "items": [case_view(r) for r in rows]}
 
 
 def _history(ctx: ServiceContext, actor: Actor, case_id: str, prefix: str) -> dict[str, Any]:
-    _no_admin(actor)
+    no_admin(actor)
     _row(ctx, actor, case_id, prefix, acting=False)
     return {"case_id": case_id, "events": ctx.model.history(case_id)}
 
@@ -184,7 +149,7 @@ async def form_group(
     body: FormBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Record a unit's democratic-management group, elected by the workers' congress."""
-    _check_unit(ctx, actor, body.unit, "record groups")
+    check_unit(ctx, actor, body.unit, "record groups")
     low, high = group_size(ctx.units, body.unit)
     case_id = group_id_for(body.unit)
     payload = s.FormGroup(
@@ -205,9 +170,7 @@ async def form_group(
         request_body=body.model_dump(mode="json"),
         occurred_at=body.formed_at,
     )
-    return JSONResponse(
-        result.model_dump(), status_code=201, headers={"Location": f"/groups/{case_id}"}
-    )
+    return created(result, f"/groups/{case_id}")
 
 
 @groups.post("/{case_id}/replace-member")
@@ -289,8 +252,8 @@ async def list_groups(
 @groups.get("/{case_id}")
 async def get_group(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return a group with who sat when."""
-    _no_admin(actor)
-    return _view(_row(ctx, actor, case_id, GROUP_PREFIX, acting=False))
+    no_admin(actor)
+    return case_view(_row(ctx, actor, case_id, GROUP_PREFIX, acting=False))
 
 
 @groups.get("/{case_id}/history")
@@ -355,7 +318,7 @@ async def submit_suggestion(
     body: SubmitBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Submit a suggestion (for a worker, anonymously, or as a member) or record a proposal."""
-    _check_unit(ctx, actor, body.unit, "submit suggestions")
+    check_unit(ctx, actor, body.unit, "submit suggestions")
     command_id = command_id_for(actor, "suggestions", idempotency_key)
     case_id = new_case_id(SUGGESTION_PREFIX, command_id)
     worker = ctx.sealer.seal_person(body.worker.name, body.worker.phone) if body.worker else None
@@ -379,9 +342,7 @@ async def submit_suggestion(
         request_body=body.model_dump(mode="json"),
         occurred_at=body.submitted_at,
     )
-    return JSONResponse(
-        result.model_dump(), status_code=201, headers={"Location": f"/suggestions/{case_id}"}
-    )
+    return created(result, f"/suggestions/{case_id}")
 
 
 @suggestions.post("/{case_id}/open-review", response_model=CommandResult)
@@ -578,9 +539,9 @@ async def list_suggestions(
 @suggestions.get("/{case_id}")
 async def get_suggestion(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one suggestion as it stands, with its tally."""
-    _no_admin(actor)
+    no_admin(actor)
     row = _row(ctx, actor, case_id, SUGGESTION_PREFIX, acting=False)
-    return {**_view(row), **_opened(ctx, actor, case_id)}
+    return {**case_view(row), **_opened(ctx, actor, case_id)}
 
 
 @suggestions.get("/{case_id}/history")
@@ -615,7 +576,7 @@ async def raise_query(
     body: RaiseBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Raise a query to management."""
-    _check_unit(ctx, actor, body.unit, "raise queries")
+    check_unit(ctx, actor, body.unit, "raise queries")
     command_id = command_id_for(actor, "queries", idempotency_key)
     case_id = new_case_id(QUERY_PREFIX, command_id)
     payload = s.RaiseQuery(
@@ -631,9 +592,7 @@ async def raise_query(
         request_body=body.model_dump(mode="json"),
         occurred_at=body.raised_at,
     )
-    return JSONResponse(
-        result.model_dump(), status_code=201, headers={"Location": f"/queries/{case_id}"}
-    )
+    return created(result, f"/queries/{case_id}")
 
 
 @queries.post("/{case_id}/answer", response_model=CommandResult)
@@ -721,8 +680,8 @@ async def list_queries(
 @queries.get("/{case_id}")
 async def get_query(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one query as it stands."""
-    _no_admin(actor)
-    return _view(_row(ctx, actor, case_id, QUERY_PREFIX, acting=False))
+    no_admin(actor)
+    return case_view(_row(ctx, actor, case_id, QUERY_PREFIX, acting=False))
 
 
 @queries.get("/{case_id}/history")
