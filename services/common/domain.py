@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
+from services.common.units import within
 
 P = TypeVar("P")
 S = TypeVar("S")
@@ -79,6 +80,15 @@ def check_occurred_at(cmd: Command[object], last_event_at: datetime | None) -> N
             f"occurred_at {cmd.meta.occurred_at.isoformat()} is before the case's last event"
             f" ({last_event_at.isoformat()})"
         )
+
+
+def check_opening(state: object | None, cmd: Command[object], unit: str, noun: str) -> None:
+    """Refuse to open a case twice, at a time in the future, or outside the actor's unit."""
+    if state is not None:
+        raise Refused(f"{noun} {cmd.meta.case_id} already exists")
+    check_occurred_at(cmd, None)
+    if not within(cmd.meta.actor.unit, unit):
+        raise Forbidden(f"unit {unit} is outside your unit {cmd.meta.actor.unit}")
 
 
 def fold(

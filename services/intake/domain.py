@@ -13,14 +13,13 @@ from contracts.registry import EventPayload
 from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day, local_date
 from services.common.domain import (
     Command,
-    Forbidden,
     Invalid,
     NotFound,
     Refused,
     check_occurred_at,
+    check_opening,
     require_role,
 )
-from services.common.units import within
 
 Status = Literal[
     "logged",
@@ -161,11 +160,7 @@ def decide(
 def _log(
     state: Grievance | None, cmd: Command[object], p: g.LogGrievance, calendar: WorkCalendar
 ) -> list[EventPayload]:
-    if state is not None:
-        raise Refused(f"grievance {cmd.meta.case_id} already exists")
-    check_occurred_at(cmd, None)
-    if not within(cmd.meta.actor.unit, p.unit):
-        raise Forbidden(f"unit {p.unit} is outside your unit {cmd.meta.actor.unit}")
+    check_opening(state, cmd, p.unit, "grievance")
     if p.anonymous == (p.complainant is not None):
         raise Invalid("give either a complainant or anonymous: true, not both or neither")
     received = local_date(cmd.occurred_at)

@@ -19,9 +19,9 @@ from services.common.domain import (
     NotFound,
     Refused,
     check_occurred_at,
+    check_opening,
     require_role,
 )
-from services.common.units import within
 
 Status = Literal[
     "applied",
@@ -220,11 +220,7 @@ def decide(
 def _apply(
     state: Dispute | None, cmd: Command[object], p: d.Apply, calendar: WorkCalendar
 ) -> list[EventPayload]:
-    if state is not None:
-        raise Refused(f"dispute {cmd.meta.case_id} already exists")
-    check_occurred_at(cmd, None)
-    if not within(cmd.meta.actor.unit, p.unit):
-        raise Forbidden(f"unit {p.unit} is outside your unit {cmd.meta.actor.unit}")
+    check_opening(state, cmd, p.unit, "dispute")
     received = local_date(cmd.occurred_at)
     if p.matters is None:
         raise Invalid("missing facts: state the matters in dispute")

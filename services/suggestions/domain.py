@@ -19,9 +19,9 @@ from services.common.domain import (
     NotFound,
     Refused,
     check_occurred_at,
+    check_opening,
     require_role,
 )
-from services.common.units import within
 
 GROUP_PREFIX, SUGGESTION_PREFIX, QUERY_PREFIX = "GRP", "SUG", "QRY"
 CHAIR = ("union_chair",)
@@ -43,11 +43,6 @@ def _refuse_status(what: str, case_id: str, status: str, allowed: Sequence[str])
         f"cannot {what} {case_id}: it is {status.replace('_', ' ')}"
         f" (possible only when {' or '.join(a.replace('_', ' ') for a in allowed)})"
     )
-
-
-def _require_unit(cmd: Command[object], unit: str) -> None:
-    if not within(cmd.meta.actor.unit, unit):
-        raise Forbidden(f"unit {unit} is outside your unit {cmd.meta.actor.unit}")
 
 
 # --- voting rules -------------------------------------------------------------
@@ -141,8 +136,7 @@ def decide_group(state: Group | None, cmd: Command[object]) -> list[EventPayload
     if isinstance(p, s.FormGroup):
         if state is not None:
             raise Refused(f"{state.unit} already has its group {state.case_id}")
-        check_occurred_at(cmd, None)
-        _require_unit(cmd, p.unit)
+        check_opening(None, cmd, p.unit, "group")
         _check_composition(p.members, p.leader, p.min_size, p.max_size)
         return [
             s.GroupFormed(
@@ -352,10 +346,7 @@ def decide_suggestion(state: Suggestion | None, cmd: Command[object]) -> list[Ev
 
 
 def _submit(state: Suggestion | None, cmd: Command[object], p: s.Submit) -> list[EventPayload]:
-    if state is not None:
-        raise Refused(f"suggestion {cmd.meta.case_id} already exists")
-    check_occurred_at(cmd, None)
-    _require_unit(cmd, p.unit)
+    check_opening(state, cmd, p.unit, "suggestion")
     role = cmd.meta.actor.role
     if p.anonymous and p.worker is not None:
         raise Invalid("give either the worker or anonymous: true, not both")
@@ -520,10 +511,7 @@ def decide_query(state: Query | None, cmd: Command[object]) -> list[EventPayload
     require_role(cmd, GROUP, f"{kind.replace('_', ' ')} a query")
     p = cmd.payload
     if isinstance(p, s.RaiseQuery):
-        if state is not None:
-            raise Refused(f"query {cmd.meta.case_id} already exists")
-        check_occurred_at(cmd, None)
-        _require_unit(cmd, p.unit)
+        check_opening(state, cmd, p.unit, "query")
         return [
             s.QueryRaised(
                 unit=p.unit, area=p.area, question=p.question, addressed_to=p.addressed_to
