@@ -36,8 +36,12 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs, for every stream."""
-    return [spec for stream in STREAMS for spec in stream_topics(settings, stream)]
+    """Return every topic the system needs: every stream's, then the audit checkpoints."""
+    keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
+    return [
+        *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
+        TopicSpec(settings.topic("audit.checkpoints"), keep_forever),
+    ]
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
