@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kafka import TopicPartition
+from rich.progress import Progress
 
 from services.audit import ledger
 from services.cli.processes import SERVICES
@@ -159,3 +161,40 @@ def compare(rebuilt: Path, live: Path | None) -> list[TableCheck]:
 def fresh_settings(settings: Settings, root: Path) -> Settings:
     """The same deployment with its local stores under `root`, so nothing live is touched."""
     return settings.model_copy(update={"var_dir": root})
+
+
+def rebuild_service(
+    settings: Settings,
+    name: str,
+    factory: Callable[[Settings], ReadModel[Any]],
+    root: Path,
+    progress: Progress,
+) -> Rebuilt:
+    """Rebuild one service's read model under `root` up to where the live one stands; compare."""
+    fresh = fresh_settings(settings, root / name)
+    before = set(fresh.data_dir.glob("*.sqlite"))
+    model = factory(fresh)
+    try:
+        made = sorted(set(fresh.data_dir.glob("*.sqlite")) - before)
+        if len(made) != 1:
+            raise RuntimeError(f"{name}: expected one new read model file, found {len(made)}")
+        live_path = settings.data_dir / made[0].name
+        live = live_path if live_path.exists() else None
+        stops = plan(settings, model, live)
+        task = progress.add_task(f"{name:>12}", total=sum(stops.values()), rate="")
+        started = time.perf_counter()
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            progress.update(task, completed=done, rate=f"{rate:,.0f} events/s")
+
+        events, dead = replay_into(settings, model, stops, advance)
+        took = time.perf_counter() - started
+    finally:
+        model.close()
+    result = Rebuilt(name, made[0].name, events, dead, took, live is not None)
+    result.tables = compare(made[0], live)
+    return result

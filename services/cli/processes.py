@@ -35,6 +35,7 @@ class Entry:
 
 SERVICES: dict[str, Entry] = {
     "intake": Entry(port=8001, module="services.intake.app"),
+    "audit": Entry(port=8005, module="services.audit.app"),
 }
 
 # Which case kind (module attribute KIND) owns each case-id prefix.
