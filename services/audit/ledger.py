@@ -257,8 +257,10 @@ def verify(
         if chain.last is not None:
             verdict.last[case_id] = chain.last
     if references:
+        reported: set[tuple[str, str]] = set()
         for case_id, pos, where, other in named:
-            if other not in chains:
+            if other not in chains and (case_id, other) not in reported:
+                reported.add((case_id, other))
                 verdict.findings.append(
                     Finding(
                         case_id, pos, "reference", f"{where} names {other}, which is not in the log"

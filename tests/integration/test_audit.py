@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 import uuid
@@ -28,7 +27,7 @@ from tests.integration import history
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
-EVENTS = int(os.environ.get("TAIZHANG_AUDIT_EVENTS", "10000"))
+EVENTS = 10_000
 
 
 @dataclass
@@ -61,11 +60,11 @@ def _health(stack: Stack, service: str) -> dict[str, Any]:
         return {}
 
 
-@pytest.fixture(scope="module")
-def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    stack = Stack(bootstrap, tmp_path_factory.mktemp("audit"), "audit")
+def build_world(bootstrap: str, root: Any, events: int) -> World:
+    """Write a history, start intake and audit on it, and wait until they have caught up."""
+    stack = Stack(bootstrap, root, "audit")
     stack.env["TAIZHANG_CHECKPOINT_INTERVAL_S"] = "1"
-    written = history.write(stack.settings, history.generate(EVENTS))
+    written = history.write(stack.settings, history.generate(events))
     # A case opened in the name of another, by one of its events: a lineage link.
     parent = sorted(written.events)[0]
     cause = written.events[parent][-1]
@@ -81,19 +80,35 @@ def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     extra = history.write(stack.settings, iter([(child, linked)]))
     written.events.update(extra.events)
-    stack.start("intake")
-    stack.start("audit")
-    _wait("intake projected the history", lambda: _health(stack, "intake").get("lag") == 0)
-    _wait(
-        "the audit index holds the history",
-        lambda: _health(stack, "audit").get("indexed") == written.count,
-    )
-    _wait(
-        "a checkpoint was signed",
-        lambda: "audit.checkpoint.published" in stack.log("audit", "worker"),
-    )
-    yield World(stack, written, parent, child)
-    stack.stop()
+    try:
+        stack.start("intake")
+        stack.start("audit")
+        timeout = 120 + events / 500
+        _wait(
+            "intake projected the history",
+            lambda: _health(stack, "intake").get("lag") == 0,
+            timeout,
+        )
+        _wait(
+            "the audit index holds the history",
+            lambda: _health(stack, "audit").get("indexed") == written.count,
+            timeout,
+        )
+        _wait(
+            "a checkpoint was signed",
+            lambda: "audit.checkpoint.published" in stack.log("audit", "worker"),
+        )
+    except BaseException:
+        stack.stop()
+        raise
+    return World(stack, written, parent, child)
+
+
+@pytest.fixture(scope="module")
+def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = build_world(bootstrap, tmp_path_factory.mktemp("audit"), EVENTS)
+    yield w
+    w.stack.stop()
 
 
 def test_replay_through_the_index_equals_a_full_scan(world: World) -> None:
