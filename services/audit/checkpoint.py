@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from contracts.envelope import canonical_bytes, format_ts
 from services.audit.ledger import Position
+from services.common.kafka import CHECKPOINT_MAX_BYTES
 from services.common.settings import Settings
 
 TOPIC = "audit.checkpoints"
@@ -125,6 +126,8 @@ def publish(settings: Settings, value: bytes) -> Position:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         client_id="taizhang-audit-checkpoints",
+        compression_type="gzip",
+        max_request_size=CHECKPOINT_MAX_BYTES,
     )
     try:
         meta = producer.send(settings.topic(TOPIC), key=b"checkpoint", value=value).get(30)
@@ -142,6 +145,8 @@ def latest(settings: Settings) -> tuple[Position, bytes] | None:
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
         client_id="taizhang-audit",
+        max_partition_fetch_bytes=CHECKPOINT_MAX_BYTES,
+        fetch_max_bytes=CHECKPOINT_MAX_BYTES,
     )
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]

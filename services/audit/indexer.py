@@ -90,7 +90,7 @@ class AuditWorker:
                         log.info("audit.indexed", records=added, total=index.count())
                     self._maybe_checkpoint(index)
                 except KafkaError as exc:
-                    log.warning("audit.broker_unreachable", error=str(exc))
+                    log.warning("audit.cycle_failed", error=str(exc))
                 time.sleep(self.settings.index_interval_s)
         finally:
             index.close()

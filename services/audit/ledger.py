@@ -164,6 +164,9 @@ def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
                 todo = [o for o in todo if o > done]
     finally:
         consumer.close()
+    missing = sum(len(set(o)) for o in wanted.values()) - len(found)
+    if missing:
+        raise LookupError(f"{missing} indexed record(s) are no longer in the log")
     return [found[p] for p in sorted(found, key=lambda p: (p.topic, p.partition, p.offset))]
 
 

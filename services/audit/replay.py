@@ -50,7 +50,13 @@ def find(settings: Settings, case_id: str) -> Found:
     if not partitions:
         return Found(ledger.case_records(settings, case_id), "scan")
     tp = TopicPartition(topic, ledger.partition_of(case_id, len(partitions)))
-    records = ledger.fetch(settings, [e.position for e in entries])
+    try:
+        records = ledger.fetch(settings, [e.position for e in entries])
+    except LookupError:
+        return Found(ledger.case_records(settings, case_id), "scan")
+    if any(r.key != case_id for r in records):
+        # The log no longer matches the index (a topic recreated): trust the log.
+        return Found(ledger.case_records(settings, case_id), "scan")
     # The index may trail the log by a moment: read the few records written since.
     start = stored.get((topic, tp.partition), 0)
     tail = ledger.read_partitions(settings, [tp], starts={tp: start})
