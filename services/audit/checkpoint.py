@@ -60,6 +60,12 @@ def public_text(key: Ed25519PublicKey) -> str:
     return base64.b64encode(raw).decode()
 
 
+def trusted_key(settings: Settings) -> str | None:
+    """Return the audit service's public key if this machine holds it, else None."""
+    path = key_dir(settings) / "audit-ed25519.pub"
+    return path.read_text().strip() if path.exists() else None
+
+
 def public_key(settings: Settings) -> str:
     """Return the public key auditors verify checkpoints with."""
     return public_text(signing_key(settings).public_key())

@@ -373,9 +373,7 @@ def verify_cmd(
     if signed is not None:
         where, value = signed
         try:
-            trusted = (
-                checkpoint.public_key(settings) if checkpoint.key_dir(settings).exists() else None
-            )
+            trusted = checkpoint.trusted_key(settings)
             point = checkpoint.open_record(value, where, trusted)
             heads = (
                 point.heads
@@ -383,12 +381,16 @@ def verify_cmd(
                 else {k: v for k, v in point.heads.items() if k == case_id}
             )
             ledger.check_checkpoint(verdict, heads, where)
+            pinned = "" if trusted else " (by the key it carries: no audit public key here)"
             out.print(
-                f"checkpoint of {point.at} at {where}: signature holds, {len(point.heads)} case(s)",
+                f"checkpoint of {point.at} at {where}: signature holds{pinned},"
+                f" {len(point.heads)} case(s)",
                 highlight=False,
             )
         except checkpoint.CheckpointError as exc:
             verdict.findings.append(ledger.Finding("(checkpoint)", where, "checkpoint", str(exc)))
+    else:
+        out.print("no signed checkpoint yet", highlight=False)
     for f in verdict.findings:
         out.print(f"[red]{f.kind}[/red] {f.case_id} at {f.position}: {f.detail}", highlight=False)
     summary = (
