@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from contracts.envelope import canonical_bytes, format_ts
-from services.audit.ledger import Position
+from services.audit.ledger import BOOTSTRAP_TIMEOUT_MS, Position
 from services.common.kafka import CHECKPOINT_MAX_BYTES
 from services.common.settings import Settings
 
@@ -151,6 +151,7 @@ def latest(settings: Settings) -> tuple[Position, bytes] | None:
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
         client_id="taizhang-audit",
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         max_partition_fetch_bytes=CHECKPOINT_MAX_BYTES,
         fetch_max_bytes=CHECKPOINT_MAX_BYTES,
     )

@@ -25,6 +25,8 @@ STREAM_OF_PREFIX = {
     "DSP": "dispute",
     "FUP": "followup",
 }
+# An auditor at a terminal should hear within seconds that the broker is not there.
+BOOTSTRAP_TIMEOUT_MS = 5_000
 CASE_ID = re.compile(r"^(" + "|".join(STREAM_OF_PREFIX) + r")-[0-9A-Z]{4,40}$")
 
 
@@ -101,6 +103,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
         request_timeout_ms=15_000,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         client_id="taizhang-audit",
     )
 
