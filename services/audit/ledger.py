@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ STREAM_OF_PREFIX = {
     "DSP": "dispute",
     "FUP": "followup",
 }
+# An auditor at a terminal should hear within seconds that the broker is not there.
+BOOTSTRAP_TIMEOUT_MS = 5_000
+CASE_ID = re.compile(r"^(" + "|".join(STREAM_OF_PREFIX) + r")-[0-9A-Z]{4,40}$")
 
 
 class CaseIdError(ValueError):
@@ -70,6 +74,8 @@ class Verdict:
     redeliveries: int = 0
     findings: list[Finding] = field(default_factory=list)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    hashes: dict[str, dict[int, str]] = field(default_factory=dict)
+    last: dict[str, Position] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -97,35 +103,84 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
         request_timeout_ms=15_000,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         client_id="taizhang-audit",
     )
 
 
-def read_partitions(settings: Settings, parts: list[TopicPartition]) -> Iterator[LogRecord]:
-    """Yield every record of the partitions from the start to their current end."""
+def read_partitions(
+    settings: Settings,
+    parts: list[TopicPartition],
+    starts: dict[TopicPartition, int] | None = None,
+    ends: dict[TopicPartition, int] | None = None,
+) -> Iterator[LogRecord]:
+    """Yield every record of the partitions from `starts` (else the beginning) to `ends`."""
     consumer = _consumer(settings)
     try:
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        remaining = {tp for tp in parts if ends[tp] > consumer.position(tp)}
+        for tp, offset in (starts or {}).items():
+            consumer.seek(tp, offset)
+        stops = dict(ends) if ends is not None else consumer.end_offsets(parts)
+        remaining = {tp for tp in parts if stops[tp] > consumer.position(tp)}
         while remaining:
             batch = consumer.poll(timeout_ms=1000, max_records=5000)
             for tp, msgs in batch.items():
                 for m in msgs:
-                    if m.offset >= ends[tp]:
+                    if m.offset >= stops[tp]:
                         remaining.discard(tp)
                         continue
                     key = m.key.decode(errors="replace") if m.key is not None else None
                     yield LogRecord(Position(m.topic, m.partition, m.offset), key, m.value or b"")
-                if consumer.position(tp) >= ends[tp]:
+                if consumer.position(tp) >= stops[tp]:
                     remaining.discard(tp)
     finally:
         consumer.close()
 
 
+def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
+    """Return exactly the records at the given positions, in log order, without a scan."""
+    wanted: dict[TopicPartition, list[int]] = defaultdict(list)
+    for pos in positions:
+        wanted[TopicPartition(pos.topic, pos.partition)].append(pos.offset)
+    if not wanted:
+        return []
+    found: dict[Position, LogRecord] = {}
+    consumer = _consumer(settings)
+    try:
+        consumer.assign(list(wanted))
+        for tp, offsets in wanted.items():
+            todo = sorted(set(offsets))
+            while todo:
+                consumer.seek(tp, todo[0])
+                batch = consumer.poll(timeout_ms=5000, max_records=500).get(tp, [])
+                if not batch:
+                    raise LookupError(
+                        f"{tp.topic}/{tp.partition}@{todo[0]} is no longer in the log"
+                    )
+                for m in batch:
+                    if m.offset in todo:
+                        key = m.key.decode(errors="replace") if m.key is not None else None
+                        pos = Position(m.topic, m.partition, m.offset)
+                        found[pos] = LogRecord(pos, key, m.value or b"")
+                done = batch[-1].offset
+                todo = [o for o in todo if o > done]
+    finally:
+        consumer.close()
+    missing = sum(len(set(o)) for o in wanted.values()) - len(found)
+    if missing:
+        raise LookupError(f"{missing} indexed record(s) are no longer in the log")
+    return [found[p] for p in sorted(found, key=lambda p: (p.topic, p.partition, p.offset))]
+
+
 def case_records(settings: Settings, case_id: str) -> list[LogRecord]:
     """Return the records keyed by a case, in log order (one partition is scanned)."""
+    tp = case_partition(settings, case_id)
+    return [r for r in read_partitions(settings, [tp]) if r.key == case_id]
+
+
+def case_partition(settings: Settings, case_id: str) -> TopicPartition:
+    """Return the partition of its stream's events topic that holds a case."""
     topic = settings.topic(f"{stream_of(case_id)}.events")
     consumer = _consumer(settings)
     try:
@@ -134,87 +189,193 @@ def case_records(settings: Settings, case_id: str) -> list[LogRecord]:
         consumer.close()
     if not partitions:
         raise LookupError(f"topic {topic} does not exist")
-    tp = TopicPartition(topic, partition_of(case_id, len(partitions)))
-    return [r for r in read_partitions(settings, [tp]) if r.key == case_id]
+    return TopicPartition(topic, partition_of(case_id, len(partitions)))
 
 
-def all_records(settings: Settings, streams: Iterable[str]) -> Iterator[LogRecord]:
-    """Yield every record of the given streams' events topics."""
+def event_partitions(settings: Settings, streams: Iterable[str]) -> list[TopicPartition]:
+    """Return every partition of the given streams' events topics that exists."""
     consumer = _consumer(settings)
     try:
-        parts = [
+        return [
             TopicPartition(settings.topic(f"{s}.events"), p)
             for s in streams
             for p in sorted(consumer.partitions_for_topic(settings.topic(f"{s}.events")) or ())
         ]
     finally:
         consumer.close()
-    yield from read_partitions(settings, parts)
 
 
-def verify(records: Iterable[LogRecord], verdict: Verdict | None = None) -> Verdict:
-    """Check hash chains, versions, schemas and duplicates of every case in the records."""
+def topic_partitions(settings: Settings, topic: str) -> list[int]:
+    """Return the partition ids of one topic (empty if it does not exist)."""
+    consumer = _consumer(settings)
+    try:
+        return sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Return the current end offset of each partition."""
+    consumer = _consumer(settings)
+    try:
+        ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
+        return ends
+    finally:
+        consumer.close()
+
+
+def all_records(settings: Settings, streams: Iterable[str]) -> Iterator[LogRecord]:
+    """Yield every record of the given streams' events topics."""
+    yield from read_partitions(settings, event_partitions(settings, streams))
+
+
+@dataclass
+class _Chain:
+    """What the verifier remembers of one case while reading the log: never its records."""
+
+    expected: int = 1
+    prev: str = GENESIS_HASH
+    seen: dict[int, tuple[str, Position]] = field(default_factory=dict)
+    last: Position | None = None
+
+
+def verify(
+    records: Iterable[LogRecord], verdict: Verdict | None = None, *, references: bool = False
+) -> Verdict:
+    """Check hash chains, versions, schemas and duplicates of every case in the records.
+
+    With `references`, ids of other cases named by an event (its correlation id or a
+    payload field) must be cases present in the records too.
+    """
     verdict = verdict or Verdict()
-    by_case: dict[str, list[LogRecord]] = defaultdict(list)
+    chains: dict[str, _Chain] = {}
+    named: list[tuple[str, Position, str, str]] = []
     for rec in records:
-        by_case[rec.key or "(no key)"].append(rec)
-    for case_id, recs in by_case.items():
-        verdict.cases += 1
-        _verify_case(case_id, recs, verdict)
+        case_id = rec.key or "(no key)"
+        chain = chains.get(case_id)
+        if chain is None:
+            chain = chains[case_id] = _Chain()
+            verdict.cases += 1
+        _verify_record(case_id, rec, chain, verdict, named)
+    for case_id, chain in chains.items():
+        verdict.heads[case_id] = (chain.expected - 1, chain.prev)
+        verdict.hashes[case_id] = {v: h for v, (h, _) in chain.seen.items()}
+        if chain.last is not None:
+            verdict.last[case_id] = chain.last
+    if references:
+        reported: set[tuple[str, str]] = set()
+        for case_id, pos, where, other in named:
+            if other not in chains and (case_id, other) not in reported:
+                reported.add((case_id, other))
+                verdict.findings.append(
+                    Finding(
+                        case_id, pos, "reference", f"{where} names {other}, which is not in the log"
+                    )
+                )
     return verdict
 
 
-def _verify_case(case_id: str, recs: list[LogRecord], verdict: Verdict) -> None:
-    expected, prev = 1, GENESIS_HASH
-    seen: dict[int, LogRecord] = {}
-
-    def report(rec: LogRecord, kind: str, detail: str) -> None:
+def _verify_record(
+    case_id: str,
+    rec: LogRecord,
+    chain: _Chain,
+    verdict: Verdict,
+    named: list[tuple[str, Position, str, str]],
+) -> None:
+    def report(kind: str, detail: str) -> None:
         verdict.findings.append(Finding(case_id, rec.position, kind, detail))
 
-    for rec in recs:
-        verdict.events += 1
-        try:
-            raw, env = parse_record(rec.value)
-        except (ValueError, ValidationError) as exc:
-            report(rec, "unreadable", str(exc).splitlines()[0][:200])
-            continue
-        if env.case_id != case_id:
-            report(rec, "foreign", f"record keyed {case_id} carries case {env.case_id}")
-            continue
-        if chain_hash(raw) != raw["hash"]:
-            report(rec, "altered", f"version {env.case_version}: content does not match its hash")
-            continue
-        try:
-            REGISTRY.read(env)
-        except (ValueError, ValidationError) as exc:
+    verdict.events += 1
+    chain.last = rec.position
+    try:
+        raw, env = parse_record(rec.value)
+    except (ValueError, ValidationError) as exc:
+        report("unreadable", str(exc).splitlines()[0][:200])
+        return
+    if env.case_id != case_id:
+        report("foreign", f"record keyed {case_id} carries case {env.case_id}")
+        return
+    if chain_hash(raw) != raw["hash"]:
+        report("altered", f"version {env.case_version}: content does not match its hash")
+        return
+    try:
+        REGISTRY.read(env)
+    except (ValueError, ValidationError) as exc:
+        report(
+            "schema", f"{env.event_type} v{env.schema_version}: {str(exc).splitlines()[0][:200]}"
+        )
+        return
+    first = chain.seen.get(env.case_version)
+    if first is not None:
+        if first[0] == env.hash:
+            verdict.redeliveries += 1
+        else:
             report(
-                rec,
-                "schema",
-                f"{env.event_type} v{env.schema_version}: {str(exc).splitlines()[0][:200]}",
+                "conflict", f"a second, different version {env.case_version} (first at {first[1]})"
             )
-            continue
-        first = seen.get(env.case_version)
-        if first is not None:
-            if first.value == rec.value:
-                verdict.redeliveries += 1
-            else:
-                report(
-                    rec,
-                    "conflict",
-                    f"a second, different version {env.case_version} (first at {first.position})",
+        return
+    if env.case_version != chain.expected:
+        report("gap", f"expected version {chain.expected}, found {env.case_version}")
+    elif env.prev_hash != chain.prev:
+        report(
+            "broken-chain",
+            f"version {env.case_version} does not chain from version {chain.expected - 1}",
+        )
+    chain.seen[env.case_version] = (env.hash, rec.position)
+    chain.prev, chain.expected = env.hash, env.case_version + 1
+    for where, other in case_references(env):
+        if other != case_id:
+            named.append((case_id, rec.position, where, other))
+
+
+def case_references(env: Envelope) -> list[tuple[str, str]]:
+    """Return (where, case id) for every other case an event names."""
+    out = []
+    if CASE_ID.match(env.correlation_id):
+        out.append(("correlation_id", env.correlation_id))
+    if CASE_ID.match(env.causation_id):
+        out.append(("causation_id", env.causation_id))
+    for key, value in env.payload.items():
+        if isinstance(value, str) and CASE_ID.match(value):
+            out.append((f"payload.{key}", value))
+    return out
+
+
+def check_checkpoint(verdict: Verdict, heads: dict[str, tuple[int, str]], where: Position) -> None:
+    """Report every case a signed checkpoint saw that the log no longer holds as it was."""
+    for case_id, (version, digest) in sorted(heads.items()):
+        hashes = verdict.hashes.get(case_id)
+        pos = verdict.last.get(case_id, where)
+        if hashes is None:
+            verdict.findings.append(
+                Finding(
+                    case_id,
+                    where,
+                    "checkpoint",
+                    f"the checkpoint at {where} saw version"
+                    f" {version}, the log has no such case any more",
                 )
-            continue
-        if env.case_version != expected:
-            report(rec, "gap", f"expected version {expected}, found {env.case_version}")
-        elif env.prev_hash != prev:
-            report(
-                rec,
-                "broken-chain",
-                f"version {env.case_version} does not chain from version {expected - 1}",
             )
-        seen[env.case_version] = rec
-        prev, expected = env.hash, env.case_version + 1
-    verdict.heads[case_id] = (expected - 1, prev)
+        elif version not in hashes:
+            verdict.findings.append(
+                Finding(
+                    case_id,
+                    pos,
+                    "checkpoint",
+                    f"truncated: the checkpoint at {where} saw"
+                    f" version {version}, the log ends at {max(hashes, default=0)}",
+                )
+            )
+        elif hashes[version] != digest:
+            verdict.findings.append(
+                Finding(
+                    case_id,
+                    pos,
+                    "checkpoint",
+                    f"rewritten: version {version} no longer has"
+                    f" the hash the checkpoint at {where} signed ({digest[:12]}…)",
+                )
+            )
 
 
 def envelopes(records: Iterable[LogRecord]) -> list[Envelope]:

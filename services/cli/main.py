@@ -7,16 +7,25 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from kafka.errors import KafkaError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.tree import Tree
 
-from contracts.envelope import format_ts
 from services.audit import ledger
 from services.cli import processes
 from services.cli.broker import BrokerError, LocalBroker
@@ -30,7 +39,9 @@ audit_app = typer.Typer(
 )
 broker_app = typer.Typer(help="The local Kafka broker for development.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+export_app = typer.Typer(help="Ledgers for the union offices.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
+app.add_typer(export_app, name="export")
 out = Console()
 err = Console(stderr=True)
 
@@ -230,17 +241,26 @@ def _parse_at(at: str | None) -> datetime | None:
     return moment
 
 
-def _records(settings: Settings, case_id: str) -> list[ledger.LogRecord]:
+def _broker_down(settings: Settings, exc: Exception) -> typer.Exit:
+    return fail(f"cannot read the log at {settings.kafka_bootstrap_servers}: {exc}", EXIT_BROKER)
+
+
+def _case_id(case_id: str) -> str:
     try:
         ledger.stream_of(case_id)
     except ledger.CaseIdError as exc:
         raise fail(str(exc), EXIT_USAGE) from exc
+    return case_id
+
+
+def _records(settings: Settings, case_id: str) -> list[ledger.LogRecord]:
+    from services.audit.replay import find
+
+    _case_id(case_id)
     try:
-        records = ledger.case_records(settings, case_id)
+        records = find(settings, case_id).records
     except (KafkaError, LookupError) as exc:
-        raise fail(
-            f"cannot read the log at {settings.kafka_bootstrap_servers}: {exc}", EXIT_BROKER
-        ) from exc
+        raise _broker_down(settings, exc) from exc
     if not records:
         raise fail(f"no case {case_id} in the log", EXIT_NOT_FOUND)
     return records
@@ -254,39 +274,76 @@ def replay(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Rebuild a case from its events with the services' own rules and print its timeline."""
+    """Rebuild a case from its events with the services' own rules: state, deadlines, actors."""
+    from services.audit.replay import NotYet, as_it_stood
     from services.cli.processes import kind_of
 
+    if fmt not in ("table", "json"):
+        raise fail(f"--format {fmt!r}: use table or json", EXIT_USAGE)
     settings = Settings()
     moment = _parse_at(at)
     records = _records(settings, case_id)
-    events = ledger.as_of(ledger.envelopes(records), moment)
-    if not events:
-        raise fail(f"{case_id} did not exist yet at {at}", EXIT_NOT_FOUND)
-    state = kind_of(case_id).replay(events)
+    try:
+        view = as_it_stood(kind_of(case_id), case_id, ledger.envelopes(records), moment)
+    except NotYet as exc:
+        raise fail(str(exc), EXIT_NOT_FOUND) from exc
     if fmt == "json":
-        body = {
-            "case_id": case_id,
-            "at": at,
-            "state": state.model_dump(mode="json") if state else None,
-            "timeline": [e.to_wire() for e in events],
-        }
-        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{case_id}" + (f" as of {at}" if at else ""))
     for col in ("v", "recorded", "occurred", "event", "actor", "details"):
         table.add_column(col)
-    for e in events:
+    for line in view["timeline"]:
         table.add_row(
-            str(e.case_version),
-            format_ts(e.recorded_at)[:19],
-            format_ts(e.occurred_at)[:19],
-            e.event_type,
-            f"{e.actor.user_id} ({e.actor.role})",
-            ledger.summarise(e.payload),
+            str(line["version"]),
+            line["recorded_at"][:19],
+            line["occurred_at"][:19],
+            line["event_type"],
+            f"{line['actor']['user_id']} ({line['actor']['role']})",
+            line["summary"],
         )
     out.print(table)
-    out.print_json(data=state.model_dump(mode="json") if state else None)
+    out.print_json(data=view["state"])
+    deadlines = view["open_deadlines"]
+    out.print(
+        "open deadlines: "
+        + (
+            ", ".join(
+                f"{d['deadline']} {d['due']}" + (" (passed)" if d["passed"] else "")
+                for d in deadlines
+            )
+            or "none"
+        ),
+        highlight=False,
+    )
+    out.print(
+        "acted: "
+        + ", ".join(f"{a['user_id']} ({a['role']}, {a['events']})" for a in view["actors"]),
+        highlight=False,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _counted(
+    records: Iterable[ledger.LogRecord], progress: Progress, task: TaskID, started: float
+) -> Iterator[ledger.LogRecord]:
+    for n, rec in enumerate(records, start=1):
+        if n % 1000 == 0:
+            rate = n / max(time.perf_counter() - started, 1e-6)
+            progress.update(task, completed=n, rate=f"{rate:,.0f} events/s")
+        yield rec
+    progress.update(task, completed=progress.tasks[task].total or 0)
 
 
 @audit_app.command("verify")
@@ -294,7 +351,9 @@ def verify_cmd(
     case_id: Annotated[str | None, typer.Argument(help="one case; omit with --all")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="every case of every service")] = False,
 ) -> None:
-    """Check hash chains, versions and schemas; name the exact offset of anything wrong."""
+    """Check chains, versions, schemas, references and the signed checkpoint; name each offset."""
+    from services.audit import checkpoint
+
     settings = Settings()
     if (case_id is None) == (not all_cases):
         raise fail("give a case id or --all", EXIT_USAGE)
@@ -302,11 +361,38 @@ def verify_cmd(
         if case_id:
             verdict = ledger.verify(_records(settings, case_id))
         else:
-            verdict = ledger.verify(ledger.all_records(settings, kafka_kit.STREAMS))
+            parts = ledger.event_partitions(settings, kafka_kit.STREAMS)
+            total = sum(ledger.end_offsets(settings, parts).values())
+            with _progress() as progress:
+                task = progress.add_task("verifying", total=total, rate="")
+                records = _counted(
+                    ledger.read_partitions(settings, parts), progress, task, time.perf_counter()
+                )
+                verdict = ledger.verify(records, references=True)
+        signed = checkpoint.latest(settings)
     except KafkaError as exc:
-        raise fail(
-            f"cannot read the log at {settings.kafka_bootstrap_servers}: {exc}", EXIT_BROKER
-        ) from exc
+        raise _broker_down(settings, exc) from exc
+    if signed is not None:
+        where, value = signed
+        try:
+            trusted = checkpoint.trusted_key(settings)
+            point = checkpoint.open_record(value, where, trusted)
+            heads = (
+                point.heads
+                if not case_id
+                else {k: v for k, v in point.heads.items() if k == case_id}
+            )
+            ledger.check_checkpoint(verdict, heads, where)
+            pinned = "" if trusted else " (by the key it carries: no audit public key here)"
+            out.print(
+                f"checkpoint of {point.at} at {where}: signature holds{pinned},"
+                f" {len(point.heads)} case(s)",
+                highlight=False,
+            )
+        except checkpoint.CheckpointError as exc:
+            verdict.findings.append(ledger.Finding("(checkpoint)", where, "checkpoint", str(exc)))
+    else:
+        out.print("no signed checkpoint yet", highlight=False)
     for f in verdict.findings:
         out.print(f"[red]{f.kind}[/red] {f.case_id} at {f.position}: {f.detail}", highlight=False)
     summary = (
@@ -316,6 +402,199 @@ def verify_cmd(
     out.print(summary, highlight=False)
     if not verdict.clean:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+@audit_app.command()
+def lineage(case_id: Annotated[str, typer.Argument(help="any case of the family")]) -> None:
+    """Print the tree of cases linked across services, with each link's causing event."""
+    from services.audit.index import CaseIndex, index_path
+
+    settings = Settings()
+    _case_id(case_id)
+    path = index_path(settings)
+    if not path.exists():
+        raise fail(
+            "no audit index yet: run `taizhang audit index` or start the audit service",
+            EXIT_NOT_FOUND,
+        )
+    index = CaseIndex(path, readonly=True)
+    try:
+        if not index.entries(case_id):
+            raise fail(f"no case {case_id} in the index", EXIT_NOT_FOUND)
+        tree = index.lineage(case_id)
+    finally:
+        index.close()
+    nodes = {tree.root: Tree(f"[bold]{tree.root}[/bold]")}
+    for link in tree.links:
+        cause = f" ← {link.caused}" if link.caused else " (opened in its name)"
+        label = f"{link.child}: {link.event_type}{cause} at {link.position}"
+        if link.child in nodes:
+            nodes[link.parent].add(f"↩ {label}")
+        else:
+            nodes[link.child] = nodes[link.parent].add(label)
+    out.print(nodes[tree.root], highlight=False)
+
+
+@audit_app.command()
+def index(
+    rebuild: Annotated[
+        bool, typer.Option(help="throw the index away and rebuild it from offset 0")
+    ] = False,
+) -> None:
+    """Bring the per-case index up to date with the log (the audit service does this live)."""
+    from services.audit.index import CaseIndex, index_path
+    from services.audit.indexer import catch_up
+
+    settings = Settings()
+    path = index_path(settings)
+    if rebuild:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = CaseIndex(path)
+    started = time.perf_counter()
+    try:
+        with _progress() as progress:
+            task = progress.add_task("indexing", total=None, rate="")
+            added = catch_up(settings, store, lambda n: progress.advance(task, n))
+        count = store.count()
+    except KafkaError as exc:
+        raise _broker_down(settings, exc) from exc
+    finally:
+        store.close()
+    took = time.perf_counter() - started
+    out.print(f"{added} record(s) indexed in {took:.1f}s; the index holds {count}", highlight=False)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_cmd() -> None:
+    """Sign a checkpoint over every case's chain head now (refused if the log has findings)."""
+    from contracts.envelope import now_utc
+    from services.audit import checkpoint
+
+    settings = Settings()
+    try:
+        parts = ledger.event_partitions(settings, kafka_kit.STREAMS)
+        ends = ledger.end_offsets(settings, parts)
+        verdict = ledger.verify(ledger.read_partitions(settings, parts, ends=ends))
+        if not verdict.clean:
+            raise fail(
+                f"the log has {len(verdict.findings)} finding(s);"
+                " run `taizhang audit verify --all`",
+                EXIT_FINDINGS,
+            )
+        by_topic: dict[str, dict[int, int]] = {}
+        for tp, offset in ends.items():
+            by_topic.setdefault(tp.topic, {})[tp.partition] = offset
+        body = checkpoint.build(verdict.heads, by_topic, now_utc())
+        where = checkpoint.publish(
+            settings, checkpoint.sign(checkpoint.signing_key(settings), body)
+        )
+    except KafkaError as exc:
+        raise _broker_down(settings, exc) from exc
+    out.print(f"checkpoint over {len(verdict.heads)} case(s) signed at {where}", highlight=False)
+
+
+@audit_app.command("public-key")
+def public_key() -> None:
+    """Print the public key that checkpoints are verified with (Ed25519, base64)."""
+    from services.audit import checkpoint
+
+    typer.echo(checkpoint.public_key(Settings()))
+
+
+@audit_app.command("rebuild")
+def rebuild_cmd() -> None:
+    """Rebuild every read model from offset 0 into a fresh store; prove it equals the live one."""
+    import tempfile
+
+    from services.audit import rebuild
+
+    settings = Settings()
+    results: list[rebuild.Rebuilt] = []
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="taizhang-rebuild-") as tmp,
+            _progress() as progress,
+        ):
+            for name, factory in rebuild.services_with_read_models().items():
+                results.append(
+                    rebuild.rebuild_service(settings, name, factory, Path(tmp), progress)
+                )
+    except KafkaError as exc:
+        raise _broker_down(settings, exc) from exc
+    table = Table(title="read models rebuilt from offset 0")
+    for col in ("service", "table", "rows", "rebuilt digest", "live"):
+        table.add_column(col)
+    for r in results:
+        for t in r.tables:
+            verdict = "equal" if t.equal else ("missing" if t.live is None else "DIFFERENT")
+            table.add_row(r.service, t.table, str(t.rows), t.rebuilt[:16], verdict)
+    out.print(table)
+    for r in results:
+        rate = r.events / max(r.seconds, 1e-6)
+        state = (
+            "equals the live read model"
+            if r.equal
+            else (
+                "differs from the live read model"
+                if r.live_found
+                else "has no live read model to compare"
+            )
+        )
+        out.print(
+            f"{r.service}: {r.events} event(s) in {r.seconds:.1f}s ({rate:,.0f} events/s),"
+            f" {r.dead} refused; {state}",
+            highlight=False,
+        )
+    if not all(r.equal for r in results):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@export_app.command("ledger")
+def export_ledger(
+    unit: Annotated[str, typer.Option(help="unit id; its whole subtree is included")],
+    out_file: Annotated[Path, typer.Option("--out", help="file to write")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="first opening date, YYYY-MM-DD")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="last opening date, YYYY-MM-DD")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv")] = "xlsx",
+    bearer: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="TAIZHANG_TOKEN", help="your token; decides what you may see"
+        ),
+    ] = None,
+) -> None:
+    """Write a unit's 台账: one row per case of every service, as union offices keep it."""
+    from contracts.envelope import Actor
+    from services.audit import export
+    from services.common.auth import read_token
+
+    settings = Settings()
+    if fmt not in ("xlsx", "csv"):
+        raise fail(f"--format {fmt!r}: use xlsx or csv", EXIT_USAGE)
+    try:
+        period = export.Period(
+            date.fromisoformat(start) if start else None, date.fromisoformat(end) if end else None
+        )
+    except ValueError as exc:
+        raise fail(f"--from/--to: {exc}; use YYYY-MM-DD", EXIT_USAGE) from exc
+    if bearer:
+        try:
+            actor = read_token(settings, bearer)
+        except TokenError as exc:
+            raise fail(f"the token is not valid: {exc}", EXIT_USAGE) from exc
+    else:
+        actor = Actor(user_id="ledger-export", role="auditor", unit=unit)
+    if not export.may_export(actor, unit):
+        raise fail(
+            f"a {actor.role} of {actor.unit} cannot export the ledger of {unit}", EXIT_NOT_FOUND
+        )
+    columns, rows = export.ledger_rows(settings, unit, period, actor)
+    title = f"台账 {unit} {start or '…'} – {end or '…'}"
+    export.write(out_file, fmt, columns, rows, title)
+    out.print(f"{len(rows)} case(s) written to {out_file}", highlight=False)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ SERVICES: dict[str, Entry] = {
     "intake": Entry(port=8001, module="services.intake.app"),
     "suggestions": Entry(port=8002, module="services.suggestions.app"),
     "mediation": Entry(port=8003, module="services.mediation.app"),
+    "audit": Entry(port=8005, module="services.audit.app"),
 }
 
 # Which case kind (module attribute KIND) owns each case-id prefix.

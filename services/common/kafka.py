@@ -13,6 +13,7 @@ from services.common.settings import Settings
 
 STREAMS = ("grievance", "suggestion", "dispute", "followup")
 FOREVER = "-1"
+CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,16 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs, for every stream."""
-    return [spec for stream in STREAMS for spec in stream_topics(settings, stream)]
+    """Return every topic the system needs: every stream's, then the audit checkpoints."""
+    keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
+    return [
+        *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
+        # One checkpoint names every case's chain head: megabytes once there are many cases.
+        TopicSpec(
+            settings.topic("audit.checkpoints"),
+            {**keep_forever, "max.message.bytes": str(CHECKPOINT_MAX_BYTES)},
+        ),
+    ]
 
 
 def admin(settings: Settings) -> KafkaAdminClient:

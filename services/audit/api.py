@@ -1,0 +1,139 @@
+"""HTTP routes of the audit service: a case as it stood, its lineage, its verdict. Auditors only."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from kafka.errors import KafkaError
+from pydantic import AwareDatetime
+
+from contracts.envelope import Actor
+from services.audit import ledger, replay
+from services.audit.index import CaseIndex, index_path
+from services.cli.processes import kind_of
+from services.common.http import CurrentActor, Problem
+from services.common.settings import Settings
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@dataclass
+class AuditContext:
+    """What the audit routes need, built once at start-up."""
+
+    settings: Settings
+
+
+def audit_context(request: Request) -> AuditContext:
+    """Return the audit service's context."""
+    ctx: AuditContext = request.app.state.ctx
+    return ctx
+
+
+def auditor(actor: CurrentActor) -> Actor:
+    """Let auditors through; everyone else is refused."""
+    if actor.role != "auditor":
+        raise Problem(403, "Forbidden", "only auditors replay and verify case histories")
+    return actor
+
+
+Ctx = Annotated[AuditContext, Depends(audit_context)]
+Auditor = Annotated[Actor, Depends(auditor)]
+
+
+def _checked(case_id: str) -> str:
+    try:
+        ledger.stream_of(case_id)
+    except ledger.CaseIdError as exc:
+        raise Problem(422, "Invalid case id", str(exc)) from exc
+    return case_id
+
+
+async def _records(settings: Settings, case_id: str) -> list[ledger.LogRecord]:
+    try:
+        found = await asyncio.to_thread(replay.find, settings, _checked(case_id))
+    except (KafkaError, LookupError) as exc:
+        raise Problem(503, "Broker unreachable", f"cannot read the log: {exc}") from exc
+    if not found.records:
+        raise Problem(404, "Not found", f"no case {case_id} in the log")
+    return found.records
+
+
+@router.get("/cases/{case_id}")
+async def case_at(
+    case_id: str,
+    ctx: Ctx,
+    _: Auditor,
+    at: Annotated[AwareDatetime | None, Query(description="ISO time with a timezone")] = None,
+) -> dict[str, Any]:
+    """Return a case rebuilt from the log as it stood at `at` (as it stands if omitted)."""
+    records = await _records(ctx.settings, case_id)
+    events = ledger.envelopes(records)
+    moment: datetime | None = at
+    try:
+        return replay.as_it_stood(kind_of(case_id), case_id, events, moment)
+    except replay.NotYet as exc:
+        raise Problem(404, "Not yet", str(exc)) from exc
+
+
+@router.get("/cases/{case_id}/lineage")
+async def lineage(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
+    """Return every case linked to this one across services, with each link's causing event."""
+    _checked(case_id)
+    path = index_path(ctx.settings)
+    if not path.exists():
+        raise Problem(503, "Index not ready", "the audit index has not been built yet")
+    index = CaseIndex(path, readonly=True)
+    try:
+        if not index.entries(case_id):
+            raise Problem(404, "Not found", f"no case {case_id} in the index")
+        tree = index.lineage(case_id)
+    finally:
+        index.close()
+    return {
+        "case_id": case_id,
+        "root": tree.root,
+        "cases": tree.cases,
+        "links": [
+            {
+                "from": link.parent,
+                "to": link.child,
+                "event_type": link.event_type,
+                "event_id": link.event_id,
+                "caused_by": link.caused,
+                "position": str(link.position) if link.position else None,
+            }
+            for link in tree.links
+        ],
+    }
+
+
+@router.get("/verify/{case_id}")
+async def verify(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
+    """Check one case's chain, versions and schemas; name the offset of anything wrong."""
+    records = await _records(ctx.settings, case_id)
+    verdict = ledger.verify(records)
+    version, head = verdict.heads.get(case_id, (0, ""))
+    return {
+        "case_id": case_id,
+        "clean": verdict.clean,
+        "events": verdict.events,
+        "redeliveries": verdict.redeliveries,
+        "version": version,
+        "head": head,
+        "findings": [
+            {
+                "kind": f.kind,
+                "case_id": f.case_id,
+                "topic": f.position.topic,
+                "partition": f.position.partition,
+                "offset": f.position.offset,
+                "detail": f.detail,
+            }
+            for f in verdict.findings
+        ],
+    }

@@ -1,0 +1,182 @@
+"""The unit's 台账: one row per case of every service, as union offices keep it in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.envelope import Actor
+from contracts.personal import Sealed
+from services.audit.rebuild import services_with_read_models
+from services.audit.replay import FINISHED
+from services.common.auth import can_see
+from services.common.settings import Settings
+from services.common.vault import Sealer, SqliteKeyVault
+
+# Roles whose work needs the worker's identity; everyone else sees it sealed.
+PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
+SEALED = "[sealed]"
+TYPES = {
+    "GRV": "grievance 诉求",
+    "SUG": "suggestion 建议",
+    "QRY": "query 质询",
+    "GRP": "group 民主管理小组",
+    "DSP": "dispute 调解",
+    "FUP": "follow-up 回访",
+}
+COLUMNS = (
+    "case_id",
+    "type",
+    "unit",
+    "opened",
+    "status",
+    "category",
+    "days_open",
+    "outcome",
+    "satisfaction",
+)
+PERSONAL_COLUMNS = ("person",)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The opening dates a ledger covers, both ends included."""
+
+    start: date | None
+    end: date | None
+
+
+def ledger_rows(
+    settings: Settings, unit: str, period: Period, actor: Actor, today: date | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Return the columns and one row per case of the unit's subtree opened in the period."""
+    personal = actor.role in PERSONAL_DATA_ROLES
+    sealer = (
+        Sealer(
+            SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key),
+            settings.master_key,
+        )
+        if personal
+        else None
+    )
+    today = today or datetime.now(UTC).date()
+    rows: list[dict[str, Any]] = []
+    satisfaction: dict[str, tuple[str, str]] = {}
+    for factory in services_with_read_models().values():
+        model = factory(settings)
+        try:
+            _, found = model.query(
+                units=[unit],
+                filters={
+                    "opened_from": period.start.isoformat() if period.start else None,
+                    "opened_to": (period.end + timedelta(days=1)).isoformat()
+                    if period.end
+                    else None,
+                },
+                limit=10**9,
+                offset=0,
+            )
+            for row in found:
+                state = json.loads(row["state"])
+                if state.get("satisfaction"):
+                    stamp = str(row["updated_at"])
+                    prior = satisfaction.get(row["correlation_id"])
+                    if prior is None or prior[0] < stamp:
+                        satisfaction[row["correlation_id"]] = (stamp, str(state["satisfaction"]))
+                line = _row(row, state, today)
+                if personal:
+                    line["person"] = _person(model.history(row["case_id"]), sealer)
+                elif actor.role != "auditor":
+                    line["person"] = SEALED
+                rows.append(line)
+        finally:
+            model.close()
+    for line in rows:
+        if not line["satisfaction"] and line["case_id"] in satisfaction:
+            line["satisfaction"] = satisfaction[line["case_id"]][1]
+    rows.sort(key=lambda r: (r["opened"], r["case_id"]))
+    columns = [*COLUMNS, *(PERSONAL_COLUMNS if actor.role != "auditor" else ())]
+    return columns, rows
+
+
+def _row(row: Any, state: dict[str, Any], today: date) -> dict[str, Any]:
+    opened = datetime.fromisoformat(str(row["opened_at"]).replace("Z", "+00:00"))
+    status = str(row["status"])
+    ended: date = today
+    closed = state.get("closed_at")
+    if closed:
+        ended = datetime.fromisoformat(str(closed).replace("Z", "+00:00")).date()
+    elif status in FINISHED:
+        ended = datetime.fromisoformat(str(row["updated_at"]).replace("Z", "+00:00")).date()
+    return {
+        "case_id": row["case_id"],
+        "type": TYPES.get(str(row["case_id"]).split("-", 1)[0], ""),
+        "unit": row["unit"],
+        "opened": opened.date(),
+        "status": status,
+        "category": _first(state, "category", "topic", "area", "kind") or "",
+        "days_open": max(0, (ended - opened.date()).days),
+        "outcome": _first(state, "outcome", "resolved_how", "result", "decision") or "",
+        "satisfaction": _first(state, "satisfaction") or "",
+    }
+
+
+def _first(state: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = state.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _person(history: list[dict[str, Any]], sealer: Sealer | None) -> str:
+    """Open the name of the person a case's first event names, if any."""
+    if not history or sealer is None:
+        return ""
+    for value in history[0].get("payload", {}).values():
+        if isinstance(value, dict) and isinstance(value.get("name"), dict):
+            try:
+                return sealer.open(Sealed.model_validate(value["name"])) or ""
+            except (ValidationError, ValueError):
+                return SEALED
+    return ""
+
+
+def write(path: Path, fmt: str, columns: list[str], rows: list[dict[str, Any]], title: str) -> None:
+    """Write the ledger as xlsx or csv."""
+    if fmt == "csv":
+        with path.open("w", newline="", encoding="utf-8-sig") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            for r in rows:
+                writer.writerow([_cell(r.get(c)) for c in columns])
+        return
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "台账"
+    sheet.append([title])
+    sheet.append(list(columns))
+    for r in rows:
+        sheet.append([r.get(c) for c in columns])
+    sheet.freeze_panes = "A3"
+    book.save(path)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def may_export(actor: Actor, unit: str) -> bool:
+    """Whether the actor may export the ledger of a unit."""
+    return actor.role != "admin" and can_see(actor, unit)

@@ -1,0 +1,111 @@
+"""The audit worker: keeps the per-case index up to date and publishes signed checkpoints."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka.errors import KafkaError
+
+from contracts.envelope import canonical_bytes, now_utc
+from services.audit import checkpoint, ledger
+from services.audit.index import CaseIndex, index_path
+from services.common import logging as logs
+from services.common.kafka import STREAMS
+from services.common.settings import Settings
+
+log = logs.get(__name__)
+BATCH = 5000
+
+
+class AuditSettings(Settings):
+    """The audit service's settings: the shared ones plus how often to sign a checkpoint."""
+
+    checkpoint_interval_s: float = 300.0
+    index_interval_s: float = 1.0
+
+
+def catch_up(
+    settings: Settings, index: CaseIndex, on_batch: Callable[[int], None] | None = None
+) -> int:
+    """Index every record written since the index's stored offsets; return how many."""
+    parts = ledger.event_partitions(settings, STREAMS)
+    stored = index.offsets()
+    starts = {tp: stored.get((tp.topic, tp.partition), 0) for tp in parts}
+    ends = ledger.end_offsets(settings, parts)
+    batch: list[ledger.LogRecord] = []
+    done = 0
+
+    def flush(final: bool) -> None:
+        nonlocal done
+        reached = {(r.position.topic, r.position.partition): r.position.offset + 1 for r in batch}
+        if final:
+            reached.update({(tp.topic, tp.partition): ends[tp] for tp in parts})
+        index.add(batch, reached)
+        done += len(batch)
+        if on_batch:
+            on_batch(len(batch))
+        batch.clear()
+
+    for rec in ledger.read_partitions(settings, parts, starts, ends):
+        batch.append(rec)
+        if len(batch) >= BATCH:
+            flush(final=False)
+    flush(final=True)
+    return done
+
+
+def sign_from_index(settings: Settings, index: CaseIndex) -> tuple[bytes, dict[str, Any]]:
+    """Build and sign a checkpoint over the index's chain heads and offsets."""
+    ends: dict[str, dict[int, int]] = {}
+    for (topic, partition), offset in index.offsets().items():
+        ends.setdefault(topic, {})[partition] = offset
+    body = checkpoint.build(index.heads(), ends, now_utc())
+    return checkpoint.sign(checkpoint.signing_key(settings), body), body
+
+
+class AuditWorker:
+    """Tails every events topic into the index; signs a checkpoint when the heads moved."""
+
+    def __init__(self, settings: AuditSettings) -> None:
+        self.settings = settings
+        self._stop = False
+        self._signed: bytes | None = None
+        self._last_checkpoint = 0.0
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+        signal.signal(signal.SIGTERM, self._halt)
+        signal.signal(signal.SIGINT, self._halt)
+        checkpoint.signing_key(self.settings)
+        index = CaseIndex(index_path(self.settings))
+        log.info("audit.worker.started", index=str(index_path(self.settings)))
+        try:
+            while not self._stop:
+                try:
+                    added = catch_up(self.settings, index)
+                    if added:
+                        log.info("audit.indexed", records=added, total=index.count())
+                    self._maybe_checkpoint(index)
+                except KafkaError as exc:
+                    log.warning("audit.cycle_failed", error=str(exc))
+                time.sleep(self.settings.index_interval_s)
+        finally:
+            index.close()
+
+    def _maybe_checkpoint(self, index: CaseIndex) -> None:
+        if time.monotonic() - self._last_checkpoint < self.settings.checkpoint_interval_s:
+            return
+        value, body = sign_from_index(self.settings, index)
+        unchanged = canonical_bytes({**body, "at": ""})
+        if not body["cases"] or unchanged == self._signed:
+            self._last_checkpoint = time.monotonic()
+            return
+        where = checkpoint.publish(self.settings, value)
+        self._signed, self._last_checkpoint = unchanged, time.monotonic()
+        log.info("audit.checkpoint.published", cases=len(body["cases"]), position=str(where))
+
+    def _halt(self, *_: Any) -> None:
+        self._stop = True

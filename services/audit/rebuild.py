@@ -1,0 +1,200 @@
+"""Rebuild every read model from offset 0 into a fresh store; prove it equals the live one."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import TopicPartition
+from rich.progress import Progress
+
+from services.audit import ledger
+from services.cli.processes import SERVICES
+from services.common.readmodel import ReadModel, Record
+from services.common.settings import Settings
+
+BATCH = 2000
+
+
+@dataclass
+class TableCheck:
+    """One table's digest in the rebuilt and in the live store."""
+
+    table: str
+    rows: int
+    rebuilt: str
+    live: str | None
+
+    @property
+    def equal(self) -> bool:
+        """Whether the live table holds exactly the rebuilt rows."""
+        return self.rebuilt == self.live
+
+
+@dataclass
+class Rebuilt:
+    """The outcome of rebuilding one service's read model."""
+
+    service: str
+    file: str
+    events: int = 0
+    dead: int = 0
+    seconds: float = 0.0
+    live_found: bool = False
+    tables: list[TableCheck] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        """Whether every table equals the live one."""
+        return self.live_found and all(t.equal for t in self.tables)
+
+
+def services_with_read_models() -> dict[str, Callable[[Settings], ReadModel[Any]]]:
+    """Return every registered service whose app module offers a `read_model` factory."""
+    out = {}
+    for name, entry in SERVICES.items():
+        factory = getattr(importlib.import_module(entry.module), "read_model", None)
+        if factory is not None:
+            out[name] = factory
+    return out
+
+
+def plan(settings: Settings, model: ReadModel[Any], live: Path | None) -> dict[TopicPartition, int]:
+    """Return where to stop reading each partition: where the live model is, else the end."""
+    parts = [
+        TopicPartition(t, p) for t in model.topics for p in ledger.topic_partitions(settings, t)
+    ]
+    ends = ledger.end_offsets(settings, parts)
+    if live is None:
+        return ends
+    stored = live_offsets(live)
+    return {tp: stored.get((tp.topic, tp.partition), 0) for tp in parts}
+
+
+def live_offsets(path: Path) -> dict[tuple[str, int], int]:
+    """Return the offsets a live read model file has consumed."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT topic, partition, next_offset FROM offsets").fetchall()
+        return {(t, p): o for t, p, o in rows}
+    finally:
+        db.close()
+
+
+def replay_into(
+    settings: Settings,
+    model: ReadModel[Any],
+    stops: dict[TopicPartition, int],
+    on_batch: Callable[[int], None],
+) -> tuple[int, int]:
+    """Feed a fresh read model every record from offset 0 up to `stops`; return (events, dead)."""
+    events = dead = 0
+    batch: list[Record] = []
+
+    def flush() -> None:
+        nonlocal events, dead
+        if not batch:
+            return
+        try:
+            dead += len(model.apply_batch(batch))
+            model.commit()
+        except BaseException:
+            model.rollback()
+            raise
+        events += len(batch)
+        on_batch(len(batch))
+        batch.clear()
+
+    parts = [tp for tp, stop in stops.items() if stop > 0]
+    for rec in ledger.read_partitions(settings, parts, ends={tp: stops[tp] for tp in parts}):
+        pos = rec.position
+        batch.append(Record(pos.topic, pos.partition, pos.offset, rec.value))
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    return events, dead
+
+
+def table_digests(path: Path) -> dict[str, tuple[int, str]]:
+    """Return (rows, SHA-256 over the rows in key order) for every table of a SQLite file."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY name"
+            )
+        ]
+        out = {}
+        for name in names:
+            cols = len(db.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
+            order = ", ".join(str(i) for i in range(1, cols + 1))
+            digest = hashlib.sha256()
+            count = 0
+            for row in db.execute(f'SELECT * FROM "{name}" ORDER BY {order}'):
+                digest.update(repr(tuple(row)).encode())
+                digest.update(b"\n")
+                count += 1
+            out[name] = (count, digest.hexdigest())
+        return out
+    finally:
+        db.close()
+
+
+def compare(rebuilt: Path, live: Path | None) -> list[TableCheck]:
+    """Compare the digest of every table of the rebuilt store with the live one."""
+    mine = table_digests(rebuilt)
+    theirs = table_digests(live) if live is not None else {}
+    return [
+        TableCheck(name, rows, digest, theirs[name][1] if name in theirs else None)
+        for name, (rows, digest) in mine.items()
+    ]
+
+
+def fresh_settings(settings: Settings, root: Path) -> Settings:
+    """The same deployment with its local stores under `root`, so nothing live is touched."""
+    return settings.model_copy(update={"var_dir": root})
+
+
+def rebuild_service(
+    settings: Settings,
+    name: str,
+    factory: Callable[[Settings], ReadModel[Any]],
+    root: Path,
+    progress: Progress,
+) -> Rebuilt:
+    """Rebuild one service's read model under `root` up to where the live one stands; compare."""
+    fresh = fresh_settings(settings, root / name)
+    before = set(fresh.data_dir.glob("*.sqlite"))
+    model = factory(fresh)
+    try:
+        made = sorted(set(fresh.data_dir.glob("*.sqlite")) - before)
+        if len(made) != 1:
+            raise RuntimeError(f"{name}: expected one new read model file, found {len(made)}")
+        live_path = settings.data_dir / made[0].name
+        live = live_path if live_path.exists() else None
+        stops = plan(settings, model, live)
+        task = progress.add_task(f"{name:>12}", total=sum(stops.values()), rate="")
+        started = time.perf_counter()
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            progress.update(task, completed=done, rate=f"{rate:,.0f} events/s")
+
+        events, dead = replay_into(settings, model, stops, advance)
+        took = time.perf_counter() - started
+    finally:
+        model.close()
+    result = Rebuilt(name, made[0].name, events, dead, took, live is not None)
+    result.tables = compare(made[0], live)
+    return result

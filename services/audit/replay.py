@@ -1,0 +1,141 @@
+"""One case as the ledger had it at a moment: found through the index, rebuilt by its own rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from kafka import TopicPartition
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope, format_ts
+from services.audit import ledger
+from services.audit.index import CaseIndex, index_path
+from services.common.decider import CaseKind
+from services.common.settings import Settings
+
+# Statuses after which no deadline of a case is still running, whatever the service.
+FINISHED = frozenset(
+    {"closed", "withdrawn", "rejected", "declined", "completed", "implemented", "performed"}
+)
+
+
+class NotYet(LookupError):
+    """The case exists, but the ledger had not recorded it yet at the given time."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A case's records and how they were found."""
+
+    records: list[ledger.LogRecord]
+    source: str
+
+
+def find(settings: Settings, case_id: str) -> Found:
+    """Return a case's records: through the index when there is one, else by a partition scan."""
+    ledger.stream_of(case_id)
+    path = index_path(settings)
+    if not path.exists():
+        return Found(ledger.case_records(settings, case_id), "scan")
+    index = CaseIndex(path, readonly=True)
+    try:
+        entries = index.entries(case_id)
+        stored = index.offsets()
+    finally:
+        index.close()
+    topic = settings.topic(f"{ledger.stream_of(case_id)}.events")
+    partitions = sorted(p for t, p in stored if t == topic)
+    if not partitions:
+        return Found(ledger.case_records(settings, case_id), "scan")
+    tp = TopicPartition(topic, ledger.partition_of(case_id, len(partitions)))
+    try:
+        records = ledger.fetch(settings, [e.position for e in entries])
+    except LookupError:
+        return Found(ledger.case_records(settings, case_id), "scan")
+    if any(r.key != case_id for r in records):
+        # The log no longer matches the index (a topic recreated): trust the log.
+        return Found(ledger.case_records(settings, case_id), "scan")
+    # The index may trail the log by a moment: read the few records written since.
+    start = stored.get((topic, tp.partition), 0)
+    tail = ledger.read_partitions(settings, [tp], starts={tp: start})
+    records += [r for r in tail if r.key == case_id]
+    return Found(records, "index")
+
+
+def as_it_stood(
+    kind: CaseKind[Any], case_id: str, events: list[Envelope], at: datetime | None
+) -> dict[str, Any]:
+    """Return state, open deadlines and who had acted, as the ledger had the case at `at`."""
+    known = ledger.as_of(events, at)
+    if not known:
+        first = format_ts(events[0].recorded_at) if events else "never"
+        raise NotYet(
+            f"{case_id} did not exist yet at {format_ts(at) if at else 'that time'}"
+            f" (first recorded {first})"
+        )
+    state = kind.replay(known)
+    moment = at or known[-1].recorded_at
+    actors: dict[str, dict[str, Any]] = {}
+    for e in known:
+        who = actors.setdefault(
+            e.actor.user_id,
+            {
+                "user_id": e.actor.user_id,
+                "role": e.actor.role,
+                "unit": e.actor.unit,
+                "events": 0,
+                "first": format_ts(e.recorded_at),
+            },
+        )
+        who["events"] += 1
+        who["last"] = format_ts(e.recorded_at)
+    return {
+        "case_id": case_id,
+        "at": format_ts(at) if at else None,
+        "version": known[-1].case_version,
+        "state": state.model_dump(mode="json") if state is not None else None,
+        "open_deadlines": open_deadlines(state, moment),
+        "actors": list(actors.values()),
+        "timeline": [_line(e) for e in known],
+    }
+
+
+def _line(e: Envelope) -> dict[str, Any]:
+    return {
+        "version": e.case_version,
+        "event_type": e.event_type,
+        "recorded_at": format_ts(e.recorded_at),
+        "occurred_at": format_ts(e.occurred_at),
+        "actor": e.actor.model_dump(mode="json"),
+        "summary": ledger.summarise(e.payload),
+        "event_id": str(e.event_id),
+        "causation_id": e.causation_id,
+    }
+
+
+def open_deadlines(state: BaseModel | None, at: datetime) -> list[dict[str, Any]]:
+    """Return the deadlines still running at `at`: every `*_due`/`*_by` date not yet met.
+
+    A deadline counts as met when the state records a matching `*_at` time (ack_due and
+    acknowledged_at) or the case is finished; this holds for every service's state shape.
+    """
+    if state is None:
+        return []
+    data = state.model_dump()
+    if str(data.get("status", "")) in FINISHED:
+        return []
+    done = [k[:-3] for k, v in data.items() if k.endswith("_at") and v is not None]
+    out = []
+    for name, value in data.items():
+        if not (name.endswith(("_due", "_by")) or name == "due") or value is None:
+            continue
+        if not isinstance(value, date):
+            continue
+        stage = name.rsplit("_", 1)[0]
+        if any(d.startswith(stage[:3]) for d in done if d not in ("opened", "last_event")):
+            continue
+        day = value if not isinstance(value, datetime) else value.date()
+        out.append({"deadline": name, "due": day.isoformat(), "passed": day < at.date()})
+    return out
