@@ -115,6 +115,8 @@ def read_partitions(
     ends: dict[TopicPartition, int] | None = None,
 ) -> Iterator[LogRecord]:
     """Yield every record of the partitions from `starts` (else the beginning) to `ends`."""
+    if not parts:
+        return
     consumer = _consumer(settings)
     try:
         consumer.assign(parts)
