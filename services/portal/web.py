@@ -37,7 +37,14 @@ HOME = {
 # Which pages each role finds in the menu.
 MENU: dict[str, tuple[str, ...]] = {
     "worker_rep": ("grievances", "new_grievance", "suggestions", "dashboard"),
-    "union_chair": ("grievances", "new_grievance", "suggestions", "queries", "disputes", "dashboard"),
+    "union_chair": (
+        "grievances",
+        "new_grievance",
+        "suggestions",
+        "queries",
+        "disputes",
+        "dashboard",
+    ),
     "group_member": ("suggestions", "queries", "dashboard"),
     "mediator": ("disputes", "dashboard"),
     "followup_officer": ("followups", "dashboard"),
