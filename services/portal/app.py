@@ -14,7 +14,7 @@ from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal import audit, dashboard, democracy, followups, grievances, mediation, session
 from services.portal.client import Api
-from services.portal.web import HERE, Portal, SignInNeeded
+from services.portal.web import HERE, Portal, SignInNeeded, page
 
 log = logs.get(__name__)
 
@@ -43,6 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(SignInNeeded)
     async def _sign_in(_: Request, __: SignInNeeded) -> Response:
         return RedirectResponse("/signin", status_code=303)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Logged for the operators; the person sees a sentence, never a stack trace.
+        log.error("portal.failed", path=request.url.path, error=repr(exc))
+        current = page(request)
+        error = {"message": current.words("error.other"), "detail": ""}
+        return current.render("problem.html", status=500, error=error)
 
     for module in (session, grievances, democracy, mediation, followups, audit, dashboard):
         app.include_router(module.router)

@@ -119,7 +119,7 @@ async def suggestions_page(page: UserPage) -> Response:
     except ApiError as exc:
         error = friendly(page.words, exc)
     for case in awaiting:
-        case["tally"] = tally(case)
+        case["live"] = tally(case)
     return page.render(
         "suggestions.html",
         error=error,

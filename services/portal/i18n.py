@@ -144,6 +144,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "case.done": ("已记录。", "Recorded."),
     "case.lineage": ("关联案件", "Linked cases"),
     "sla.left": ("剩 {n} 天", "{n} days left"),
+    "sla.left.one": ("剩 {n} 天", "{n} day left"),
+    "sla.over.one": ("逾期 {n} 天", "{n} day overdue"),
     "sla.today": ("今天到期", "due today"),
     "sla.over": ("逾期 {n} 天", "{n} days overdue"),
     "sla.none": ("—", "—"),
@@ -172,6 +174,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "Mediation is confidential: only the assigned mediator and the chair read its content.",
     ),
     "days.left": ("剩 {n} 天", "{n} days left"),
+    "days.left.one": ("剩 {n} 天", "{n} day left"),
+    "days.over.one": ("超期 {n} 天", "{n} day past"),
     "days.over": ("超期 {n} 天", "{n} days past"),
     "followups.title": ("跟踪回访（逾期优先）", "Follow-ups (overdue first)"),
     "followups.unavailable": (
@@ -448,7 +452,9 @@ class Words:
 
     def __call__(self, key: str, **args: object) -> str:
         """Return a label, filled in with its arguments."""
-        pair = LABELS.get(key)
+        # English counts one day, not "1 days"; Chinese has no plural.
+        pair = LABELS.get(f"{key}.one") if args.get("n") == 1 else None
+        pair = pair or LABELS.get(key)
         text = pair[self._i] if pair else key
         return text.format(**args) if args else text
 

@@ -16,13 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 from rich.console import Console
 
 from services.cli.demo import load_suggestions_demo
 from services.common.settings import ROOT
 from tests.integration.conftest import Stack, warm_up
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +84,7 @@ def browser(pstack: Stack) -> Iterator[Any]:
     """The system's Chromium, driven headless; no browser is downloaded."""
     assert CHROMIUM.exists(), "install Debian's chromium package (make test does)"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
+    with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield chromium
         chromium.close()

@@ -90,6 +90,7 @@ def test_dates_are_shown_in_china_time_in_each_language() -> None:
     assert zh.date("2026-10-01") == "2026年10月1日" and en.date("2026-10-01") == "1 Oct 2026"
     assert zh.date(None) == "—" and zh.enum("category", None) == "—"
     assert en("sla.left", n=2) == "2 days left" and zh("sla.left", n=2) == "剩 2 天"
+    assert en("days.left", n=1) == "1 day left" and zh("days.left", n=1) == "剩 1 天"
     assert zh("lang.switch") == "English" and en("lang.switch") == "中文"
 
 
