@@ -109,7 +109,7 @@ async def list_page(page: UserPage) -> Response:
 def _new_form(page: Page, values: dict[str, str], error: dict[str, str] | None) -> Response:
     return page.render(
         "grievance_new.html",
-        status=422 if error else 200,
+        status=int(error.get("status", "422")) if error else 200,
         values=values,
         error=error,
         categories=CATEGORIES,
@@ -152,7 +152,7 @@ async def log(page: UserPage, request: Request) -> Response:
     try:
         result = await page.post("intake", "/grievances", body, key=values.get("key") or None)
     except ApiError as exc:
-        return _new_form(page, values, friendly(t, exc))
+        return _new_form(page, values, {**friendly(t, exc), "status": str(exc.status)})
     return RedirectResponse(f"/grievances/{result['case_id']}?done=logged", status_code=303)
 
 
