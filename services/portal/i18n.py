@@ -195,7 +195,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "Hash chain broken at version {v} ({pos})",
     ),
     "audit.chain_note": (
-        "由门户根据受理服务返回的记录核对；审计服务上线后改用其校验结果。",
+        "由门户根据业务服务返回的记录核对；审计服务上线后改用其校验结果。",
         "Checked by the portal on the records the service returned;"
         " the audit service's verification replaces it once running.",
     ),
