@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 JARS := var/kafka/libs/.complete
 PYTEST_ARGS ?=
 
-.PHONY: install jars run up down logs test unit lint fmt contracts bench clean
+.PHONY: install jars chromium run up down logs test unit lint fmt contracts bench clean
 
 install: $(INSTALLED)
 
@@ -39,8 +39,14 @@ logs:
 	tail -n 50 -F var/log/*.log
 
 ## test: unit, contract and integration tests (integration against a real broker the tests start)
-test: install jars
+test: install jars chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## chromium: Debian's browser (and CJK fonts for readable screenshots) for the portal's end-to-end tests
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
+		apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
+	fi
 
 unit: install
 	$(BIN)/pytest tests/unit tests/contract $(PYTEST_ARGS)

@@ -219,6 +219,8 @@ def _print_urls(settings: Settings, started: dict[str, int]) -> None:
     for name, port in started.items():
         table.add_row(name, f"http://127.0.0.1:{port}/docs")
     out.print(table)
+    if "portal" in started:
+        out.print(f"web portal (sign in as a demo user): http://127.0.0.1:{started['portal']}/")
     rep = issue_token(settings, user="rep-p01", role="worker_rep", unit="demo/co/p01")
     out.print("A token for the demo rep of demo/co/p01 (Authorize in the docs, or curl -H):")
     out.print(f"Authorization: Bearer {rep}", soft_wrap=True, highlight=False)

@@ -23,6 +23,8 @@ class Entry:
 
     port: int
     module: str
+    # The web portal only calls the other services' APIs: it has no stream worker to run.
+    has_worker: bool = True
 
     def app(self, settings: Settings) -> Any:
         """Build the service's HTTP app."""
@@ -38,6 +40,7 @@ SERVICES: dict[str, Entry] = {
     "suggestions": Entry(port=8002, module="services.suggestions.app"),
     "mediation": Entry(port=8003, module="services.mediation.app"),
     "audit": Entry(port=8005, module="services.audit.app"),
+    "portal": Entry(port=8000, module="services.portal.app", has_worker=False),
 }
 
 # Which case kind (module attribute KIND) owns each case-id prefix.
@@ -108,7 +111,8 @@ def start_all(settings: Settings) -> dict[str, int]:
     """Start every service's worker and API; return the API ports."""
     ports: dict[str, int] = {}
     for name, entry in SERVICES.items():
-        spawn(settings, name, "worker")
+        if entry.has_worker:
+            spawn(settings, name, "worker")
         proc = spawn(settings, name, "api", port=entry.port)
         wait_healthy(f"http://127.0.0.1:{entry.port}", 60, proc)
         ports[name] = entry.port

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     rate_limit_per_minute: int = 6000
     log_level: str = "INFO"
+    # Where the web portal finds each service's HTTP API.
+    intake_url: str = "http://127.0.0.1:8001"
+    suggestions_url: str = "http://127.0.0.1:8002"
+    mediation_url: str = "http://127.0.0.1:8003"
+    followup_url: str = "http://127.0.0.1:8004"
+    audit_url: str = "http://127.0.0.1:8005"
+    demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:

@@ -1,0 +1,1 @@
+"""The web portal: pages for reps, group members, mediators, follow-up officers and auditors."""

@@ -1,0 +1,80 @@
+"""The dashboard of a unit and period: suggestions, grievances and rates, as charts and numbers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+from services.common.units import within
+from services.portal.charts import bar_chart, percent, rate_chart
+from services.portal.client import ApiError
+from services.portal.web import UserPage, friendly
+
+router = APIRouter()
+
+
+def _day(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(
+    page: UserPage, unit: str | None = None, from_: str | None = None, to: str | None = None
+) -> Response:
+    """Charts of a unit's figures in a period, with the numbers beneath."""
+    actor = page.user()
+    t = page.words
+    units = [
+        u for u in page.portal.units.units if actor.role == "auditor" or within(actor.unit, u.id)
+    ]
+    chosen = unit or (units[0].id if actor.role == "auditor" and units else actor.unit)
+    params = {"unit": chosen, "from": _day(from_), "to": _day(to)}
+    error = None
+    democracy: dict[str, Any] = {}
+    intake: dict[str, Any] = {}
+    followup: dict[str, Any] = {}
+    try:
+        democracy = await page.get("suggestions", "/stats", params)
+        intake = await page.get("intake", "/stats", params)
+    except ApiError as exc:
+        error = friendly(t, exc)
+    try:
+        followup = await page.get("followup", "/stats", params)
+    except ApiError:
+        followup = {}  # the follow-up service is optional until it runs
+    counts = [
+        (t("dashboard.suggestions"), int(democracy.get("suggestions", 0))),
+        (t("dashboard.adopted"), int(democracy.get("adopted", 0))),
+        (t("dashboard.grievances"), int(democracy.get("grievances", intake.get("grievances", 0)))),
+        (t("dashboard.proposals"), int(democracy.get("proposals", 0))),
+        (t("dashboard.queries"), int(democracy.get("queries", 0))),
+    ]
+    rates = [
+        (t("dashboard.adoption_rate"), democracy.get("adoption_rate")),
+        (t("dashboard.closure_rate"), followup.get("closure_rate", intake.get("closure_rate"))),
+        (
+            t("dashboard.on_time_rate"),
+            followup.get("on_time_rate", intake.get("answered_on_time_rate")),
+        ),
+        (t("dashboard.satisfaction_rate"), followup.get("satisfaction_rate")),
+    ]
+    return page.render(
+        "dashboard.html",
+        error=error,
+        units=units,
+        chosen=chosen,
+        from_=params["from"] or "",
+        to=params["to"] or "",
+        counts=counts,
+        rates=[(label, rate, percent(rate)) for label, rate in rates],
+        count_chart=bar_chart(t("dashboard.counts"), counts),
+        rate_chart=rate_chart(t("dashboard.rates"), rates, t("dashboard.no_data")),
+    )

@@ -1,0 +1,502 @@
+"""The portal's words in Chinese (the default) and English, and dates in China's time."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from services.common.calendar import SHANGHAI
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+# Labels of the pages: key → (Chinese, English).
+LABELS: dict[str, tuple[str, str]] = {
+    "app.name": ("台账 · 工会案件台账", "Taizhang · union case ledger"),
+    "app.skip": ("跳到正文", "Skip to content"),
+    "lang.switch": ("English", "中文"),
+    "lang.switch.label": ("切换语言", "Switch language"),
+    "nav.grievances": ("职工诉求", "Grievances"),
+    "nav.new_grievance": ("登记诉求", "Log a grievance"),
+    "nav.suggestions": ("合理化建议", "Suggestions"),
+    "nav.queries": ("质询", "Queries"),
+    "nav.disputes": ("调解案件", "Mediation"),
+    "nav.followups": ("跟踪回访", "Follow-ups"),
+    "nav.audit": ("审计", "Audit"),
+    "nav.dashboard": ("统计", "Dashboard"),
+    "nav.signout": ("退出", "Sign out"),
+    "signin.title": ("选择演示用户登录", "Sign in as a demo user"),
+    "signin.intro": (
+        "开发环境：选择一个角色和单位登录。正式环境使用单位统一身份认证。",
+        "Development: pick a role and unit to sign in. Production uses the union's own sign-in.",
+    ),
+    "signin.as": ("登录", "Sign in"),
+    "signin.refused": (
+        "演示登录只在开发环境提供。",
+        "Demo sign-in is offered in development only.",
+    ),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "field.unit": ("单位", "Unit"),
+    "field.category": ("诉求类别", "Category"),
+    "field.channel": ("受理渠道", "Channel"),
+    "field.summary": ("诉求摘要", "Summary"),
+    "field.details": ("详细情况", "Details"),
+    "field.anonymous": ("匿名反映（不记录职工信息）", "Anonymous (no worker details kept)"),
+    "field.complainant_name": ("职工姓名", "Worker's name"),
+    "field.complainant_phone": ("联系电话", "Phone"),
+    "field.encrypted": ("加密保存", "stored encrypted"),
+    "field.encrypted.hint": (
+        "姓名、电话和详细情况加密保存，只有本单位经办人可以查看。",
+        "Name, phone and details are stored encrypted;"
+        " only your unit's case handlers can read them.",
+    ),
+    "field.received_at": ("受理时间", "Received"),
+    "field.status": ("状态", "Status"),
+    "field.opened": ("登记时间", "Logged"),
+    "field.time_left": ("办理时限", "Time left"),
+    "field.case": ("编号", "Case"),
+    "field.how": ("解决方式", "How"),
+    "field.resolution": ("处理结果", "Resolution"),
+    "field.owner": ("跟踪责任人", "Follow-up owner"),
+    "field.due": ("完成期限", "Due date"),
+    "field.decision": ("领导班子决定", "Leadership decision"),
+    "field.dispute_category": ("争议类型", "Dispute type"),
+    "field.note": ("反馈内容", "Feedback"),
+    "field.reason": ("原因", "Reason"),
+    "field.title": ("标题", "Title"),
+    "field.topic": ("议题", "Topic"),
+    "field.kind": ("类型", "Kind"),
+    "field.content": ("内容", "Content"),
+    "field.tally": ("表决情况", "Tally"),
+    "field.question": ("质询问题", "Question"),
+    "field.area": ("质询领域", "Area"),
+    "field.addressed_to": ("被质询人", "Addressed to"),
+    "field.answer": ("答复", "Answer"),
+    "field.days_left": ("剩余天数", "Days left"),
+    "field.deadline": ("调解期限", "Mediation deadline"),
+    "field.acceptance_due": ("受理期限", "Acceptance due"),
+    "field.limitation": ("仲裁时效截止", "Arbitration limitation date"),
+    "field.mediator": ("调解员", "Mediator"),
+    "field.sessions": ("调解次数", "Sessions"),
+    "field.held_on": ("调解日期", "Held on"),
+    "field.attendees": ("参加人（逗号分隔）", "Attendees (comma separated)"),
+    "field.minutes": ("调解记录", "Minutes"),
+    "field.days": ("延长天数", "Days"),
+    "field.terms": ("协议内容", "Terms"),
+    "field.amount": ("金额（元）", "Amount (yuan)"),
+    "field.perform_by": ("履行期限", "Perform by"),
+    "field.meeting": ("会议", "Meeting"),
+    "field.member": ("成员", "Member"),
+    "field.from": ("从", "From"),
+    "field.to": ("至", "To"),
+    "field.case_id": ("案件编号", "Case id"),
+    "field.at": ("回放到", "Replay to"),
+    "field.claimed": ("请求金额", "Claimed"),
+    "field.employer": ("被申请单位", "Employer"),
+    "field.actor": ("经办人", "By"),
+    "field.overdue": ("已逾期", "Overdue"),
+    "field.satisfaction": ("满意度", "Satisfaction"),
+    "field.comment": ("回访记录", "Comment"),
+    "action.log": ("提交登记", "Log grievance"),
+    "action.acknowledge": ("确认受理", "Acknowledge"),
+    "action.resolve": ("办结", "Resolve"),
+    "action.escalate": ("提交领导班子", "Escalate"),
+    "action.decision": ("记录决定", "Record decision"),
+    "action.refer": ("转调解", "Refer to mediation"),
+    "action.feedback": ("反馈职工", "Give feedback"),
+    "action.close": ("结案", "Close"),
+    "action.reopen": ("重新办理", "Reopen"),
+    "action.withdraw": ("撤回", "Withdraw"),
+    "action.vote_for": ("赞成", "For"),
+    "action.vote_against": ("反对", "Against"),
+    "action.vote_abstain": ("弃权", "Abstain"),
+    "action.open_review": ("提交小组审议", "Open review"),
+    "action.close_vote": ("结束表决", "Close the vote"),
+    "action.implement": ("记录落实", "Record implementation"),
+    "action.refer_leadership": ("提交领导班子", "Refer to leadership"),
+    "action.leadership_response": ("记录领导答复", "Record leadership answer"),
+    "action.raise": ("提出质询", "Raise query"),
+    "action.answer": ("记录答复", "Record answer"),
+    "action.accept_answer": ("接受答复", "Accept answer"),
+    "action.reject_answer": ("不接受答复", "Reject answer"),
+    "action.session": ("记录调解", "Record session"),
+    "action.extend": ("延长调解期", "Extend"),
+    "action.agreement": ("达成协议", "Record agreement"),
+    "action.fail": ("调解不成", "Record failure"),
+    "action.arbitration": ("转仲裁", "Refer to arbitration"),
+    "action.accept": ("受理申请", "Accept application"),
+    "action.assign": ("指派调解员", "Assign mediator"),
+    "action.performed": ("协议已履行", "Agreement performed"),
+    "action.breached": ("协议未履行", "Agreement breached"),
+    "dispute.consent": ("双方当事人同意延长", "Both parties consent to the extension"),
+    "dispute.signed": ("双方当事人和调解员已签字", "Signed by both parties and the mediator"),
+    "disputes.applied": ("待受理的申请", "Applications awaiting acceptance"),
+    "action.find": ("查找", "Find"),
+    "action.show": ("查看", "Show"),
+    "action.export": ("导出台账 (xlsx)", "Export ledger (xlsx)"),
+    "action.contact": ("记录回访", "Record call-back"),
+    "grievances.title": ("本单位职工诉求", "Your unit's grievances"),
+    "grievances.empty": ("暂无诉求。", "No grievances yet."),
+    "grievances.new.title": ("登记职工诉求", "Log a worker's grievance"),
+    "grievances.logged": ("诉求已登记。", "The grievance is logged."),
+    "case.timeline": ("办理经过", "Timeline"),
+    "case.actions": ("下一步", "Next steps"),
+    "case.done": ("已记录。", "Recorded."),
+    "case.lineage": ("关联案件", "Linked cases"),
+    "sla.left": ("剩 {n} 天", "{n} days left"),
+    "sla.left.one": ("剩 {n} 天", "{n} day left"),
+    "sla.over.one": ("逾期 {n} 天", "{n} day overdue"),
+    "sla.today": ("今天到期", "due today"),
+    "sla.over": ("逾期 {n} 天", "{n} days overdue"),
+    "sla.none": ("—", "—"),
+    "sla.ack": ("受理", "acknowledge"),
+    "sla.answer": ("答复", "answer"),
+    "suggestions.title": ("待审议的建议", "Suggestions awaiting review"),
+    "suggestions.others": ("其他建议和管理提案", "Other suggestions and proposals"),
+    "suggestions.proposals": ("管理提案（可行使否决权）", "Management proposals (veto right)"),
+    "suggestions.empty": ("暂无。", "None."),
+    "tally.quorum": (
+        "法定人数：{q} 人（应到 {n} 人的三分之二）",
+        "Quorum: {q} of {n} members (two thirds)",
+    ),
+    "tally.majority": (
+        "通过需要全体成员过半数：{m} 票",
+        "Adoption needs a majority of all members: {m} votes",
+    ),
+    "tally.voted": ("已投票 {v} 人", "{v} voted"),
+    "tally.your_vote": ("您的表决", "Your vote"),
+    "queries.title": ("质询", "Queries"),
+    "queries.new": ("向管理方提出质询", "Raise a query to management"),
+    "disputes.title": ("我的调解案件（按剩余天数）", "My mediation queue (by days left)"),
+    "disputes.empty": ("暂无进行中的调解案件。", "No running mediations."),
+    "disputes.confidential": (
+        "调解保密：仅承办调解员和工会主席可见内容。",
+        "Mediation is confidential: only the assigned mediator and the chair read its content.",
+    ),
+    "days.left": ("剩 {n} 天", "{n} days left"),
+    "days.left.one": ("剩 {n} 天", "{n} day left"),
+    "days.over.one": ("超期 {n} 天", "{n} day past"),
+    "days.over": ("超期 {n} 天", "{n} days past"),
+    "followups.title": ("跟踪回访（逾期优先）", "Follow-ups (overdue first)"),
+    "followups.unavailable": (
+        "跟踪回访服务尚未开通，开通后这里会列出您的回访任务。",
+        "The follow-up service is not running yet; your call-backs will be listed here once it is.",
+    ),
+    "audit.title": ("案件审计", "Case audit"),
+    "audit.find": ("按编号查找案件", "Find a case by id"),
+    "audit.slider": (
+        "拖动时间轴，查看案件在当时的状态",
+        "Slide the timeline to see the case as it stood then",
+    ),
+    "audit.state_at": ("案件在 {at} 的状态", "The case as it stood at {at}"),
+    "audit.chain_ok": ("哈希链完整（{n} 条记录）", "Hash chain verified ({n} events)"),
+    "audit.chain_broken": (
+        "哈希链断裂：第 {v} 版（{pos}）",
+        "Hash chain broken at version {v} ({pos})",
+    ),
+    "audit.chain_note": (
+        "由门户根据业务服务返回的记录核对；审计服务上线后改用其校验结果。",
+        "Checked by the portal on the records the service returned;"
+        " the audit service's verification replaces it once running.",
+    ),
+    "audit.export_unavailable": (
+        "台账导出由审计服务提供，审计服务上线后可用。",
+        "Ledger export comes from the audit service, available once it is running.",
+    ),
+    "audit.unsupported": (
+        "目前可审计诉求案件（GRV-）。",
+        "Grievance cases (GRV-) can be audited today.",
+    ),
+    "dashboard.title": ("统计看板", "Dashboard"),
+    "dashboard.period": ("统计期间", "Period"),
+    "dashboard.counts": ("建议与诉求", "Suggestions and grievances"),
+    "dashboard.rates": ("办理质量", "Handling"),
+    "dashboard.suggestions": ("合理化建议", "Suggestions"),
+    "dashboard.grievances": ("职工诉求", "Grievances"),
+    "dashboard.adopted": ("采纳", "Adopted"),
+    "dashboard.adoption_rate": ("采纳率", "Adoption rate"),
+    "dashboard.closure_rate": ("结案率", "Closure rate"),
+    "dashboard.on_time_rate": ("按时答复率", "On-time rate"),
+    "dashboard.satisfaction_rate": ("满意率", "Satisfaction rate"),
+    "dashboard.no_data": ("暂无数据", "no data yet"),
+    "dashboard.proposals": ("管理提案", "Proposals"),
+    "dashboard.vetoes": ("否决", "Vetoed"),
+    "dashboard.queries": ("质询", "Queries"),
+    "dashboard.table": ("数据明细", "The numbers"),
+    "error.title": ("未能完成", "Not done"),
+    "error.401": ("登录已过期，请重新登录。", "Your sign-in has expired; please sign in again."),
+    "error.403": ("您的角色不能做这一步。", "Your role cannot take this step."),
+    "error.404": ("在您的单位里找不到这个案件。", "No such case in your units."),
+    "error.409": (
+        "案件当前状态下不能这样办理。",
+        "This step is not possible in the case's current state.",
+    ),
+    "error.413": ("内容太长，请精简后再提交。", "That is too long; please shorten it."),
+    "error.422": (
+        "填写的内容有误，请检查后再提交。",
+        "Something in the form is not right; please check it.",
+    ),
+    "error.429": ("操作太频繁，请稍后再试。", "Too many requests; please wait a minute."),
+    "error.503": (
+        "台账暂时无法连接，您填写的内容已保留，请稍后再试。",
+        "The ledger cannot be reached right now; what you typed is kept, please try again shortly.",
+    ),
+    "error.other": (
+        "系统出了点问题，请稍后再试。",
+        "Something went wrong; please try again shortly.",
+    ),
+    "error.detail": ("原因", "Reason"),
+    "error.required": ("请填写{field}。", "Please fill in {field}."),
+    "error.complainant": (
+        "请填写职工姓名，或选择匿名反映。",
+        "Give the worker's name, or choose anonymous.",
+    ),
+    "anonymous": ("匿名", "anonymous"),
+    "sealed": ("[加密]", "[sealed]"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "none": ("无", "none"),
+}
+
+# Words for the values of the contracts' vocabularies: group → value → (Chinese, English).
+ENUMS: dict[str, dict[str, tuple[str, str]]] = {
+    "role": {
+        "worker_rep": ("职工代表", "Worker rep"),
+        "group_member": ("民主管理小组成员", "Group member"),
+        "union_chair": ("工会主席", "Union chair"),
+        "mediator": ("调解员", "Mediator"),
+        "followup_officer": ("跟踪专人", "Follow-up officer"),
+        "auditor": ("审计", "Auditor"),
+        "admin": ("系统管理员", "Administrator"),
+        "system": ("系统", "System"),
+    },
+    "category": {
+        "canteen": ("食堂", "Canteen"),
+        "wages": ("工资", "Wages"),
+        "safety": ("安全", "Safety"),
+        "working_hours": ("工时", "Working hours"),
+        "accommodation": ("住宿", "Accommodation"),
+        "welfare": ("福利", "Welfare"),
+        "training": ("培训", "Training"),
+        "contract": ("劳动合同", "Contract"),
+        "other": ("其他", "Other"),
+    },
+    "channel": {
+        "in_person": ("当面反映", "In person"),
+        "phone": ("电话", "Phone"),
+        "hotline_12351": ("12351热线", "12351 hotline"),
+        "app": ("手机应用", "App"),
+        "mailbox": ("意见箱", "Mailbox"),
+    },
+    "how": {
+        "on_site": ("现场解决", "On site"),
+        "leadership": ("领导班子解决", "By the leadership"),
+        "mediation": ("调解解决", "By mediation"),
+    },
+    "grievance_status": {
+        "logged": ("已登记", "Logged"),
+        "acknowledged": ("已受理", "Acknowledged"),
+        "escalated": ("已提交领导班子", "Escalated"),
+        "decided": ("已决定", "Decided"),
+        "referred_to_mediation": ("已转调解", "Referred to mediation"),
+        "resolved": ("已解决", "Resolved"),
+        "reopened": ("重新办理", "Reopened"),
+        "closed": ("已结案", "Closed"),
+        "withdrawn": ("已撤回", "Withdrawn"),
+    },
+    "dispute_category": {
+        "labour_relationship": ("确认劳动关系", "Labour relationship"),
+        "contract": ("劳动合同订立、履行、变更、解除、终止", "Contract"),
+        "dismissal_resignation": ("除名、辞退、辞职、离职", "Dismissal or resignation"),
+        "working_hours_rest_leave": ("工作时间、休息休假", "Hours, rest and leave"),
+        "social_insurance": ("社会保险", "Social insurance"),
+        "welfare": ("福利", "Welfare"),
+        "training": ("培训", "Training"),
+        "labour_protection": ("劳动保护", "Labour protection"),
+        "remuneration": ("劳动报酬", "Pay"),
+        "work_injury_medical": ("工伤医疗费", "Work-injury medical costs"),
+        "severance": ("经济补偿", "Severance"),
+        "compensation": ("赔偿金", "Compensation"),
+        "other_statutory": ("法律法规规定的其他争议", "Other statutory"),
+    },
+    "dispute_status": {
+        "applied": ("已申请", "Applied"),
+        "declined": ("不予受理", "Declined"),
+        "accepted": ("已受理", "Accepted"),
+        "mediating": ("调解中", "Mediating"),
+        "agreement_reached": ("已达成协议", "Agreement reached"),
+        "performed": ("已履行", "Performed"),
+        "breached": ("未履行", "Breached"),
+        "failed": ("调解不成", "Failed"),
+        "deadline_passed": ("调解期满", "Deadline passed"),
+        "referred_to_arbitration": ("已转仲裁", "Referred to arbitration"),
+    },
+    "suggestion_status": {
+        "submitted": ("待审议", "Submitted"),
+        "under_review": ("表决中", "Under review"),
+        "no_quorum": ("未达法定人数", "No quorum"),
+        "adopted": ("已采纳", "Adopted"),
+        "rejected": ("未采纳", "Rejected"),
+        "recommended": ("已建议", "Recommended"),
+        "vetoed": ("已否决", "Vetoed"),
+        "referred": ("已提交领导班子", "Referred to leadership"),
+        "responded": ("领导已答复", "Leadership answered"),
+        "implemented": ("已落实", "Implemented"),
+    },
+    "kind": {
+        "suggestion": ("合理化建议", "Suggestion"),
+        "management_proposal": ("管理提案", "Management proposal"),
+    },
+    "topic": {
+        "performance_appraisal": ("绩效考核", "Performance appraisal"),
+        "quality": ("质量", "Quality"),
+        "safety": ("安全", "Safety"),
+        "training": ("培训", "Training"),
+        "welfare": ("福利", "Welfare"),
+        "ideological_work": ("思想政治工作", "Ideological work"),
+        "production": ("生产", "Production"),
+        "other": ("其他", "Other"),
+        "rule_revision": ("规章制度修订", "Rule revision"),
+        "job_change": ("岗位调整", "Job change"),
+        "wage_payment": ("工资支付", "Wage payment"),
+        "award": ("评先评优", "Awards"),
+    },
+    "vote": {
+        "for": ("赞成", "For"),
+        "against": ("反对", "Against"),
+        "abstain": ("弃权", "Abstain"),
+    },
+    "outcome": {
+        "adopted": ("通过采纳", "Adopted"),
+        "rejected": ("未通过", "Rejected"),
+        "recommended": ("提出建议", "Recommended"),
+        "vetoed": ("否决", "Vetoed"),
+        "no_quorum": ("未达法定人数", "No quorum"),
+    },
+    "query_status": {
+        "raised": ("待答复", "Raised"),
+        "answered": ("已答复", "Answered"),
+        "answer_accepted": ("答复已接受", "Answer accepted"),
+        "answer_rejected": ("答复未接受", "Answer rejected"),
+    },
+    "query_area": {
+        "performance_appraisal": ("绩效考核", "Performance appraisal"),
+        "quality": ("质量", "Quality"),
+        "safety": ("安全", "Safety"),
+        "training": ("培训", "Training"),
+        "welfare": ("福利", "Welfare"),
+        "ideological_work": ("思想政治工作", "Ideological work"),
+    },
+    "satisfaction": {
+        "satisfied": ("满意", "Satisfied"),
+        "basically_satisfied": ("基本满意", "Basically satisfied"),
+        "unsatisfied": ("不满意", "Unsatisfied"),
+    },
+    "event": {
+        "grievance.logged": ("登记诉求", "Grievance logged"),
+        "grievance.acknowledged": ("确认受理", "Acknowledged"),
+        "grievance.resolved": ("办结", "Resolved"),
+        "grievance.escalated": ("提交领导班子", "Escalated to the leadership"),
+        "grievance.decision_recorded": ("领导班子作出决定", "Decision recorded"),
+        "grievance.referred_to_mediation": ("转调解", "Referred to mediation"),
+        "grievance.feedback_given": ("反馈职工", "Feedback given"),
+        "grievance.closed": ("结案", "Closed"),
+        "grievance.reopened": ("重新办理", "Reopened"),
+        "grievance.withdrawn": ("撤回", "Withdrawn"),
+        "grievance.dispute_linked": ("关联调解案件", "Dispute linked"),
+        "grievance.overdue": ("超过办理时限", "Service level missed"),
+        "dispute.applied": ("申请调解", "Applied"),
+        "dispute.declined": ("不予受理", "Declined"),
+        "dispute.acceptance_overdue": ("受理超期", "Acceptance overdue"),
+        "dispute.accepted": ("受理", "Accepted"),
+        "dispute.mediator_assigned": ("指派调解员", "Mediator assigned"),
+        "dispute.session_held": ("调解", "Session held"),
+        "dispute.extended": ("延长调解期", "Extended"),
+        "dispute.agreement_reached": ("达成协议", "Agreement reached"),
+        "dispute.performed": ("协议履行", "Performed"),
+        "dispute.breached": ("协议未履行", "Breached"),
+        "dispute.failed": ("调解不成", "Failed"),
+        "dispute.deadline_passed": ("调解期满", "Deadline passed"),
+        "dispute.referred_to_arbitration": ("转仲裁", "Referred to arbitration"),
+        "suggestion.submitted": ("提交", "Submitted"),
+        "suggestion.review_opened": ("开始审议", "Review opened"),
+        "suggestion.vote_cast": ("投票", "Vote cast"),
+        "suggestion.vote_closed": ("表决结束", "Vote closed"),
+        "suggestion.implemented": ("落实", "Implemented"),
+        "suggestion.referred_to_leadership": ("提交领导班子", "Referred to leadership"),
+        "suggestion.leadership_responded": ("领导答复", "Leadership answered"),
+        "suggestion.seat_handed_over": ("席位移交", "Seat handed over"),
+        "suggestion.group_formed": ("小组成立", "Group formed"),
+        "suggestion.group_member_replaced": ("成员更换", "Member replaced"),
+        "suggestion.query_raised": ("提出质询", "Query raised"),
+        "suggestion.query_answered": ("答复", "Answered"),
+        "suggestion.query_answer_accepted": ("接受答复", "Answer accepted"),
+        "suggestion.query_answer_rejected": ("不接受答复", "Answer rejected"),
+    },
+}
+
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def lang_of(value: str | None) -> Lang:
+    """Return a supported language; Chinese unless English was chosen."""
+    return "en" if value == "en" else "zh"
+
+
+class Words:
+    """The words of one language, handed to the templates."""
+
+    def __init__(self, lang: Lang) -> None:
+        self.lang = lang
+        self._i = LANGS.index(lang)
+
+    def __call__(self, key: str, **args: object) -> str:
+        """Return a label, filled in with its arguments."""
+        # English counts one day, not "1 days"; Chinese has no plural.
+        pair = LABELS.get(f"{key}.one") if args.get("n") == 1 else None
+        pair = pair or LABELS.get(key)
+        text = pair[self._i] if pair else key
+        return text.format(**args) if args else text
+
+    def enum(self, group: str, value: object) -> str:
+        """Return the words for one value of a vocabulary (the raw value if unknown)."""
+        if value is None:
+            return "—"
+        pair = ENUMS.get(group, {}).get(str(value))
+        return pair[self._i] if pair else str(value)
+
+    def date(self, value: object) -> str:
+        """Format a date (or a timestamp's date in China) for this language."""
+        day = _to_date(value)
+        if day is None:
+            return "—"
+        if self.lang == "zh":
+            return f"{day.year}年{day.month}月{day.day}日"
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+    def datetime(self, value: object) -> str:
+        """Format a timestamp in China's time (Asia/Shanghai) for this language."""
+        moment = _to_datetime(value)
+        if moment is None:
+            return "—"
+        local = moment.astimezone(SHANGHAI)
+        return f"{self.date(local.date())} {local:%H:%M}"
+
+
+def _to_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and "T" in value:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None
+
+
+def _to_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        moment = _to_datetime(value)
+        return moment.astimezone(SHANGHAI).date() if moment else date.fromisoformat(value)
+    return None
