@@ -37,6 +37,7 @@ SERVICES: dict[str, Entry] = {
     "intake": Entry(port=8001, module="services.intake.app"),
     "suggestions": Entry(port=8002, module="services.suggestions.app"),
     "mediation": Entry(port=8003, module="services.mediation.app"),
+    "followup": Entry(port=8004, module="services.followup.app"),
 }
 
 # Which case kind (module attribute KIND) owns each case-id prefix.
@@ -46,6 +47,7 @@ KINDS: dict[str, str] = {
     "SUG": "services.suggestions.service",
     "QRY": "services.suggestions.service",
     "DSP": "services.mediation.service",
+    "FUP": "services.followup.service",
 }
 
 
