@@ -318,6 +318,53 @@ def verify_cmd(
         raise typer.Exit(EXIT_FINDINGS)
 
 
+@audit_app.command("lineage")
+def lineage_cmd(
+    case_id: Annotated[str, typer.Argument(help="e.g. GRV-1A2B3C4D5E6F")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Show every case linked to this one across services: follow-ups, disputes, the grievance."""
+    from services.cli.processes import kind_of
+
+    settings = Settings()
+    _records(settings, case_id)
+    try:
+        linked = ledger.lineage(ledger.all_records(settings, kafka_kit.STREAMS), case_id)
+    except KafkaError as exc:
+        raise fail(
+            f"cannot read the log at {settings.kafka_bootstrap_servers}: {exc}", EXIT_BROKER
+        ) from exc
+    cases: list[dict[str, Any]] = []
+    for cid, events in linked.items():
+        state = kind_of(cid).replay(events)
+        cases.append(
+            {
+                "case_id": cid,
+                "status": getattr(state, "status", None),
+                "correlation_id": events[0].correlation_id,
+                "caused_by": events[0].causation_id,
+                "opened_at": format_ts(events[0].occurred_at),
+                "events": [e.event_type for e in events],
+            }
+        )
+    if fmt == "json":
+        typer.echo(json.dumps({"case_id": case_id, "cases": cases}, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"lineage of {case_id}")
+    for col in ("case", "status", "correlation", "caused by", "opened", "events"):
+        table.add_column(col)
+    for c in cases:
+        table.add_row(
+            str(c["case_id"]),
+            str(c["status"]),
+            str(c["correlation_id"]),
+            str(c["caused_by"]),
+            str(c["opened_at"])[:19],
+            str(len(c["events"])),
+        )
+    out.print(table)
+
+
 def main() -> None:
     """Run the CLI."""
     try:

@@ -126,6 +126,7 @@ def tracking_reactor(
         async def run(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
                 msg = event.message
+                await worker.table_ready(cases, msg.topic)
                 await worker.react_tracked(
                     react,
                     name,
@@ -233,6 +234,7 @@ class DeciderWorker(Generic[S]):
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             msg = event.message
+            await self.table_ready(self.heads, msg.topic)
             await self.handle(msg.value, msg.topic, msg.partition, msg.offset)
 
     async def handle(self, value: bytes, topic: str, partition: int, offset: int) -> None:
@@ -306,6 +308,22 @@ class DeciderWorker(Generic[S]):
                 command_id=meta.command_id,
                 cause=str(env.event_id),
             )
+
+    async def table_ready(self, table: Any, source_topic: str, timeout: float = 60.0) -> None:
+        """Wait until the consumer knows the partitions of a table's changelog.
+
+        A changelog created at start-up can show 0 partitions for a few seconds; a table written
+        meanwhile raises PartitionsMismatch, which crashes the agent and loses the record.
+        """
+        consumer = self.app.consumer
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            source_n = consumer.topic_partitions(source_topic)
+            changelog_n = consumer.topic_partitions(table.changelog_topic_name)
+            if source_n is None or changelog_n is None or source_n == changelog_n:
+                return
+            await asyncio.sleep(0.2)
 
     async def react_tracked(
         self,
