@@ -214,10 +214,12 @@ def test_escalation_is_tracked_by_its_owner_and_turns_overdue(
     )
     fup = followup_id_for(last_event(intake, gid)["event_id"], "progress")
     with fstack.client("followup", user="lead-p05", role="union_chair", unit=UNIT) as owner:
-        queue = eventually(
-            lambda: ok(owner.get("/followups", params={"owner": "lead-p05", "overdue": "true"})),
-            "the owner's overdue queue",
-        )
+
+        def overdue_queue() -> dict[str, Any] | None:
+            body = ok(owner.get("/followups", params={"owner": "lead-p05", "overdue": "true"}))
+            return body if body["total"] else None
+
+        queue = eventually(overdue_queue, "the owner's overdue queue")
         assert [i["case_id"] for i in queue["items"]] == [fup]
         view = queue["items"][0]
         assert view["kind"] == "progress" and view["due"] == due and view["overdue"] == [due]
