@@ -275,4 +275,6 @@ def lineage(records: Iterable[LogRecord], case_id: str) -> dict[str, list[Envelo
         if grown == found:
             break
         found = grown
-    return {cid: cases[cid] for cid in sorted(found, key=lambda c: cases[c][0].recorded_at)}
+    seen = {cid: index for index, cid in enumerate(cases)}
+    ordered = sorted(found, key=lambda c: (cases[c][0].recorded_at, seen[c]))
+    return {cid: cases[cid] for cid in ordered}

@@ -119,14 +119,20 @@ def tracking_reactor(
             key_serializer="raw",
             value_serializer="raw",
         )
+        # Keyed by the raw case id and placed by the producer's partitioner, like the source
+        # events: so a changelog created at start-up, whose partition count the consumer may
+        # not know yet, is never checked against the source topic (PartitionsMismatch).
         cases = worker.app.Table(
-            f"{name}-sources", default=None, partitions=worker.settings.partitions, key_type=str
+            f"{name}-sources",
+            default=None,
+            partitions=worker.settings.partitions,
+            key_type=bytes,
+            use_partitioner=True,
         )
 
         async def run(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
                 msg = event.message
-                await worker.table_ready(cases, msg.topic)
                 await worker.react_tracked(
                     react,
                     name,
@@ -234,7 +240,6 @@ class DeciderWorker(Generic[S]):
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             msg = event.message
-            await self.table_ready(self.heads, msg.topic)
             await self.handle(msg.value, msg.topic, msg.partition, msg.offset)
 
     async def handle(self, value: bytes, topic: str, partition: int, offset: int) -> None:
@@ -309,22 +314,6 @@ class DeciderWorker(Generic[S]):
                 cause=str(env.event_id),
             )
 
-    async def table_ready(self, table: Any, source_topic: str, timeout: float = 60.0) -> None:
-        """Wait until the consumer knows the partitions of a table's changelog.
-
-        A changelog created at start-up can show 0 partitions for a few seconds; a table written
-        meanwhile raises PartitionsMismatch, which crashes the agent and loses the record.
-        """
-        consumer = self.app.consumer
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            source_n = consumer.topic_partitions(source_topic)
-            changelog_n = consumer.topic_partitions(table.changelog_topic_name)
-            if source_n is None or changelog_n is None or source_n == changelog_n:
-                return
-            await asyncio.sleep(0.2)
-
     async def react_tracked(
         self,
         react: TrackedReact,
@@ -342,7 +331,7 @@ class DeciderWorker(Generic[S]):
             if chain_hash(raw) != raw.get("hash"):
                 raise ValueError("hash does not match the record's content")
             payload = REGISTRY.read(env)
-            stored = cases.get(env.case_id)
+            stored = cases.get(env.case_id.encode())
             source = follow_chain(
                 SourceCase.model_validate(stored) if stored else None, env, payload, opened_by
             )
@@ -365,7 +354,7 @@ class DeciderWorker(Generic[S]):
                 command_id=meta.command_id,
                 cause=str(env.event_id),
             )
-        cases[env.case_id] = source.model_dump(mode="json")
+        cases[env.case_id.encode()] = source.model_dump(mode="json")
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
         """Write events in order and wait until every in-sync replica has them."""

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.integration
 UNIT = "demo/co/p05"
 REP = {"user": "rep-p05", "role": "worker_rep", "unit": UNIT}
 OFFICER = {"user": "fup-p05", "role": "followup_officer", "unit": UNIT}
+CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
+MEDIATOR = {"user": "med-1", "role": "mediator", "unit": "demo/co"}
 STRANGER = {"user": "fup-p02", "role": "followup_officer", "unit": "demo/co/p02"}
 AUDITOR = {"user": "aud", "role": "auditor", "unit": "demo"}
 
@@ -96,6 +98,7 @@ def fstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     s.start("intake")
     warm_up(s)
     s.start("followup")
+    s.start("mediation")
     with s.client("intake", **REP) as intake, s.client("followup", **OFFICER) as officer:
         gid = log_grievance(intake, anonymous=True, complainant=None)
         ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
@@ -236,6 +239,67 @@ def test_escalation_is_tracked_by_its_owner_and_turns_overdue(
         assert final["status"] == "completed" and final["on_time"] is False
     time.sleep(2)  # timer ticks on a completed follow-up record nothing more
     assert len(ok(officer.get(f"/followups/{fup}/history"))["events"]) == 4
+
+
+def test_a_breach_found_at_the_performance_check_is_recorded_on_the_dispute(
+    fstack: Stack, officer: httpx.Client
+) -> None:
+    today = local_date(datetime.now(UTC))
+    application = {
+        "unit": UNIT,
+        "form": "written",
+        "applicant": {"name": "李建国", "phone": "13900000002"},
+        "respondent": {"employer": "演示建设集团有限公司", "management": ["pm-p05"]},
+        "category": "remuneration",
+        "matters": "十月工资未按时足额发放",
+        "reasons": "公司称资金周转困难",
+        "claims": [{"description": "补发十月工资", "amount": "12500.00"}],
+        "known_since": (today - timedelta(days=60)).isoformat(),
+        "accept_on_receipt": True,
+    }
+    with (
+        fstack.client("mediation", **CHAIR) as chair,
+        fstack.client("mediation", **MEDIATOR) as mediator,
+    ):
+        dsp = eventually(
+            lambda: (
+                (r := chair.post("/disputes", json=application)).status_code == 201
+                and r.json()["case_id"]
+            ),
+            "the mediation worker",
+            timeout=90,
+        )
+        ok(chair.post(f"/disputes/{dsp}/assign", json={"mediator": "med-1"}))
+        session = {"held_on": today.isoformat(), "attendees": ["med-1"], "minutes": "达成一致"}
+        ok(mediator.post(f"/disputes/{dsp}/sessions", json=session))
+        agreement = {
+            "terms": "公司于月底前补发工资",
+            "amount": "12500.00",
+            "perform_by": today.isoformat(),
+            "signed_by": ["applicant", "respondent", "mediator"],
+        }
+        agreed = ok(mediator.post(f"/disputes/{dsp}/agreement", json=agreement))
+        fup = followup_id_for(agreed["event_ids"][0], "performance_check")
+        check = scheduled(officer, fup)
+        assert check["kind"] == "performance_check" and check["due"] == today.isoformat()
+        assert check["correlation_id"] == dsp and check["source_case_id"] == dsp
+
+        found = ok(
+            officer.post(
+                f"/followups/{fup}/complete",
+                json={"agreement": "breached", "breach_reason": "到期未补发工资"},
+            )
+        )
+        eventually(
+            lambda: chair.get(f"/disputes/{dsp}").json()["status"] == "breached",
+            "the dispute to record the breach",
+        )
+        breached = ok(chair.get(f"/disputes/{dsp}/history"))["events"][-1]
+        assert breached["event_type"] == "dispute.breached"
+        assert breached["causation_id"] == found["event_ids"][0]
+        assert breached["actor"]["role"] == "system"
+        assert breached["payload"]["reason"] == "到期未补发工资"
+        assert breached["payload"]["payment_order_available"] is True
 
 
 def test_bad_input_is_refused_and_nothing_is_written(

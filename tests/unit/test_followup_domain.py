@@ -11,8 +11,10 @@ import pytest
 from contracts import dispute as d
 from contracts import followup as f
 from contracts import grievance as g
+from contracts import suggestion as s
 from contracts.envelope import GENESIS_HASH, Actor, Envelope, seal_envelope
 from contracts.registry import REGISTRY, EventPayload, payload_dict
+from services.audit.ledger import LogRecord, Position, lineage
 from services.common.calendar import end_of_day
 from services.common.worker import SourceCase, follow_chain
 from services.followup import domain, policies
@@ -340,3 +342,59 @@ def test_an_event_of_a_case_never_opened_or_off_the_chain_is_refused() -> None:
     different = event(g.GrievanceAcknowledged(), version=1, prev=GENESIS_HASH)
     with pytest.raises(ValueError, match="differs"):
         follow_chain(SOURCE, different, REGISTRY.read(different), {"grievance.logged"})
+
+
+def test_a_suggestion_referred_to_leadership_is_tracked_by_its_owner() -> None:
+    source = SourceCase(case_id="SUG-TEST00000001", unit=UNIT, hashes=["a" * 64])
+    referred = event(
+        s.SuggestionReferredToLeadership(owner="lead-p01", due=date(2026, 12, 18)),
+        "SUG-TEST00000001",
+    )
+    [(_, cmd)] = policies.from_suggestion(referred, REGISTRY.read(referred), source)
+    assert cmd.payload["kind"] == "progress" and cmd.payload["owner"] == "lead-p01"
+    assert cmd.payload["due"] == "2026-12-18" and cmd.correlation_id == "SUG-TEST00000001"
+
+
+def test_lineage_links_a_grievance_its_follow_ups_and_its_dispute() -> None:
+    logged = event(
+        g.GrievanceLogged(unit=UNIT, category="wages", summary="s", channel="app", anonymous=True),
+        version=1,
+        prev=GENESIS_HASH,
+    )
+    applied = event(
+        d.DisputeApplied(
+            unit=UNIT,
+            form="referral",
+            category="remuneration",
+            acceptance_due=date(2026, 11, 26),
+            grievance_id=GRV,
+        ),
+        DSP,
+        version=1,
+        prev=GENESIS_HASH,
+    )
+    check = event(
+        f.FollowupScheduled(
+            kind="performance_check",
+            unit=UNIT,
+            source_case_id=DSP,
+            source_event_id="x",
+            due=date(2026, 12, 10),
+        ),
+        FUP,
+        version=1,
+        prev=GENESIS_HASH,
+    ).model_copy(update={"correlation_id": DSP})
+    stranger = event(
+        g.GrievanceLogged(unit=UNIT, category="wages", summary="s", channel="app", anonymous=True),
+        "GRV-OTHER0000001",
+        version=1,
+        prev=GENESIS_HASH,
+    )
+    records = [
+        LogRecord(Position("t", 0, i), env.case_id, env.to_bytes())
+        for i, env in enumerate([logged, applied, check, stranger])
+    ]
+    assert list(lineage(records, GRV)) == [GRV, DSP, FUP]
+    assert set(lineage(records, FUP)) == {GRV, DSP, FUP}
+    assert list(lineage(records, "GRV-OTHER0000001")) == ["GRV-OTHER0000001"]
