@@ -1,6 +1,7 @@
 """Taizhang's shared contracts: the event envelope, event and command schemas."""
 
 from contracts import dispute as dispute
+from contracts import followup as followup
 from contracts import grievance as grievance
 from contracts import suggestion as suggestion
 from contracts.registry import REGISTRY as REGISTRY

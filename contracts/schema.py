@@ -14,6 +14,7 @@ STREAMS = {
     "grievance": "Grievance intake (诉求受理)",
     "suggestion": "Democratic management (民主管理)",
     "dispute": "Labour-dispute mediation (劳动争议调解)",
+    "followup": "Follow-up (跟踪回访)",
 }
 
 

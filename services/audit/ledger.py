@@ -407,3 +407,37 @@ def summarise(payload: dict[str, Any]) -> str:
             value = "\\[sealed]"
         parts.append(f"{key}={value}")
     return ", ".join(parts)
+
+
+# Payload fields through which one case names another across services.
+LINK_FIELDS = ("grievance_id", "source_case_id", "dispute_id")
+
+
+def _links(events: list[Envelope]) -> set[str]:
+    """Every case a case's events name: its correlation and the cases its payloads point to."""
+    named = {events[0].correlation_id} if events else set()
+    for env in events:
+        named |= {str(env.payload[f]) for f in LINK_FIELDS if env.payload.get(f)}
+    return named
+
+
+def lineage(records: Iterable[LogRecord], case_id: str) -> dict[str, list[Envelope]]:
+    """Return every case linked to `case_id` across services, each with its events."""
+    by_case: dict[str, list[LogRecord]] = defaultdict(list)
+    for rec in records:
+        if rec.key:
+            by_case[rec.key].append(rec)
+    cases = {cid: envelopes(recs) for cid, recs in by_case.items()}
+    links = {cid: _links(events) for cid, events in cases.items() if events}
+    found = {case_id} if case_id in cases else set()
+    while True:
+        grown = set(found)
+        for cid in found:
+            grown |= {c for c in links.get(cid, ()) if c in cases}
+        grown |= {cid for cid, named in links.items() if named & found}
+        if grown == found:
+            break
+        found = grown
+    seen = {cid: index for index, cid in enumerate(cases)}
+    ordered = sorted(found, key=lambda c: (cases[c][0].recorded_at, seen[c]))
+    return {cid: cases[cid] for cid in ordered}

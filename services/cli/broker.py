@@ -110,7 +110,13 @@ class LocalBroker:
         cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             self._java(
-                "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props), "--standalone"
+                "kafka.tools.StorageTool",
+                "format",
+                # Joined with "=": a cluster id may begin with "-" and be taken for an option.
+                f"--cluster-id={cluster}",
+                "-c",
+                str(props),
+                "--standalone",
             ),
             capture_output=True,
             text=True,

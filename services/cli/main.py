@@ -407,29 +407,65 @@ def verify_cmd(
 
 
 @audit_app.command()
-def lineage(case_id: Annotated[str, typer.Argument(help="any case of the family")]) -> None:
+def lineage(
+    case_id: Annotated[str, typer.Argument(help="any case of the family")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
     """Print the tree of cases linked across services, with each link's causing event."""
-    from services.audit.index import CaseIndex, index_path
+    from services.audit.index import CaseIndex, Lineage, index_path
+    from services.cli.processes import kind_of
 
     settings = Settings()
     _case_id(case_id)
     path = index_path(settings)
-    if not path.exists():
-        raise fail(
-            "no audit index yet: run `taizhang audit index` or start the audit service",
-            EXIT_NOT_FOUND,
-        )
-    index = CaseIndex(path, readonly=True)
+    tree: Lineage | None = None
+    if path.exists():
+        index = CaseIndex(path, readonly=True)
+        try:
+            tree = index.lineage(case_id) if index.entries(case_id) else None
+        finally:
+            index.close()
     try:
-        if not index.entries(case_id):
-            raise fail(f"no case {case_id} in the index", EXIT_NOT_FOUND)
-        tree = index.lineage(case_id)
-    finally:
-        index.close()
-    nodes = {tree.root: Tree(f"[bold]{tree.root}[/bold]")}
+        if tree is not None:
+            family = {cid: ledger.envelopes(_records(settings, cid)) for cid in tree.cases}
+        else:
+            # No index on this machine: find the family by reading the log itself.
+            _records(settings, case_id)
+            family = ledger.lineage(ledger.all_records(settings, kafka_kit.STREAMS), case_id)
+    except KafkaError as exc:
+        raise _broker_down(settings, exc) from exc
+    cases = [
+        {
+            "case_id": cid,
+            "status": getattr(kind_of(cid).replay(events), "status", None),
+            "correlation_id": events[0].correlation_id,
+            "caused_by": events[0].causation_id,
+            "events": [e.event_type for e in events],
+        }
+        for cid, events in family.items()
+        if events
+    ]
+    links = [
+        {"parent": k.parent, "child": k.child, "event_type": k.event_type, "caused": k.caused}
+        for k in (tree.links if tree else [])
+    ]
+    if fmt == "json":
+        body = {"case_id": case_id, "cases": cases, "links": links}
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
+        return
+    if fmt != "table":
+        raise fail(f"--format {fmt!r}: choose table or json", EXIT_USAGE)
+    status = {c["case_id"]: c["status"] for c in cases}
+    if tree is None:
+        for c in cases:
+            out.print(f"{c['case_id']} ({c['status']}) ← {c['correlation_id']}", highlight=False)
+        return
+    nodes = {tree.root: Tree(f"[bold]{tree.root}[/bold] ({status.get(tree.root)})")}
     for link in tree.links:
         cause = f" ← {link.caused}" if link.caused else " (opened in its name)"
-        label = f"{link.child}: {link.event_type}{cause} at {link.position}"
+        label = (
+            f"{link.child} ({status.get(link.child)}): {link.event_type}{cause} at {link.position}"
+        )
         if link.child in nodes:
             nodes[link.parent].add(f"↩ {label}")
         else:

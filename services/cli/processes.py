@@ -39,6 +39,7 @@ SERVICES: dict[str, Entry] = {
     "intake": Entry(port=8001, module="services.intake.app"),
     "suggestions": Entry(port=8002, module="services.suggestions.app"),
     "mediation": Entry(port=8003, module="services.mediation.app"),
+    "followup": Entry(port=8004, module="services.followup.app"),
     "audit": Entry(port=8005, module="services.audit.app"),
     "portal": Entry(port=8000, module="services.portal.app", has_worker=False),
 }
@@ -50,6 +51,7 @@ KINDS: dict[str, str] = {
     "SUG": "services.suggestions.service",
     "QRY": "services.suggestions.service",
     "DSP": "services.mediation.service",
+    "FUP": "services.followup.service",
 }
 
 

@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ServiceLevels(BaseModel):
-    """How fast a unit answers grievances, in working days."""
+    """How fast a unit answers grievances and calls the worker back, in working days."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ack_working_days: int = Field(default=1, ge=1, le=30)
     answer_working_days: int = Field(default=3, ge=1, le=60)
+    callback_working_days: int = Field(default=3, ge=1, le=30)
 
 
 class Unit(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -16,7 +16,14 @@ from kafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from contracts.commands import CommandEnvelope, Reply
-from contracts.envelope import Actor, Envelope, chain_hash, now_utc, parse_record
+from contracts.envelope import (
+    GENESIS_HASH,
+    Actor,
+    Envelope,
+    chain_hash,
+    now_utc,
+    parse_record,
+)
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
@@ -77,6 +84,88 @@ def reactor(source_stream: str, name: str, react: React) -> Extra:
         worker.app.agent(topic, name=f"{name}-reactor", concurrency=1)(run)
 
     return install
+
+
+class SourceCase(BaseModel):
+    """What a tracking reactor knows of a case of another stream: its chain so far and its unit."""
+
+    case_id: str
+    unit: str | None = None
+    hashes: list[str] = []
+
+    @property
+    def version(self) -> int:
+        """The last version read."""
+        return len(self.hashes)
+
+
+TrackedReact = Callable[[Envelope, EventPayload, SourceCase], list[tuple[str, CommandEnvelope]]]
+
+
+def tracking_reactor(
+    source_stream: str, name: str, react: TrackedReact, *, opened_by: Collection[str]
+) -> Extra:
+    """Install a policy that follows each source case's hash chain and acts only on real cases.
+
+    An event of a case never opened, or one that breaks or contradicts the chain read so far,
+    is dead-lettered instead of answered; a repeat of an event already answered is skipped.
+    """
+
+    def install(worker: DeciderWorker[Any]) -> None:
+        topic = worker.app.topic(
+            worker.settings.topic(f"{source_stream}.events"),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        # Keyed by the raw case id and placed by the producer's partitioner, like the source
+        # events: so a changelog created at start-up, whose partition count the consumer may
+        # not know yet, is never checked against the source topic (PartitionsMismatch).
+        cases = worker.app.Table(
+            f"{name}-sources",
+            default=None,
+            partitions=worker.settings.partitions,
+            key_type=bytes,
+            use_partitioner=True,
+        )
+
+        async def run(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                msg = event.message
+                await worker.react_tracked(
+                    react,
+                    name,
+                    cases,
+                    frozenset(opened_by),
+                    (msg.value, msg.topic, msg.partition, msg.offset),
+                )
+
+        worker.app.agent(topic, name=f"{name}-reactor", concurrency=1)(run)
+
+    return install
+
+
+def follow_chain(
+    stored: SourceCase | None, env: Envelope, payload: EventPayload, opened_by: Collection[str]
+) -> SourceCase | None:
+    """Return the source case after this event, None for a repeat; raise if it does not belong."""
+    source = stored or SourceCase(case_id=env.case_id)
+    if env.case_version <= source.version:
+        if source.hashes[env.case_version - 1] == env.hash:
+            return None
+        raise ValueError(
+            f"{env.case_id} version {env.case_version} differs from the one read before"
+        )
+    if source.version == 0 and (env.case_version != 1 or env.event_type not in opened_by):
+        raise LookupError(f"{env.event_type} names {env.case_id}, a case that was never opened")
+    head = source.hashes[-1] if source.hashes else GENESIS_HASH
+    if env.case_version != source.version + 1 or env.prev_hash != head:
+        raise ValueError(
+            f"{env.case_id} version {env.case_version} does not follow version {source.version}"
+        )
+    unit = source.unit if source.version else getattr(payload, "unit", None)
+    return source.model_copy(update={"unit": unit, "hashes": [*source.hashes, env.hash]})
 
 
 def system_actor(unit: str) -> Actor:
@@ -225,6 +314,48 @@ class DeciderWorker(Generic[S]):
                 cause=str(env.event_id),
             )
 
+    async def react_tracked(
+        self,
+        react: TrackedReact,
+        name: str,
+        cases: Any,
+        opened_by: Collection[str],
+        record: tuple[bytes, str, int, int],
+    ) -> None:
+        """Answer one event of a followed case; remember the chain only once the answer is sent."""
+        value, topic, partition, offset = record
+        case_id: str | None = None
+        try:
+            raw, env = parse_record(value)
+            case_id = env.case_id
+            if chain_hash(raw) != raw.get("hash"):
+                raise ValueError("hash does not match the record's content")
+            payload = REGISTRY.read(env)
+            stored = cases.get(env.case_id.encode())
+            source = follow_chain(
+                SourceCase.model_validate(stored) if stored else None, env, payload, opened_by
+            )
+            if source is None:
+                log.info("reaction.repeat", reactor=name, case_id=case_id, offset=offset)
+                return
+            commands = react(env, payload, source)
+        except (ValidationError, ValueError, LookupError) as exc:
+            await self.dead_letter(
+                f"{topic}.dlq", value, topic, partition, offset, f"{name}: {exc}", case_id=case_id
+            )
+            return
+        for stream, meta in commands:
+            await self.send_command(meta, stream)
+            log.info(
+                "reaction.sent",
+                reactor=name,
+                case_id=meta.case_id,
+                command_type=meta.command_type,
+                command_id=meta.command_id,
+                cause=str(env.event_id),
+            )
+        cases[env.case_id.encode()] = source.model_dump(mode="json")
+
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
         """Write events in order and wait until every in-sync replica has them."""
         producer = await self.producer()
@@ -260,11 +391,20 @@ class DeciderWorker(Generic[S]):
         )
 
     async def dead_letter(
-        self, dlq: str, value: bytes, topic: str, partition: int, offset: int, reason: str
+        self,
+        dlq: str,
+        value: bytes,
+        topic: str,
+        partition: int,
+        offset: int,
+        reason: str,
+        *,
+        case_id: str | None = None,
     ) -> None:
         """Park a record nobody can process, with where it came from and why."""
         log.error(
             "record.dead_lettered",
+            case_id=case_id,
             topic=topic,
             partition=partition,
             offset=offset,
@@ -303,8 +443,21 @@ class DeciderWorker(Generic[S]):
                 )
                 await self.send_command(meta)
 
+    def declare_changelogs(self) -> list[str]:
+        """Create the tables' changelog topics up front with the configured partitions.
+
+        A changelog the stream processor creates on its own first start can show no
+        partitions for a while, and a table write in that window fails the agent.
+        """
+        specs = [
+            kafka_kit.TopicSpec(table.changelog_topic_name, {"cleanup.policy": "compact"})
+            for table in self.app.tables.values()
+        ]
+        return kafka_kit.ensure_topics(self.settings, specs)
+
     def run(self) -> None:
         """Run the worker until it is told to stop."""
+        self.declare_changelogs()
         faust.Worker(
             self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True
         ).execute_from_commandline()

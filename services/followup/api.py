@@ -1,0 +1,240 @@
+"""HTTP routes of follow-up: thin views that build commands and read the projection."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, Field
+
+from contracts import followup as f
+from contracts.envelope import Actor
+from contracts.personal import Sealed
+from services.common.auth import NO_CONTENT, can_see
+from services.common.http import (
+    Body,
+    CommandResult,
+    Ctx,
+    CurrentActor,
+    IdempotencyKey,
+    Problem,
+    ServiceContext,
+    case_row_for,
+    command_id_for,
+    period,
+    submit,
+)
+from services.followup.domain import Followup, Status, statistics
+
+router = APIRouter(prefix="/followups", tags=["followups"])
+stats_router = APIRouter(tags=["statistics"])
+PERSONAL_DATA_ROLES = ("followup_officer", "union_chair", "worker_rep")
+SEALED = "[sealed]"
+
+
+class Transition(Body):
+    """Fields every transition may carry."""
+
+    expected_version: int | None = Field(default=None, ge=0)
+    occurred_at: AwareDatetime | None = None
+
+
+class ProgressBody(Transition):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ContactBody(Transition):
+    satisfaction: f.Satisfaction
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CompleteBody(Transition):
+    note: str | None = Field(default=None, max_length=2000)
+    agreement: f.AgreementFinding | None = None
+    breach_reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+async def _transition(
+    ctx: ServiceContext,
+    actor: Actor,
+    case_id: str,
+    command_type: str,
+    body: Transition,
+    payload: Any,
+    key: str | None,
+) -> CommandResult:
+    row = case_row_for(ctx, actor, case_id, acting=True)
+    return await submit(
+        ctx,
+        actor,
+        command_type=command_type,
+        case_id=case_id,
+        command_id=command_id_for(actor, f"followups/{case_id}/{command_type}", key),
+        payload=payload,
+        request_body=body.model_dump(mode="json"),
+        occurred_at=body.occurred_at,
+        expected_version=body.expected_version,
+        correlation_id=row["correlation_id"],
+    )
+
+
+@router.post("/{case_id}/progress", response_model=CommandResult)
+async def progress(
+    case_id: str,
+    body: ProgressBody,
+    ctx: Ctx,
+    actor: CurrentActor,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Note how the followed matter stands."""
+    payload = f.NoteProgress(note=body.note)
+    return await _transition(ctx, actor, case_id, "note_progress", body, payload, idempotency_key)
+
+
+@router.post("/{case_id}/contact", response_model=CommandResult)
+async def contact(
+    case_id: str,
+    body: ContactBody,
+    ctx: Ctx,
+    actor: CurrentActor,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Record the call-back: how satisfied the worker is, and their words (encrypted)."""
+    row = case_row_for(ctx, actor, case_id, acting=True)
+    source = json.loads(row["state"])["source_case_id"]
+    comment = ctx.sealer.seal(f"CASE-{source}", body.comment) if body.comment else None
+    payload = f.Contact(satisfaction=body.satisfaction, comment=comment)
+    return await _transition(ctx, actor, case_id, "contact", body, payload, idempotency_key)
+
+
+@router.post("/{case_id}/complete", response_model=CommandResult)
+async def complete(
+    case_id: str,
+    ctx: Ctx,
+    actor: CurrentActor,
+    body: CompleteBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Complete the follow-up; a performance check says whether the agreement was kept."""
+    body = body or CompleteBody()
+    payload = f.Complete(note=body.note, agreement=body.agreement, breach_reason=body.breach_reason)
+    return await _transition(ctx, actor, case_id, "complete", body, payload, idempotency_key)
+
+
+# --- queries ----------------------------------------------------------------
+
+
+def _view(row: Any) -> dict[str, Any]:
+    state = json.loads(row["state"])
+    view: dict[str, Any] = {"case_id": row["case_id"], "version": row["version"], **state}
+    view["updated_at"] = row["updated_at"]
+    view["correlation_id"] = row["correlation_id"]
+    return view
+
+
+def _no_admin(actor: Actor) -> None:
+    if actor.role in NO_CONTENT:
+        raise Problem(
+            403, "Forbidden", "administrators manage units, users and keys, not case content"
+        )
+
+
+def _comment(ctx: ServiceContext, actor: Actor, case_id: str) -> str | None:
+    sealed = next(
+        (
+            e["payload"].get("comment")
+            for e in ctx.model.history(case_id)
+            if e["event_type"] == "followup.contacted"
+        ),
+        None,
+    )
+    if sealed is None:
+        return None
+    if actor.role not in PERSONAL_DATA_ROLES:
+        return SEALED
+    return ctx.sealer.open(Sealed.model_validate(sealed))
+
+
+@router.get("")
+async def list_followups(
+    ctx: Ctx,
+    actor: CurrentActor,
+    owner: str | None = None,
+    overdue: bool | None = None,
+    unit: str | None = None,
+    status: Status | None = None,
+    kind: f.FollowupKind | None = None,
+    source_case_id: str | None = None,
+    due_before: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """List follow-ups in the caller's units, soonest due first: an owner's queue."""
+    _no_admin(actor)
+    if unit is not None and not can_see(actor, unit):
+        raise Problem(404, "Not found", f"unit {unit} is not among your units")
+    scope = [unit] if unit else (None if actor.role == "auditor" else [actor.unit])
+    total, rows = ctx.model.query(
+        units=scope,
+        filters={
+            "owner": owner,
+            "overdue": overdue,
+            "status": status,
+            "kind": kind,
+            "source_case_id": source_case_id,
+        },
+        at_most={"due": due_before.isoformat() if due_before else None},
+        order_by="due",
+        limit=limit,
+        offset=offset,
+    )
+    items = [_view(r) for r in rows]
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+@router.get("/{case_id}")
+async def get_followup(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
+    """Return one follow-up as it stands."""
+    _no_admin(actor)
+    row = case_row_for(ctx, actor, case_id, acting=False)
+    return {**_view(row), "comment": _comment(ctx, actor, case_id)}
+
+
+@router.get("/{case_id}/history")
+async def followup_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
+    """Return the follow-up's events, oldest first, exactly as recorded (personal data sealed)."""
+    _no_admin(actor)
+    case_row_for(ctx, actor, case_id, acting=False)
+    return {"case_id": case_id, "events": ctx.model.history(case_id)}
+
+
+@stats_router.get("/stats")
+async def followup_stats(
+    ctx: Ctx,
+    actor: CurrentActor,
+    unit: str | None = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> dict[str, Any]:
+    """Closure, on-time and satisfaction rates of a unit's follow-ups scheduled in a period."""
+    _no_admin(actor)
+    unit = unit or actor.unit
+    if ctx.units.get(unit) is None:
+        raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
+    if not can_see(actor, unit):
+        raise Problem(404, "Not found", f"unit {unit} is not among your units")
+    if from_ and to and to < from_:
+        raise Problem(422, "Invalid period", f"to ({to}) is before from ({from_})")
+    cases: list[Followup] = []
+    offset = 0
+    while True:
+        _, rows = ctx.model.query(
+            units=[unit], filters={**period(from_, to)}, limit=1000, offset=offset
+        )
+        cases += [Followup.model_validate_json(r["state"]) for r in rows]
+        if len(rows) < 1000:
+            break
+        offset += 1000
+    return {"unit": unit, "from": from_, "to": to, **statistics(cases)}

@@ -1,0 +1,76 @@
+"""Entry points of the follow-up service: its HTTP app and its stream worker."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import FastAPI
+
+from services.common.http import build_app
+from services.common.readmodel import ReadModel
+from services.common.settings import Settings
+from services.common.units import load_units
+from services.common.worker import DeciderWorker, tracking_reactor
+from services.followup import policies
+from services.followup.api import router, stats_router
+from services.followup.domain import Followup
+from services.followup.service import KIND
+
+
+def read_model(settings: Settings) -> ReadModel[Followup]:
+    """Open the follow-up read model."""
+    return ReadModel(
+        settings.data_dir / "followup.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the follow-up HTTP app."""
+    settings = settings or Settings()
+    return build_app(
+        settings,
+        KIND,
+        title="Taizhang follow-up (跟踪回访)",
+        resource="followups",
+        model_factory=read_model,
+        routers=[router, stats_router],
+    )
+
+
+def create_worker(settings: Settings | None = None) -> DeciderWorker[Followup]:
+    """Build the follow-up stream worker with the policies that schedule and close the loop."""
+    settings = settings or Settings()
+    units = load_units(settings.units_file)
+    from_grievance = partial(
+        policies.from_grievance,
+        callback_days=lambda unit: units.service_levels(unit).callback_working_days,
+    )
+    return DeciderWorker(
+        settings,
+        KIND,
+        "followup",
+        extras=(
+            tracking_reactor(
+                "grievance", "followup-grievance", from_grievance, opened_by=("grievance.logged",)
+            ),
+            tracking_reactor(
+                "suggestion",
+                "followup-suggestion",
+                policies.from_suggestion,
+                opened_by=(
+                    "suggestion.submitted",
+                    "suggestion.group_formed",
+                    "suggestion.query_raised",
+                ),
+            ),
+            tracking_reactor(
+                "dispute", "followup-dispute", policies.from_dispute, opened_by=("dispute.applied",)
+            ),
+            tracking_reactor(
+                "followup",
+                "followup-loop",
+                policies.close_the_loop,
+                opened_by=("followup.scheduled",),
+            ),
+        ),
+    )
