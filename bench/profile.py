@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 OWN_CODE = ("services/", "contracts/")
+WAIT_FRAMES = ("EpollSelector.select", "select (", "poll (")
 
 
 def fold(lines: Iterable[str]) -> tuple[int, Counter[str], Counter[str]]:
-    """Read collapsed stacks ("a;b;c 12"); return samples, leaf counts, own-code counts."""
+    """Read collapsed stacks ("a;b;c 12"); return samples, leaf counts, innermost-own counts."""
     total, leaves, own = 0, Counter[str](), Counter[str]()
     for line in lines:
         stack, _, count = line.rstrip().rpartition(" ")
@@ -22,16 +23,25 @@ def fold(lines: Iterable[str]) -> tuple[int, Counter[str], Counter[str]]:
         total += n
         frames = stack.split(";")
         leaves[_short(frames[-1])] += n
-        for frame in {_short(f) for f in frames if any(p in f for p in OWN_CODE)}:
-            own[frame] += n
+        mine = [f for f in frames if any(p in f for p in OWN_CODE)]
+        own[_short(mine[-1]) if mine else "(outside our code)"] += n
     return total, leaves, own
+
+
+def waiting_share(leaves: Counter[str], total: int) -> float:
+    """Return the percentage of samples spent waiting for I/O in the event loop's selector."""
+    waiting = sum(c for frame, c in leaves.items() if frame.startswith(WAIT_FRAMES))
+    return 100 * waiting / total if total else 0.0
 
 
 def _short(frame: str) -> str:
     """Turn "send (/x/site-packages/aiokafka/producer.py:12)" into "send (aiokafka/producer.py)"."""
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/", "lib/python3.11/"):
+    for marker in OWN_CODE:
+        if marker in path:
+            return f"{name} ({path[path.index(marker) :]})"
+    for marker in ("site-packages/", "lib/python3.11/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{name} ({path})" if path else name
@@ -60,6 +70,11 @@ def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | Non
 def summary(path: Path) -> dict[str, object]:
     """Fold a py-spy raw file into its top leaf frames and top frames of our own code."""
     if not path.exists():
-        return {"samples": 0, "leaf": [], "own": []}
+        return {"samples": 0, "waiting_pct": 0.0, "leaf": [], "own": []}
     total, leaves, own = fold(path.read_text(errors="replace").splitlines())
-    return {"samples": total, "leaf": top(leaves, total), "own": top(own, total)}
+    return {
+        "samples": total,
+        "waiting_pct": round(waiting_share(leaves, total), 1),
+        "leaf": top(leaves, total),
+        "own": top(own, total),
+    }

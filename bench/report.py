@@ -253,8 +253,9 @@ def _closing(results: dict[str, Any]) -> list[str]:
             p = spied[part]
             lines += [
                 "",
-                f"intake {part}, {p['samples']:,} samples; heaviest frames of our code"
-                " (inclusive) and heaviest leaf frames (self):",
+                f"intake {part}, {p['samples']:,} samples, {p['waiting_pct']:.0f} % of them"
+                " waiting for I/O in the event loop; where each sample was in our code"
+                " (innermost frame of ours) and the heaviest leaf frames:",
                 "",
                 "| our code | share | leaf | share |",
                 "|---|---|---|---|",

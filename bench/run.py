@@ -57,8 +57,8 @@ class Plan:
     profile_seconds: float
 
 
-QUICK = Plan("quick", 20_000, 4.0, rate_steps(100, 3200, 1.6), 1_000, 20, 6.0)
-FULL = Plan("full", 1_000_000, 15.0, rate_steps(100, 6400, 1.4), 10_000, 100, 15.0)
+QUICK = Plan("quick", 20_000, 4.0, rate_steps(25, 3200, 1.6), 1_000, 20, 6.0)
+FULL = Plan("full", 1_000_000, 15.0, rate_steps(25, 6400, 1.4), 10_000, 100, 15.0)
 
 
 def log(message: str) -> None:
@@ -362,17 +362,19 @@ async def rebuild_ours(settings: Settings, scratch: Path) -> dict[str, Any]:
         projector = Projector(fresh, model, model.topics, producer, f"{name}-rebuild")
         began = time.perf_counter()
         await projector.start()
+        started = time.perf_counter()
         for topic in model.topics:
             last = [
                 (tp.partition, end - 1) for tp, end in ends.items() if tp.topic == topic and end
             ]
             if last and not await projector.wait_for(topic, last, timeout=3600):
                 raise TimeoutError(f"the {name} read model did not reach the end of {topic}")
-        took = time.perf_counter() - began
+        took = time.perf_counter() - started
         await projector.stop()
         model.close()
         models[name] = {
             "records": records,
+            "start_seconds": round(started - began, 3),
             "seconds": round(took, 3),
             "events_per_s": round(records / took, 1) if records else None,
         }
@@ -481,8 +483,8 @@ async def run(plan: Plan) -> dict[str, Any]:
     began = time.monotonic()
     results: dict[str, Any] = {"plan": plan.__dict__, "machine": machine()}
     scratch = Path(tempfile.mkdtemp(prefix="taizhang-bench-"))
-    profiles = HERE / "profiles"
-    profiles.mkdir(exist_ok=True)
+    profiles = HERE / "out" / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
     peers: list[subprocess.Popen[bytes]] = []
     try:
         with broker(scratch) as bootstrap:

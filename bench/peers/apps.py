@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from contracts.envelope import Actor
@@ -76,6 +76,7 @@ def ledger(path: Path) -> Ledger:
 
 def _app(settings: Settings, title: str) -> FastAPI:
     app = FastAPI(title=title)
+    app.state.settings = settings
     app.add_middleware(
         LimitsMiddleware,
         max_body=settings.max_body_bytes,
@@ -91,25 +92,23 @@ def _app(settings: Settings, title: str) -> FastAPI:
     return app
 
 
-def actor_from(settings: Settings) -> Any:
-    """Return the dependency that reads the bearer token, as the services do."""
+def current_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """Return the signed-in actor from the bearer token, as the services do."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Problem(401, "Not signed in", "send Authorization: Bearer <token>")
+    try:
+        return read_token(request.app.state.settings, authorization[7:].strip())
+    except TokenError as exc:
+        raise Problem(401, "Not signed in", f"the token is not valid: {exc}") from exc
 
-    def current(authorization: Annotated[str | None, Header()] = None) -> Actor:
-        if not authorization or not authorization.lower().startswith("bearer "):
-            raise Problem(401, "Not signed in", "send Authorization: Bearer <token>")
-        try:
-            return read_token(settings, authorization[7:].strip())
-        except TokenError as exc:
-            raise Problem(401, "Not signed in", f"the token is not valid: {exc}") from exc
 
-    return current
+CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def ceiling_app(settings: Settings) -> FastAPI:
     """The intake endpoint with token, unit and body checks only: no sealing, no store."""
     app = _app(settings, "grievance intake, validation only")
     units = load_units(settings.units_file)
-    CurrentActor = Annotated[Actor, Depends(actor_from(settings))]
 
     @app.post("/grievances", status_code=201)
     async def log_grievance(body: LogBody, actor: CurrentActor) -> JSONResponse:
@@ -132,7 +131,6 @@ def eventsourcing_app(settings: Settings) -> FastAPI:
     data = settings.data_dir
     sealer = Sealer(SqliteKeyVault(data / "vault.sqlite", settings.master_key), settings.master_key)
     store = ledger(data / "eventsourcing.sqlite")
-    CurrentActor = Annotated[Actor, Depends(actor_from(settings))]
 
     @app.post("/grievances", status_code=201)
     def log_grievance(body: LogBody, actor: CurrentActor) -> JSONResponse:
