@@ -139,6 +139,21 @@ def _intake(results: dict[str, Any]) -> list[str]:
                 f" | {_ms(s['p99_ms'])} | {_ms(s['p999_ms'])} | {s['ok']} / {s['sent']}"
                 f" | {'yes' if s['sustained'] else 'no'} |"
             )
+    inside = [i for d in results["intake"].values() for i in d.get("inside", [])]
+    if inside:
+        lines += [
+            "",
+            "Inside the ledger, from the intake API's own log: the time from sending the"
+            " command to the decider's reply (the rest of a request is HTTP, token, sealing"
+            " and waiting for the read model).",
+            "",
+            "| rate/s | command to reply p50 ms | p99 ms |",
+            "|---|---|---|",
+            *(
+                f"| {i['target_rate']} | {_ms(i['reply_p50_ms'])} | {_ms(i['reply_p99_ms'])} |"
+                for i in inside
+            ),
+        ]
     return lines
 
 

@@ -196,17 +196,54 @@ async def calibrate(port: int, token: str) -> dict[str, float]:
     return {"raw_http11_per_s": round(raw, 1), "httpx_per_s": round(via_httpx, 1)}
 
 
-async def step_up(name: str, port: int, token: str, plan: Plan) -> list[Step]:
+def reply_times(log_text: str) -> list[float]:
+    """Return the command-to-reply times (ms) the intake API logged for new grievances."""
+    times = []
+    for line in log_text.splitlines():
+        if '"command.answered"' not in line:
+            continue
+        entry = json.loads(line)
+        if entry.get("command_type") == "log":
+            times.append(float(entry["ms"]))
+    return times
+
+
+def log_size(path: Path) -> int:
+    """Return how long a log file is now."""
+    return path.stat().st_size
+
+
+def log_since(path: Path, mark: int) -> str:
+    """Return what a log file gained after `mark`."""
+    with path.open("rb") as f:
+        f.seek(mark)
+        return f.read().decode(errors="replace")
+
+
+async def step_up(
+    name: str, port: int, token: str, plan: Plan, api_log: Path | None = None
+) -> tuple[list[Step], list[dict[str, Any]]]:
     """Raise the arrival rate step by step until a step is not sustained."""
     request = grievance_request(port, token)
     steps: list[Step] = []
+    inside: list[dict[str, Any]] = []
     for rate in plan.rates:
+        mark = log_size(api_log) if api_log else 0
         pool = loadgen.Pool("127.0.0.1", port, 512)
         step = await loadgen.open_loop(
             loadgen.raw_sender(pool, request), rate, plan.step_seconds, drain_s=20
         )
         pool.close()
         steps.append(step)
+        if api_log:
+            replies = reply_times(log_since(api_log, mark))
+            inside.append(
+                {
+                    "target_rate": rate,
+                    "reply_p50_ms": round(percentile(replies, 50), 1),
+                    "reply_p99_ms": round(percentile(replies, 99), 1),
+                }
+            )
         log(
             f"  {name:>13} {rate:>5}/s: p50 {step.p50_ms:7.1f} ms  p99 {step.p99_ms:7.1f} ms"
             f"  p99.9 {step.p999_ms:7.1f} ms  ok {step.ok}/{step.sent}"
@@ -215,7 +252,7 @@ async def step_up(name: str, port: int, token: str, plan: Plan) -> list[Step]:
         if not step.sustained:
             break
         await asyncio.sleep(1.0)
-    return steps
+    return steps, inside
 
 
 # --- scenario 2: append -------------------------------------------------------
@@ -507,11 +544,14 @@ async def run(plan: Plan) -> dict[str, Any]:
                     ("eventsourcing", es_port),
                     ("taizhang", stack.ports["intake"]),
                 ):
-                    steps = await step_up(name, port, token, plan)
+                    api_log = stack.var / "intake-api.log" if name == "taizhang" else None
+                    steps, inside = await step_up(name, port, token, plan, api_log)
                     intake[name] = {
                         "steps": [s.as_dict() for s in steps],
                         "sustained_per_s": highest_sustained(steps),
                     }
+                    if inside:
+                        intake[name]["inside"] = inside
                 results["intake"] = intake
 
                 log("scenario 2: append")
