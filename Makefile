@@ -48,7 +48,7 @@ unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services contracts
+	$(BIN)/mypy services contracts bench
 
 fmt: install
 	$(BIN)/ruff format .

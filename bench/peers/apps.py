@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
@@ -59,7 +60,7 @@ class Grievance(Aggregate):
         self.status = "closed"
 
 
-class Ledger(Application):
+class Ledger(Application[UUID]):
     """The single-machine event store a user might pick instead: eventsourcing on SQLite."""
 
 
