@@ -9,7 +9,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 OWN_CODE = ("services/", "contracts/")
-WAIT_FRAMES = ("EpollSelector.select", "select (", "poll (")
+# Leaves where a process waits: the selector, uvloop's C loop (seen as Runner.run), idle threads.
+WAIT_FRAMES = (
+    "EpollSelector.select",
+    "select (",
+    "poll (",
+    "Runner.run (",
+    "Condition.wait (",
+    "_worker (concurrent",
+)
+# Frames of ours that only start a process: a sample whose innermost frame of ours is one of
+# these was spent in the framework or the event loop, not in our handling of a request.
+ENTRY_FRAMES = ("serve (", "main (", "<module> (", "DeciderWorker.run (", "(outside our code)")
 
 
 def fold(lines: Iterable[str]) -> tuple[int, Counter[str], Counter[str]]:
@@ -26,6 +37,12 @@ def fold(lines: Iterable[str]) -> tuple[int, Counter[str], Counter[str]]:
         mine = [f for f in frames if any(p in f for p in OWN_CODE)]
         own[_short(mine[-1]) if mine else "(outside our code)"] += n
     return total, leaves, own
+
+
+def own_share(own: Counter[str], total: int) -> float:
+    """Return the percentage of samples inside our own code past the process entry frames."""
+    inside = sum(c for frame, c in own.items() if not frame.startswith(ENTRY_FRAMES))
+    return 100 * inside / total if total else 0.0
 
 
 def waiting_share(leaves: Counter[str], total: int) -> float:
@@ -70,11 +87,12 @@ def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | Non
 def summary(path: Path) -> dict[str, object]:
     """Fold a py-spy raw file into its top leaf frames and top frames of our own code."""
     if not path.exists():
-        return {"samples": 0, "waiting_pct": 0.0, "leaf": [], "own": []}
+        return {"samples": 0, "waiting_pct": 0.0, "own_pct": 0.0, "leaf": [], "own": []}
     total, leaves, own = fold(path.read_text(errors="replace").splitlines())
     return {
         "samples": total,
         "waiting_pct": round(waiting_share(leaves, total), 1),
+        "own_pct": round(own_share(own, total), 1),
         "leaf": top(leaves, total),
         "own": top(own, total),
     }

@@ -661,7 +661,7 @@ async def profile_intake(
     stack: Stack, token: str, plan: Plan, folder: Path, sustained: int
 ) -> dict[str, Any]:
     """Sample the intake processes with py-spy under load just above what they sustain."""
-    rate = max(200, int(1.25 * sustained))
+    rate = max(25, round(1.5 * sustained))
     spies = {}
     for part in ("api", "worker"):
         proc = stack.procs[f"intake-{part}"]
@@ -733,7 +733,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="override the history size")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
+    parser.add_argument("--render", type=Path, help="only rewrite the report from a results file")
     args = parser.parse_args()
+    if args.render:
+        args.out.write_text(render(json.loads(args.render.read_text())))
+        return
     plan = FULL if args.full else QUICK
     if args.events:
         plan = Plan(**{**plan.__dict__, "events": args.events})
