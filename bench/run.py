@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import random
@@ -726,6 +727,17 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     return found
 
 
+def plain(value: Any) -> Any:
+    """Replace NaN (a step with no answer) by null, so results.json is strict JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
 def main() -> None:
     """Parse the mode and run."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -743,7 +755,7 @@ def main() -> None:
         plan = Plan(**{**plan.__dict__, "events": args.events})
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         results = runner.run(run(plan))
-    args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    args.json.write_text(json.dumps(plain(results), indent=2, ensure_ascii=False) + "\n")
     args.out.write_text(render(results))
     log(f"done in {results['seconds']:.0f}s: {args.out} and {args.json}")
 

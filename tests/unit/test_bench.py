@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench.loadgen import HttpError, open_loop, parse_head
-from bench.profile import fold, waiting_share
+from bench.profile import fold, own_share, waiting_share
 from bench.report import render
 from bench.stats import Step, at_least, at_most, highest_sustained, percentile, rate_steps
 
@@ -107,6 +107,7 @@ def test_profiles_fold_into_leaf_and_own_frames() -> None:
     assert own["seal_envelope (contracts/envelope.py)"] == 3
     assert own["(outside our code)"] == 7
     assert waiting_share(leaves, total) == pytest.approx(70)
+    assert own_share(own, total) == pytest.approx(30)
 
 
 def results() -> dict[str, Any]:
@@ -163,3 +164,25 @@ def test_the_report_has_the_machine_every_scenario_and_the_verdicts() -> None:
     closing = text.split("## Closing note", 1)[1]
     assert "append vs raw aiokafka" in closing and "Pipelining appends" in closing
     assert "peak RSS" not in closing
+
+
+def test_the_closing_note_says_where_intake_time_went() -> None:
+    data = results()
+    data["goals"].append(at_least("intake sustained at p99 < 50 ms", 25, 1000, "cmd/s").as_dict())
+    data["intake"]["taizhang"]["inside"] = [
+        {"target_rate": 25, "reply_p50_ms": 9.5, "reply_p99_ms": 30.0}
+    ]
+    data["profile"] = {
+        "rate_per_s": 38,
+        "seconds": 6.0,
+        "worker": {"samples": 10, "waiting_pct": 40.0, "own_pct": 5.0, "leaf": [], "own": []},
+    }
+    closing = render(data).split("## Closing note", 1)[1]
+    assert "decider answered a command in 9.5 ms (p50), 30.0 ms (p99)" in closing
+    assert "waiting in 40 % of its samples and in our own decision code in 5 %" in closing
+
+
+def test_results_are_strict_json() -> None:
+    from bench.run import plain
+
+    assert plain({"a": [math.nan, 1.0], "b": (2, math.nan)}) == {"a": [None, 1.0], "b": [2, None]}
