@@ -270,8 +270,8 @@ def _intake_evidence(results: dict[str, Any]) -> str:
         said.append(
             f"under {spied['rate_per_s']} commands/s the decider process was waiting in"
             f" {w['waiting_pct']:.0f} % of its samples and in our own decision code in"
-            f" {w.get('own_pct', 0):.0f} %: it is bound by serial round trips to the broker,"
-            " not by computation"
+            f" {w.get('own_pct', 0):.0f} %, the rest in the faust and aiokafka clients: the"
+            " serial round trips to the broker, not the rules, set the pace"
         )
     return ("Measured in this run: " + "; ".join(said) + ".") if said else ""
 
