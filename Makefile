@@ -54,11 +54,22 @@ unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services contracts
+	$(BIN)/mypy services contracts bench
 
 fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## bench: broker, services and peers side by side; writes BENCHMARKS.md and bench/results.json
+## (quick, under 5 minutes; FULL=1 for the 1M-event history)
+BENCH_INSTALLED := $(VENV)/.bench-installed
+
+$(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_INSTALLED) jars
+	$(BIN)/python -m bench.run $(if $(FULL),--full,)
 
 ## contracts: JSON Schema per event and the AsyncAPI document
 contracts: install

@@ -1,0 +1,186 @@
+"""The benchmark harness's arithmetic, load schedule and report, without a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from typing import Any
+
+import pytest
+
+from bench.loadgen import HttpError, open_loop, parse_head
+from bench.profile import fold, own_share, waiting_share
+from bench.report import plain, render
+from bench.stats import Step, at_least, at_most, highest_sustained, percentile, rate_steps
+
+
+def step(rate: int, p99: float, ok: int, errors: int = 0, achieved: float | None = None) -> Step:
+    return Step(rate, 1.0, ok + errors, ok, errors, achieved or rate, 1.0, p99, p99, p99)
+
+
+def test_percentiles_use_the_nearest_rank() -> None:
+    values = [float(v) for v in range(100, 0, -1)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 99.9) == 100
+    assert percentile(values, 0) == 1
+    assert percentile([7.0], 99.9) == 7
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile(values, 101)
+
+
+def test_rates_step_up_by_a_factor_and_stop_at_the_ceiling() -> None:
+    assert rate_steps(100, 1000, 2) == [100, 200, 400, 800]
+    steps = rate_steps(25, 3200, 1.6)
+    assert steps[0] == 25 and steps[-1] <= 3200 and round(steps[-1] * 1.6) > 3200
+    assert all(b > a for a, b in itertools.pairwise(steps))
+    with pytest.raises(ValueError):
+        rate_steps(100, 50, 2)
+
+
+def test_a_step_is_sustained_only_with_every_answer_in_time_and_at_rate() -> None:
+    assert step(100, 49.9, ok=100).sustained
+    assert not step(100, 50.0, ok=100).sustained
+    assert not step(100, 10.0, ok=99, errors=1).sustained
+    assert not step(100, 10.0, ok=100, achieved=90).sustained
+    steps = [step(100, 10, 100), step(200, 20, 200), step(400, 80, 400), step(800, 10, 800)]
+    assert highest_sustained(steps) == 800
+    assert highest_sustained([step(100, 80, 100)]) == 0
+
+
+def test_goals_carry_their_ratio_and_verdict() -> None:
+    floor = at_least("append", 40, 50, "% of raw")
+    assert not floor.met and floor.ratio == pytest.approx(0.8)
+    ceiling = at_most("replay p99", 20, 50, "ms")
+    assert ceiling.met and ceiling.ratio == pytest.approx(0.4)
+
+
+async def test_latency_counts_from_the_schedule_so_queueing_shows() -> None:
+    lock = asyncio.Lock()
+
+    async def serial() -> int:
+        async with lock:
+            await asyncio.sleep(0.02)
+        return 201
+
+    # 100/s for 0.3 s into a server that takes 20 ms each: the 30th waits ~0.3 s in line.
+    result = await open_loop(serial, 100, 0.3)
+    assert result.sent == 30 and result.ok == 30 and result.errors == 0
+    assert result.p50_ms >= 20
+    assert result.max_ms > 250
+    assert not result.sustained
+
+
+async def test_refusals_and_broken_connections_count_as_errors() -> None:
+    calls = 0
+
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls % 3 == 0:
+            raise HttpError("closed")
+        return 201 if calls % 3 == 1 else 503
+
+    result = await open_loop(flaky, 200, 0.15)
+    assert result.sent == 30 and result.ok == 10 and result.errors == 20
+
+
+def test_response_heads_are_parsed() -> None:
+    head = b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nContent-Length: 42\r\n\r\n"
+    assert parse_head(head) == (201, 42)
+    with pytest.raises(HttpError):
+        parse_head(b"garbage\r\n\r\n")
+
+
+def test_profiles_fold_into_leaf_and_own_frames() -> None:
+    lines = [
+        "run (mode/worker.py:1);handle (/w/services/common/worker.py:9);"
+        "seal_envelope (/w/contracts/envelope.py:3);sha256 (hashlib.py:1) 3",
+        "run (mode/worker.py:1);select (/usr/lib/python3.11/selectors.py:468) 7",
+        "not a sample line",
+    ]
+    total, leaves, own = fold(lines)
+    assert total == 10
+    assert leaves["sha256 (hashlib.py)"] == 3
+    assert own["seal_envelope (contracts/envelope.py)"] == 3
+    assert own["(outside our code)"] == 7
+    assert waiting_share(leaves, total) == pytest.approx(70)
+    assert own_share(own, total) == pytest.approx(30)
+
+
+def results() -> dict[str, Any]:
+    steps = [step(25, 10, 100).as_dict(), step(40, 80, 160).as_dict()]
+    timing = {"events": 100, "seconds": 1.0, "events_per_s": 100.0}
+    return {
+        "plan": {"mode": "quick", "step_seconds": 4.0, "rates": [25, 40]},
+        "machine": {
+            "cpu": "Test CPU",
+            "cores": 2,
+            "memory_gb": 4.0,
+            "os": "Linux",
+            "load_average_at_start": [1.0, 1.0, 1.0],
+            "versions": {"python": "3.11"},
+        },
+        "seconds": 100.0,
+        "loadgen": {"raw_http11_per_s": 5000.0, "httpx_per_s": 900.0},
+        "intake": {"taizhang": {"steps": steps, "sustained_per_s": 25}},
+        "append": {"taizhang": timing, "raw_aiokafka": {**timing, "events_per_s": 1000.0}},
+        "history": {"cases": 25, "events": 100, "load_seconds": 1.0, "services_caught_up_s": 0.5},
+        "rebuild": {
+            "taizhang": {
+                "models": {"intake": {**timing, "records": 100}},
+                **timing,
+                "records": 100,
+            },
+            "raw_kafka_python": {**timing, "records": 100},
+            "eventsourcing": {**timing, "records": 100},
+        },
+        "one_case": {
+            "cases": 5,
+            "cli_p50_ms": 600.0,
+            "cli_p99_ms": 700.0,
+            "in_process_p50_ms": 30.0,
+            "in_process_p99_ms": 40.0,
+            "cli_import_ms": 500.0,
+        },
+        "memory": {"intake-api": {"peak_mb": 90.0, "now_mb": 80.0}},
+        "goals": [
+            at_least("append vs raw aiokafka", 10, 50, "% of raw").as_dict(),
+            at_most("peak RSS, heaviest (intake-api)", 90, 300, "MB").as_dict(),
+        ],
+    }
+
+
+def test_the_report_has_the_machine_every_scenario_and_the_verdicts() -> None:
+    text = render(results())
+    assert "Test CPU, 2 cores" in text
+    assert "| append vs raw aiokafka | >= 50 % of raw | 10 % of raw | 0.20 | **missed** |" in text
+    assert "| peak RSS, heaviest (intake-api) | < 300 MB | 90 MB | 0.30 | met |" in text
+    assert "| taizhang | 40 | 40 | 1.0 | 80.0 | 80.0 | 160 / 160 | no |" in text
+    for heading in ("## 1. Intake", "## 2. Append", "## 3. Replay", "## 4. One case", "## 5."):
+        assert heading in text
+    closing = text.split("## Closing note", 1)[1]
+    assert "append vs raw aiokafka" in closing and "Pipelining appends" in closing
+    assert "peak RSS" not in closing
+
+
+def test_the_closing_note_says_where_intake_time_went() -> None:
+    data = results()
+    data["goals"].append(at_least("intake sustained at p99 < 50 ms", 25, 1000, "cmd/s").as_dict())
+    data["intake"]["taizhang"]["inside"] = [
+        {"target_rate": 25, "reply_p50_ms": 9.5, "reply_p99_ms": 30.0}
+    ]
+    data["profile"] = {
+        "rate_per_s": 38,
+        "seconds": 6.0,
+        "worker": {"samples": 10, "waiting_pct": 40.0, "own_pct": 5.0, "leaf": [], "own": []},
+    }
+    closing = render(data).split("## Closing note", 1)[1]
+    assert "decider answered a command in 9.5 ms (p50), 30.0 ms (p99)" in closing
+    assert "waiting in 40 % of its samples and in our own decision code in 5 %" in closing
+
+
+def test_results_are_strict_json() -> None:
+    assert plain({"a": [math.nan, 1.0], "b": (2, math.nan)}) == {"a": [None, 1.0], "b": [2, None]}
