@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     token_ttl_hours: int = 12
     reply_timeout_s: float = 15.0
     timer_interval_s: float = 30.0
+    decide_batch: int = Field(default=200, ge=1, le=5000)
+    decide_window_s: float = Field(default=0.005, ge=0.0, le=1.0)
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
     max_body_bytes: int = 64 * 1024
     rate_limit_per_minute: int = 6000

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import faust
 from aiokafka import AIOKafkaProducer
@@ -27,7 +27,7 @@ from contracts.envelope import (
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.decider import CaseKind, Head, process, refusal, timer_command_id
+from services.common.decider import CaseKind, Head, Outcome, process, refusal, timer_command_id
 from services.common.settings import Settings
 
 log = logs.get(__name__)
@@ -217,7 +217,9 @@ class DeciderWorker(Generic[S]):
             f"{kind.stream}-heads",
             default=None,
             partitions=settings.partitions,
-            key_type=str,
+            key_type=bytes,
+            # Keyed like the commands, so a case's head lives in its command partition.
+            use_partitioner=True,
         )
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
@@ -238,55 +240,93 @@ class DeciderWorker(Generic[S]):
             return self._producer
 
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await self.handle(msg.value, msg.topic, msg.partition, msg.offset)
-
-    async def handle(self, value: bytes, topic: str, partition: int, offset: int) -> None:
-        """Decide one command record, append its events, remember the head, reply."""
-        try:
-            meta = CommandEnvelope.model_validate_json(value)
-            if not self.kind.owns(meta.case_id):
-                raise ValueError(
-                    f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
-                )
-        except (ValidationError, ValueError) as exc:
-            await self.dead_letter(self.dlq_topic, value, topic, partition, offset, str(exc))
-            return
-        bound = log.bind(
-            case_id=meta.case_id, command_id=meta.command_id, command_type=meta.command_type
+        batches = cast("faust.Stream[bytes]", stream).take_events(
+            self.settings.decide_batch, within=self.settings.decide_window_s
         )
-        stored = self.heads.get(meta.case_id)
-        head = Head.model_validate(stored) if stored else Head()
-        try:
-            outcome = process(self.kind, head, meta)
-        except Exception as exc:  # a defect in a rule must not stop every other case
-            bound.exception("command.failed", topic=topic, partition=partition, offset=offset)
-            await self.dead_letter(self.dlq_topic, value, topic, partition, offset, repr(exc))
-            await self.reply(
-                refusal(meta, 500, "Internal error", "the command could not be decided"), meta
+        async for events in batches:
+            await self.handle_batch(
+                [
+                    (e.message.value or b"", e.message.topic, e.message.partition, e.message.offset)
+                    for e in events
+                ]
             )
-            return
-        reply = outcome.reply
-        if outcome.events:
-            positions = await self.append(outcome.events)
-            reply = reply.model_copy(update={"positions": positions})
-            answered = dict(outcome.head.answered)
-            answered[meta.command_id] = (meta.fingerprint, reply.model_dump(mode="json"))
-            self.heads[meta.case_id] = outcome.head.model_copy(
-                update={"answered": answered}
-            ).model_dump(mode="json")
-            for env in outcome.events:
-                bound.info(
-                    "event.appended",
-                    event_type=env.event_type,
-                    event_id=str(env.event_id),
-                    case_version=env.case_version,
+
+    async def handle_batch(self, records: list[tuple[bytes, str, int, int]]) -> None:
+        """Decide a batch of command records in order, append all their events, then reply.
+
+        Each command is decided against the head its case has after the commands before
+        it, so a case stays serial; the broker round trips are shared by the whole batch.
+        """
+        heads: dict[str, Head] = {}
+        changed: set[str] = set()
+        decided: list[tuple[CommandEnvelope, Outcome]] = []
+        for value, topic, partition, offset in records:
+            try:
+                meta = CommandEnvelope.model_validate_json(value)
+                if not self.kind.owns(meta.case_id):
+                    raise ValueError(
+                        f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
+                    )
+            except (ValidationError, ValueError) as exc:
+                await self.dead_letter(self.dlq_topic, value, topic, partition, offset, str(exc))
+                continue
+            head = heads.get(meta.case_id) or self._stored_head(meta.case_id)
+            try:
+                outcome = process(self.kind, head, meta)
+            except Exception as exc:  # a defect in a rule must not stop every other case
+                log.exception(
+                    "command.failed",
+                    case_id=meta.case_id,
+                    command_id=meta.command_id,
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
                 )
-        elif not reply.ok:
-            bound.info("command.refused", status=reply.refusal.status if reply.refusal else None)
-        if meta.reply:
-            await self.reply(reply, meta)
+                await self.dead_letter(self.dlq_topic, value, topic, partition, offset, repr(exc))
+                failed = refusal(meta, 500, "Internal error", "the command could not be decided")
+                outcome = Outcome(events=[], head=head, reply=failed)
+            heads[meta.case_id] = outcome.head
+            if outcome.events:
+                changed.add(meta.case_id)
+            decided.append((meta, outcome))
+        positions = await self.append([e for _, o in decided for e in o.events])
+        replies: list[tuple[CommandEnvelope, Reply]] = []
+        for meta, outcome in decided:
+            reply = outcome.reply
+            if outcome.events:
+                mine, positions = positions[: len(outcome.events)], positions[len(outcome.events) :]
+                reply = reply.model_copy(update={"positions": mine})
+                # The case's last head in this batch answers this command from now on.
+                heads[meta.case_id].answered[meta.command_id] = (
+                    meta.fingerprint,
+                    reply.model_dump(mode="json"),
+                )
+                for env in outcome.events:
+                    log.info(
+                        "event.appended",
+                        case_id=meta.case_id,
+                        command_id=meta.command_id,
+                        event_type=env.event_type,
+                        event_id=str(env.event_id),
+                        case_version=env.case_version,
+                    )
+            elif not reply.ok and reply.refusal is not None:
+                log.info(
+                    "command.refused",
+                    case_id=meta.case_id,
+                    command_id=meta.command_id,
+                    command_type=meta.command_type,
+                    status=reply.refusal.status,
+                )
+            if meta.reply:
+                replies.append((meta, reply))
+        for case_id in changed:
+            self.heads[case_id.encode()] = heads[case_id].model_dump(mode="json")
+        await self.send_replies(replies)
+
+    def _stored_head(self, case_id: str) -> Head:
+        stored = self.heads.get(case_id.encode())
+        return Head.model_validate(stored) if stored else Head()
 
     async def react(
         self, react: React, name: str, value: bytes, topic: str, partition: int, offset: int
@@ -358,6 +398,8 @@ class DeciderWorker(Generic[S]):
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
         """Write events in order and wait until every in-sync replica has them."""
+        if not events:
+            return []
         producer = await self.producer()
         while True:
             try:
@@ -377,11 +419,19 @@ class DeciderWorker(Generic[S]):
                 log.warning("append.retry", error=str(exc), case_id=events[0].case_id)
                 await asyncio.sleep(1.0)
 
-    async def reply(self, reply: Reply, meta: CommandEnvelope) -> None:
-        """Answer the caller waiting on the replies topic."""
-        await (await self.producer()).send_and_wait(
-            self.replies_topic, key=meta.command_id.encode(), value=reply.model_dump_json().encode()
-        )
+    async def send_replies(self, replies: list[tuple[CommandEnvelope, Reply]]) -> None:
+        """Answer the callers waiting on the replies topic."""
+        producer = await self.producer()
+        futures = [
+            await producer.send(
+                self.replies_topic,
+                key=meta.command_id.encode(),
+                value=reply.model_dump_json().encode(),
+            )
+            for meta, reply in replies
+        ]
+        for future in futures:
+            await future
 
     async def send_command(self, meta: CommandEnvelope, stream: str | None = None) -> None:
         """Send a command to a decider (this one, or another service's for reactors)."""
@@ -421,7 +471,8 @@ class DeciderWorker(Generic[S]):
 
     async def _tick(self) -> None:
         now = self.clock()
-        for case_id, stored in list(self.heads.items()):
+        for key, stored in list(self.heads.items()):
+            case_id = key.decode()
             head = Head.model_validate(stored)
             if head.state is None:
                 continue
