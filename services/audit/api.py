@@ -1,22 +1,26 @@
-"""HTTP routes of the audit service: a case as it stood, its lineage, its verdict. Auditors only."""
+"""HTTP routes of the audit service: a case as it stood, its lineage, its verdict; the 台账."""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from kafka.errors import KafkaError
 from pydantic import AwareDatetime
 
 from contracts.envelope import Actor
-from services.audit import ledger, replay
+from services.audit import export, ledger, replay
 from services.audit.index import CaseIndex, index_path
 from services.cli.processes import kind_of
 from services.common.http import CurrentActor, Problem
 from services.common.settings import Settings
+from services.common.units import load_units
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -137,3 +141,50 @@ async def verify(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
             for f in verdict.findings
         ],
     }
+
+
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def _ledger_file(
+    settings: Settings, unit: str, period: export.Period, actor: Actor, fmt: str
+) -> tuple[int, bytes]:
+    """Build the ledger in a scratch file and return its row count and bytes."""
+    columns, rows = export.ledger_rows(settings, unit, period, actor)
+    title = f"台账 {unit} {period.start or '…'} – {period.end or '…'}"
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"ledger.{fmt}"
+        export.write(path, fmt, columns, rows, title)
+        return len(rows), path.read_bytes()
+
+
+@router.get("/export")
+async def export_ledger(
+    ctx: Ctx,
+    actor: CurrentActor,
+    unit: str,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    fmt: Annotated[Literal["xlsx", "csv"], Query(alias="format")] = "xlsx",
+) -> Response:
+    """Return a unit's 台账 as xlsx or csv: one row per case of every service, as the CLI writes."""
+    if load_units(ctx.settings.units_file).get(unit) is None:
+        raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
+    if from_ and to and to < from_:
+        raise Problem(422, "Invalid period", f"to ({to}) is before from ({from_})")
+    if not export.may_export(actor, unit):
+        raise Problem(404, "Not found", f"a {actor.role} of {actor.unit} cannot export {unit}")
+    period = export.Period(from_, to)
+    count, content = await asyncio.to_thread(_ledger_file, ctx.settings, unit, period, actor, fmt)
+    name = f"ledger-{unit.replace('/', '-')}-{from_ or 'start'}-{to or 'today'}.{fmt}"
+    return Response(
+        content,
+        media_type=MEDIA[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Ledger-Rows": str(count),
+        },
+    )

@@ -1,41 +1,38 @@
 """Pages of an auditor: find a case, replay it at any instant, check its chain, follow its links.
 
-Today the case's events come from the owning service's `/history` and are folded here, for
-display only, by the same `evolve` functions the services use. Once the audit service runs,
-`GET /audit/cases/{id}?at=`, `/lineage` and `/audit/verify/{id}` replace the fold and the check.
+Everything shown comes from the audit service: `GET /audit/cases/{id}?at=` for the case as it
+stood, `/audit/verify/{id}` for the chain and `/audit/cases/{id}/lineage` for its links.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from contracts.envelope import GENESIS_HASH, Envelope, chain_hash
-from services.cli.processes import KINDS, kind_of
+from services.cli.processes import KINDS
+from services.common.units import within
 from services.portal.client import ApiError
-from services.portal.web import UserPage, friendly
+from services.portal.web import Page, UserPage, friendly
 
 router = APIRouter()
 CASE_ID = re.compile(r"^[A-Z]{3}-[0-9A-Z]{4,40}$")
-HISTORY = {
-    "GRV": ("intake", "/grievances/{id}/history"),
-    "SUG": ("suggestions", "/suggestions/{id}/history"),
-    "QRY": ("suggestions", "/queries/{id}/history"),
-    "GRP": ("suggestions", "/groups/{id}/history"),
-    "DSP": ("mediation", "/disputes/{id}/history"),
-}
+AUDITED = ("GRV", "SUG", "QRY", "GRP", "DSP", "FUP")
+FORMATS = ("xlsx", "csv")
 STATUS_GROUP = {
     "GRV": "grievance_status",
     "SUG": "suggestion_status",
     "QRY": "query_status",
     "DSP": "dispute_status",
+    "FUP": "followup_status",
 }
 # Fields of a state shown in the replay, in this order, when set.
 SHOWN = (
     "category",
+    "kind",
     "summary",
     "title",
     "question",
@@ -46,6 +43,10 @@ SHOWN = (
     "decision",
     "dispute_id",
     "grievance_id",
+    "source_case_id",
+    "owner",
+    "due",
+    "satisfaction",
     "feedback_count",
     "reopen_count",
     "mediator",
@@ -59,6 +60,7 @@ SHOWN = (
 )
 STATE_LABELS = {
     "category": "field.category",
+    "kind": "field.followup_kind",
     "summary": "field.summary",
     "title": "field.title",
     "question": "field.question",
@@ -69,6 +71,10 @@ STATE_LABELS = {
     "decision": "field.decision",
     "dispute_id": "case.lineage",
     "grievance_id": "case.lineage",
+    "source_case_id": "field.source_case",
+    "owner": "field.owner",
+    "due": "field.due",
+    "satisfaction": "field.satisfaction",
     "mediator": "field.mediator",
     "deadline": "field.deadline",
     "limitation_date": "field.limitation",
@@ -79,89 +85,158 @@ STATE_LABELS = {
 }
 
 
-def check_chain(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Check each event's hash and its link to the one before; name the first broken link."""
-    previous = GENESIS_HASH
-    for expected, raw in enumerate(events, start=1):
-        body = {k: v for k, v in raw.items() if not k.startswith("_")}
-        if (
-            body.get("case_version") != expected
-            or body.get("prev_hash") != previous
-            or chain_hash(body) != body.get("hash")
-        ):
-            position = raw.get("_position") or []
-            where = "/".join(str(p) for p in position) if position else "?"
-            return {"ok": False, "version": expected, "position": where, "count": len(events)}
-        previous = str(body["hash"])
-    return {"ok": True, "count": len(events)}
+def chosen_moment(timeline: list[dict[str, Any]], at: int | None) -> tuple[int, str | None]:
+    """The slider's position (1 = first event) and the recorded time the service replays to."""
+    if not timeline:
+        return 0, None
+    chosen = len(timeline) if at is None else max(1, min(at, len(timeline)))
+    moment = None if chosen == len(timeline) else str(timeline[chosen - 1]["recorded_at"])
+    return chosen, moment
 
 
-def snapshots(case_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fold the events one by one: the case's state after each of them."""
-    kind = kind_of(case_id)
-    envelopes = [
-        Envelope.model_validate({k: v for k, v in e.items() if not k.startswith("_")})
-        for e in events
-    ]
-    states = []
-    for i in range(len(envelopes)):
-        state = kind.replay(envelopes[: i + 1])
-        states.append(state.model_dump(mode="json") if state is not None else {})
-    return states
+def chain_badge(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The chain badge from the audit service's verdict; the first finding names where it broke."""
+    if verdict is None:
+        return None
+    if verdict.get("clean"):
+        return {"ok": True, "count": verdict.get("events", 0)}
+    first = (verdict.get("findings") or [{}])[0]
+    where = "/".join(str(first.get(k, "?")) for k in ("topic", "partition", "offset"))
+    return {
+        "ok": False,
+        "what": str(first.get("kind", "")).replace("_", " "),
+        "position": where,
+        "count": verdict.get("events", 0),
+    }
 
 
-def links(case_id: str, events: list[dict[str, Any]], last: dict[str, Any]) -> list[str]:
-    """Every other case this one names: its correlation, its causes and its linked cases."""
-    found: list[str] = []
-    candidates = [e.get("correlation_id") for e in events] + [
-        last.get("dispute_id"),
-        last.get("grievance_id"),
-        *(e.get("payload", {}).get("dispute_id") for e in events),
-    ]
-    for other in candidates:
-        fits = isinstance(other, str) and CASE_ID.match(other) and other != case_id
-        if fits and other not in found:
-            found.append(str(other))
+def lineage_tree(lineage: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The lineage as rows of a tree, root first, each child under the case that caused it."""
+    if not lineage:
+        return []
+    children: dict[str, list[dict[str, Any]]] = {}
+    for link in lineage.get("links", []):
+        children.setdefault(str(link["from"]), []).append(link)
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def walk(case: str, depth: int, via: dict[str, Any] | None) -> None:
+        rows.append({"case_id": case, "depth": depth, "via": via})
+        if case in seen:
+            return
+        seen.add(case)
+        for link in children.get(case, []):
+            walk(str(link["to"]), depth + 1, link)
+
+    walk(str(lineage.get("root", lineage.get("case_id", ""))), 0, None)
+    return rows
+
+
+async def _optional(page: Page, path: str) -> dict[str, Any] | None:
+    """A part of the page that may be missing (index still building) without failing it."""
+    try:
+        found: dict[str, Any] = await page.get("audit", path)
+    except ApiError:
+        return None
     return found
+
+
+def _refused(page: Page, exc: ApiError, wanted: str) -> Response:
+    error = friendly(page.words, exc)
+    if exc.status == 503:
+        error = {"message": page.words("audit.unavailable"), "detail": ""}
+    return _find_page(page, wanted, status=exc.status, error=error)
+
+
+def _find_page(
+    page: Page, wanted: str, status: int = 200, error: dict[str, str] | None = None
+) -> Response:
+    actor = page.user()
+    units = [
+        u for u in page.portal.units.units if actor.role == "auditor" or within(actor.unit, u.id)
+    ]
+    return page.render(
+        "audit_find.html",
+        status=status,
+        error=error,
+        wanted=wanted,
+        units=units,
+        formats=FORMATS,
+        prefixes=AUDITED,
+    )
+
+
+def _day(value: str | None) -> str | None:
+    try:
+        return date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        return None
 
 
 @router.get("/audit", response_class=HTMLResponse)
 async def find(page: UserPage, case: str | None = None) -> Response:
-    """Find a case by its id."""
-    page.user()
+    """Find a case by its id; export a unit's ledger."""
     wanted = (case or "").strip().upper()
     if wanted:
-        if CASE_ID.match(wanted) and wanted[:3] in HISTORY:
+        if CASE_ID.match(wanted) and wanted[:3] in AUDITED:
             return RedirectResponse(f"/audit/{wanted}", status_code=303)
         error = {"message": page.words("error.404"), "detail": ""}
-        return page.render("audit_find.html", status=404, error=error, wanted=case)
-    return page.render("audit_find.html", wanted="")
+        return _find_page(page, case or "", status=404, error=error)
+    return _find_page(page, "")
+
+
+@router.get("/audit/export", response_class=HTMLResponse)
+async def export(
+    page: UserPage,
+    unit: str = "",
+    from_: str | None = None,
+    to: str | None = None,
+    fmt: str = "xlsx",
+) -> Response:
+    """Hand on the unit's ledger the audit service builds, as a file to save."""
+    params = {
+        "unit": unit or page.user().unit,
+        "from": _day(from_),
+        "to": _day(to),
+        "format": fmt if fmt in FORMATS else "xlsx",
+    }
+    try:
+        found = await page.download("audit", "/audit/export", params)
+    except ApiError as exc:
+        return _refused(page, exc, "")
+    headers = {
+        k: v
+        for k, v in found.headers.items()
+        if k.lower() in ("content-disposition", "x-ledger-rows")
+    }
+    return Response(found.content, media_type=found.headers["content-type"], headers=headers)
 
 
 @router.get("/audit/{case_id}", response_class=HTMLResponse)
 async def replay(case_id: str, page: UserPage, at: int | None = None) -> Response:
-    """The case's timeline with a slider that shows it as it stood at each event."""
+    """The case's timeline with a slider; each position asks the audit service for that moment."""
     prefix = case_id[:3]
-    if not CASE_ID.match(case_id) or prefix not in HISTORY or prefix not in KINDS:
+    if not CASE_ID.match(case_id) or prefix not in AUDITED or prefix not in KINDS:
         error = {"message": page.words("error.404"), "detail": ""}
-        return page.render("audit_find.html", status=404, error=error, wanted=case_id)
-    service, path = HISTORY[prefix]
+        return _find_page(page, case_id, status=404, error=error)
+    path = f"/audit/cases/{case_id}"
     try:
-        events = (await page.get(service, path.format(id=case_id)))["events"]
+        latest = await page.get("audit", path)
+        timeline: list[dict[str, Any]] = latest["timeline"]
+        chosen, moment = chosen_moment(timeline, at)
+        stood = latest if moment is None else await page.get("audit", path, {"at": moment})
     except ApiError as exc:
-        return page.render(
-            "audit_find.html", status=exc.status, error=friendly(page.words, exc), wanted=case_id
-        )
-    states = snapshots(case_id, events)
-    chosen = len(states) if at is None else max(1, min(at, len(states)))
+        return _refused(page, exc, case_id)
     return page.render(
         "audit.html",
         case_id=case_id,
-        events=events,
-        states=states,
+        events=timeline,
+        state=stood.get("state") or {},
+        version=stood.get("version"),
+        deadlines=stood.get("open_deadlines", []),
         chosen=chosen,
-        chain=check_chain(events),
-        linked=links(case_id, events, states[-1] if states else {}),
+        chain=chain_badge(await _optional(page, f"/audit/verify/{case_id}")),
+        lineage=lineage_tree(await _optional(page, f"{path}/lineage")),
         status_group=STATUS_GROUP.get(prefix, ""),
         shown=SHOWN,
         state_labels=STATE_LABELS,

@@ -40,6 +40,13 @@ class Api:
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         return await self._call("GET", token, service, path, params=clean)
 
+    async def download(
+        self, token: str, service: str, path: str, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """Fetch a file a service builds (a ledger); raise ApiError as `get` does."""
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        return await self._send("GET", token, service, path, params=clean)
+
     async def post(
         self, token: str, service: str, path: str, body: dict[str, Any], key: str | None = None
     ) -> Any:
@@ -48,6 +55,11 @@ class Api:
         return await self._call("POST", token, service, path, json=body, headers=headers)
 
     async def _call(self, method: str, token: str, service: str, path: str, **kw: Any) -> Any:
+        return (await self._send(method, token, service, path, **kw)).json()
+
+    async def _send(
+        self, method: str, token: str, service: str, path: str, **kw: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
         try:
             response = await self.http.request(
@@ -57,7 +69,7 @@ class Api:
             raise ApiError(503, "Unavailable", f"{service} cannot be reached") from exc
         if response.status_code >= 400:
             raise _problem(response)
-        return response.json()
+        return response
 
     async def close(self) -> None:
         """Close the connection pool."""

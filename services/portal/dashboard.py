@@ -46,10 +46,11 @@ async def dashboard(
         intake = await page.get("intake", "/stats", params)
     except ApiError as exc:
         error = friendly(t, exc)
+    followup_error = None
     try:
         followup = await page.get("followup", "/stats", params)
-    except ApiError:
-        followup = {}  # the follow-up service is optional until it runs
+    except ApiError as exc:
+        followup_error = friendly(t, exc)
     counts = [
         (t("dashboard.suggestions"), int(democracy.get("suggestions", 0))),
         (t("dashboard.adopted"), int(democracy.get("adopted", 0))),
@@ -59,11 +60,18 @@ async def dashboard(
     ]
     rates = [
         (t("dashboard.adoption_rate"), democracy.get("adoption_rate")),
-        (t("dashboard.closure_rate"), followup.get("closure_rate", intake.get("closure_rate"))),
-        (
-            t("dashboard.on_time_rate"),
-            followup.get("on_time_rate", intake.get("answered_on_time_rate")),
-        ),
+        (t("dashboard.closure_rate"), intake.get("closure_rate")),
+        (t("dashboard.on_time_rate"), intake.get("answered_on_time_rate")),
+        (t("dashboard.satisfaction_rate"), followup.get("satisfaction_rate")),
+    ]
+    followups = [
+        (t("dashboard.followups"), followup.get("followups")),
+        (t("dashboard.followups_completed"), followup.get("completed")),
+        (t("dashboard.followups_overdue"), followup.get("overdue")),
+    ]
+    followup_rates = [
+        (t("dashboard.followup_closure_rate"), followup.get("closure_rate")),
+        (t("dashboard.followup_on_time_rate"), followup.get("on_time_rate")),
         (t("dashboard.satisfaction_rate"), followup.get("satisfaction_rate")),
     ]
     return page.render(
@@ -75,6 +83,9 @@ async def dashboard(
         to=params["to"] or "",
         counts=counts,
         rates=[(label, rate, percent(rate)) for label, rate in rates],
+        followup_error=followup_error,
+        followups=followups,
+        followup_rates=[(label, rate, percent(rate)) for label, rate in followup_rates],
         count_chart=bar_chart(t("dashboard.counts"), counts),
         rate_chart=rate_chart(t("dashboard.rates"), rates, t("dashboard.no_data")),
     )

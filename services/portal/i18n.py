@@ -133,7 +133,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "disputes.applied": ("待受理的申请", "Applications awaiting acceptance"),
     "action.find": ("查找", "Find"),
     "action.show": ("查看", "Show"),
-    "action.export": ("导出台账 (xlsx)", "Export ledger (xlsx)"),
+    "action.export": ("导出台账", "Export the ledger"),
+    "action.note_progress": ("记录进展", "Note progress"),
     "action.contact": ("记录回访", "Record call-back"),
     "grievances.title": ("本单位职工诉求", "Your unit's grievances"),
     "grievances.empty": ("暂无诉求。", "No grievances yet."),
@@ -179,9 +180,27 @@ LABELS: dict[str, tuple[str, str]] = {
     "days.over": ("超期 {n} 天", "{n} days past"),
     "followups.title": ("跟踪回访（逾期优先）", "Follow-ups (overdue first)"),
     "followups.unavailable": (
-        "跟踪回访服务尚未开通，开通后这里会列出您的回访任务。",
-        "The follow-up service is not running yet; your call-backs will be listed here once it is.",
+        "跟踪回访服务暂时无法连接，请稍后再试；您填写的内容没有提交。",
+        "The follow-up service cannot be reached just now; please try again shortly."
+        " Nothing was sent.",
     ),
+    "followups.empty": ("暂无待办的跟踪回访。", "No open follow-ups."),
+    "followups.view_all": ("本单位全部", "All in my units"),
+    "followups.view_mine": ("我负责的", "Mine"),
+    "followups.view_overdue": ("已逾期", "Overdue"),
+    "followups.note": ("进展情况", "How the matter stands"),
+    "followups.callback_note": (
+        "职工满意或基本满意时诉求自动结案；不满意时诉求重新办理。",
+        "If the worker is satisfied or basically satisfied the grievance is closed;"
+        " if not, it is reopened.",
+    ),
+    "followups.done_contact": (
+        "回访已记录，诉求将据此结案或重新办理。",
+        "Call-back recorded; the grievance will be closed or reopened accordingly.",
+    ),
+    "followups.done_progress": ("进展已记录。", "Progress noted."),
+    "field.followup_kind": ("回访类型", "Follow-up type"),
+    "field.source_case": ("所跟踪的案件", "Case followed"),
     "audit.title": ("案件审计", "Case audit"),
     "audit.find": ("按编号查找案件", "Find a case by id"),
     "audit.slider": (
@@ -191,21 +210,31 @@ LABELS: dict[str, tuple[str, str]] = {
     "audit.state_at": ("案件在 {at} 的状态", "The case as it stood at {at}"),
     "audit.chain_ok": ("哈希链完整（{n} 条记录）", "Hash chain verified ({n} events)"),
     "audit.chain_broken": (
-        "哈希链断裂：第 {v} 版（{pos}）",
-        "Hash chain broken at version {v} ({pos})",
+        "哈希链有问题：{what}（位置 {pos}）",
+        "Hash chain problem: {what} (at {pos})",
+    ),
+    "audit.chain_unknown": (
+        "暂时无法核对哈希链，请稍后刷新。",
+        "The hash chain cannot be checked just now; refresh shortly.",
     ),
     "audit.chain_note": (
-        "由门户根据业务服务返回的记录核对；审计服务上线后改用其校验结果。",
-        "Checked by the portal on the records the service returned;"
-        " the audit service's verification replaces it once running.",
+        "由审计服务按账本原始记录逐条核对哈希、版本和格式。",
+        "Checked by the audit service against the ledger's own records: hashes, versions, formats.",
     ),
-    "audit.export_unavailable": (
-        "台账导出由审计服务提供，审计服务上线后可用。",
-        "Ledger export comes from the audit service, available once it is running.",
+    "audit.unavailable": (
+        "审计服务暂时无法连接，请稍后再试。",
+        "The audit service cannot be reached just now; please try again shortly.",
     ),
-    "audit.unsupported": (
-        "目前可审计诉求案件（GRV-）。",
-        "Grievance cases (GRV-) can be audited today.",
+    "audit.lineage_pending": (
+        "关联案件暂时查不到（审计索引可能正在更新），请稍后刷新。",
+        "Linked cases cannot be listed yet (the audit index may be catching up); refresh shortly.",
+    ),
+    "audit.caused_by": ("由“{event}”引起", "caused by “{event}”"),
+    "audit.open_deadlines": ("当时未到的期限", "Deadlines still running then"),
+    "audit.format": ("文件格式", "File format"),
+    "audit.export_note": (
+        "每个案件一行，含下级单位；由审计服务生成。",
+        "One row per case, sub-units included; built by the audit service.",
     ),
     "dashboard.title": ("统计看板", "Dashboard"),
     "dashboard.period": ("统计期间", "Period"),
@@ -223,6 +252,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "dashboard.vetoes": ("否决", "Vetoed"),
     "dashboard.queries": ("质询", "Queries"),
     "dashboard.table": ("数据明细", "The numbers"),
+    "dashboard.followup_title": ("跟踪回访", "Follow-ups"),
+    "dashboard.followups": ("跟踪回访任务", "Follow-ups scheduled"),
+    "dashboard.followups_completed": ("已完成", "Completed"),
+    "dashboard.followups_overdue": ("曾逾期", "Ever overdue"),
+    "dashboard.followup_closure_rate": ("回访完成率", "Follow-up closure rate"),
+    "dashboard.followup_on_time_rate": ("按期回访率", "Follow-ups done on time"),
+    "dashboard.followup_unavailable": (
+        "跟踪回访服务暂时无法连接，回访数据稍后显示。",
+        "The follow-up service cannot be reached just now; its figures will show once it is.",
+    ),
     "error.title": ("未能完成", "Not done"),
     "error.401": ("登录已过期，请重新登录。", "Your sign-in has expired; please sign in again."),
     "error.403": ("您的角色不能做这一步。", "Your role cannot take this step."),
@@ -432,6 +471,22 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "suggestion.query_answered": ("答复", "Answered"),
         "suggestion.query_answer_accepted": ("接受答复", "Answer accepted"),
         "suggestion.query_answer_rejected": ("不接受答复", "Answer rejected"),
+        "followup.scheduled": ("安排跟踪回访", "Follow-up scheduled"),
+        "followup.progress_noted": ("记录进展", "Progress noted"),
+        "followup.contacted": ("回访职工", "Worker called back"),
+        "followup.completed": ("回访完成", "Follow-up completed"),
+        "followup.overdue": ("回访逾期", "Follow-up overdue"),
+    },
+    "followup_kind": {
+        "progress": ("跟踪办理进展", "Progress tracking"),
+        "callback": ("满意度回访", "Satisfaction call-back"),
+        "performance_check": ("协议履行检查", "Agreement check"),
+        "limitation_reminder": ("仲裁时效提醒", "Limitation reminder"),
+    },
+    "followup_status": {
+        "open": ("待跟踪", "Open"),
+        "in_progress": ("跟踪中", "In progress"),
+        "completed": ("已完成", "Completed"),
     },
 }
 

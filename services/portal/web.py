@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
+import httpx
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -101,6 +102,12 @@ class Page:
     async def get(self, service: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """Read from a service as the signed-in user."""
         return await self.api.get(self.token, service, path, params)
+
+    async def download(
+        self, service: str, path: str, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """Fetch a file a service builds, as the signed-in user."""
+        return await self.api.download(self.token, service, path, params)
 
     async def post(
         self, service: str, path: str, body: dict[str, Any], key: str | None = None

@@ -1,8 +1,10 @@
 """The web portal end to end in headless Chromium, on the real services and the real broker.
 
-A rep logs the seed's canteen complaint on a phone, a chair resolves it, an auditor slides the
-timeline back to before the resolution, a mediator sees a dispute near its deadline in red, the
-English switch translates the page, and a rep of another unit cannot open the case.
+A rep logs the seed's canteen complaint on a phone, a chair resolves it, a follow-up officer
+records the worker's satisfied call-back and the grievance closes, an auditor slides the audit
+service's timeline back to before the resolution and exports the ledger, a mediator sees a dispute
+near its deadline in red, the English switch translates the page, and a rep of another unit
+cannot open the case.
 Screenshots of each step are saved under test-artifacts/portal/.
 """
 
@@ -42,6 +44,7 @@ DESKTOP = {"width": 1280, "height": 900}
 CANTEEN_SUMMARY = "食堂菜品有待改善"
 CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 EARLIER: dict[str, int] = {}
+SERVICES = ("intake", "suggestions", "mediation", "followup", "audit")
 
 
 def eventually(check: Any, what: str, timeout: float = 60) -> Any:
@@ -57,9 +60,9 @@ def eventually(check: Any, what: str, timeout: float = 60) -> Any:
 
 @pytest.fixture(scope="module")
 def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Intake, suggestions and mediation with the demo data, and the portal in front of them."""
+    """Every service with the demo data, and the portal in front of them."""
     s = Stack(bootstrap, tmp_path_factory.mktemp("portal"), "portal")
-    for service in ("intake", "suggestions", "mediation"):
+    for service in SERVICES:
         s.start(service)
     warm_up(s)
     with s.client("mediation", **CHAIR) as chair:
@@ -72,7 +75,7 @@ def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     load_suggestions_demo(
         s.settings, Console(quiet=True), suggestions=s.url("suggestions"), intake=s.url("intake")
     )
-    for service in ("intake", "suggestions", "mediation"):
+    for service in SERVICES:
         s.env[f"TAIZHANG_{service.upper()}_URL"] = s.url(service)
     s.spawn("portal", "api")
     yield s
@@ -177,6 +180,44 @@ def test_chair_resolves_it(browser: Any, pstack: Stack, case: dict[str, str]) ->
     page.context.close()
 
 
+def test_followup_officer_records_a_satisfied_call_back_and_the_grievance_closes(
+    browser: Any, pstack: Stack, case: dict[str, str]
+) -> None:
+    page = signed_in(browser, pstack, "fup-1", PHONE)
+    assert page.url.endswith("/followups")
+    row = page.locator(f"li[data-source='{case['id']}'][data-kind='callback']")
+
+    def scheduled() -> bool:
+        page.reload()
+        return bool(row.count() == 1)
+
+    eventually(scheduled, "the call-back scheduled by the resolution")
+    assert "满意度回访" in row.inner_text()
+    case["followup"] = str(row.get_attribute("data-case"))
+    row.locator("summary").click()
+    row.locator("select[name='satisfaction']").select_option("satisfied")
+    row.locator("textarea[name='comment']").fill("工友说现在每周有面食和蔬菜了，很满意。")
+    row.screenshot(path=str(SHOTS / "06-followup-call-back-phone.png"))
+    row.locator("button[data-action='contact']").click()
+    page.wait_for_url("**?done=contact")
+    assert page.locator("#done").is_visible()
+    assert page.locator(f"li[data-case='{case['followup']}']").count() == 0
+    page.context.close()
+
+    chair = signed_in(browser, pstack, "chair-p01", DESKTOP)
+    chair.goto(f"{pstack.url('portal')}/grievances/{case['id']}")
+
+    def closed() -> bool:
+        chair.reload()
+        return bool(chair.inner_text("#case-status") == "已结案")
+
+    eventually(closed, "the grievance closed by the satisfied call-back")
+    shot(chair, "07-grievance-closed-after-call-back")
+    chair.goto(f"{pstack.url('portal')}/dashboard?unit=demo/co/p01")
+    assert chair.inner_text("#followup-figures td[data-followup-rate='3']") == "100%"
+    chair.context.close()
+
+
 def test_auditor_slides_back_to_before_the_resolution(
     browser: Any, pstack: Stack, case: dict[str, str]
 ) -> None:
@@ -184,16 +225,32 @@ def test_auditor_slides_back_to_before_the_resolution(
     page.fill("#case", case["id"])
     page.click("button.primary")
     page.wait_for_url(f"**/audit/{case['id']}")
-    assert "哈希链完整（3 条记录）" in page.inner_text("#chain")
-    visible = page.locator("section.replay:visible [data-replay-status]")
-    assert visible.get_attribute("data-replay-status") == "resolved"
-    shot(page, "06-auditor-now")
-    page.focus("#replay-at")
-    page.keyboard.press("ArrowLeft")
-    assert visible.get_attribute("data-replay-status") == "acknowledged"
-    assert visible.inner_text() == "已受理"
-    assert page.locator(".timeline li.future").count() == 1
-    shot(page, "07-auditor-before-resolution")
+    assert "哈希链完整（4 条记录）" in page.inner_text("#chain")
+    status = page.locator("section.replay [data-replay-status]")
+    assert status.get_attribute("data-replay-status") == "closed"
+
+    def linked() -> bool:
+        page.reload()
+        return page.locator(f"#lineage a[href='/audit/{case['followup']}']").count() == 1
+
+    eventually(linked, "the call-back in the grievance's lineage", timeout=30)
+    shot(page, "08-auditor-now")
+    for at, expected in ((3, "resolved"), (2, "acknowledged")):
+        page.focus("#replay-at")
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_url(f"**/audit/{case['id']}?at={at}")
+        assert status.get_attribute("data-replay-status") == expected
+    assert status.inner_text() == "已受理"
+    assert page.locator(".timeline li.future").count() == 2
+    shot(page, "09-auditor-before-resolution")
+    page.goto(f"{pstack.url('portal')}/audit")
+    page.select_option("#x-unit", "demo/co/p01")
+    page.select_option("#x-fmt", "csv")
+    with page.expect_download() as download:
+        page.click("#export button")
+    ledger = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert ledger.startswith("case_id,type,unit") and case["id"] in ledger
+    assert "王小林" not in ledger  # an auditor's ledger carries no names
     page.context.close()
 
 
@@ -236,7 +293,7 @@ def test_mediator_queue_shows_a_dispute_near_its_deadline_in_red(
     fill = row.locator(".clock .fill")
     colour = fill.evaluate("el => getComputedStyle(el).backgroundColor")
     assert colour == "rgb(217, 48, 37)"
-    shot(page, "08-mediator-queue-red-phone")
+    shot(page, "10-mediator-queue-red-phone")
     # The English switch translates the page, labels and statuses alike.
     page.click("a.lang")
     page.wait_for_load_state()
@@ -244,7 +301,7 @@ def test_mediator_queue_shows_a_dispute_near_its_deadline_in_red(
     assert page.locator("html").get_attribute("lang") == "en"
     assert "Mediating" in row.inner_text() or "Accepted" in row.inner_text()
     assert "调解" not in page.inner_text("main")
-    shot(page, "09-mediator-queue-english")
+    shot(page, "11-mediator-queue-english")
     page.context.close()
 
 
@@ -259,8 +316,9 @@ def test_a_rep_of_another_unit_cannot_see_the_case(
     page.goto(f"{pstack.url('portal')}/grievances")
     assert case["id"] not in page.content()
     audit = page.goto(f"{pstack.url('portal')}/audit/{case['id']}")
-    assert audit is not None and audit.status == 404
-    shot(page, "10-other-unit-refused")
+    assert audit is not None and audit.status == 403  # the audit service answers auditors only
+    assert CANTEEN_SUMMARY not in page.content()
+    shot(page, "12-other-unit-refused")
     page.context.close()
 
 

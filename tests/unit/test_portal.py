@@ -9,20 +9,22 @@ from typing import Any, get_args
 
 import pytest
 
+from contracts import followup as fu
 from contracts import grievance as g
 from contracts import suggestion as s
-from contracts.envelope import GENESIS_HASH, Role, chain_hash
+from contracts.envelope import Role
 from contracts.registry import REGISTRY
 from contracts.scope import DisputeCategory
 from services.common.settings import Settings
 from services.common.units import load_units
+from services.followup.domain import Status as FollowupStatus
 from services.intake.domain import Status as GrievanceStatus
 from services.mediation.domain import Status as DisputeStatus
-from services.portal.audit import check_chain, links
+from services.portal.audit import chain_badge, chosen_moment, lineage_tree
 from services.portal.charts import bar_chart, percent, rate_chart
 from services.portal.client import ApiError
 from services.portal.democracy import tally
-from services.portal.followups import by_urgency
+from services.portal.followups import by_urgency, filters
 from services.portal.grievances import service_level
 from services.portal.i18n import ENUMS, LABELS, Words
 from services.portal.mediation import clock
@@ -46,6 +48,9 @@ VOCABULARIES: list[tuple[str, Any]] = [
     ("query_status", QueryStatus),
     ("query_area", s.QueryArea),
     ("role", Role),
+    ("followup_kind", fu.FollowupKind),
+    ("followup_status", FollowupStatus),
+    ("satisfaction", fu.Satisfaction),
 ]
 
 
@@ -68,7 +73,9 @@ def test_every_value_of_a_vocabulary_has_words_in_both_languages(
 
 def test_every_event_type_has_words_for_the_timeline() -> None:
     registered = {
-        t for t in REGISTRY.types() if t.split(".")[0] in ("grievance", "dispute", "suggestion")
+        t
+        for t in REGISTRY.types()
+        if t.split(".")[0] in ("grievance", "dispute", "suggestion", "followup")
     }
     assert registered
     assert registered <= set(ENUMS["event"]), registered - set(ENUMS["event"])
@@ -140,44 +147,51 @@ def test_the_live_tally_counts_against_quorum_and_a_majority_of_all_members() ->
     assert tally({"review": None}) is None
 
 
-def _chain(n: int) -> list[dict[str, Any]]:
-    events, previous = [], GENESIS_HASH
-    for version in range(1, n + 1):
-        event: dict[str, Any] = {
-            "case_id": "GRV-ABCDEFGH",
-            "case_version": version,
-            "prev_hash": previous,
-            "payload": {"n": version},
-            "_position": ["grievance.events", 0, 10 + version],
-        }
-        event["hash"] = chain_hash({k: v for k, v in event.items() if k != "_position"})
-        previous = event["hash"]
-        events.append(event)
-    return events
+def test_the_slider_asks_for_the_moment_of_the_chosen_event() -> None:
+    timeline = [{"recorded_at": f"2026-11-2{i}T08:00:00.000000Z"} for i in range(1, 4)]
+    assert chosen_moment(timeline, None) == (3, None)
+    assert chosen_moment(timeline, 2) == (2, "2026-11-22T08:00:00.000000Z")
+    assert chosen_moment(timeline, 0) == (1, "2026-11-21T08:00:00.000000Z")
+    assert chosen_moment(timeline, 99) == (3, None)
+    assert chosen_moment([], 1) == (0, None)
 
 
-def test_the_chain_check_names_the_first_broken_link() -> None:
-    events = _chain(3)
-    assert check_chain(events) == {"ok": True, "count": 3}
-    events[1]["payload"] = {"n": 99}
-    assert check_chain(events) == {
+def test_the_chain_badge_names_the_first_finding_of_the_verdict() -> None:
+    assert chain_badge({"clean": True, "events": 3, "findings": []}) == {"ok": True, "count": 3}
+    broken = {
+        "clean": False,
+        "events": 3,
+        "findings": [
+            {"kind": "hash_mismatch", "topic": "grievance.events", "partition": 0, "offset": 12}
+        ],
+    }
+    assert chain_badge(broken) == {
         "ok": False,
-        "version": 2,
+        "what": "hash mismatch",
         "position": "grievance.events/0/12",
         "count": 3,
     }
-    gap = _chain(3)
-    del gap[1]
-    assert check_chain(gap)["version"] == 2
+    assert chain_badge(None) is None
 
 
-def test_lineage_lists_each_linked_case_once() -> None:
-    events = [
-        {"correlation_id": "GRV-AAAA1111", "payload": {}},
-        {"correlation_id": "GRV-AAAA1111", "payload": {"dispute_id": "DSP-BBBB2222"}},
+def test_the_lineage_is_a_tree_from_its_root_each_case_under_its_cause() -> None:
+    lineage = {
+        "case_id": "FUP-CCCC3333",
+        "root": "GRV-AAAA1111",
+        "cases": ["GRV-AAAA1111", "DSP-BBBB2222", "FUP-CCCC3333"],
+        "links": [
+            {"from": "GRV-AAAA1111", "to": "DSP-BBBB2222", "caused_by": "grievance.escalated"},
+            {"from": "GRV-AAAA1111", "to": "FUP-CCCC3333", "caused_by": "grievance.resolved"},
+        ],
+    }
+    rows = lineage_tree(lineage)
+    assert [(r["case_id"], r["depth"]) for r in rows] == [
+        ("GRV-AAAA1111", 0),
+        ("DSP-BBBB2222", 1),
+        ("FUP-CCCC3333", 1),
     ]
-    assert links("DSP-BBBB2222", events, {"grievance_id": "GRV-AAAA1111"}) == ["GRV-AAAA1111"]
-    assert links("GRV-AAAA1111", events, {"dispute_id": "DSP-BBBB2222"}) == ["DSP-BBBB2222"]
+    assert rows[2]["via"]["caused_by"] == "grievance.resolved"
+    assert lineage_tree(None) == []
 
 
 def test_refusals_are_put_in_words_a_rep_understands() -> None:
@@ -191,6 +205,12 @@ def test_refusals_are_put_in_words_a_rep_understands() -> None:
     assert crash == {"message": "系统出了点问题，请稍后再试。", "detail": ""}
     down = friendly(Words("en"), ApiError(503, "Unavailable", "intake cannot be reached"))
     assert down["detail"] == "" and "what you typed is kept" in down["message"]
+
+
+def test_each_view_of_the_followup_queue_asks_the_service_for_its_filter() -> None:
+    assert filters("all", "fup-1") == {}
+    assert filters("mine", "fup-1") == {"owner": "fup-1"}
+    assert filters("overdue", "fup-1") == {"overdue": "true"}
 
 
 def test_followups_overdue_first_then_by_due_date() -> None:

@@ -93,3 +93,30 @@ async def test_pages_behind_sign_in_send_visitors_to_sign_in(portal: httpx.Async
     for path in ("/grievances", "/suggestions", "/disputes", "/audit", "/dashboard"):
         response = await portal.get(path)
         assert (response.status_code, response.headers["location"]) == (303, "/signin"), path
+
+
+async def test_an_auditor_is_told_in_words_when_the_audit_service_is_down(
+    portal: httpx.AsyncClient,
+) -> None:
+    await portal.post("/signin", data={"user": "aud"})
+    replay = await portal.get("/audit/GRV-ABCD1234")
+    assert replay.status_code == 503
+    assert "审计服务暂时无法连接" in replay.text and "Traceback" not in replay.text
+    exported = await portal.get("/audit/export", params={"unit": "demo", "fmt": "csv"})
+    assert exported.status_code == 503 and "审计服务暂时无法连接" in exported.text
+    found = await portal.get("/audit")
+    assert found.status_code == 200 and 'action="/audit/export"' in found.text
+
+
+async def test_a_followup_officer_is_told_when_the_followup_service_is_down(
+    portal: httpx.AsyncClient,
+) -> None:
+    await portal.post("/signin", data={"user": "fup-1"})
+    listed = await portal.get("/followups")
+    assert listed.status_code == 200 and "跟踪回访服务暂时无法连接" in listed.text
+    sent = await portal.post(
+        "/followups/FUP-ABCD1234/contact", data={"satisfaction": "satisfied", "comment": ""}
+    )
+    assert sent.status_code == 503 and "跟踪回访服务暂时无法连接" in sent.text
+    board = await portal.get("/dashboard")
+    assert "跟踪回访服务暂时无法连接" in board.text

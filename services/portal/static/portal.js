@@ -11,23 +11,23 @@ function bindAnonymousSwitch() {
   sync();
 }
 
-// The auditor's time slider: show the case as it stood at the chosen event.
+// The auditor's time slider: dragging names the moment; letting go asks the audit service for it.
 function bindReplaySlider() {
   const slider = document.getElementById("replay-at");
-  if (!slider) return;
-  const states = document.querySelectorAll("[data-state-index]");
+  const form = document.getElementById("replay-form");
+  if (!slider || !form) return;
   const events = document.querySelectorAll(".timeline li[data-index]");
   const label = document.getElementById("replay-label");
-  const show = () => {
+  const name = () => {
     const at = Number(slider.value);
-    states.forEach((el) => { el.hidden = Number(el.dataset.stateIndex) !== at; });
     events.forEach((el) => { el.classList.toggle("future", Number(el.dataset.index) > at); });
-    const current = document.querySelector(`[data-state-index="${at}"]`);
+    const current = document.querySelector(`.timeline li[data-index="${at}"]`);
     if (label && current) label.textContent = current.dataset.label;
     slider.setAttribute("aria-valuetext", current ? current.dataset.label : String(at));
   };
-  slider.addEventListener("input", show);
-  show();
+  slider.addEventListener("input", name);
+  slider.addEventListener("change", () => form.submit());
+  name();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
