@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 JARS := var/kafka/libs/.complete
 PYTEST_ARGS ?=
 
@@ -51,7 +52,7 @@ chromium:
 unit: install
 	$(BIN)/pytest tests/unit tests/contract $(PYTEST_ARGS)
 
-lint: install
+lint: $(BENCH_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy services contracts bench
@@ -62,7 +63,6 @@ fmt: install
 
 ## bench: broker, services and peers side by side; writes BENCHMARKS.md and bench/results.json
 ## (quick, under 5 minutes; FULL=1 for the 1M-event history)
-BENCH_INSTALLED := $(VENV)/.bench-installed
 
 $(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
 	$(BIN)/pip install -q -e '.[dev,bench]'
