@@ -102,6 +102,8 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
+        # Reads stop at known offsets, so a fetch need not linger for more data.
+        fetch_max_wait_ms=10,
         request_timeout_ms=15_000,
         bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         client_id="taizhang-audit",
