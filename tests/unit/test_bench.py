@@ -162,7 +162,7 @@ def test_the_report_has_the_machine_every_scenario_and_the_verdicts() -> None:
     for heading in ("## 1. Intake", "## 2. Append", "## 3. Replay", "## 4. One case", "## 5."):
         assert heading in text
     closing = text.split("## Closing note", 1)[1]
-    assert "append vs raw aiokafka" in closing and "Pipelining appends" in closing
+    assert "append vs raw aiokafka" in closing and "appends a whole batch" in closing
     assert "peak RSS" not in closing
 
 
