@@ -46,7 +46,7 @@ test: install jars chromium
 ## chromium: Debian's browser (and CJK fonts for readable screenshots) for the portal's end-to-end tests
 chromium:
 	@if [ ! -x /usr/bin/chromium ] || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
-		apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
 	fi
 
 unit: install
