@@ -7,24 +7,26 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts import followup as f
 from contracts.envelope import Actor
 from contracts.personal import Sealed
-from services.common.auth import NO_CONTENT, can_see
+from services.common.auth import can_see
 from services.common.http import (
-    Body,
     CommandResult,
     Ctx,
     CurrentActor,
     IdempotencyKey,
     Problem,
     ServiceContext,
+    Transition,
     case_row_for,
-    command_id_for,
+    case_view,
+    list_scope,
+    no_admin,
     period,
-    submit,
+    transition,
 )
 from services.followup.domain import Followup, Status, statistics
 
@@ -32,13 +34,6 @@ router = APIRouter(prefix="/followups", tags=["followups"])
 stats_router = APIRouter(tags=["statistics"])
 PERSONAL_DATA_ROLES = ("followup_officer", "union_chair", "worker_rep")
 SEALED = "[sealed]"
-
-
-class Transition(Body):
-    """Fields every transition may carry."""
-
-    expected_version: int | None = Field(default=None, ge=0)
-    occurred_at: AwareDatetime | None = None
 
 
 class ProgressBody(Transition):
@@ -56,30 +51,6 @@ class CompleteBody(Transition):
     breach_reason: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
-async def _transition(
-    ctx: ServiceContext,
-    actor: Actor,
-    case_id: str,
-    command_type: str,
-    body: Transition,
-    payload: Any,
-    key: str | None,
-) -> CommandResult:
-    row = case_row_for(ctx, actor, case_id, acting=True)
-    return await submit(
-        ctx,
-        actor,
-        command_type=command_type,
-        case_id=case_id,
-        command_id=command_id_for(actor, f"followups/{case_id}/{command_type}", key),
-        payload=payload,
-        request_body=body.model_dump(mode="json"),
-        occurred_at=body.occurred_at,
-        expected_version=body.expected_version,
-        correlation_id=row["correlation_id"],
-    )
-
-
 @router.post("/{case_id}/progress", response_model=CommandResult)
 async def progress(
     case_id: str,
@@ -90,7 +61,7 @@ async def progress(
 ) -> CommandResult:
     """Note how the followed matter stands."""
     payload = f.NoteProgress(note=body.note)
-    return await _transition(ctx, actor, case_id, "note_progress", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "note_progress", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/contact", response_model=CommandResult)
@@ -106,7 +77,7 @@ async def contact(
     source = json.loads(row["state"])["source_case_id"]
     comment = ctx.sealer.seal(f"CASE-{source}", body.comment) if body.comment else None
     payload = f.Contact(satisfaction=body.satisfaction, comment=comment)
-    return await _transition(ctx, actor, case_id, "contact", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "contact", body, payload, idempotency_key)
 
 
 @router.post("/{case_id}/complete", response_model=CommandResult)
@@ -120,25 +91,10 @@ async def complete(
     """Complete the follow-up; a performance check says whether the agreement was kept."""
     body = body or CompleteBody()
     payload = f.Complete(note=body.note, agreement=body.agreement, breach_reason=body.breach_reason)
-    return await _transition(ctx, actor, case_id, "complete", body, payload, idempotency_key)
+    return await transition(ctx, actor, case_id, "complete", body, payload, idempotency_key)
 
 
 # --- queries ----------------------------------------------------------------
-
-
-def _view(row: Any) -> dict[str, Any]:
-    state = json.loads(row["state"])
-    view: dict[str, Any] = {"case_id": row["case_id"], "version": row["version"], **state}
-    view["updated_at"] = row["updated_at"]
-    view["correlation_id"] = row["correlation_id"]
-    return view
-
-
-def _no_admin(actor: Actor) -> None:
-    if actor.role in NO_CONTENT:
-        raise Problem(
-            403, "Forbidden", "administrators manage units, users and keys, not case content"
-        )
 
 
 def _comment(ctx: ServiceContext, actor: Actor, case_id: str) -> str | None:
@@ -172,10 +128,8 @@ async def list_followups(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """List follow-ups in the caller's units, soonest due first: an owner's queue."""
-    _no_admin(actor)
-    if unit is not None and not can_see(actor, unit):
-        raise Problem(404, "Not found", f"unit {unit} is not among your units")
-    scope = [unit] if unit else (None if actor.role == "auditor" else [actor.unit])
+    no_admin(actor)
+    scope = list_scope(actor, unit)
     total, rows = ctx.model.query(
         units=scope,
         filters={
@@ -190,22 +144,22 @@ async def list_followups(
         limit=limit,
         offset=offset,
     )
-    items = [_view(r) for r in rows]
+    items = [case_view(r) for r in rows]
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/{case_id}")
 async def get_followup(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one follow-up as it stands."""
-    _no_admin(actor)
+    no_admin(actor)
     row = case_row_for(ctx, actor, case_id, acting=False)
-    return {**_view(row), "comment": _comment(ctx, actor, case_id)}
+    return {**case_view(row), "comment": _comment(ctx, actor, case_id)}
 
 
 @router.get("/{case_id}/history")
 async def followup_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return the follow-up's events, oldest first, exactly as recorded (personal data sealed)."""
-    _no_admin(actor)
+    no_admin(actor)
     case_row_for(ctx, actor, case_id, acting=False)
     return {"case_id": case_id, "events": ctx.model.history(case_id)}
 
@@ -219,7 +173,7 @@ async def followup_stats(
     to: date | None = None,
 ) -> dict[str, Any]:
     """Closure, on-time and satisfaction rates of a unit's follow-ups scheduled in a period."""
-    _no_admin(actor)
+    no_admin(actor)
     unit = unit or actor.unit
     if ctx.units.get(unit) is None:
         raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
