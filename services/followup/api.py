@@ -75,7 +75,7 @@ async def contact(
     """Record the call-back: how satisfied the worker is, and their words (encrypted)."""
     row = case_row_for(ctx, actor, case_id, acting=True)
     source = json.loads(row["state"])["source_case_id"]
-    comment = ctx.sealer.seal(f"CASE-{source}", body.comment) if body.comment else None
+    comment = ctx.sealer.seal(_person_key(ctx, source), body.comment) if body.comment else None
     payload = f.Contact(satisfaction=body.satisfaction, comment=comment)
     return await transition(ctx, actor, case_id, "contact", body, payload, idempotency_key)
 
@@ -92,6 +92,14 @@ async def complete(
     body = body or CompleteBody()
     payload = f.Complete(note=body.note, agreement=body.agreement, breach_reason=body.breach_reason)
     return await transition(ctx, actor, case_id, "complete", body, payload, idempotency_key)
+
+
+def _person_key(ctx: ServiceContext, source_case_id: str) -> str:
+    """Seal a worker's words under their own key when the source case names them."""
+    rows = ctx.model.select(
+        "SELECT person_id FROM source_people WHERE case_id = ?", (source_case_id,)
+    )
+    return str(rows[0][0]) if rows else f"CASE-{source_case_id}"
 
 
 # --- queries ----------------------------------------------------------------

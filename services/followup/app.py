@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from functools import partial
 
 from fastapi import FastAPI
 
+from contracts import grievance as g
+from contracts.envelope import Envelope
+from contracts.registry import EventPayload
 from services.common.http import build_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
@@ -16,11 +20,31 @@ from services.followup.api import router, stats_router
 from services.followup.domain import Followup
 from services.followup.service import KIND
 
+PEOPLE = """
+CREATE TABLE IF NOT EXISTS source_people (
+    case_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL
+);
+"""
+
+
+def remember_person(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+    """Keep whose key seals a grievance's personal data, so call-back words use it too."""
+    if isinstance(event, g.GrievanceLogged) and event.complainant is not None:
+        db.execute(
+            "INSERT OR IGNORE INTO source_people (case_id, person_id) VALUES (?, ?)",
+            (env.case_id, event.complainant.person_id),
+        )
+
 
 def read_model(settings: Settings) -> ReadModel[Followup]:
     """Open the follow-up read model."""
     return ReadModel(
-        settings.data_dir / "followup.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
+        settings.data_dir / "followup.sqlite",
+        KIND,
+        settings.topic(f"{KIND.stream}.events"),
+        extra_schema=PEOPLE,
+        foreign={settings.topic("grievance.events"): remember_person},
     )
 
 

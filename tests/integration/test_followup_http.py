@@ -182,6 +182,9 @@ def test_unsatisfied_call_back_reopens_and_satisfied_one_closes_the_grievance(
     ]
     assert fup_history[0]["causation_id"] == history[2]["event_id"]
     assert "饭菜还是老样子" not in json.dumps(fup_history, ensure_ascii=False)
+    # The worker's words are sealed under their own key, so erasing them erases these too.
+    person = history[0]["payload"]["complainant"]["person_id"]
+    assert fup_history[1]["payload"]["comment"]["kid"] == person
     with fstack.client("followup", **AUDITOR) as auditor:
         assert ok(auditor.get(f"/followups/{first}"))["comment"] == "[sealed]"
 
