@@ -198,22 +198,18 @@ def case_partition(settings: Settings, case_id: str) -> TopicPartition:
 
 def event_partitions(settings: Settings, streams: Iterable[str]) -> list[TopicPartition]:
     """Return every partition of the given streams' events topics that exists."""
+    return topic_partitions(settings, [settings.topic(f"{s}.events") for s in streams])
+
+
+def topic_partitions(settings: Settings, topics: Iterable[str]) -> list[TopicPartition]:
+    """Return every partition of the topics that exist, asking the cluster once."""
     consumer = _consumer(settings)
     try:
         return [
-            TopicPartition(settings.topic(f"{s}.events"), p)
-            for s in streams
-            for p in sorted(consumer.partitions_for_topic(settings.topic(f"{s}.events")) or ())
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
-    finally:
-        consumer.close()
-
-
-def topic_partitions(settings: Settings, topic: str) -> list[int]:
-    """Return the partition ids of one topic (empty if it does not exist)."""
-    consumer = _consumer(settings)
-    try:
-        return sorted(consumer.partitions_for_topic(topic) or ())
     finally:
         consumer.close()
 

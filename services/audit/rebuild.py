@@ -67,9 +67,7 @@ def services_with_read_models() -> dict[str, Callable[[Settings], ReadModel[Any]
 
 def plan(settings: Settings, model: ReadModel[Any], live: Path | None) -> dict[TopicPartition, int]:
     """Return where to stop reading each partition: where the live model is, else the end."""
-    parts = [
-        TopicPartition(t, p) for t in model.topics for p in ledger.topic_partitions(settings, t)
-    ]
+    parts = ledger.topic_partitions(settings, model.topics)
     ends = ledger.end_offsets(settings, parts)
     if live is None:
         return ends

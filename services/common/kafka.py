@@ -115,28 +115,26 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
-def partitions_of(settings: Settings, topic: str) -> list[int]:
-    """Return the partition ids of a topic (empty if it does not exist)."""
+def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]:
+    """Return the partition ids of each topic (empty if it does not exist), asking once."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, client_id="taizhang-metadata"
     )
     try:
-        return sorted(consumer.partitions_for_topic(topic) or ())
+        return {t: sorted(consumer.partitions_for_topic(t) or ()) for t in topics}
     finally:
         consumer.close()
 
 
 async def assignable(settings: Settings, topics: list[str]) -> list[TopicPartition]:
     """Return every partition of the topics; refuse to start if one is missing."""
-    parts: list[TopicPartition] = []
-    for topic in topics:
-        ids = await asyncio.to_thread(partitions_of, settings, topic)
-        if not ids:
-            raise RuntimeError(f"topic {topic} does not exist; create the topics first")
-        parts += [TopicPartition(topic, p) for p in ids]
-    return parts
+    found = await asyncio.to_thread(partitions_of, settings, topics)
+    missing = [t for t, ids in found.items() if not ids]
+    if missing:
+        raise RuntimeError(f"topic {missing[0]} does not exist; create the topics first")
+    return [TopicPartition(t, p) for t, ids in found.items() for p in ids]
 
 
 async def broker_reachable(settings: Settings, timeout: float = 3.0) -> bool:

@@ -324,6 +324,17 @@ class ReadModel(Generic[S]):
         ).fetchall()
         return int(total), rows
 
+    def states(self, *, units: Sequence[str] | None, filters: dict[str, Any]) -> list[Any]:
+        """Return the state of every matching case, read page by page."""
+        out: list[Any] = []
+        offset, page = 0, 1000
+        while True:
+            _, rows = self.query(units=units, filters=filters, limit=page, offset=offset)
+            out += [self.kind.of(r["case_id"]).state.model_validate_json(r["state"]) for r in rows]
+            if len(rows) < page:
+                return out
+            offset += page
+
     def close(self) -> None:
         """Close the database handles."""
         self._db.close()

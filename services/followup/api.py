@@ -189,14 +189,5 @@ async def followup_stats(
         raise Problem(404, "Not found", f"unit {unit} is not among your units")
     if from_ and to and to < from_:
         raise Problem(422, "Invalid period", f"to ({to}) is before from ({from_})")
-    cases: list[Followup] = []
-    offset = 0
-    while True:
-        _, rows = ctx.model.query(
-            units=[unit], filters={**period(from_, to)}, limit=1000, offset=offset
-        )
-        cases += [Followup.model_validate_json(r["state"]) for r in rows]
-        if len(rows) < 1000:
-            break
-        offset += 1000
+    cases: list[Followup] = ctx.model.states(units=[unit], filters=period(from_, to))
     return {"unit": unit, "from": from_, "to": to, **statistics(cases)}

@@ -348,19 +348,5 @@ async def grievance_stats(
     unit = unit or actor.unit
     if not can_see(actor, unit):
         raise Problem(404, "Not found", f"unit {unit} is not among your units")
-    cases: list[Grievance] = []
-    offset = 0
-    while True:
-        _, rows = ctx.model.query(
-            units=[unit],
-            filters={
-                **period(from_, to),
-            },
-            limit=1000,
-            offset=offset,
-        )
-        cases += [Grievance.model_validate_json(r["state"]) for r in rows]
-        if len(rows) < 1000:
-            break
-        offset += 1000
+    cases: list[Grievance] = ctx.model.states(units=[unit], filters=period(from_, to))
     return {"unit": unit, "from": from_, "to": to, **statistics(cases)}

@@ -74,8 +74,13 @@ def group_size(units: Units, unit_id: str) -> tuple[int, int]:
 # --- shared view helpers ---------------------------------------------------------------
 
 
+# Each kind of case: the noun it is called by, and the resource its routes live under.
+NOUNS = {GROUP_PREFIX: "group", SUGGESTION_PREFIX: "suggestion", QUERY_PREFIX: "query"}
+RESOURCES = {GROUP_PREFIX: "groups", SUGGESTION_PREFIX: "suggestions", QUERY_PREFIX: "queries"}
+
+
 def _row(ctx: ServiceContext, actor: Actor, case_id: str, prefix: str, *, acting: bool) -> Any:
-    noun = {GROUP_PREFIX: "group", SUGGESTION_PREFIX: "suggestion", QUERY_PREFIX: "query"}[prefix]
+    noun = NOUNS[prefix]
     if not case_id.startswith(f"{prefix}-"):
         raise Problem(404, "Not found", f"no {noun} {case_id} in your units")
     return case_row_for(ctx, actor, case_id, acting=acting)
@@ -90,10 +95,9 @@ async def _transition(
     body: Transition,
     payload: Any,
     key: str | None,
-    *,
-    resource: str,
 ) -> CommandResult:
     row = _row(ctx, actor, case_id, prefix, acting=True)
+    resource = RESOURCES[prefix]
     return await transition(
         ctx, actor, case_id, command_type, body, payload, key, resource=resource, row=row
     )
@@ -198,7 +202,6 @@ async def replace_member(
         body,
         payload,
         idempotency_key,
-        resource="groups",
     )
     reviews = await _hand_over_seats(ctx, actor, case_id, result, body)
     return {**result.model_dump(), "reviews": reviews}
@@ -375,7 +378,6 @@ async def open_review(
         body,
         payload,
         idempotency_key,
-        resource="suggestions",
     )
 
 
@@ -398,7 +400,6 @@ async def cast_vote(
         body,
         payload,
         idempotency_key,
-        resource="suggestions",
     )
 
 
@@ -421,7 +422,6 @@ async def close_vote(
         body,
         s.CloseVote(),
         idempotency_key,
-        resource="suggestions",
     )
 
 
@@ -443,7 +443,6 @@ async def implement(
         body,
         s.Implement(note=body.note),
         idempotency_key,
-        resource="suggestions",
     )
 
 
@@ -465,7 +464,6 @@ async def refer_to_leadership(
         body,
         s.ReferToLeadership(owner=body.owner, due=body.due),
         idempotency_key,
-        resource="suggestions",
     )
 
 
@@ -487,7 +485,6 @@ async def leadership_response(
         body,
         s.RecordLeadershipResponse(response=body.response),
         idempotency_key,
-        resource="suggestions",
     )
 
 
@@ -613,7 +610,6 @@ async def answer_query(
         body,
         s.AnswerQuery(answer=body.answer),
         idempotency_key,
-        resource="queries",
     )
 
 
@@ -636,7 +632,6 @@ async def accept_answer(
         body,
         s.AcceptAnswer(),
         idempotency_key,
-        resource="queries",
     )
 
 
@@ -658,7 +653,6 @@ async def reject_answer(
         body,
         s.RejectAnswer(reason=body.reason),
         idempotency_key,
-        resource="queries",
     )
 
 
