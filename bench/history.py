@@ -12,7 +12,7 @@ from contracts import grievance as g
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope
 from services.common.decider import Head, process
-from services.common.http import new_case_id
+from services.common.ids import new_case_id
 from services.common.vault import Sealer
 from services.intake.service import KIND
 

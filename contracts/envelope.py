@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from contracts.catalog import CASE_ID_PATTERN
+
 GENESIS_HASH = "0" * 64
 EVENT_NAMESPACE = uuid.UUID("6f1c2e0a-7d4b-5b8e-9a51-3c7e2f4a9d10")
 
@@ -57,7 +59,7 @@ class Envelope(Frozen):
     event_id: uuid.UUID
     event_type: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$")
     schema_version: int = Field(ge=1)
-    case_id: str = Field(pattern=r"^(GRV|SUG|QRY|GRP|DSP|FUP)-[0-9A-Z]{4,40}$")
+    case_id: str = Field(pattern=CASE_ID_PATTERN)
     case_version: int = Field(ge=1)
     occurred_at: AwareDatetime
     recorded_at: AwareDatetime

@@ -6,16 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from contracts.catalog import STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope
 from contracts.registry import REGISTRY
-
-STREAMS = {
-    "grievance": "Grievance intake (诉求受理)",
-    "suggestion": "Democratic management (民主管理)",
-    "dispute": "Labour-dispute mediation (劳动争议调解)",
-    "followup": "Follow-up (跟踪回访)",
-}
 
 
 def event_schemas() -> dict[str, dict[str, Any]]:
@@ -41,7 +35,7 @@ def event_schemas() -> dict[str, dict[str, Any]]:
 def asyncapi() -> dict[str, Any]:
     """Return an AsyncAPI 3 document describing the topics and their messages."""
     channels: dict[str, Any] = {}
-    for stream, title in STREAMS.items():
+    for stream, title in ((s.name, s.title) for s in STREAMS.values()):
         events = [t for t in REGISTRY.types() if t.startswith(f"{stream}.")]
         channels[f"{stream}.events"] = {
             "address": f"{stream}.events",

@@ -240,6 +240,15 @@ class OpenReview(Frozen):
     members: list[str] = Field(min_length=1, max_length=50)
 
 
+class ConveneReview(Frozen):
+    """Sent to the group: open a suggestion's review with the members sitting at that moment."""
+
+    suggestion_id: str = Field(pattern=r"^SUG-[0-9A-Z]{4,40}$")
+    meeting: str = Field(min_length=1, max_length=200)
+    # The version the suggestion is expected at, checked where the review is opened.
+    expected_version: int | None = Field(default=None, ge=0)
+
+
 class HandOverSeat(Frozen):
     """Carry a member replacement of the reviewing group into an open review."""
 
@@ -306,6 +315,7 @@ class RejectAnswer(Frozen):
 GROUP_COMMANDS: dict[str, type[Frozen]] = {
     "form": FormGroup,
     "replace_member": ReplaceMember,
+    "convene_review": ConveneReview,
 }
 SUGGESTION_COMMANDS: dict[str, type[Frozen]] = {
     "submit": Submit,

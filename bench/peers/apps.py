@@ -17,10 +17,9 @@ from services.common.auth import TokenError, can_act, read_token
 from services.common.http import (
     LimitsMiddleware,
     Problem,
-    command_id_for,
     install_problem_handlers,
-    new_case_id,
 )
+from services.common.ids import command_id_for, new_case_id
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.common.vault import Sealer, SqliteKeyVault

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contracts.catalog import CASE_TYPES
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.audit.rebuild import services_with_read_models
@@ -22,14 +23,6 @@ from services.common.vault import Sealer, SqliteKeyVault
 # Roles whose work needs the worker's identity; everyone else sees it sealed.
 PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
 SEALED = "[sealed]"
-TYPES = {
-    "GRV": "grievance 诉求",
-    "SUG": "suggestion 建议",
-    "QRY": "query 质询",
-    "GRP": "group 民主管理小组",
-    "DSP": "dispute 调解",
-    "FUP": "follow-up 回访",
-}
 COLUMNS = (
     "case_id",
     "type",
@@ -42,6 +35,11 @@ COLUMNS = (
     "satisfaction",
 )
 PERSONAL_COLUMNS = ("person",)
+
+
+def _label(case_id: str) -> str:
+    case = CASE_TYPES.get(case_id.split("-", 1)[0])
+    return case.label if case else ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ def _row(row: Any, state: dict[str, Any], today: date) -> dict[str, Any]:
         ended = datetime.fromisoformat(str(row["updated_at"]).replace("Z", "+00:00")).date()
     return {
         "case_id": row["case_id"],
-        "type": TYPES.get(str(row["case_id"]).split("-", 1)[0], ""),
+        "type": _label(str(row["case_id"])),
         "unit": row["unit"],
         "opened": opened.date(),
         "status": status,

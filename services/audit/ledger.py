@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,21 +12,13 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 from pydantic import ValidationError
 
+from contracts.catalog import CASE_ID, CASE_TYPES
 from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY
 from services.common.settings import Settings
 
-STREAM_OF_PREFIX = {
-    "GRV": "grievance",
-    "SUG": "suggestion",
-    "QRY": "suggestion",
-    "GRP": "suggestion",
-    "DSP": "dispute",
-    "FUP": "followup",
-}
 # An auditor at a terminal should hear within seconds that the broker is not there.
 BOOTSTRAP_TIMEOUT_MS = 5_000
-CASE_ID = re.compile(r"^(" + "|".join(STREAM_OF_PREFIX) + r")-[0-9A-Z]{4,40}$")
 
 
 class CaseIdError(ValueError):
@@ -86,9 +77,9 @@ class Verdict:
 def stream_of(case_id: str) -> str:
     """Return the stream a case id belongs to, or raise CaseIdError."""
     prefix, _, rest = case_id.partition("-")
-    if prefix not in STREAM_OF_PREFIX or not rest or not rest.isalnum():
+    if prefix not in CASE_TYPES or not rest or not rest.isalnum():
         raise CaseIdError(f"{case_id!r} is not a case id (like GRV-1A2B3C4D5E6F)")
-    return STREAM_OF_PREFIX[prefix]
+    return CASE_TYPES[prefix].stream
 
 
 def partition_of(case_id: str, partitions: int) -> int:

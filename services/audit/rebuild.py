@@ -14,8 +14,8 @@ from typing import Any
 from kafka import TopicPartition
 from rich.progress import Progress
 
+from contracts.catalog import SERVICES
 from services.audit import ledger
-from services.cli.processes import SERVICES
 from services.common.readmodel import ReadModel, Record
 from services.common.settings import Settings
 

@@ -8,10 +8,11 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from contracts.catalog import SERVICES
 from services.common.auth import issue_token
 from services.common.settings import Settings
 
-INTAKE = "http://127.0.0.1:8001"
+INTAKE = f"http://127.0.0.1:{SERVICES['intake'].port}"
 
 
 def load_demo(settings: Settings, out: Console) -> None:
@@ -26,7 +27,7 @@ def load_demo(settings: Settings, out: Console) -> None:
 
 # --- democratic management: the seed's 13 project departments ---------------------------
 
-SUGGESTIONS = "http://127.0.0.1:8002"
+SUGGESTIONS = f"http://127.0.0.1:{SERVICES['suggestions'].port}"
 COMPANY = "demo/co"
 DEPARTMENTS = [f"{COMPANY}/p{n:02d}" for n in range(1, 14)]
 DEMO_SUGGESTIONS = 58

@@ -133,12 +133,12 @@ def serve(
 
     logs.configure(settings.log_level, f"{service}-{part}")
     if part == "worker":
-        entry.worker(settings).run()
+        processes.create_worker(entry, settings).run()
         return
     import uvicorn
 
     uvicorn.run(
-        entry.app(settings),
+        processes.create_app(entry, settings),
         host=host,
         port=port or entry.port,
         log_level="warning",
@@ -277,8 +277,8 @@ def replay(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Rebuild a case from its events with the services' own rules: state, deadlines, actors."""
+    from services.audit.kinds import kind_of
     from services.audit.replay import NotYet, as_it_stood
-    from services.cli.processes import kind_of
 
     if fmt not in ("table", "json"):
         raise fail(f"--format {fmt!r}: use table or json", EXIT_USAGE)
@@ -413,7 +413,7 @@ def lineage(
 ) -> None:
     """Print the tree of cases linked across services, with each link's causing event."""
     from services.audit.index import CaseIndex, Lineage, index_path
-    from services.cli.processes import kind_of
+    from services.audit.kinds import kind_of
 
     settings = Settings()
     _case_id(case_id)

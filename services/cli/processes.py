@@ -8,57 +8,25 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from services.common.decider import CaseKind
+from contracts import catalog
+from contracts.catalog import Service
 from services.common.settings import Settings
 
-
-@dataclass(frozen=True)
-class Entry:
-    """How to run one service: its HTTP port and the module with create_app/create_worker."""
-
-    port: int
-    module: str
-    # The web portal only calls the other services' APIs: it has no stream worker to run.
-    has_worker: bool = True
-
-    def app(self, settings: Settings) -> Any:
-        """Build the service's HTTP app."""
-        return importlib.import_module(self.module).create_app(settings)
-
-    def worker(self, settings: Settings) -> Any:
-        """Build the service's stream worker."""
-        return importlib.import_module(self.module).create_worker(settings)
+SERVICES = catalog.SERVICES
 
 
-SERVICES: dict[str, Entry] = {
-    "intake": Entry(port=8001, module="services.intake.app"),
-    "suggestions": Entry(port=8002, module="services.suggestions.app"),
-    "mediation": Entry(port=8003, module="services.mediation.app"),
-    "followup": Entry(port=8004, module="services.followup.app"),
-    "audit": Entry(port=8005, module="services.audit.app"),
-    "portal": Entry(port=8000, module="services.portal.app", has_worker=False),
-}
-
-# Which case kind (module attribute KIND) owns each case-id prefix.
-KINDS: dict[str, str] = {
-    "GRV": "services.intake.service",
-    "GRP": "services.suggestions.service",
-    "SUG": "services.suggestions.service",
-    "QRY": "services.suggestions.service",
-    "DSP": "services.mediation.service",
-    "FUP": "services.followup.service",
-}
+def create_app(service: Service, settings: Settings) -> Any:
+    """Build a service's HTTP app from its entry-point module."""
+    return importlib.import_module(service.module).create_app(settings)
 
 
-def kind_of(case_id: str) -> CaseKind[Any]:
-    """Return the case kind that owns a case id."""
-    kind: CaseKind[Any] = importlib.import_module(KINDS[case_id.split("-", 1)[0]]).KIND
-    return kind
+def create_worker(service: Service, settings: Settings) -> Any:
+    """Build a service's stream worker from its entry-point module."""
+    return importlib.import_module(service.module).create_worker(settings)
 
 
 def _run_dir(settings: Settings) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,6 @@ from services.common.domain import Command, Refused
 from services.common.units import within
 
 S = TypeVar("S", bound=BaseModel)
-TIMER_NAMESPACE = uuid.UUID("0b7f5c1e-3a8d-5e21-b4c9-6d2f8e1a7c03")
 
 
 @dataclass(frozen=True)
@@ -173,8 +171,3 @@ def process(stream_kind: CaseKind[S], head: Head, meta: CommandEnvelope) -> Outc
         answered=answered,
     )
     return Outcome(events=events, head=new_head, reply=reply)
-
-
-def timer_command_id(case_id: str, command_type: str, key: str) -> str:
-    """Derive the id of a timer-issued command, so a repeated tick is answered, not re-decided."""
-    return str(uuid.uuid5(TIMER_NAMESPACE, f"{case_id}/{command_type}/{key}"))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -37,6 +34,7 @@ from services.common.auth import NO_CONTENT, READ_ALL, TokenError, can_act, can_
 from services.common.bus import BrokerUnavailable, CommandBus
 from services.common.calendar import end_of_day
 from services.common.decider import CaseKind
+from services.common.ids import command_id_for, fingerprint
 from services.common.projector import Projector
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
@@ -45,7 +43,6 @@ from services.common.vault import Sealer, SqliteKeyVault
 
 log = logs.get(__name__)
 PROBLEM = "application/problem+json"
-COMMAND_NAMESPACE = uuid.UUID("a4d9e3f2-1b6c-5d70-8e4f-92c1b7a5d3e8")
 
 
 class Problem(Exception):
@@ -261,25 +258,6 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
-def new_case_id(prefix: str, command_id: str) -> str:
-    """Derive a case id from the opening command, so a retried open finds the same case."""
-    digest = hashlib.sha256(command_id.encode()).digest()
-    return f"{prefix}-{base64.b32encode(digest).decode()[:12]}"
-
-
-def command_id_for(actor: Actor, resource: str, key: str | None) -> str:
-    """Derive the command id from an Idempotency-Key, or make a fresh one."""
-    if key is None:
-        return str(uuid.uuid4())
-    return str(uuid.uuid5(COMMAND_NAMESPACE, f"{actor.user_id}\x1f{resource}\x1f{key}"))
-
-
-def fingerprint(settings: Settings, *parts: Any) -> str:
-    """Keyed digest of a request, to tell a true retry from a reused key (no clear data kept)."""
-    data = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
-    return hmac.new(settings.master_key.encode(), data, hashlib.sha256).hexdigest()
-
-
 def period(first: date | None, last: date | None) -> dict[str, str | None]:
     """Turn inclusive local dates (China) into the read model's UTC opened-at bounds."""
     return {
@@ -324,7 +302,7 @@ async def submit(
         correlation_id=correlation_id or case_id,
         causation_id=command_id,
         payload=payload.model_dump(mode="json"),
-        fingerprint=fingerprint(ctx.settings, command_type, case_id, request_body),
+        fingerprint=fingerprint(ctx.settings.master_key, command_type, case_id, request_body),
     )
     started = time.perf_counter()
     reply: Reply = await ctx.bus.send(meta)

@@ -9,9 +9,10 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from contracts import catalog
 from services.common.settings import Settings
 
-STREAMS = ("grievance", "suggestion", "dispute", "followup")
+STREAMS = tuple(catalog.STREAMS)
 FOREVER = "-1"
 CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024
 

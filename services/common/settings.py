@@ -8,8 +8,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.catalog import SERVICES
+
 DEFAULT_SECRET = "development-only-secret-change-me"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _local(service: str) -> str:
+    return f"http://127.0.0.1:{SERVICES[service].port}"
 
 
 class Settings(BaseSettings):
@@ -38,11 +44,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 6000
     log_level: str = "INFO"
     # Where the web portal finds each service's HTTP API.
-    intake_url: str = "http://127.0.0.1:8001"
-    suggestions_url: str = "http://127.0.0.1:8002"
-    mediation_url: str = "http://127.0.0.1:8003"
-    followup_url: str = "http://127.0.0.1:8004"
-    audit_url: str = "http://127.0.0.1:8005"
+    intake_url: str = _local("intake")
+    suggestions_url: str = _local("suggestions")
+    mediation_url: str = _local("mediation")
+    followup_url: str = _local("followup")
+    audit_url: str = _local("audit")
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")

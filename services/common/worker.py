@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
@@ -27,7 +26,8 @@ from contracts.envelope import (
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.decider import CaseKind, Head, Outcome, process, refusal, timer_command_id
+from services.common.decider import CaseKind, Head, Outcome, process, refusal
+from services.common.ids import reaction_command_id, timer_command_id
 from services.common.settings import Settings
 
 log = logs.get(__name__)
@@ -35,7 +35,6 @@ S = TypeVar("S", bound=BaseModel)
 Extra = Callable[["DeciderWorker[Any]"], None]
 
 
-REACTION_NAMESPACE = uuid.UUID("5e0c7a92-4f1d-5b3a-8c6e-1d9f2b7a4e50")
 React = Callable[[Envelope, EventPayload], list[tuple[str, CommandEnvelope]]]
 
 
@@ -49,9 +48,7 @@ def reaction(
 ) -> CommandEnvelope:
     """Build the command a policy sends in answer to an event, identical on every redelivery."""
     return CommandEnvelope(
-        command_id=str(
-            uuid.uuid5(REACTION_NAMESPACE, f"{source.event_id}/{command_type}/{case_id}")
-        ),
+        command_id=reaction_command_id(str(source.event_id), command_type, case_id),
         command_type=command_type,
         case_id=case_id,
         actor=system_actor(unit),

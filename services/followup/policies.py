@@ -11,7 +11,7 @@ from contracts import suggestion as s
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
-from services.common.http import new_case_id
+from services.common.ids import new_case_id
 from services.common.worker import SourceCase, reaction
 from services.followup.domain import CALLBACK_WORKING_DAYS, CASE_PREFIX, SATISFIED
 

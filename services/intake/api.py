@@ -26,16 +26,15 @@ from services.common.http import (
     case_row_for,
     case_view,
     check_unit,
-    command_id_for,
     created,
     list_scope,
-    new_case_id,
     no_admin,
     period,
     sealing_key,
     submit,
     transition,
 )
+from services.common.ids import command_id_for, new_case_id
 from services.intake.domain import Grievance, Status, statistics
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])

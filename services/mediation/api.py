@@ -28,15 +28,14 @@ from services.common.http import (
     Transition,
     case_row_for,
     check_unit,
-    command_id_for,
     created,
     list_scope,
-    new_case_id,
     no_admin,
     sealing_key,
     submit,
     transition,
 )
+from services.common.ids import command_id_for, new_case_id
 from services.mediation.domain import CASE_PREFIX, Status
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])

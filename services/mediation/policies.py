@@ -7,7 +7,7 @@ from contracts import grievance as g
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
-from services.common.http import new_case_id
+from services.common.ids import new_case_id
 from services.common.worker import reaction
 from services.mediation.domain import CASE_PREFIX
 

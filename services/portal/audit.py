@@ -6,29 +6,22 @@ stood, `/audit/verify/{id}` for the chain and `/audit/cases/{id}/lineage` for it
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.cli.processes import KINDS
+from contracts.catalog import CASE_ID, CASE_TYPES
 from services.common.units import within
 from services.portal.client import ApiError
 from services.portal.web import Page, UserPage, friendly
 
 router = APIRouter()
-CASE_ID = re.compile(r"^[A-Z]{3}-[0-9A-Z]{4,40}$")
-AUDITED = ("GRV", "SUG", "QRY", "GRP", "DSP", "FUP")
+AUDITED = tuple(CASE_TYPES)
 FORMATS = ("xlsx", "csv")
-STATUS_GROUP = {
-    "GRV": "grievance_status",
-    "SUG": "suggestion_status",
-    "QRY": "query_status",
-    "DSP": "dispute_status",
-    "FUP": "followup_status",
-}
+# The vocabulary of statuses each kind of case is labelled with (groups have no status words).
+STATUS_GROUP = {p: f"{c.noun.replace('-', '')}_status" for p, c in CASE_TYPES.items() if p != "GRP"}
 # Fields of a state shown in the replay, in this order, when set.
 SHOWN = (
     "category",
@@ -216,7 +209,7 @@ async def export(
 async def replay(case_id: str, page: UserPage, at: int | None = None) -> Response:
     """The case's timeline with a slider; each position asks the audit service for that moment."""
     prefix = case_id[:3]
-    if not CASE_ID.match(case_id) or prefix not in AUDITED or prefix not in KINDS:
+    if not CASE_ID.match(case_id) or prefix not in AUDITED:
         error = {"message": page.words("error.404"), "detail": ""}
         return _find_page(page, case_id, status=404, error=error)
     path = f"/audit/cases/{case_id}"

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts import suggestion as s
+from contracts.catalog import CASE_TYPES
 from contracts.envelope import Actor, now_utc
 from contracts.personal import Sealed
 from services.common.http import (
@@ -25,14 +26,13 @@ from services.common.http import (
     case_row_for,
     case_view,
     check_unit,
-    command_id_for,
     created,
     list_scope,
-    new_case_id,
     no_admin,
     submit,
     transition,
 )
+from services.common.ids import command_id_for, new_case_id
 from services.common.units import Units
 from services.suggestions.domain import (
     GROUP_PREFIX,
@@ -74,13 +74,8 @@ def group_size(units: Units, unit_id: str) -> tuple[int, int]:
 # --- shared view helpers ---------------------------------------------------------------
 
 
-# Each kind of case: the noun it is called by, and the resource its routes live under.
-NOUNS = {GROUP_PREFIX: "group", SUGGESTION_PREFIX: "suggestion", QUERY_PREFIX: "query"}
-RESOURCES = {GROUP_PREFIX: "groups", SUGGESTION_PREFIX: "suggestions", QUERY_PREFIX: "queries"}
-
-
 def _row(ctx: ServiceContext, actor: Actor, case_id: str, prefix: str, *, acting: bool) -> Any:
-    noun = NOUNS[prefix]
+    noun = CASE_TYPES[prefix].noun
     if not case_id.startswith(f"{prefix}-"):
         raise Problem(404, "Not found", f"no {noun} {case_id} in your units")
     return case_row_for(ctx, actor, case_id, acting=acting)
@@ -97,7 +92,7 @@ async def _transition(
     key: str | None,
 ) -> CommandResult:
     row = _row(ctx, actor, case_id, prefix, acting=True)
-    resource = RESOURCES[prefix]
+    resource = CASE_TYPES[prefix].resource
     return await transition(
         ctx, actor, case_id, command_type, body, payload, key, resource=resource, row=row
     )
