@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime
 
 from contracts import dispute as d
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from contracts.scope import DisputeCategory
-from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day, local_date
+from services.common.calendar import OFFICIAL, WorkCalendar, local_date
 from services.common.domain import (
     Command,
     Forbidden,
@@ -22,113 +19,46 @@ from services.common.domain import (
     check_opening,
     require_role,
 )
+from services.mediation.periods import (
+    ACCEPTANCE_WORKING_DAYS,
+    MEDIATION_DAYS,
+    acceptance,
+    check_known_since,
+    due_commands,
+    extension,
+    one_year_after,
+    recounted,
+    require_within_period,
+)
+from services.mediation.state import Dispute, Status
+from services.mediation.steps import (
+    ALLOWED_FROM,
+    CASE_WORK,
+    COMMITTEE,
+    ROLES,
+    require_assigned_mediator,
+    require_status,
+)
 
-Status = Literal[
-    "applied",
-    "declined",
-    "accepted",
-    "mediating",
-    "agreement_reached",
-    "performed",
-    "breached",
-    "failed",
-    "deadline_passed",
-    "referred_to_arbitration",
+__all__ = [
+    "ALLOWED_FROM",
+    "CASE_PREFIX",
+    "MEDIATION_DAYS",
+    "PAYMENT_ORDER_CATEGORIES",
+    "ROLES",
+    "Dispute",
+    "Status",
+    "decide",
+    "due",
+    "evolve",
+    "one_year_after",
 ]
 
 CASE_PREFIX = "DSP"
-ACCEPTANCE_WORKING_DAYS = (
-    3  # MOHRSS 2011 provisions: decide on an application within 3 working days
-)
-MEDIATION_DAYS = 15  # LDMAL Art. 14 / MOHRSS: mediation ends within 15 days of acceptance
-MAX_EXTENSION_DAYS = 15
 # LDMAL Art. 16: money owed under these heads may go to court for a payment order on breach.
 PAYMENT_ORDER_CATEGORIES: frozenset[DisputeCategory] = frozenset(
     {"remuneration", "work_injury_medical", "severance", "compensation"}
 )
-
-COMMITTEE = ("union_chair", "mediator")
-REPS_AND_COMMITTEE = ("worker_rep", *COMMITTEE)
-ROLES: dict[str, tuple[str, ...]] = {
-    "apply": REPS_AND_COMMITTEE,
-    "open_from_grievance": ("system",),
-    "decline": COMMITTEE,
-    "accept": COMMITTEE,
-    "mark_acceptance_overdue": ("system",),
-    "assign": ("union_chair",),
-    "record_session": COMMITTEE,
-    "extend": COMMITTEE,
-    "record_agreement": COMMITTEE,
-    "record_performance": (*REPS_AND_COMMITTEE, "system"),
-    "record_breach": (*REPS_AND_COMMITTEE, "system"),
-    "fail": COMMITTEE,
-    "mark_deadline_passed": ("system",),
-    "refer_to_arbitration": REPS_AND_COMMITTEE,
-}
-RUNNING: tuple[Status, ...] = ("accepted", "mediating")
-ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
-    "decline": ("applied",),
-    "accept": ("applied",),
-    "mark_acceptance_overdue": ("applied",),
-    "assign": RUNNING,
-    "record_session": ("mediating",),
-    "extend": RUNNING,
-    "record_agreement": ("mediating",),
-    "record_performance": ("agreement_reached",),
-    "record_breach": ("agreement_reached",),
-    "fail": RUNNING,
-    "mark_deadline_passed": RUNNING,
-    "refer_to_arbitration": ("applied", "declined", "failed", "deadline_passed", "breached"),
-}
-# Commands only the assigned mediator (or the chair) may give once a mediator is named.
-CASE_WORK = frozenset({"record_session", "extend", "record_agreement", "fail"})
-
-
-class Dispute(BaseModel):
-    """A labour dispute as it stands after its events."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    case_id: str
-    unit: str
-    status: Status
-    form: d.Form
-    category: DisputeCategory
-    person_id: str | None
-    grievance_id: str | None
-    employer: str | None
-    management: tuple[str, ...] = ()
-    claims: tuple[d.Claim, ...] = ()
-    claimed_fen: int = 0
-    known_since: date | None
-    limitation_date: date | None
-    opened_at: datetime
-    last_event_at: datetime
-    acceptance_due: date
-    acceptance_overdue: bool = False
-    accepted_on: date | None = None
-    mediation_deadline: date | None = None
-    extended_days: int | None = None
-    deadline: date | None = None
-    mediator: str | None = None
-    sessions: int = 0
-    agreement_terms: str | None = None
-    agreement_fen: int | None = None
-    perform_by: date | None = None
-    decline_code: d.DeclineCode | None = None
-    outcome_reason: str | None = None
-    may_apply_for_arbitration: bool = False
-    payment_order_available: bool = False
-    ended_at: datetime | None = None
-
-
-def one_year_after(day: date, calendar: WorkCalendar = OFFICIAL) -> date:
-    """Return the end of a one-year period from `day`, moved off a closing rest day (Art. 27)."""
-    try:
-        end = day.replace(year=day.year + 1)
-    except ValueError:  # 29 February: a year later the month has no such day, so its last day
-        end = day.replace(year=day.year + 1, day=28)
-    return calendar.add_days(end, 0)
 
 
 def decide(
@@ -145,17 +75,17 @@ def decide(
     if state is None:
         raise NotFound(f"dispute {cmd.meta.case_id} does not exist")
     check_occurred_at(cmd, state.last_event_at)
-    _require_status(state, kind)
+    require_status(state, kind)
     if kind in CASE_WORK:
-        _require_assigned_mediator(state, cmd)
+        require_assigned_mediator(state, cmd)
     today = local_date(cmd.occurred_at)
     match p:
         case d.Decline(code=code, reason=reason):
             return [d.DisputeDeclined(code=code, reason=reason)]
         case d.Accept(known_since=known):
-            return [_accepted(state, known, today, calendar)]
+            return [acceptance(state, known, today, calendar)]
         case d.MarkAcceptanceOverdue():
-            if "mark_acceptance_overdue" not in _due_commands(state, cmd.occurred_at):
+            if "mark_acceptance_overdue" not in due_commands(state, cmd.occurred_at):
                 raise Refused(f"the acceptance of {state.case_id} is not overdue")
             return [d.DisputeAcceptanceOverdue(due=state.acceptance_due)]
         case d.AssignMediator(mediator=mediator, relation=relation):
@@ -167,9 +97,9 @@ def decide(
                 raise Invalid(f"the session date is before the acceptance ({state.accepted_on})")
             return [d.DisputeSessionHeld(held_on=held_on, attendees=attendees, minutes=minutes)]
         case d.Extend(days=days, consent=consent):
-            return [_extend(state, days, consent, today, calendar)]
+            return [extension(state, days, consent, today, calendar)]
         case d.RecordAgreement(terms=terms, amount_fen=fen, perform_by=by, signed_by=signed):
-            _within_period(state, today, "reach an agreement")
+            require_within_period(state, today, "reach an agreement")
             missing = [s for s in ("applicant", "respondent", "mediator") if s not in signed]
             if missing:
                 raise Invalid(
@@ -189,22 +119,22 @@ def decide(
             return [
                 d.DisputeBreached(
                     reason=reason,
-                    limitation_date=_recounted(state, today, calendar),
+                    limitation_date=recounted(state, today, calendar),
                     payment_order_available=state.category in PAYMENT_ORDER_CATEGORIES,
                 )
             ]
         case d.Fail(reason=reason):
             return [
-                d.DisputeFailed(reason=reason, limitation_date=_recounted(state, today, calendar))
+                d.DisputeFailed(reason=reason, limitation_date=recounted(state, today, calendar))
             ]
         case d.MarkDeadlinePassed():
-            if "mark_deadline_passed" not in _due_commands(state, cmd.occurred_at):
+            if "mark_deadline_passed" not in due_commands(state, cmd.occurred_at):
                 raise Refused(f"the mediation period of {state.case_id} has not run out")
             assert state.deadline is not None, "a running mediation always has a deadline"
             return [
                 d.DisputeDeadlinePassed(
                     deadline=state.deadline,
-                    limitation_date=_recounted(state, state.deadline, calendar),
+                    limitation_date=recounted(state, state.deadline, calendar),
                 )
             ]
         case d.ReferToArbitration(commission=commission):
@@ -228,7 +158,7 @@ def _apply(
         raise Invalid("missing facts: state at least one claim")
     if p.known_since is None:
         raise Invalid("missing facts: give the date the worker knew or should have known")
-    _check_known_since(p.known_since, received)
+    check_known_since(p.known_since, received)
     if p.form == "oral":
         if p.reasons is None or p.oral_recorded_at is None:
             raise Invalid(
@@ -282,34 +212,6 @@ def _open_from_grievance(
     ]
 
 
-def _check_known_since(known: date, today: date) -> None:
-    if known > today:
-        raise Invalid(f"the date the worker knew of the infringement ({known}) is in the future")
-
-
-def _accepted(
-    state: Dispute, known: date | None, today: date, calendar: WorkCalendar
-) -> d.DisputeAccepted:
-    if known is not None and state.known_since is not None and known != state.known_since:
-        raise Invalid(f"the application already records when the worker knew ({state.known_since})")
-    completed = None
-    limitation = None
-    if state.known_since is None:
-        if known is None:
-            raise Invalid(
-                "missing facts: a referred dispute is accepted with the date the worker knew"
-                " or should have known of the infringement (known_since)"
-            )
-        _check_known_since(known, today)
-        completed, limitation = known, one_year_after(known, calendar)
-    return d.DisputeAccepted(
-        accepted_on=today,
-        mediation_deadline=calendar.add_days(today, MEDIATION_DAYS),
-        known_since=completed,
-        limitation_date=limitation,
-    )
-
-
 def _assign(state: Dispute, mediator: str, relation: d.Relation) -> d.DisputeMediatorAssigned:
     if relation != "none":
         raise Refused(
@@ -322,70 +224,9 @@ def _assign(state: Dispute, mediator: str, relation: d.Relation) -> d.DisputeMed
     return d.DisputeMediatorAssigned(mediator=mediator)
 
 
-def _extend(
-    state: Dispute, days: int, consent: tuple[d.Party, ...], today: date, calendar: WorkCalendar
-) -> d.DisputeExtended:
-    if state.extended_days is not None:
-        raise Refused(f"the mediation period of {state.case_id} was already extended once")
-    if days > MAX_EXTENSION_DAYS:
-        raise Refused(f"an extension is at most {MAX_EXTENSION_DAYS} days, not {days}")
-    missing = [party for party in ("applicant", "respondent") if party not in consent]
-    if missing:
-        raise Invalid(f"an extension needs both parties' consent; missing: {', '.join(missing)}")
-    _within_period(state, today, "extend it")
-    assert state.accepted_on is not None, "a running mediation was accepted"
-    return d.DisputeExtended(
-        days=days,
-        consent=tuple(consent),
-        mediation_deadline=calendar.add_days(state.accepted_on, MEDIATION_DAYS + days),
-    )
-
-
-def _within_period(state: Dispute, today: date, what: str) -> None:
-    if state.deadline is not None and today > state.deadline:
-        raise Refused(f"the mediation period ended on {state.deadline}; too late to {what}")
-
-
-def _recounted(state: Dispute, ended: date, calendar: WorkCalendar) -> date:
-    """The limitation date once mediation ends: the application interrupted it (Art. 27)."""
-    recount = one_year_after(ended, calendar)
-    if state.limitation_date is not None and state.limitation_date > recount:
-        return state.limitation_date
-    return recount
-
-
-def _require_status(state: Dispute, kind: str) -> None:
-    allowed = ALLOWED_FROM.get(kind, ())
-    if state.status not in allowed:
-        verb = kind.replace("_", " ")
-        raise Refused(
-            f"cannot {verb} dispute {state.case_id}: it is {state.status.replace('_', ' ')}"
-            f" (possible only when {' or '.join(s.replace('_', ' ') for s in allowed)})"
-        )
-
-
-def _require_assigned_mediator(state: Dispute, cmd: Command[object]) -> None:
-    actor = cmd.meta.actor
-    if actor.role == "mediator" and actor.user_id != state.mediator:
-        raise Forbidden(f"only the mediator assigned to {state.case_id} works on it")
-
-
-def _due_commands(state: Dispute, now: datetime) -> list[str]:
-    due: list[str] = []
-    if (
-        state.status == "applied"
-        and not state.acceptance_overdue
-        and now >= end_of_day(state.acceptance_due)
-    ):
-        due.append("mark_acceptance_overdue")
-    if state.status in RUNNING and state.deadline and now >= end_of_day(state.deadline):
-        due.append("mark_deadline_passed")
-    return due
-
-
 def due(state: Dispute, now: datetime) -> list[tuple[str, dict[str, object]]]:
     """Return the timer commands a dispute needs at `now`."""
-    return [(command_type, {}) for command_type in _due_commands(state, now)]
+    return [(command_type, {}) for command_type in due_commands(state, now)]
 
 
 def evolve(state: Dispute | None, env: Envelope, event: EventPayload) -> Dispute:
