@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.goals import goals
+from bench.intake import reply_times
 from bench.loadgen import HttpError, open_loop, parse_head
 from bench.profile import fold, own_share, waiting_share
 from bench.report import plain, render
@@ -184,3 +189,39 @@ def test_the_closing_note_says_where_intake_time_went() -> None:
 
 def test_results_are_strict_json() -> None:
     assert plain({"a": [math.nan, 1.0], "b": (2, math.nan)}) == {"a": [None, 1.0], "b": [2, None]}
+
+
+def test_reply_times_are_read_from_the_logged_answers_to_new_grievances() -> None:
+    lines = [
+        json.dumps({"event": "command.answered", "command_type": "log", "ms": 9.5}),
+        json.dumps({"event": "command.answered", "command_type": "close", "ms": 99.0}),
+        json.dumps({"event": "request.done", "command_type": "log", "ms": 1.0}),
+        "not json and not an answer",
+    ]
+    assert reply_times("\n".join(lines)) == [9.5]
+
+
+def test_goals_are_judged_from_every_scenario() -> None:
+    data = results()
+    data["intake"]["eventsourcing"] = {"steps": [], "sustained_per_s": 50}
+    data["memory"]["peer eventsourcing"] = {"peak_mb": 900.0, "now_mb": 900.0}
+    verdicts = {g.name: g for g in goals(data)}
+    assert not verdicts["intake ahead of eventsourcing + SQLite"].met
+    assert verdicts["append vs raw aiokafka"].measured == "10 % of raw"
+    assert verdicts["rebuild vs raw consumer"].met
+    assert not verdicts["one-case replay p99 (CLI)"].met
+    # The peers' memory is reported beside the ledger's but not judged.
+    assert verdicts["peak RSS, heaviest (intake-api)"].met
+
+
+def test_the_harness_imports_nothing_from_the_tests() -> None:
+    import bench
+
+    for path in Path(bench.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n == "tests" or n.startswith("tests.") for n in names), path
