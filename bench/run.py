@@ -32,7 +32,7 @@ from bench.history import EVENTS_PER_CASE, LOG_BODY, Case, case_id_of, grievance
 from bench.peers.apps import Grievance, ledger
 from bench.report import plain, render
 from bench.stats import Goal, Step, at_least, at_most, highest_sustained, percentile, rate_steps
-from services.audit import ledger as audit
+from services.audit import records as audit
 from services.cli import processes
 from services.cli.broker import LocalBroker
 from services.common import kafka as kafka_kit

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from contracts.envelope import Envelope
-from services.audit import checkpoint, ledger
+from services.audit import checkpoint, verification
 from services.audit.index import CaseIndex
+from services.audit.records import LogRecord, Position
 from services.audit.replay import NotYet, as_it_stood, open_deadlines
 from services.common.settings import Settings
 from services.intake.service import KIND
@@ -26,18 +27,18 @@ def case(case_id: str, seed: int = 1, **links: str) -> list[Envelope]:
     return decide_case(KIND, case_id, steps, T0, **links)
 
 
-def records(*cases: list[Envelope], partition: int = 0) -> list[ledger.LogRecord]:
+def records(*cases: list[Envelope], partition: int = 0) -> list[LogRecord]:
     out = []
     for events in cases:
         for env in events:
-            pos = ledger.Position("grievance.events", partition, len(out))
-            out.append(ledger.LogRecord(pos, env.case_id, env.to_bytes()))
+            pos = Position("grievance.events", partition, len(out))
+            out.append(LogRecord(pos, env.case_id, env.to_bytes()))
     return out
 
 
 def test_a_clean_history_has_no_findings_and_its_heads() -> None:
     a, b = case("GRV-AAAA00000001"), case("GRV-BBBB00000002", seed=2)
-    verdict = ledger.verify(records(a, b), references=True)
+    verdict = verification.verify(records(a, b), references=True)
     assert verdict.clean and verdict.cases == 2 and verdict.events == len(a) + len(b)
     assert verdict.heads["GRV-AAAA00000001"] == (len(a), a[-1].hash)
 
@@ -45,8 +46,8 @@ def test_a_clean_history_has_no_findings_and_its_heads() -> None:
 def test_a_reference_to_a_missing_case_is_a_finding() -> None:
     parent = case("GRV-AAAA00000001")
     child = case("GRV-CCCC00000003", correlation_id="GRV-AAAA00000001")
-    assert ledger.verify(records(parent, child), references=True).clean
-    verdict = ledger.verify(records(child), references=True)
+    assert verification.verify(records(parent, child), references=True).clean
+    verdict = verification.verify(records(child), references=True)
     [finding] = verdict.findings
     assert finding.kind == "reference" and finding.case_id == "GRV-CCCC00000003"
     assert "correlation_id names GRV-AAAA00000001" in finding.detail
@@ -55,14 +56,14 @@ def test_a_reference_to_a_missing_case_is_a_finding() -> None:
 
 def test_a_checkpoint_catches_a_case_rewritten_or_cut_short() -> None:
     a, b = case("GRV-AAAA00000001"), case("GRV-BBBB00000002", seed=2)
-    signed = ledger.verify(records(a, b)).heads
+    signed = verification.verify(records(a, b)).heads
     steps = grievance_script(random.Random(1), "demo/co/p01")
     steps[0] = (steps[0][0], {**steps[0][1], "summary": "另一段历史"})
     other = decide_case(KIND, "GRV-AAAA00000001", steps, T0)
-    verdict = ledger.verify(records(other, b[:-1]))
+    verdict = verification.verify(records(other, b[:-1]))
     assert verdict.clean, "each chain on its own is perfect"
-    where = ledger.Position("audit.checkpoints", 0, 9)
-    ledger.check_checkpoint(verdict, signed, where)
+    where = Position("audit.checkpoints", 0, 9)
+    verification.check_checkpoint(verdict, signed, where)
     kinds = {(f.case_id, f.kind, f.detail.split(":")[0]) for f in verdict.findings}
     assert ("GRV-BBBB00000002", "checkpoint", "truncated") in kinds
     assert ("GRV-AAAA00000001", "checkpoint", "rewritten") in kinds
@@ -76,7 +77,7 @@ def test_checkpoint_signatures_hold_and_break(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
     body = checkpoint.build({"GRV-AAAA00000001": (3, "ab" * 32)}, {"t": {0: 5}}, T0)
     value = checkpoint.sign(key, body)
-    where = ledger.Position("audit.checkpoints", 0, 0)
+    where = Position("audit.checkpoints", 0, 0)
     opened = checkpoint.open_record(value, where, checkpoint.public_key(settings))
     assert opened.heads == {"GRV-AAAA00000001": (3, "ab" * 32)}
     forged = value.replace(b'[3,"', b'[2,"')
