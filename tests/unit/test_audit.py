@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import random
 import stat
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from contracts.envelope import Envelope
-from services.audit import checkpoint, verification
-from services.audit.index import CaseIndex
-from services.audit.records import LogRecord, Position
+from contracts.envelope import Actor, Envelope
+from services.audit import checkpoint, export, verification
+from services.audit.index import CaseIndex, index_path
+from services.audit.lineage import IndexNotReady, indexed
+from services.audit.rebuild import Rebuilds, Rebuilt, TableCheck
+from services.audit.records import CaseIdError, LogRecord, NoSuchCase, Position
 from services.audit.replay import NotYet, as_it_stood, open_deadlines
 from services.common.settings import Settings
 from services.intake.service import KIND
@@ -128,3 +131,61 @@ def test_open_deadlines_end_when_met_or_finished() -> None:
     acked = KIND.replay(events[:2])
     assert [d["deadline"] for d in open_deadlines(acked, T0)] == ["answer_due"]
     assert open_deadlines(KIND.replay(events), T0 + timedelta(days=400)) == []
+
+
+def test_the_lineage_comes_from_the_index_or_a_named_refusal(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    with pytest.raises(CaseIdError):
+        indexed(settings, case_id="not-a-case")
+    with pytest.raises(IndexNotReady, match="not been built"):
+        indexed(settings, case_id="GRV-AAAA00000001")
+    parent = case("GRV-AAAA00000001")
+    child = case("GRV-CCCC00000003", correlation_id="GRV-AAAA00000001")
+    index = CaseIndex(index_path(settings))
+    index.add(records(parent, child), {})
+    index.close()
+    with pytest.raises(NoSuchCase, match="no case GRV-ZZZZ00000009 in the index"):
+        indexed(settings, case_id="GRV-ZZZZ00000009")
+    tree = indexed(settings, case_id="GRV-CCCC00000003")
+    assert tree.root == "GRV-AAAA00000001" and tree.cases[-1] == "GRV-CCCC00000003"
+
+
+def test_a_ledger_is_refused_before_anything_is_read_or_written(tmp_path: Path) -> None:
+    outsider = Actor(user_id="rep-p01", role="worker_rep", unit="demo/co/p01")
+    out = tmp_path / "ledger.csv"
+    with pytest.raises(export.NotPermitted, match="cannot export the ledger of demo/co/p02"):
+        export.write_ledger(
+            Settings(var_dir=tmp_path),
+            unit="demo/co/p02",
+            period=export.Period(None, None),
+            actor=outsider,
+            path=out,
+            fmt="csv",
+        )
+    assert not out.exists()
+    assert export.may_export(export.local_exporter("demo/co/p02"), "demo/co/p02")
+
+
+def test_a_rebuild_proves_nothing_without_a_live_model_and_fails_on_a_difference() -> None:
+    same = TableCheck("cases", 3, "ab", "ab")
+    other = TableCheck("cases", 3, "ab", "cd")
+    absent = Rebuilt("suggestions", "s.sqlite", live_found=False, tables=[same])
+    assert Rebuilds([absent]).compared == [] and Rebuilds([absent]).equal
+    equal = Rebuilt("intake", "i.sqlite", live_found=True, tables=[same])
+    differs = Rebuilt("mediation", "m.sqlite", live_found=True, tables=[other])
+    assert Rebuilds([absent, equal]).equal
+    assert not Rebuilds([equal, differs]).equal
+
+
+def test_the_audit_service_and_the_kit_never_import_the_cli() -> None:
+    root = Path(__file__).resolve().parents[2] / "services"
+    for path in [*(root / "audit").glob("*.py"), *(root / "common").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.startswith("services.cli")], path
