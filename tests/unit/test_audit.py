@@ -31,7 +31,7 @@ def case(case_id: str, seed: int = 1, **links: str) -> list[Envelope]:
 
 
 def records(*cases: list[Envelope], partition: int = 0) -> list[LogRecord]:
-    out = []
+    out: list[LogRecord] = []
     for events in cases:
         for env in events:
             pos = Position("grievance.events", partition, len(out))
