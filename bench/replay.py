@@ -14,7 +14,7 @@ from bench.plan import log
 from bench.stack import Stack
 from bench.stats import percentile
 from contracts import catalog
-from services.audit import ledger as audit
+from services.audit import records as audit
 from services.common.settings import ROOT
 from services.intake.service import KIND
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from kafka.errors import KafkaError
 from pydantic import AwareDatetime
 
 from contracts.envelope import Actor
-from services.audit import export, ledger, replay
-from services.audit.index import CaseIndex, index_path
-from services.audit.kinds import kind_of
+from services.audit import export, replay, verdicts
+from services.audit.lineage import IndexNotReady, indexed
+from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
 from services.common.http import CurrentActor, Problem
 from services.common.settings import Settings
 from services.common.units import load_units
@@ -49,22 +50,17 @@ Ctx = Annotated[AuditContext, Depends(audit_context)]
 Auditor = Annotated[Actor, Depends(auditor)]
 
 
-def _checked(case_id: str) -> str:
+@contextmanager
+def _problems() -> Iterator[None]:
+    """Answer a bad case id, a case not found and a silent broker as problems."""
     try:
-        ledger.stream_of(case_id)
-    except ledger.CaseIdError as exc:
+        yield
+    except CaseIdError as exc:
         raise Problem(422, "Invalid case id", str(exc)) from exc
-    return case_id
-
-
-async def _records(settings: Settings, case_id: str) -> list[ledger.LogRecord]:
-    try:
-        found = await asyncio.to_thread(replay.find, settings, _checked(case_id))
-    except (KafkaError, LookupError) as exc:
+    except NoSuchCase as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    except LogUnreachable as exc:
         raise Problem(503, "Broker unreachable", f"cannot read the log: {exc}") from exc
-    if not found.records:
-        raise Problem(404, "Not found", f"no case {case_id} in the log")
-    return found.records
 
 
 @router.get("/cases/{case_id}")
@@ -75,11 +71,9 @@ async def case_at(
     at: Annotated[AwareDatetime | None, Query(description="ISO time with a timezone")] = None,
 ) -> dict[str, Any]:
     """Return a case rebuilt from the log as it stood at `at` (as it stands if omitted)."""
-    records = await _records(ctx.settings, case_id)
-    events = ledger.envelopes(records)
-    moment: datetime | None = at
     try:
-        return replay.as_it_stood(kind_of(case_id), case_id, events, moment)
+        with _problems():
+            return await asyncio.to_thread(replay.replay_case, ctx.settings, case_id=case_id, at=at)
     except replay.NotYet as exc:
         raise Problem(404, "Not yet", str(exc)) from exc
 
@@ -87,17 +81,11 @@ async def case_at(
 @router.get("/cases/{case_id}/lineage")
 async def lineage(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
     """Return every case linked to this one across services, with each link's causing event."""
-    _checked(case_id)
-    path = index_path(ctx.settings)
-    if not path.exists():
-        raise Problem(503, "Index not ready", "the audit index has not been built yet")
-    index = CaseIndex(path, readonly=True)
     try:
-        if not index.entries(case_id):
-            raise Problem(404, "Not found", f"no case {case_id} in the index")
-        tree = index.lineage(case_id)
-    finally:
-        index.close()
+        with _problems():
+            tree = indexed(ctx.settings, case_id=case_id)
+    except IndexNotReady as exc:
+        raise Problem(503, "Index not ready", str(exc)) from exc
     return {
         "case_id": case_id,
         "root": tree.root,
@@ -119,8 +107,8 @@ async def lineage(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
 @router.get("/verify/{case_id}")
 async def verify(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
     """Check one case's chain, versions and schemas; name the offset of anything wrong."""
-    records = await _records(ctx.settings, case_id)
-    verdict = ledger.verify(records)
+    with _problems():
+        verdict = await asyncio.to_thread(verdicts.verify_case, ctx.settings, case_id=case_id)
     version, head = verdict.heads.get(case_id, (0, ""))
     return {
         "case_id": case_id,
@@ -153,12 +141,12 @@ def _ledger_file(
     settings: Settings, unit: str, period: export.Period, actor: Actor, fmt: str
 ) -> tuple[int, bytes]:
     """Build the ledger in a scratch file and return its row count and bytes."""
-    columns, rows = export.ledger_rows(settings, unit, period, actor)
-    title = f"台账 {unit} {period.start or '…'} – {period.end or '…'}"
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / f"ledger.{fmt}"
-        export.write(path, fmt, columns, rows, title)
-        return len(rows), path.read_bytes()
+        count = export.write_ledger(
+            settings, unit=unit, period=period, actor=actor, path=path, fmt=fmt
+        )
+        return count, path.read_bytes()
 
 
 @router.get("/export")
@@ -175,10 +163,14 @@ async def export_ledger(
         raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
     if from_ and to and to < from_:
         raise Problem(422, "Invalid period", f"to ({to}) is before from ({from_})")
-    if not export.may_export(actor, unit):
-        raise Problem(404, "Not found", f"a {actor.role} of {actor.unit} cannot export {unit}")
     period = export.Period(from_, to)
-    count, content = await asyncio.to_thread(_ledger_file, ctx.settings, unit, period, actor, fmt)
+    try:
+        count, content = await asyncio.to_thread(
+            _ledger_file, ctx.settings, unit, period, actor, fmt
+        )
+    except export.NotPermitted as exc:
+        msg = f"a {actor.role} of {actor.unit} cannot export {unit}"
+        raise Problem(404, "Not found", msg) from exc
     name = f"ledger-{unit.replace('/', '-')}-{from_ or 'start'}-{to or 'today'}.{fmt}"
     return Response(
         content,

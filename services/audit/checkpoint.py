@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from contracts.envelope import canonical_bytes, format_ts
-from services.audit.ledger import BOOTSTRAP_TIMEOUT_MS, Position
+from services.audit.records import BOOTSTRAP_TIMEOUT_MS, Position
 from services.common.kafka import CHECKPOINT_MAX_BYTES
 from services.common.settings import Settings
 

@@ -178,3 +178,28 @@ def _cell(value: Any) -> str:
 def may_export(actor: Actor, unit: str) -> bool:
     """Whether the actor may export the ledger of a unit."""
     return actor.role != "admin" and can_see(actor, unit)
+
+
+class NotPermitted(PermissionError):
+    """The actor may not export the ledger of that unit."""
+
+
+def local_exporter(unit: str) -> Actor:
+    """Who a ledger is exported as without a token: an auditor of the unit, so nothing personal."""
+    return Actor(user_id="ledger-export", role="auditor", unit=unit)
+
+
+def title(unit: str, period: Period) -> str:
+    """The heading of a unit's ledger for a period."""
+    return f"台账 {unit} {period.start or '…'} – {period.end or '…'}"
+
+
+def write_ledger(
+    settings: Settings, *, unit: str, period: Period, actor: Actor, path: Path, fmt: str
+) -> int:
+    """Write a unit's ledger for a period as the actor may see it; return how many cases."""
+    if not may_export(actor, unit):
+        raise NotPermitted(f"a {actor.role} of {actor.unit} cannot export the ledger of {unit}")
+    columns, rows = ledger_rows(settings, unit, period, actor)
+    write(path, fmt, columns, rows, title(unit, period))
+    return len(rows)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from contracts.envelope import parse_record
-from services.audit.ledger import LogRecord, Position
+from services.audit.records import LogRecord, Position
 from services.common.settings import Settings
 
 SCHEMA = """

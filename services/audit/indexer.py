@@ -5,13 +5,23 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kafka.errors import KafkaError
 
 from contracts.envelope import canonical_bytes, now_utc
-from services.audit import checkpoint, ledger
+from services.audit import checkpoint
 from services.audit.index import CaseIndex, index_path
+from services.audit.meter import QUIET, Meter
+from services.audit.records import (
+    LogRecord,
+    end_offsets,
+    event_partitions,
+    read_partitions,
+    reading,
+)
 from services.common import logging as logs
 from services.common.kafka import STREAMS
 from services.common.settings import Settings
@@ -31,11 +41,11 @@ def catch_up(
     settings: Settings, index: CaseIndex, on_batch: Callable[[int], None] | None = None
 ) -> int:
     """Index every record written since the index's stored offsets; return how many."""
-    parts = ledger.event_partitions(settings, STREAMS)
+    parts = event_partitions(settings, STREAMS)
     stored = index.offsets()
     starts = {tp: stored.get((tp.topic, tp.partition), 0) for tp in parts}
-    ends = ledger.end_offsets(settings, parts)
-    batch: list[ledger.LogRecord] = []
+    ends = end_offsets(settings, parts)
+    batch: list[LogRecord] = []
     done = 0
 
     def flush(final: bool) -> None:
@@ -49,12 +59,39 @@ def catch_up(
             on_batch(len(batch))
         batch.clear()
 
-    for rec in ledger.read_partitions(settings, parts, starts, ends):
+    for rec in read_partitions(settings, parts, starts, ends):
         batch.append(rec)
         if len(batch) >= BATCH:
             flush(final=False)
     flush(final=True)
     return done
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What bringing the index up to date did: records added, records held, seconds taken."""
+
+    added: int
+    count: int
+    seconds: float
+
+
+def refresh_index(settings: Settings, *, rebuild: bool = False, meter: Meter = QUIET) -> Refreshed:
+    """Bring the per-case index up to date with the log; from offset 0 with `rebuild`."""
+    path = index_path(settings)
+    if rebuild:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = CaseIndex(path)
+    started = time.perf_counter()
+    try:
+        with reading():
+            meter.start("indexing", None)
+            added = catch_up(settings, store, meter.advance)
+            count = store.count()
+    finally:
+        store.close()
+    return Refreshed(added=added, count=count, seconds=time.perf_counter() - started)
 
 
 def sign_from_index(settings: Settings, index: CaseIndex) -> tuple[bytes, dict[str, Any]]:

@@ -7,11 +7,23 @@ from datetime import date, datetime
 from typing import Any
 
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope, format_ts
-from services.audit import ledger
 from services.audit.index import CaseIndex, index_path
+from services.audit.kinds import kind_of
+from services.audit.records import (
+    LogRecord,
+    LogUnreachable,
+    NoSuchCase,
+    case_records,
+    envelopes,
+    fetch,
+    partition_of,
+    read_partitions,
+    stream_of,
+)
 from services.common.decider import CaseKind
 from services.common.settings import Settings
 
@@ -29,46 +41,81 @@ class NotYet(LookupError):
 class Found:
     """A case's records and how they were found."""
 
-    records: list[ledger.LogRecord]
+    records: list[LogRecord]
     source: str
 
 
 def find(settings: Settings, case_id: str) -> Found:
     """Return a case's records: through the index when there is one, else by a partition scan."""
-    ledger.stream_of(case_id)
+    stream_of(case_id)
     path = index_path(settings)
     if not path.exists():
-        return Found(ledger.case_records(settings, case_id), "scan")
+        return Found(case_records(settings, case_id), "scan")
     index = CaseIndex(path, readonly=True)
     try:
         entries = index.entries(case_id)
         stored = index.offsets()
     finally:
         index.close()
-    topic = settings.topic(f"{ledger.stream_of(case_id)}.events")
+    topic = settings.topic(f"{stream_of(case_id)}.events")
     partitions = sorted(p for t, p in stored if t == topic)
     if not partitions:
-        return Found(ledger.case_records(settings, case_id), "scan")
-    tp = TopicPartition(topic, ledger.partition_of(case_id, len(partitions)))
+        return Found(case_records(settings, case_id), "scan")
+    tp = TopicPartition(topic, partition_of(case_id, len(partitions)))
     try:
-        records = ledger.fetch(settings, [e.position for e in entries])
+        records = fetch(settings, [e.position for e in entries])
     except LookupError:
-        return Found(ledger.case_records(settings, case_id), "scan")
+        return Found(case_records(settings, case_id), "scan")
     if any(r.key != case_id for r in records):
         # The log no longer matches the index (a topic recreated): trust the log.
-        return Found(ledger.case_records(settings, case_id), "scan")
+        return Found(case_records(settings, case_id), "scan")
     # The index may trail the log by a moment: read the few records written since.
     start = stored.get((topic, tp.partition), 0)
-    tail = ledger.read_partitions(settings, [tp], starts={tp: start})
+    tail = read_partitions(settings, [tp], starts={tp: start})
     records += [r for r in tail if r.key == case_id]
     return Found(records, "index")
+
+
+def case_history(settings: Settings, *, case_id: str) -> list[LogRecord]:
+    """Return a case's records; raise CaseIdError, NoSuchCase or LogUnreachable."""
+    stream_of(case_id)
+    try:
+        records = find(settings, case_id).records
+    except (KafkaError, LookupError) as exc:
+        raise LogUnreachable(str(exc)) from exc
+    if not records:
+        raise NoSuchCase(f"no case {case_id} in the log")
+    return records
+
+
+def replay_case(settings: Settings, *, case_id: str, at: datetime | None = None) -> dict[str, Any]:
+    """Return a case rebuilt from the log by its own rules as it stood at `at` (now if None)."""
+    events = envelopes(case_history(settings, case_id=case_id))
+    return as_it_stood(kind_of(case_id), case_id, events, at)
+
+
+def as_of(events: list[Envelope], at: datetime | None) -> list[Envelope]:
+    """Return the events the ledger had recorded by `at` (all when `at` is None)."""
+    return events if at is None else [e for e in events if e.recorded_at <= at]
+
+
+def summarise(payload: dict[str, Any]) -> str:
+    """One line of an event's payload for a timeline, sealed values hidden."""
+    parts = []
+    for key, value in payload.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = "\\[sealed]"
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
 
 
 def as_it_stood(
     kind: CaseKind[Any], case_id: str, events: list[Envelope], at: datetime | None
 ) -> dict[str, Any]:
     """Return state, open deadlines and who had acted, as the ledger had the case at `at`."""
-    known = ledger.as_of(events, at)
+    known = as_of(events, at)
     if not known:
         first = format_ts(events[0].recorded_at) if events else "never"
         raise NotYet(
@@ -109,7 +156,7 @@ def _line(e: Envelope) -> dict[str, Any]:
         "recorded_at": format_ts(e.recorded_at),
         "occurred_at": format_ts(e.occurred_at),
         "actor": e.actor.model_dump(mode="json"),
-        "summary": ledger.summarise(e.payload),
+        "summary": summarise(e.payload),
         "event_id": str(e.event_id),
         "causation_id": e.causation_id,
     }

@@ -18,7 +18,7 @@ from kafka.admin import KafkaAdminClient
 from openpyxl import load_workbook
 
 from contracts.envelope import Envelope, format_ts, parse_record, seal_envelope
-from services.audit import ledger
+from services.audit import records
 from services.audit.index import index_path
 from services.audit.replay import find
 from services.intake.app import read_model
@@ -119,10 +119,10 @@ def test_replay_through_the_index_equals_a_full_scan(world: World) -> None:
         took = time.perf_counter() - started
         assert found.source == "index"
         assert took < 1.0, f"one case took {took:.2f}s through the index"
-        scanned = ledger.case_records(settings, case_id)
+        scanned = records.case_records(settings, case_id)
         assert [r.position for r in found.records] == [r.position for r in scanned]
         expected = KIND.replay(world.written.events[case_id])
-        assert KIND.replay(ledger.envelopes(found.records)) == expected
+        assert KIND.replay(records.envelopes(found.records)) == expected
         done = world.stack.cli("audit", "replay", case_id, "--format", "json")
         assert done.returncode == 0, done.stderr
         body = json.loads(done.stdout)
@@ -314,11 +314,11 @@ def test_verify_all_is_clean_then_finds_every_kind_of_tampering(world: World) ->
     topic = settings.topic("grievance.events")
     by_partition: dict[int, list[str]] = {}
     for c in long_cases:
-        by_partition.setdefault(ledger.partition_of(c, settings.partitions), []).append(c)
+        by_partition.setdefault(records.partition_of(c, settings.partitions), []).append(c)
     victim_partition = max(by_partition, key=lambda p: len(by_partition[p]))
     rewritten, truncated = by_partition[victim_partition][:2]
     others = [
-        c for c in long_cases if ledger.partition_of(c, settings.partitions) != victim_partition
+        c for c in long_cases if records.partition_of(c, settings.partitions) != victim_partition
     ]
     forged_case, gap_case, schema_case = others[:3]
 
@@ -326,10 +326,10 @@ def test_verify_all_is_clean_then_finds_every_kind_of_tampering(world: World) ->
     # every other case byte for byte, one case with a new history that chains perfectly,
     # another cut short.
     tp = TopicPartition(topic, victim_partition)
-    originals = [r for r in ledger.read_partitions(settings, [tp])]
+    originals = [r for r in records.read_partitions(settings, [tp])]
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     try:
-        ends = ledger.end_offsets(settings, [tp])
+        ends = records.end_offsets(settings, [tp])
         admin.delete_records({tp: ends[tp]})
     finally:
         admin.close()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.audit import ledger
+from services.audit import records
 from services.audit.replay import find
 from services.intake.service import KIND
 from tests.integration.test_audit import World, build_world
@@ -30,11 +30,11 @@ def test_one_case_among_100k_events_replays_in_well_under_a_second(big: World) -
         found = find(settings, case_id)
         took = time.perf_counter() - started
         assert found.source == "index" and took < 0.5, f"{took:.2f}s"
-        scanned = ledger.case_records(settings, case_id)
-        assert KIND.replay(ledger.envelopes(found.records)) == KIND.replay(
-            ledger.envelopes(scanned)
+        scanned = records.case_records(settings, case_id)
+        assert KIND.replay(records.envelopes(found.records)) == KIND.replay(
+            records.envelopes(scanned)
         )
-        assert KIND.replay(ledger.envelopes(found.records)) == KIND.replay(
+        assert KIND.replay(records.envelopes(found.records)) == KIND.replay(
             big.written.events[case_id]
         )
 

@@ -15,7 +15,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from contracts.envelope import Actor, seal_envelope
-from services.audit.ledger import partition_of
+from services.audit.records import partition_of
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 
 pytestmark = pytest.mark.integration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import random
 import stat
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from contracts.envelope import Envelope
-from services.audit import checkpoint, ledger
-from services.audit.index import CaseIndex
+from contracts.envelope import Actor, Envelope
+from services.audit import checkpoint, export, verification
+from services.audit.index import CaseIndex, index_path
+from services.audit.lineage import IndexNotReady, indexed
+from services.audit.rebuild import Rebuilds, Rebuilt, TableCheck
+from services.audit.records import CaseIdError, LogRecord, NoSuchCase, Position
 from services.audit.replay import NotYet, as_it_stood, open_deadlines
 from services.common.settings import Settings
 from services.intake.service import KIND
@@ -26,18 +30,18 @@ def case(case_id: str, seed: int = 1, **links: str) -> list[Envelope]:
     return decide_case(KIND, case_id, steps, T0, **links)
 
 
-def records(*cases: list[Envelope], partition: int = 0) -> list[ledger.LogRecord]:
-    out = []
+def records(*cases: list[Envelope], partition: int = 0) -> list[LogRecord]:
+    out: list[LogRecord] = []
     for events in cases:
         for env in events:
-            pos = ledger.Position("grievance.events", partition, len(out))
-            out.append(ledger.LogRecord(pos, env.case_id, env.to_bytes()))
+            pos = Position("grievance.events", partition, len(out))
+            out.append(LogRecord(pos, env.case_id, env.to_bytes()))
     return out
 
 
 def test_a_clean_history_has_no_findings_and_its_heads() -> None:
     a, b = case("GRV-AAAA00000001"), case("GRV-BBBB00000002", seed=2)
-    verdict = ledger.verify(records(a, b), references=True)
+    verdict = verification.verify(records(a, b), references=True)
     assert verdict.clean and verdict.cases == 2 and verdict.events == len(a) + len(b)
     assert verdict.heads["GRV-AAAA00000001"] == (len(a), a[-1].hash)
 
@@ -45,8 +49,8 @@ def test_a_clean_history_has_no_findings_and_its_heads() -> None:
 def test_a_reference_to_a_missing_case_is_a_finding() -> None:
     parent = case("GRV-AAAA00000001")
     child = case("GRV-CCCC00000003", correlation_id="GRV-AAAA00000001")
-    assert ledger.verify(records(parent, child), references=True).clean
-    verdict = ledger.verify(records(child), references=True)
+    assert verification.verify(records(parent, child), references=True).clean
+    verdict = verification.verify(records(child), references=True)
     [finding] = verdict.findings
     assert finding.kind == "reference" and finding.case_id == "GRV-CCCC00000003"
     assert "correlation_id names GRV-AAAA00000001" in finding.detail
@@ -55,14 +59,14 @@ def test_a_reference_to_a_missing_case_is_a_finding() -> None:
 
 def test_a_checkpoint_catches_a_case_rewritten_or_cut_short() -> None:
     a, b = case("GRV-AAAA00000001"), case("GRV-BBBB00000002", seed=2)
-    signed = ledger.verify(records(a, b)).heads
+    signed = verification.verify(records(a, b)).heads
     steps = grievance_script(random.Random(1), "demo/co/p01")
     steps[0] = (steps[0][0], {**steps[0][1], "summary": "另一段历史"})
     other = decide_case(KIND, "GRV-AAAA00000001", steps, T0)
-    verdict = ledger.verify(records(other, b[:-1]))
+    verdict = verification.verify(records(other, b[:-1]))
     assert verdict.clean, "each chain on its own is perfect"
-    where = ledger.Position("audit.checkpoints", 0, 9)
-    ledger.check_checkpoint(verdict, signed, where)
+    where = Position("audit.checkpoints", 0, 9)
+    verification.check_checkpoint(verdict, signed, where)
     kinds = {(f.case_id, f.kind, f.detail.split(":")[0]) for f in verdict.findings}
     assert ("GRV-BBBB00000002", "checkpoint", "truncated") in kinds
     assert ("GRV-AAAA00000001", "checkpoint", "rewritten") in kinds
@@ -76,7 +80,7 @@ def test_checkpoint_signatures_hold_and_break(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
     body = checkpoint.build({"GRV-AAAA00000001": (3, "ab" * 32)}, {"t": {0: 5}}, T0)
     value = checkpoint.sign(key, body)
-    where = ledger.Position("audit.checkpoints", 0, 0)
+    where = Position("audit.checkpoints", 0, 0)
     opened = checkpoint.open_record(value, where, checkpoint.public_key(settings))
     assert opened.heads == {"GRV-AAAA00000001": (3, "ab" * 32)}
     forged = value.replace(b'[3,"', b'[2,"')
@@ -127,3 +131,61 @@ def test_open_deadlines_end_when_met_or_finished() -> None:
     acked = KIND.replay(events[:2])
     assert [d["deadline"] for d in open_deadlines(acked, T0)] == ["answer_due"]
     assert open_deadlines(KIND.replay(events), T0 + timedelta(days=400)) == []
+
+
+def test_the_lineage_comes_from_the_index_or_a_named_refusal(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    with pytest.raises(CaseIdError):
+        indexed(settings, case_id="not-a-case")
+    with pytest.raises(IndexNotReady, match="not been built"):
+        indexed(settings, case_id="GRV-AAAA00000001")
+    parent = case("GRV-AAAA00000001")
+    child = case("GRV-CCCC00000003", correlation_id="GRV-AAAA00000001")
+    index = CaseIndex(index_path(settings))
+    index.add(records(parent, child), {})
+    index.close()
+    with pytest.raises(NoSuchCase, match="no case GRV-ZZZZ00000009 in the index"):
+        indexed(settings, case_id="GRV-ZZZZ00000009")
+    tree = indexed(settings, case_id="GRV-CCCC00000003")
+    assert tree.root == "GRV-AAAA00000001" and tree.cases[-1] == "GRV-CCCC00000003"
+
+
+def test_a_ledger_is_refused_before_anything_is_read_or_written(tmp_path: Path) -> None:
+    outsider = Actor(user_id="rep-p01", role="worker_rep", unit="demo/co/p01")
+    out = tmp_path / "ledger.csv"
+    with pytest.raises(export.NotPermitted, match="cannot export the ledger of demo/co/p02"):
+        export.write_ledger(
+            Settings(var_dir=tmp_path),
+            unit="demo/co/p02",
+            period=export.Period(None, None),
+            actor=outsider,
+            path=out,
+            fmt="csv",
+        )
+    assert not out.exists()
+    assert export.may_export(export.local_exporter("demo/co/p02"), "demo/co/p02")
+
+
+def test_a_rebuild_proves_nothing_without_a_live_model_and_fails_on_a_difference() -> None:
+    same = TableCheck("cases", 3, "ab", "ab")
+    other = TableCheck("cases", 3, "ab", "cd")
+    absent = Rebuilt("suggestions", "s.sqlite", live_found=False, tables=[same])
+    assert Rebuilds([absent]).compared == [] and Rebuilds([absent]).equal
+    equal = Rebuilt("intake", "i.sqlite", live_found=True, tables=[same])
+    differs = Rebuilt("mediation", "m.sqlite", live_found=True, tables=[other])
+    assert Rebuilds([absent, equal]).equal
+    assert not Rebuilds([equal, differs]).equal
+
+
+def test_the_audit_service_and_the_kit_never_import_the_cli() -> None:
+    root = Path(__file__).resolve().parents[2] / "services"
+    for path in [*(root / "audit").glob("*.py"), *(root / "common").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.startswith("services.cli")], path

@@ -14,7 +14,8 @@ from contracts import grievance as g
 from contracts import suggestion as s
 from contracts.envelope import GENESIS_HASH, Actor, Envelope, seal_envelope
 from contracts.registry import REGISTRY, EventPayload, payload_dict
-from services.audit.ledger import LogRecord, Position, lineage
+from services.audit.lineage import lineage
+from services.audit.records import LogRecord, Position
 from services.common.calendar import end_of_day
 from services.common.worker import SourceCase, follow_chain
 from services.followup import domain, policies

@@ -1,0 +1,220 @@
+"""Reading records straight from the log: a case's partition, exact positions, whole topics."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
+from pydantic import ValidationError
+
+from contracts.catalog import CASE_TYPES
+from contracts.envelope import Envelope, parse_record
+from services.common.settings import Settings
+
+# An auditor at a terminal should hear within seconds that the broker is not there.
+BOOTSTRAP_TIMEOUT_MS = 5_000
+
+
+class CaseIdError(ValueError):
+    """The text is not a case id."""
+
+
+class NoSuchCase(LookupError):
+    """No record of the case is in the log (or in the index asked)."""
+
+
+class LogUnreachable(Exception):
+    """The broker did not answer, or the records it was asked for are gone."""
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Report a broker that does not answer as LogUnreachable, with the client's own words."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise LogUnreachable(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a record lies in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One raw record of an events topic."""
+
+    position: Position
+    key: str | None
+    value: bytes
+
+
+def stream_of(case_id: str) -> str:
+    """Return the stream a case id belongs to, or raise CaseIdError."""
+    prefix, _, rest = case_id.partition("-")
+    if prefix not in CASE_TYPES or not rest or not rest.isalnum():
+        raise CaseIdError(f"{case_id!r} is not a case id (like GRV-1A2B3C4D5E6F)")
+    return CASE_TYPES[prefix].stream
+
+
+def partition_of(case_id: str, partitions: int) -> int:
+    """Return the partition the producers' default partitioner gives a case key."""
+    return int(murmur2(case_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def _consumer(settings: Settings) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+        # Reads stop at known offsets, so a fetch need not linger for more data.
+        fetch_max_wait_ms=10,
+        request_timeout_ms=15_000,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        client_id="taizhang-audit",
+    )
+
+
+def read_partitions(
+    settings: Settings,
+    parts: list[TopicPartition],
+    starts: dict[TopicPartition, int] | None = None,
+    ends: dict[TopicPartition, int] | None = None,
+) -> Iterator[LogRecord]:
+    """Yield every record of the partitions from `starts` (else the beginning) to `ends`."""
+    if not parts:
+        return
+    consumer = _consumer(settings)
+    try:
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        for tp, offset in (starts or {}).items():
+            consumer.seek(tp, offset)
+        stops = dict(ends) if ends is not None else consumer.end_offsets(parts)
+        remaining = {tp for tp in parts if stops[tp] > consumer.position(tp)}
+        while remaining:
+            batch = consumer.poll(timeout_ms=1000, max_records=5000)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    if m.offset >= stops[tp]:
+                        remaining.discard(tp)
+                        continue
+                    key = m.key.decode(errors="replace") if m.key is not None else None
+                    yield LogRecord(Position(m.topic, m.partition, m.offset), key, m.value or b"")
+                if consumer.position(tp) >= stops[tp]:
+                    remaining.discard(tp)
+    finally:
+        consumer.close()
+
+
+def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
+    """Return exactly the records at the given positions, in log order, without a scan."""
+    wanted: dict[TopicPartition, list[int]] = defaultdict(list)
+    for pos in positions:
+        wanted[TopicPartition(pos.topic, pos.partition)].append(pos.offset)
+    if not wanted:
+        return []
+    found: dict[Position, LogRecord] = {}
+    consumer = _consumer(settings)
+    try:
+        consumer.assign(list(wanted))
+        for tp, offsets in wanted.items():
+            todo = sorted(set(offsets))
+            while todo:
+                consumer.seek(tp, todo[0])
+                batch = consumer.poll(timeout_ms=5000, max_records=500).get(tp, [])
+                if not batch:
+                    raise LookupError(
+                        f"{tp.topic}/{tp.partition}@{todo[0]} is no longer in the log"
+                    )
+                for m in batch:
+                    if m.offset in todo:
+                        key = m.key.decode(errors="replace") if m.key is not None else None
+                        pos = Position(m.topic, m.partition, m.offset)
+                        found[pos] = LogRecord(pos, key, m.value or b"")
+                done = batch[-1].offset
+                todo = [o for o in todo if o > done]
+    finally:
+        consumer.close()
+    missing = sum(len(set(o)) for o in wanted.values()) - len(found)
+    if missing:
+        raise LookupError(f"{missing} indexed record(s) are no longer in the log")
+    return [found[p] for p in sorted(found, key=lambda p: (p.topic, p.partition, p.offset))]
+
+
+def case_records(settings: Settings, case_id: str) -> list[LogRecord]:
+    """Return the records keyed by a case, in log order (one partition is scanned)."""
+    tp = case_partition(settings, case_id)
+    return [r for r in read_partitions(settings, [tp]) if r.key == case_id]
+
+
+def case_partition(settings: Settings, case_id: str) -> TopicPartition:
+    """Return the partition of its stream's events topic that holds a case."""
+    topic = settings.topic(f"{stream_of(case_id)}.events")
+    consumer = _consumer(settings)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+    finally:
+        consumer.close()
+    if not partitions:
+        raise LookupError(f"topic {topic} does not exist")
+    return TopicPartition(topic, partition_of(case_id, len(partitions)))
+
+
+def event_partitions(settings: Settings, streams: Iterable[str]) -> list[TopicPartition]:
+    """Return every partition of the given streams' events topics that exists."""
+    return topic_partitions(settings, [settings.topic(f"{s}.events") for s in streams])
+
+
+def topic_partitions(settings: Settings, topics: Iterable[str]) -> list[TopicPartition]:
+    """Return every partition of the topics that exist, asking the cluster once."""
+    consumer = _consumer(settings)
+    try:
+        return [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Return the current end offset of each partition."""
+    consumer = _consumer(settings)
+    try:
+        ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
+        return ends
+    finally:
+        consumer.close()
+
+
+def all_records(settings: Settings, streams: Iterable[str]) -> Iterator[LogRecord]:
+    """Yield every record of the given streams' events topics."""
+    yield from read_partitions(settings, event_partitions(settings, streams))
+
+
+def envelopes(records: Iterable[LogRecord]) -> list[Envelope]:
+    """Return the distinct, readable envelopes of a case in version order (redeliveries dropped)."""
+    out: dict[int, Envelope] = {}
+    for rec in records:
+        try:
+            _, env = parse_record(rec.value)
+        except (ValueError, ValidationError):
+            continue
+        out.setdefault(env.case_version, env)
+    return [out[v] for v in sorted(out)]
