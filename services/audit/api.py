@@ -18,7 +18,8 @@ from contracts.envelope import Actor
 from services.audit import export, ledger, replay
 from services.audit.index import CaseIndex, index_path
 from services.audit.kinds import kind_of
-from services.common.http import CurrentActor, Problem
+from services.common.bearer import CurrentActor
+from services.common.problems import Problem
 from services.common.settings import Settings
 from services.common.units import load_units
 
