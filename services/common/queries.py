@@ -48,6 +48,14 @@ def case_row_for(
     return row
 
 
+def row_to_read(
+    ctx: ServiceContext, actor: Actor, case_id: str, *, prefix: str | None = None
+) -> Any:
+    """Return a case the actor may read: never to administrators, only within their units."""
+    no_admin(actor)
+    return case_row_for(ctx, actor, case_id, acting=False, prefix=prefix)
+
+
 def no_admin(actor: Actor) -> None:
     """Refuse case content to administrators."""
     if actor.role in NO_CONTENT:
@@ -135,8 +143,7 @@ def history(
     guard: Guard | None = None,
 ) -> dict[str, Any]:
     """Return a case's events, oldest first, as recorded, unless `guard` refuses them."""
-    no_admin(actor)
-    row = case_row_for(ctx, actor, case_id, acting=False, prefix=prefix)
+    row = row_to_read(ctx, actor, case_id, prefix=prefix)
     if guard is not None:
         guard(actor, row)
     return {"case_id": case_id, "events": ctx.model.history(case_id)}

@@ -20,13 +20,12 @@ from services.common.problems import Problem
 from services.common.queries import (
     Page,
     Skip,
-    case_row_for,
     case_view,
     history_route,
     listing,
-    no_admin,
     period,
     report_unit,
+    row_to_read,
 )
 from services.followup.domain import Followup, Status, statistics
 
@@ -153,8 +152,7 @@ async def list_followups(
 @router.get("/{case_id}")
 async def get_followup(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one follow-up as it stands."""
-    no_admin(actor)
-    row = case_row_for(ctx, actor, case_id, acting=False)
+    row = row_to_read(ctx, actor, case_id)
     return {**case_view(row), "comment": _comment(ctx, actor, case_id)}
 
 

@@ -15,11 +15,10 @@ from services.common.context import Ctx, ServiceContext
 from services.common.queries import (
     Page,
     Skip,
-    case_row_for,
     case_view,
     history_route,
     listing,
-    no_admin,
+    row_to_read,
 )
 from services.suggestions.api import Text
 from services.suggestions.domain import QUERY_PREFIX, QueryStatus
@@ -110,8 +109,7 @@ async def list_queries(
 @router.get("/{case_id}")
 async def get_query(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one query as it stands."""
-    no_admin(actor)
-    return case_view(case_row_for(ctx, actor, case_id, acting=False, prefix=QUERY_PREFIX))
+    return case_view(row_to_read(ctx, actor, case_id, prefix=QUERY_PREFIX))
 
 
 history_route(

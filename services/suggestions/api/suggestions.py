@@ -23,7 +23,7 @@ from services.common.queries import (
     case_view,
     history_route,
     listing,
-    no_admin,
+    row_to_read,
 )
 from services.suggestions.api import Text, UserId
 from services.suggestions.api.groups import group_id_for
@@ -230,8 +230,7 @@ async def list_suggestions(
 @router.get("/{case_id}")
 async def get_suggestion(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one suggestion as it stands, with its tally."""
-    no_admin(actor)
-    row = case_row_for(ctx, actor, case_id, acting=False, prefix=SUGGESTION_PREFIX)
+    row = row_to_read(ctx, actor, case_id, prefix=SUGGESTION_PREFIX)
     return {**case_view(row), **_opened(ctx, actor, case_id)}
 
 
