@@ -1,4 +1,4 @@
-"""HTTP routes of follow-up: thin views that build commands and read the projection."""
+"""HTTP routes of follow-up: its commands as a table, and views of the projection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP routes of grievance intake: thin views that build commands and read the projection."""
+"""HTTP routes of grievance intake: its commands as a table, and views of the projection."""
 
 from __future__ import annotations
 

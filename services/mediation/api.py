@@ -1,4 +1,4 @@
-"""HTTP routes of dispute mediation: thin views that build commands and read the projection."""
+"""HTTP routes of dispute mediation: its commands as a table, and views of the projection."""
 
 from __future__ import annotations
 
