@@ -14,12 +14,9 @@ from fastapi.responses import JSONResponse
 
 from contracts.envelope import Actor
 from services.common.auth import TokenError, can_act, read_token
-from services.common.http import (
-    LimitsMiddleware,
-    Problem,
-    install_problem_handlers,
-)
 from services.common.ids import command_id_for, new_case_id
+from services.common.limits import LimitsMiddleware
+from services.common.problems import Problem, install_problem_handlers
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.common.vault import Sealer, SqliteKeyVault

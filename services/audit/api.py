@@ -19,7 +19,8 @@ from contracts.envelope import Actor
 from services.audit import export, replay, verdicts
 from services.audit.lineage import IndexNotReady, indexed
 from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
-from services.common.http import CurrentActor, Problem
+from services.common.bearer import CurrentActor
+from services.common.problems import Problem
 from services.common.settings import Settings
 from services.common.units import load_units
 

@@ -4,63 +4,50 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
-from services.audit.api import AuditContext, Ctx, router
+from services.audit.api import AuditContext, router
 from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
-from services.common import kafka as kafka_kit
-from services.common.http import LimitsMiddleware, install_problem_handlers
+from services.common.app import Health, build_app
 from services.common.settings import Settings
+
+
+async def _indexed(ctx: AuditContext, _reachable: bool) -> dict[str, Any]:
+    """Count the records the index holds (None before the worker made it)."""
+    path = index_path(ctx.settings)
+    if not path.exists():
+        return {"indexed": None}
+    index = CaseIndex(path, readonly=True)
+    try:
+        return {"indexed": index.count()}
+    finally:
+        index.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the audit HTTP app."""
     settings = settings or Settings()
+    # The audit API sends no commands: its registry holds no metrics of its own yet.
     registry = CollectorRegistry()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ctx = AuditContext(settings=settings)
-        yield
+    async def context() -> AsyncIterator[AuditContext]:
+        yield AuditContext(settings=settings)
 
-    app = FastAPI(title="Taizhang audit (监督审计)", version="1", lifespan=lifespan)
-    app.add_middleware(
-        LimitsMiddleware,
-        max_body=settings.max_body_bytes,
-        per_minute=settings.rate_limit_per_minute,
+    return build_app(
+        settings,
+        "audit",
+        context=context,
+        health=Health(
+            "Report whether the broker answers and how many records the index holds.", _indexed
+        ),
+        registry=lambda _ctx: registry,
+        routers=[router],
     )
-    install_problem_handlers(app)
-
-    @app.get("/health", tags=["operations"])
-    async def health(ctx: Ctx) -> JSONResponse:
-        """Report whether the broker answers and how many records the index holds."""
-        reachable = await kafka_kit.broker_reachable(ctx.settings)
-        path = index_path(ctx.settings)
-        indexed = None
-        if path.exists():
-            index = CaseIndex(path, readonly=True)
-            try:
-                indexed = index.count()
-            finally:
-                index.close()
-        body = {
-            "status": "ok" if reachable else "degraded",
-            "broker": reachable,
-            "indexed": indexed,
-        }
-        return JSONResponse(body, status_code=200 if reachable else 503)
-
-    @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
-        """Expose Prometheus metrics."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    app.include_router(router)
-    return app
 
 
 def create_worker(settings: Settings | None = None) -> AuditWorker:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from contracts import grievance as g
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
-from services.common.http import build_app
+from services.common.app import case_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.units import load_units
@@ -50,15 +50,7 @@ def read_model(settings: Settings) -> ReadModel[Followup]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the follow-up HTTP app."""
-    settings = settings or Settings()
-    return build_app(
-        settings,
-        KIND,
-        title="Taizhang follow-up (跟踪回访)",
-        resource="followups",
-        model_factory=read_model,
-        routers=[router, stats_router],
-    )
+    return case_app(settings or Settings(), "followup", KIND, read_model, [router, stats_router])
 
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Followup]:

@@ -1,4 +1,4 @@
-"""HTTP routes of grievance intake: thin views that build commands and read the projection."""
+"""HTTP routes of grievance intake: its commands as a table, and views of the projection."""
 
 from __future__ import annotations
 
@@ -6,35 +6,27 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field, model_validator
 
 from contracts import grievance as g
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
-from services.common.auth import can_see
-from services.common.http import (
-    Body,
-    CommandResult,
-    Ctx,
-    CurrentActor,
-    IdempotencyKey,
-    Problem,
-    ServiceContext,
-    Transition,
-    case_row_for,
+from services.common.bearer import CurrentActor
+from services.common.bodies import Body, Transition
+from services.common.commands import Opening, Verb, command_routes
+from services.common.context import Ctx, ServiceContext
+from services.common.queries import (
+    Page,
+    Skip,
     case_view,
-    check_unit,
-    created,
-    list_scope,
-    no_admin,
+    history_route,
+    listing,
     period,
+    report_unit,
+    row_to_read,
     sealing_key,
-    submit,
-    transition,
 )
-from services.common.ids import command_id_for, new_case_id
 from services.intake.domain import Grievance, Status, statistics
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
@@ -99,21 +91,15 @@ class WithdrawBody(Transition):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.post("", status_code=201, response_model=CommandResult)
-async def log_grievance(
-    body: LogBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
-    """Log a worker's grievance."""
-    check_unit(ctx, actor, body.unit, "log grievances")
-    command_id = command_id_for(actor, "grievances", idempotency_key)
-    case_id = new_case_id("GRV", command_id)
+def _logged(ctx: ServiceContext, case_id: str, body: LogBody) -> g.LogGrievance:
+    """Seal the complainant and the details, and fix the unit's service levels of the day."""
     complainant = None
     details_kid = f"CASE-{case_id}"
     if body.complainant is not None:
         complainant = ctx.sealer.seal_person(body.complainant.name, body.complainant.phone)
         details_kid = complainant.person_id
     levels = ctx.units.service_levels(body.unit)
-    payload = g.LogGrievance(
+    return g.LogGrievance(
         unit=body.unit,
         category=body.category,
         summary=body.summary,
@@ -124,140 +110,89 @@ async def log_grievance(
         ack_working_days=levels.ack_working_days,
         answer_working_days=levels.answer_working_days,
     )
-    result = await submit(
-        ctx,
-        actor,
-        command_type="log",
-        case_id=case_id,
-        command_id=command_id,
-        payload=payload,
-        request_body=body.model_dump(mode="json"),
-        occurred_at=body.received_at,
-    )
-    return created(result, f"/grievances/{case_id}")
 
 
-@router.post("/{case_id}/acknowledge", response_model=CommandResult)
-async def acknowledge(
-    case_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    body: Transition | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Acknowledge receipt to the worker."""
-    body = body or Transition()
-    return await transition(
-        ctx, actor, case_id, "acknowledge", body, g.Acknowledge(), idempotency_key
-    )
-
-
-@router.post("/{case_id}/resolve", response_model=CommandResult)
-async def resolve(
-    case_id: str,
-    body: ResolveBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record how the matter was resolved."""
-    payload = g.Resolve(how=body.how, resolution=body.resolution)
-    return await transition(ctx, actor, case_id, "resolve", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/escalate", response_model=CommandResult)
-async def escalate(
-    case_id: str,
-    body: EscalateBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Escalate to the leadership team with a named follow-up owner and due date."""
-    payload = g.Escalate(owner=body.owner, due=body.due)
-    return await transition(ctx, actor, case_id, "escalate", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/decision", response_model=CommandResult)
-async def decision(
-    case_id: str,
-    body: DecisionBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record the leadership team's decision."""
-    payload = g.RecordDecision(decision=body.decision)
-    return await transition(ctx, actor, case_id, "record_decision", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/refer-to-mediation", response_model=CommandResult)
-async def refer_to_mediation(
-    case_id: str,
-    body: ReferBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Refer the grievance to labour-dispute mediation."""
-    payload = g.ReferToMediation(dispute_category=body.dispute_category)
-    return await transition(
-        ctx, actor, case_id, "refer_to_mediation", body, payload, idempotency_key
-    )
-
-
-@router.post("/{case_id}/feedback", response_model=CommandResult)
-async def feedback(
-    case_id: str,
-    body: FeedbackBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record feedback given to the worker (the note is encrypted)."""
-    case_row_for(ctx, actor, case_id, acting=True)
-    payload = g.GiveFeedback(note=ctx.sealer.seal(sealing_key(ctx, case_id), body.note))
-    return await transition(ctx, actor, case_id, "give_feedback", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/close", response_model=CommandResult)
-async def close(
-    case_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    body: Transition | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Close a resolved grievance."""
-    body = body or Transition()
-    return await transition(ctx, actor, case_id, "close", body, g.Close(), idempotency_key)
-
-
-@router.post("/{case_id}/reopen", response_model=CommandResult)
-async def reopen(
-    case_id: str,
-    body: ReasonBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Send the grievance back to work."""
-    payload = g.Reopen(reason=body.reason)
-    return await transition(ctx, actor, case_id, "reopen", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/withdraw", response_model=CommandResult)
-async def withdraw(
-    case_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    body: WithdrawBody | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Withdraw the grievance at the worker's request."""
-    body = body or WithdrawBody()
-    payload = g.Withdraw(reason=body.reason)
-    return await transition(ctx, actor, case_id, "withdraw", body, payload, idempotency_key)
+command_routes(
+    router,
+    opening=Opening(
+        name="log_grievance",
+        description="Log a worker's grievance.",
+        command="log",
+        body=LogBody,
+        prefix="GRV",
+        payload=_logged,
+        what="log grievances",
+        occurred_at="received_at",
+    ),
+    verbs=[
+        Verb(
+            "acknowledge",
+            "acknowledge",
+            "Acknowledge receipt to the worker.",
+            Transition,
+            lambda _ctx, _row, _b: g.Acknowledge(),
+            optional=True,
+        ),
+        Verb(
+            "resolve",
+            "resolve",
+            "Record how the matter was resolved.",
+            ResolveBody,
+            lambda _ctx, _row, b: g.Resolve(how=b.how, resolution=b.resolution),
+        ),
+        Verb(
+            "escalate",
+            "escalate",
+            "Escalate to the leadership team with a named follow-up owner and due date.",
+            EscalateBody,
+            lambda _ctx, _row, b: g.Escalate(owner=b.owner, due=b.due),
+        ),
+        Verb(
+            "decision",
+            "record_decision",
+            "Record the leadership team's decision.",
+            DecisionBody,
+            lambda _ctx, _row, b: g.RecordDecision(decision=b.decision),
+        ),
+        Verb(
+            "refer-to-mediation",
+            "refer_to_mediation",
+            "Refer the grievance to labour-dispute mediation.",
+            ReferBody,
+            lambda _ctx, _row, b: g.ReferToMediation(dispute_category=b.dispute_category),
+        ),
+        Verb(
+            "feedback",
+            "give_feedback",
+            "Record feedback given to the worker (the note is encrypted).",
+            FeedbackBody,
+            lambda ctx, row, b: g.GiveFeedback(note=ctx.sealer.seal(sealing_key(row), b.note)),
+        ),
+        Verb(
+            "close",
+            "close",
+            "Close a resolved grievance.",
+            Transition,
+            lambda _ctx, _row, _b: g.Close(),
+            optional=True,
+        ),
+        Verb(
+            "reopen",
+            "reopen",
+            "Send the grievance back to work.",
+            ReasonBody,
+            lambda _ctx, _row, b: g.Reopen(reason=b.reason),
+        ),
+        Verb(
+            "withdraw",
+            "withdraw",
+            "Withdraw the grievance at the worker's request.",
+            WithdrawBody,
+            lambda _ctx, _row, b: g.Withdraw(reason=b.reason),
+            optional=True,
+        ),
+    ],
+)
 
 
 # --- queries ----------------------------------------------------------------
@@ -297,41 +232,31 @@ async def list_grievances(
     overdue: bool | None = None,
     opened_from: date | None = None,
     opened_to: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Page = 50,
+    offset: Skip = 0,
 ) -> dict[str, Any]:
     """List grievances in the caller's units, newest first, filtered and paged."""
-    no_admin(actor)
-    scope = list_scope(actor, unit)
-    total, rows = ctx.model.query(
-        units=scope,
-        filters={
-            "status": status,
-            "category": category,
-            **period(opened_from, opened_to),
-            "overdue": overdue,
-        },
-        limit=limit,
-        offset=offset,
-    )
-    items = [case_view(r) for r in rows]
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    filters = {
+        "status": status,
+        "category": category,
+        **period(opened_from, opened_to),
+        "overdue": overdue,
+    }
+    return listing(ctx, actor, unit, filters, limit, offset)
 
 
 @router.get("/{case_id}")
 async def get_grievance(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one grievance as it stands."""
-    no_admin(actor)
-    row = case_row_for(ctx, actor, case_id, acting=False)
+    row = row_to_read(ctx, actor, case_id)
     return {**case_view(row), **_personal(ctx, actor, case_id)}
 
 
-@router.get("/{case_id}/history")
-async def grievance_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
-    """Return the grievance's events, oldest first, exactly as recorded (personal data sealed)."""
-    no_admin(actor)
-    case_row_for(ctx, actor, case_id, acting=False)
-    return {"case_id": case_id, "events": ctx.model.history(case_id)}
+history_route(
+    router,
+    "grievance_history",
+    "Return the grievance's events, oldest first, exactly as recorded (personal data sealed).",
+)
 
 
 @stats_router.get("/stats")
@@ -343,9 +268,6 @@ async def grievance_stats(
     to: date | None = None,
 ) -> dict[str, Any]:
     """Count a unit's grievances opened in a period, by status and category, with punctuality."""
-    no_admin(actor)
-    unit = unit or actor.unit
-    if not can_see(actor, unit):
-        raise Problem(404, "Not found", f"unit {unit} is not among your units")
+    unit = report_unit(ctx, actor, unit, known=False)
     cases: list[Grievance] = ctx.model.states(units=[unit], filters=period(from_, to))
     return {"unit": unit, "from": from_, "to": to, **statistics(cases)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.http import build_app
+from services.common.app import case_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker, reactor
@@ -23,15 +23,7 @@ def read_model(settings: Settings) -> ReadModel[Grievance]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the intake HTTP app."""
-    settings = settings or Settings()
-    return build_app(
-        settings,
-        KIND,
-        title="Taizhang grievance intake (诉求受理)",
-        resource="grievances",
-        model_factory=read_model,
-        routers=[router, stats_router],
-    )
+    return case_app(settings or Settings(), "intake", KIND, read_model, [router, stats_router])
 
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Grievance]:

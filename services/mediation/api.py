@@ -1,48 +1,48 @@
-"""HTTP routes of dispute mediation: thin views that build commands and read the projection."""
+"""HTTP routes of dispute mediation: its commands as a table, and views of the projection."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field
+from fastapi import APIRouter
 
 from contracts import dispute as d
 from contracts.envelope import Actor, now_utc
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
 from services.common.auth import can_see
+from services.common.bearer import CurrentActor
+from services.common.bodies import Transition
 from services.common.calendar import local_date
-from services.common.http import (
-    Body,
-    CommandResult,
-    Ctx,
-    CurrentActor,
-    IdempotencyKey,
-    Problem,
-    ServiceContext,
-    Transition,
-    case_row_for,
-    check_unit,
-    created,
-    list_scope,
-    no_admin,
+from services.common.commands import Opening, Verb, command_routes
+from services.common.context import Ctx, ServiceContext
+from services.common.problems import Problem
+from services.common.queries import (
+    Page,
+    Skip,
+    history_route,
+    listing,
+    row_to_read,
     sealing_key,
-    submit,
-    transition,
 )
-from services.common.ids import command_id_for, new_case_id
+from services.mediation.bodies import (
+    AcceptBody,
+    AgreementBody,
+    ApplyBody,
+    ArbitrationBody,
+    AssignBody,
+    DeclineBody,
+    ExtendBody,
+    ReasonBody,
+    SessionBody,
+    fen,
+)
 from services.mediation.domain import CASE_PREFIX, Status
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])
 SEALED = "[sealed]"
-# Yuan with at most two decimals; the ceiling matches the contracts' bound in fen.
-Yuan = Annotated[Decimal, Field(ge=0, le=Decimal(d.MAX_FEN) / 100, decimal_places=2)]
-PositiveYuan = Annotated[Decimal, Field(gt=0, le=Decimal(d.MAX_FEN) / 100, decimal_places=2)]
 EXISTENCE_FIELDS = (
     "case_id",
     "unit",
@@ -55,100 +55,11 @@ EXISTENCE_FIELDS = (
 )
 
 
-def fen(amount: Decimal) -> int:
-    """Convert yuan to fen."""
-    return int(amount * 100)
-
-
-class Applicant(Body):
-    """The worker who applies; encrypted before it leaves this service."""
-
-    name: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{5,20}$")
-
-
-class ClaimBody(Body):
-    """One claim; `amount` in yuan for money claims."""
-
-    description: str = Field(min_length=1, max_length=500)
-    amount: PositiveYuan | None = None
-
-
-class RespondentBody(Body):
-    """The employer and the user ids of its management."""
-
-    employer: str = Field(min_length=1, max_length=200)
-    management: list[str] = Field(default_factory=list, max_length=50)
-
-
-class ApplyBody(Body):
-    """An application for mediation, written or taken down orally on the spot."""
-
-    unit: str = Field(min_length=1, max_length=256)
-    form: Literal["written", "oral"]
-    applicant: Applicant
-    respondent: RespondentBody
-    category: DisputeCategory
-    matters: str = Field(min_length=1, max_length=4000)
-    reasons: str | None = Field(default=None, max_length=4000)
-    claims: list[ClaimBody] = Field(min_length=1, max_length=50)
-    known_since: date
-    oral_recorded_at: AwareDatetime | None = None
-    received_at: AwareDatetime | None = None
-    accept_on_receipt: bool = False
-
-
-class AcceptBody(Transition):
-    known_since: date | None = None
-
-
-class DeclineBody(Transition):
-    code: d.DeclineCode
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class AssignBody(Transition):
-    mediator: str = Field(min_length=1, max_length=128)
-    relation: d.Relation = "none"
-
-
-class SessionBody(Transition):
-    held_on: date
-    attendees: list[str] = Field(min_length=1, max_length=30)
-    minutes: str = Field(min_length=1, max_length=8000)
-
-
-class ExtendBody(Transition):
-    days: int = Field(ge=1, le=366)
-    consent: list[d.Party] = Field(default_factory=list, max_length=2)
-
-
-class AgreementBody(Transition):
-    terms: str = Field(min_length=1, max_length=4000)
-    amount: Yuan
-    perform_by: date
-    signed_by: list[d.Signatory] = Field(default_factory=list, max_length=3)
-
-
-class ReasonBody(Transition):
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class ArbitrationBody(Transition):
-    commission: str | None = Field(default=None, max_length=200)
-
-
-@router.post("", status_code=201, response_model=CommandResult)
-async def apply(
-    body: ApplyBody, ctx: Ctx, actor: CurrentActor, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
-    """Record an application for mediation."""
-    check_unit(ctx, actor, body.unit, "record disputes")
-    command_id = command_id_for(actor, "disputes", idempotency_key)
-    case_id = new_case_id(CASE_PREFIX, command_id)
+def _applied(ctx: ServiceContext, _case_id: str, body: ApplyBody) -> d.Apply:
+    """Seal the applicant, the matters and the reasons under the applicant's own key."""
     applicant = ctx.sealer.seal_person(body.applicant.name, body.applicant.phone)
     kid = applicant.person_id
-    payload = d.Apply(
+    return d.Apply(
         unit=body.unit,
         form=body.form,
         applicant=applicant,
@@ -169,164 +80,115 @@ async def apply(
         known_since=body.known_since,
         accept_on_receipt=body.accept_on_receipt,
     )
-    result = await submit(
-        ctx,
-        actor,
-        command_type="apply",
-        case_id=case_id,
-        command_id=command_id,
-        payload=payload,
-        request_body=body.model_dump(mode="json"),
-        occurred_at=body.received_at,
-    )
-    return created(result, f"/disputes/{case_id}")
 
 
-@router.post("/{case_id}/accept", response_model=CommandResult)
-async def accept(
-    case_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    body: AcceptBody | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Accept the application: the 15-day mediation period starts."""
-    body = body or AcceptBody()
-    payload = d.Accept(known_since=body.known_since)
-    return await transition(ctx, actor, case_id, "accept", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/decline", response_model=CommandResult)
-async def decline(
-    case_id: str,
-    body: DeclineBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Decline the application, with a reason the worker can read."""
-    payload = d.Decline(code=body.code, reason=body.reason)
-    return await transition(ctx, actor, case_id, "decline", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/assign", response_model=CommandResult)
-async def assign(
-    case_id: str,
-    body: AssignBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Assign the mediator."""
-    payload = d.AssignMediator(mediator=body.mediator, relation=body.relation)
-    return await transition(ctx, actor, case_id, "assign", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/sessions", response_model=CommandResult)
-async def record_session(
-    case_id: str,
-    body: SessionBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record a mediation session (the minutes are encrypted)."""
-    case_row_for(ctx, actor, case_id, acting=True)
-    payload = d.RecordSession(
+def _session(ctx: ServiceContext, row: Any, body: SessionBody) -> d.RecordSession:
+    """Seal the minutes under the applicant's key."""
+    return d.RecordSession(
         held_on=body.held_on,
         attendees=tuple(body.attendees),
-        minutes=ctx.sealer.seal(sealing_key(ctx, case_id), body.minutes),
+        minutes=ctx.sealer.seal(sealing_key(row), body.minutes),
     )
-    return await transition(ctx, actor, case_id, "record_session", body, payload, idempotency_key)
 
 
-@router.post("/{case_id}/extend", response_model=CommandResult)
-async def extend(
-    case_id: str,
-    body: ExtendBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Extend the mediation period once, with both parties' consent."""
-    payload = d.Extend(days=body.days, consent=tuple(body.consent))
-    return await transition(ctx, actor, case_id, "extend", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/agreement", response_model=CommandResult)
-async def agreement(
-    case_id: str,
-    body: AgreementBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record the mediation agreement signed by both parties and the mediator."""
-    payload = d.RecordAgreement(
+def _agreement(_ctx: ServiceContext, _row: Any, body: AgreementBody) -> d.RecordAgreement:
+    return d.RecordAgreement(
         terms=body.terms,
         amount_fen=fen(body.amount),
         perform_by=body.perform_by,
         signed_by=tuple(body.signed_by),
     )
-    return await transition(ctx, actor, case_id, "record_agreement", body, payload, idempotency_key)
 
 
-@router.post("/{case_id}/performed", response_model=CommandResult)
-async def performed(
-    case_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    body: Transition | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record that the agreement was carried out."""
-    body = body or Transition()
-    payload = d.RecordPerformance()
-    return await transition(
-        ctx, actor, case_id, "record_performance", body, payload, idempotency_key
-    )
-
-
-@router.post("/{case_id}/breached", response_model=CommandResult)
-async def breached(
-    case_id: str,
-    body: ReasonBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record that the agreement was not carried out."""
-    payload = d.RecordBreach(reason=body.reason)
-    return await transition(ctx, actor, case_id, "record_breach", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/fail", response_model=CommandResult)
-async def fail(
-    case_id: str,
-    body: ReasonBody,
-    ctx: Ctx,
-    actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """End the mediation without agreement."""
-    payload = d.Fail(reason=body.reason)
-    return await transition(ctx, actor, case_id, "fail", body, payload, idempotency_key)
-
-
-@router.post("/{case_id}/refer-to-arbitration", response_model=CommandResult)
-async def refer_to_arbitration(
-    case_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    body: ArbitrationBody | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
-    """Record that the dispute went to the arbitration commission."""
-    body = body or ArbitrationBody()
-    payload = d.ReferToArbitration(commission=body.commission)
-    return await transition(
-        ctx, actor, case_id, "refer_to_arbitration", body, payload, idempotency_key
-    )
+command_routes(
+    router,
+    opening=Opening(
+        name="apply",
+        description="Record an application for mediation.",
+        command="apply",
+        body=ApplyBody,
+        prefix=CASE_PREFIX,
+        payload=_applied,
+        what="record disputes",
+        occurred_at="received_at",
+    ),
+    verbs=[
+        Verb(
+            "accept",
+            "accept",
+            "Accept the application: the 15-day mediation period starts.",
+            AcceptBody,
+            lambda _ctx, _row, b: d.Accept(known_since=b.known_since),
+            optional=True,
+        ),
+        Verb(
+            "decline",
+            "decline",
+            "Decline the application, with a reason the worker can read.",
+            DeclineBody,
+            lambda _ctx, _row, b: d.Decline(code=b.code, reason=b.reason),
+        ),
+        Verb(
+            "assign",
+            "assign",
+            "Assign the mediator.",
+            AssignBody,
+            lambda _ctx, _row, b: d.AssignMediator(mediator=b.mediator, relation=b.relation),
+        ),
+        Verb(
+            "sessions",
+            "record_session",
+            "Record a mediation session (the minutes are encrypted).",
+            SessionBody,
+            _session,
+            name="record_session",
+        ),
+        Verb(
+            "extend",
+            "extend",
+            "Extend the mediation period once, with both parties' consent.",
+            ExtendBody,
+            lambda _ctx, _row, b: d.Extend(days=b.days, consent=tuple(b.consent)),
+        ),
+        Verb(
+            "agreement",
+            "record_agreement",
+            "Record the mediation agreement signed by both parties and the mediator.",
+            AgreementBody,
+            _agreement,
+        ),
+        Verb(
+            "performed",
+            "record_performance",
+            "Record that the agreement was carried out.",
+            Transition,
+            lambda _ctx, _row, _b: d.RecordPerformance(),
+            optional=True,
+        ),
+        Verb(
+            "breached",
+            "record_breach",
+            "Record that the agreement was not carried out.",
+            ReasonBody,
+            lambda _ctx, _row, b: d.RecordBreach(reason=b.reason),
+        ),
+        Verb(
+            "fail",
+            "fail",
+            "End the mediation without agreement.",
+            ReasonBody,
+            lambda _ctx, _row, b: d.Fail(reason=b.reason),
+        ),
+        Verb(
+            "refer-to-arbitration",
+            "refer_to_arbitration",
+            "Record that the dispute went to the arbitration commission.",
+            ArbitrationBody,
+            lambda _ctx, _row, b: d.ReferToArbitration(commission=b.commission),
+            optional=True,
+        ),
+    ],
+)
 
 
 # --- queries ----------------------------------------------------------------
@@ -399,6 +261,17 @@ def _personal(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]
     }
 
 
+def _confidential(actor: Actor, row: Any) -> None:
+    """Refuse the history to those the dispute is not confided to."""
+    if not _confidant(actor, row, json.loads(row["state"])):
+        raise Problem(
+            403,
+            "Confidential",
+            "mediation is confidential: only the assigned mediator, the unit's chair and"
+            " auditors read its history",
+        )
+
+
 @router.get("")
 async def list_disputes(
     ctx: Ctx,
@@ -408,47 +281,38 @@ async def list_disputes(
     category: DisputeCategory | None = None,
     mediator: str | None = None,
     deadline_before: date | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Page = 50,
+    offset: Skip = 0,
 ) -> dict[str, Any]:
     """List disputes in the caller's units; with `deadline_before`, a queue by days left."""
-    no_admin(actor)
-    scope = list_scope(actor, unit)
     if deadline_before is not None and actor.role == "mediator":
         mediator = actor.user_id  # a mediator's queue holds the cases assigned to them
-    total, rows = ctx.model.query(
-        units=scope,
-        filters={"status": status, "category": category, "mediator": mediator},
+    return listing(
+        ctx,
+        actor,
+        unit,
+        {"status": status, "category": category, "mediator": mediator},
+        limit,
+        offset,
+        view=lambda row: _view(actor, row),
         at_most={"deadline": deadline_before.isoformat() if deadline_before else None},
         order_by="deadline" if deadline_before else None,
-        limit=limit,
-        offset=offset,
     )
-    items = [_view(actor, r) for r in rows]
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
 @router.get("/{case_id}")
 async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one dispute as it stands (its content only to those it is confided to)."""
-    no_admin(actor)
-    row = case_row_for(ctx, actor, case_id, acting=False)
+    row = row_to_read(ctx, actor, case_id)
     view = _view(actor, row)
     if view["confidential"]:
         return view
     return {**view, **_personal(ctx, actor, case_id)}
 
 
-@router.get("/{case_id}/history")
-async def dispute_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
-    """Return the dispute's events, oldest first, as recorded (personal data sealed)."""
-    no_admin(actor)
-    row = case_row_for(ctx, actor, case_id, acting=False)
-    if not _confidant(actor, row, json.loads(row["state"])):
-        raise Problem(
-            403,
-            "Confidential",
-            "mediation is confidential: only the assigned mediator, the unit's chair and"
-            " auditors read its history",
-        )
-    return {"case_id": case_id, "events": ctx.model.history(case_id)}
+history_route(
+    router,
+    "dispute_history",
+    "Return the dispute's events, oldest first, as recorded (personal data sealed).",
+    guard=_confidential,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.http import build_app
+from services.common.app import case_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker, reactor
@@ -23,15 +23,7 @@ def read_model(settings: Settings) -> ReadModel[Dispute]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the mediation HTTP app."""
-    settings = settings or Settings()
-    return build_app(
-        settings,
-        KIND,
-        title="Taizhang labour-dispute mediation (劳动争议调解)",
-        resource="disputes",
-        model_factory=read_model,
-        routers=[router],
-    )
+    return case_app(settings or Settings(), "mediation", KIND, read_model, [router])
 
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Dispute]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.http import build_app
+from services.common.app import case_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker
@@ -27,14 +27,12 @@ def read_model(settings: Settings) -> ReadModel[Suggestion]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the democratic-management HTTP app."""
-    settings = settings or Settings()
-    return build_app(
-        settings,
+    return case_app(
+        settings or Settings(),
+        "suggestions",
         KIND,
-        title="Taizhang democratic management (民主管理)",
-        resource="suggestions",
-        model_factory=read_model,
-        routers=[groups, suggestions, queries, stats.router],
+        read_model,
+        [groups.router, suggestions.router, queries.router, stats.router],
     )
 
 

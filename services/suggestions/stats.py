@@ -12,7 +12,9 @@ from contracts.envelope import Envelope, format_ts
 from contracts.grievance import GrievanceLogged
 from contracts.registry import EventPayload
 from services.common.auth import NO_CONTENT, can_see
-from services.common.http import Ctx, CurrentActor, Problem
+from services.common.bearer import CurrentActor
+from services.common.context import Ctx
+from services.common.problems import Problem
 from services.common.readmodel import ReadModel
 
 router = APIRouter(tags=["statistics"])

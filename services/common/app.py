@@ -1,0 +1,148 @@
+"""The one way every service assembles its HTTP app: lifespan, limits, errors, health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from contracts.catalog import CASE_TYPES, SERVICES
+from services.common import kafka as kafka_kit
+from services.common import logging as logs
+from services.common.bus import CommandBus
+from services.common.context import Metrics, ServiceContext
+from services.common.decider import CaseKind
+from services.common.limits import LimitsMiddleware
+from services.common.problems import install_problem_handlers
+from services.common.projector import Projector
+from services.common.readmodel import ReadModel
+from services.common.settings import Settings
+from services.common.units import load_units
+from services.common.vault import Sealer, SqliteKeyVault
+
+log = logs.get(__name__)
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Health(Generic[C]):
+    """What a service's /health says beyond whether the broker answers."""
+
+    description: str
+    # The fields after `status` and `broker`, given the context and whether the broker answered.
+    detail: Callable[[C, bool], Awaitable[dict[str, Any]]]
+
+
+def build_app(
+    settings: Settings,
+    service: str,
+    *,
+    context: Callable[[], AbstractAsyncContextManager[C]],
+    health: Health[C],
+    registry: Callable[[C], CollectorRegistry],
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """Assemble a service's HTTP app around the context its routes read, open for its life."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with context() as ctx:
+            app.state.ctx = ctx
+            yield
+
+    app = FastAPI(title=SERVICES[service].title, version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(
+        LimitsMiddleware,
+        max_body=settings.max_body_bytes,
+        per_minute=settings.rate_limit_per_minute,
+    )
+    install_problem_handlers(app)
+
+    async def report(request: Request) -> JSONResponse:
+        reachable = await kafka_kit.broker_reachable(settings)
+        detail = await health.detail(request.app.state.ctx, reachable)
+        body = {"status": "ok" if reachable else "degraded", "broker": reachable, **detail}
+        return JSONResponse(body, status_code=200 if reachable else 503)
+
+    async def metrics(request: Request) -> Response:
+        """Expose Prometheus metrics."""
+        exposed = generate_latest(registry(request.app.state.ctx))
+        return Response(exposed, media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route(
+        "/health",
+        report,
+        methods=["GET"],
+        tags=["operations"],
+        name="health",
+        description=health.description,
+    )
+    app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def case_context(
+    settings: Settings,
+    kind: CaseKind[Any],
+    model_factory: Callable[[Settings], ReadModel[Any]],
+) -> AsyncIterator[ServiceContext]:
+    """Connect a case service to the broker and its read model, and let go of both at the end."""
+    resource = CASE_TYPES[kind.prefix].resource
+    producer = kafka_kit.producer(settings, client_id=f"taizhang-{resource}")
+    await producer.start()
+    model = model_factory(settings)
+    projector = Projector(settings, model, model.topics, producer, f"{resource}-read-model")
+    bus = CommandBus(settings, kind.stream, producer)
+    vault = SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key)
+    ctx = ServiceContext(
+        settings=settings,
+        kind=kind,
+        resource=resource,
+        bus=bus,
+        projector=projector,
+        model=model,
+        sealer=Sealer(vault, settings.master_key),
+        units=load_units(settings.units_file),
+        metrics=Metrics(),
+    )
+    await bus.start()
+    await projector.start()
+    log.info("service.started", resource=resource)
+    try:
+        yield ctx
+    finally:
+        await projector.stop()
+        await bus.stop()
+        await producer.stop()
+        model.close()
+
+
+async def _lag(ctx: ServiceContext, reachable: bool) -> dict[str, Any]:
+    return {"lag": await ctx.projector.lag() if reachable else None}
+
+
+def case_app(
+    settings: Settings,
+    service: str,
+    kind: CaseKind[Any],
+    model_factory: Callable[[Settings], ReadModel[Any]],
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """Assemble a case service's HTTP app: its kind's commands, its read model, its routes."""
+    return build_app(
+        settings,
+        service,
+        context=lambda: case_context(settings, kind, model_factory),
+        health=Health("Report whether the broker answers and how far the read model lags.", _lag),
+        registry=lambda ctx: ctx.metrics.registry,
+        routers=routers,
+    )

@@ -1,0 +1,83 @@
+"""Problem+json (RFC 9457): the one shape every error of every service takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.bus import BrokerUnavailable
+
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+class Problem(Exception):
+    """An RFC 9457 problem to return to the client."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def title_of(status: int) -> str:
+    """Return the title a status carries when nothing more specific is known."""
+    return TITLES.get(status, "Error")
+
+
+def problem_body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """Return the members of a problem document."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+
+
+def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """Render a problem+json response."""
+    body = problem_body(status, title, detail, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    where = f"{first['field']}: " if first["field"] else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{first['message']}{more}", errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Turn every error into problem+json with a message a person can act on."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, errors = _validation_detail(exc)
+        return problem_response(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, title_of(exc.status_code), str(exc.detail))
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:
+        response = problem_response(503, "Ledger unavailable", str(exc))
+        response.headers["Retry-After"] = "5"
+        return response
