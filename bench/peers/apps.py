@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from contracts.envelope import Actor
-from services.common.auth import TokenError, can_act, read_token
+from services.common.auth import can_act
+from services.common.bearer import CurrentActor
 from services.common.ids import command_id_for, new_case_id
 from services.common.limits import LimitsMiddleware
 from services.common.problems import Problem, install_problem_handlers
@@ -87,19 +87,6 @@ def _app(settings: Settings, title: str) -> FastAPI:
         return {"status": "ok"}
 
     return app
-
-
-def current_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
-    """Return the signed-in actor from the bearer token, as the services do."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Problem(401, "Not signed in", "send Authorization: Bearer <token>")
-    try:
-        return read_token(request.app.state.settings, authorization[7:].strip())
-    except TokenError as exc:
-        raise Problem(401, "Not signed in", f"the token is not valid: {exc}") from exc
-
-
-CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def ceiling_app(settings: Settings) -> FastAPI:

@@ -27,7 +27,7 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
-from services.intake.domain import Grievance, Status, statistics
+from services.intake.domain import CASE_PREFIX, Grievance, Status, statistics
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
 stats_router = APIRouter(tags=["statistics"])
@@ -119,7 +119,7 @@ command_routes(
         description="Log a worker's grievance.",
         command="log",
         body=LogBody,
-        prefix="GRV",
+        prefix=CASE_PREFIX,
         payload=_logged,
         what="log grievances",
         occurred_at="received_at",
