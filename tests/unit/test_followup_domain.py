@@ -16,7 +16,7 @@ from contracts.envelope import GENESIS_HASH, Actor, Envelope, seal_envelope
 from contracts.registry import REGISTRY, EventPayload, payload_dict
 from services.audit.ledger import LogRecord, Position, lineage
 from services.common.calendar import end_of_day
-from services.common.worker import SourceCase, follow_chain
+from services.common.reactions import SourceCase, follow_chain
 from services.followup import domain, policies
 from services.followup.service import KIND
 from tests.unit.stories import T0, Story
