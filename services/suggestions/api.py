@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from contracts import suggestion as s
 from contracts.catalog import CASE_TYPES
-from contracts.envelope import Actor, now_utc
+from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.common.http import (
     Body,
@@ -38,7 +37,6 @@ from services.suggestions.domain import (
     GROUP_PREFIX,
     QUERY_PREFIX,
     SUGGESTION_PREFIX,
-    Group,
     QueryStatus,
     SuggestionStatus,
 )
@@ -51,7 +49,6 @@ CONTENT_ROLES = ("worker_rep", "group_member", "union_chair")
 WORKER_ROLES = ("worker_rep", "union_chair")
 SEALED = "[sealed]"
 DEFAULT_GROUP_SIZE = (5, 7)
-HAND_OVER_NAMESPACE = uuid.UUID("3d8a6c41-92e7-5f0b-a1d4-7c5e2b9f0a16")
 UserId = Field(min_length=1, max_length=128)
 Text = Field(min_length=1, max_length=2000)
 
@@ -172,14 +169,14 @@ async def form_group(
     return created(result, f"/groups/{case_id}")
 
 
-@groups.post("/{case_id}/replace-member")
+@groups.post("/{case_id}/replace-member", response_model=CommandResult)
 async def replace_member(
     case_id: str,
     body: ReplaceBody,
     ctx: Ctx,
     actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> CommandResult:
     """Replace a member; reviews under way hand the outgoing member's seat to the incoming one."""
     payload = s.ReplaceMember(
         outgoing=body.outgoing,
@@ -188,7 +185,7 @@ async def replace_member(
         congress_session=body.congress_session,
         reason=body.reason,
     )
-    result = await _transition(
+    return await _transition(
         ctx,
         actor,
         case_id,
@@ -198,45 +195,6 @@ async def replace_member(
         payload,
         idempotency_key,
     )
-    reviews = await _hand_over_seats(ctx, actor, case_id, result, body)
-    return {**result.model_dump(), "reviews": reviews}
-
-
-async def _hand_over_seats(
-    ctx: ServiceContext, actor: Actor, group_id: str, result: CommandResult, body: ReplaceBody
-) -> list[dict[str, Any]]:
-    """Carry the replacement into every open review of the group, once per review.
-
-    The command ids derive from the replacement event, so a retried request repeats none.
-    """
-    cause = result.event_ids[0]
-    filters = {"case_type": "suggestion", "status": "under_review", "review.group_id": group_id}
-    _, rows = ctx.model.query(units=None, filters=filters, limit=200, offset=0)
-    outcomes: list[dict[str, Any]] = []
-    for row in rows:
-        try:
-            await submit(
-                ctx,
-                actor,
-                command_type="hand_over_seat",
-                case_id=row["case_id"],
-                command_id=str(uuid.uuid5(HAND_OVER_NAMESPACE, f"{cause}/{row['case_id']}")),
-                payload=s.HandOverSeat(
-                    group_id=group_id, outgoing=body.outgoing, incoming=body.incoming
-                ),
-                request_body={"cause": cause},
-                occurred_at=body.occurred_at,
-                correlation_id=row["correlation_id"],
-            )
-            outcomes.append({"case_id": row["case_id"], "seat_handed_over": True})
-        except Problem as exc:
-            # A review that closed meanwhile, or never seated the outgoing member, is unaffected.
-            if exc.status not in (409, 422):
-                raise
-            outcomes.append(
-                {"case_id": row["case_id"], "seat_handed_over": False, "detail": exc.detail}
-            )
-    return outcomes
 
 
 @groups.get("")
@@ -353,26 +311,27 @@ async def open_review(
 ) -> CommandResult:
     """Open the group's review at a meeting; the members sitting then are the ones who vote."""
     row = _row(ctx, actor, case_id, SUGGESTION_PREFIX, acting=True)
-    group_id = group_id_for(row["unit"])
-    group_row = ctx.model.get(group_id)
-    if group_row is None:
-        raise Problem(
-            409, "No group", f"{row['unit']} has no democratic-management group; form it first"
-        )
-    moment: datetime = body.occurred_at or now_utc()
-    members = Group.model_validate_json(group_row["state"]).sitting_at(moment)
-    if not members:
-        raise Problem(409, "No group", f"no group of {row['unit']} sat at {moment.isoformat()}")
-    payload = s.OpenReview(group_id=group_id, meeting=body.meeting, members=list(members))
-    return await _transition(
+    # The group decides who sat at the meeting and hands the review on to the suggestion.
+    payload = s.ConveneReview(
+        suggestion_id=case_id,
+        meeting=body.meeting,
+        expected_version=body.expected_version,
+        unit=row["unit"],
+    )
+    return await submit(
         ctx,
         actor,
-        case_id,
-        SUGGESTION_PREFIX,
-        "open_review",
-        body,
-        payload,
-        idempotency_key,
+        command_type="convene_review",
+        case_id=group_id_for(row["unit"]),
+        command_id=command_id_for(
+            actor,
+            f"{CASE_TYPES[SUGGESTION_PREFIX].resource}/{case_id}/open_review",
+            idempotency_key,
+        ),
+        payload=payload,
+        request_body=body.model_dump(mode="json"),
+        occurred_at=body.occurred_at,
+        correlation_id=row["correlation_id"],
     )
 
 

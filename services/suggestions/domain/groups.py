@@ -11,6 +11,7 @@ from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.domain import (
     Command,
+    Forward,
     Invalid,
     NotFound,
     Refused,
@@ -55,10 +56,18 @@ class Group(State):
         )
 
 
-def decide_group(state: Group | None, cmd: Command[object]) -> list[EventPayload]:
-    """Turn a group command into events, or refuse it."""
-    require_role(cmd, CHAIR, f"{cmd.meta.command_type.replace('_', ' ')} a group")
+class NoGroup(Refused):
+    """No group sat to review a suggestion."""
+
+    title = "No group"
+
+
+def decide_group(state: Group | None, cmd: Command[object]) -> list[EventPayload] | Forward:
+    """Turn a group command into events, hand it on to a suggestion, or refuse it."""
     p = cmd.payload
+    if isinstance(p, s.ConveneReview):
+        return convene(state, cmd, p)
+    require_role(cmd, CHAIR, f"{cmd.meta.command_type.replace('_', ' ')} a group")
     if isinstance(p, s.FormGroup):
         if state is not None:
             raise Refused(f"{state.unit} already has its group {state.case_id}")
@@ -97,6 +106,25 @@ def decide_group(state: Group | None, cmd: Command[object]) -> list[EventPayload
             )
         ]
     raise Invalid(f"unknown group command {cmd.meta.command_type!r}")
+
+
+def convene(state: Group | None, cmd: Command[object], p: s.ConveneReview) -> Forward:
+    """Open a suggestion's review with the members who sat at the meeting, as this group knows.
+
+    Who may open it, and when, is the suggestion's to decide: the review is handed on to it.
+    """
+    if state is None:
+        unit = p.unit or "the unit"
+        raise NoGroup(f"{unit} has no democratic-management group; form it first")
+    members = state.sitting_at(cmd.occurred_at)
+    if not members:
+        raise NoGroup(f"no group of {state.unit} sat at {cmd.occurred_at.isoformat()}")
+    return Forward(
+        case_id=p.suggestion_id,
+        command_type="open_review",
+        payload=s.OpenReview(group_id=state.case_id, meeting=p.meeting, members=list(members)),
+        expected_version=p.expected_version,
+    )
 
 
 def _check_composition(members: Sequence[str], leader: str, low: int, high: int) -> None:

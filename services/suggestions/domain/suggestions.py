@@ -51,7 +51,7 @@ SUGGESTION_ALLOWED_FROM: dict[str, tuple[SuggestionStatus, ...]] = {
 SUGGESTION_ROLES: dict[str, tuple[str, ...]] = {
     "submit": SUBMITTERS,
     "open_review": GROUP,
-    "hand_over_seat": CHAIR,
+    "hand_over_seat": (*CHAIR, "system"),
     "cast_vote": GROUP,
     "close_vote": GROUP,
     "implement": GROUP,
