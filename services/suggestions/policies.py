@@ -1,16 +1,15 @@
 """Policies of democratic management: a replaced member's seat is handed over in open reviews.
 
-A review is opened with the members the group had after some of its replacements. Seen
-together under the group, the group's events and its reviews' events tell which: the
-earliest point of the group's history whose members are the review's voters. Every
-replacement after that point is handed over to the review, in the group's order, whether
-the reactor saw the replacement or the review first. One that turns out not to apply (its
-outgoing member no longer sits) is refused by the suggestion and writes nothing.
+The group's events and its reviews' events are seen together under the group. A
+replacement reaches a review when it happened after the meeting the review was opened at,
+or was recorded after the review was opened: the review's voters, taken from the group as
+it sat at the meeting, could not show it. Replacements reach a review in the group's order,
+whether the reactor sees the replacement or the review first. One that turns out not to
+apply (its outgoing member no longer sits) is refused by the suggestion and writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -28,32 +27,31 @@ MAX_REPLACEMENTS = 64
 
 
 class Replacement(BaseModel):
-    """One member replacement of the group."""
+    """One member replacement of the group: when it happened, and when it was recorded."""
 
     event_id: str
     outgoing: str
     incoming: str
+    occurred_at: datetime
+    recorded_at: datetime
 
 
 class OpenSeats(BaseModel):
-    """A review under way, as far as its seats go."""
+    """A review under way, as far as its seats go: when its voters were taken."""
 
     suggestion_id: str
     opened_version: int
-    voters: list[str]
+    met_at: datetime
+    opened_at: datetime
     correlation_id: str
-    # Whether its point in the group's history is known; from then on it gets every replacement.
-    placed: bool = False
 
 
 class GroupSeats(BaseModel):
-    """What the reactor remembers of one group: its recent replacements and its open reviews."""
+    """What the reactor remembers of one group: its latest replacements and its open reviews."""
 
     group_id: str
     unit: str | None = None
     version: int = 0
-    # The members before the first replacement remembered (None until the group is formed).
-    start: list[str] | None = None
     replacements: list[Replacement] = Field(default_factory=list)
     reviews: dict[str, OpenSeats] = Field(default_factory=dict)
 
@@ -74,21 +72,14 @@ def file_by_group(
     return None, filed
 
 
-def place(
-    start: Sequence[str], replacements: Sequence[Replacement], voters: Sequence[str]
-) -> int | None:
-    """Return how many replacements came before a review: the earliest point whose members vote.
+def reaches(replacement: Replacement, review: OpenSeats) -> bool:
+    """Whether a replacement is missing from a review's voters, so its seat is to be handed over.
 
-    None when no point of the history remembered has exactly those members (yet).
+    The voters are the members sitting at the meeting as the group stood when the review
+    was opened: a replacement after the meeting, or recorded after the opening, is not among
+    them; one before both is.
     """
-    members, wanted = set(start), set(voters)
-    if members == wanted:
-        return 0
-    for index, replacement in enumerate(replacements, start=1):
-        members = (members - {replacement.outgoing}) | {replacement.incoming}
-        if members == wanted:
-            return index
-    return None
+    return replacement.occurred_at > review.met_at or replacement.recorded_at > review.opened_at
 
 
 def hand_over_seats(
@@ -99,7 +90,9 @@ def hand_over_seats(
         seats = memory or GroupSeats(group_id=env.case_id)
         if env.case_version <= seats.version:
             return memory, []
-        return _group_event(seats, env, event, now)
+        if isinstance(event, s.GroupFormed):
+            return seats.model_copy(update={"unit": event.unit, "version": env.case_version}), []
+        return _replaced(seats, env, event, now)
     if isinstance(event, s.SuggestionReviewOpened):
         seats = memory or GroupSeats(group_id=event.group_id)
         known = seats.reviews.get(env.case_id)
@@ -108,10 +101,13 @@ def hand_over_seats(
         review = OpenSeats(
             suggestion_id=env.case_id,
             opened_version=env.case_version,
-            voters=list(event.members),
+            met_at=env.occurred_at,
+            opened_at=env.recorded_at,
             correlation_id=env.correlation_id,
         )
-        return _placed(seats, {**seats.reviews, env.case_id: review}, now)
+        reviews = {**seats.reviews, env.case_id: review}
+        commands = [_hand_over(seats, review, r, now) for r in seats.replacements]
+        return seats.model_copy(update={"reviews": reviews}), [c for c in commands if c]
     if isinstance(event, s.SuggestionVoteClosed) and memory is not None:
         known = memory.reviews.get(env.case_id)
         if known is None or known.opened_version > env.case_version:
@@ -121,55 +117,29 @@ def hand_over_seats(
     return memory, []
 
 
-def _group_event(
-    seats: GroupSeats, env: Envelope, event: s.GroupFormed | s.GroupMemberReplaced, now: datetime
+def _replaced(
+    seats: GroupSeats, env: Envelope, event: s.GroupMemberReplaced, now: datetime
 ) -> tuple[GroupSeats, Commands]:
-    if isinstance(event, s.GroupFormed):
-        seats = seats.model_copy(
-            update={"unit": event.unit, "start": list(event.members), "version": env.case_version}
-        )
-        return _placed(seats, seats.reviews, now)
     replacement = Replacement(
-        event_id=str(env.event_id), outgoing=event.outgoing, incoming=event.incoming
+        event_id=str(env.event_id),
+        outgoing=event.outgoing,
+        incoming=event.incoming,
+        occurred_at=env.occurred_at,
+        recorded_at=env.recorded_at,
     )
-    commands = [
-        _hand_over(seats, review, replacement, now)
-        for review in seats.reviews.values()
-        if review.placed
-    ]
-    kept = [*seats.replacements, replacement]
-    start = seats.start
-    while len(kept) > MAX_REPLACEMENTS and start is not None:
-        gone, kept = kept[0], kept[1:]
-        start = [gone.incoming if m == gone.outgoing else m for m in start]
-    seats = seats.model_copy(
-        update={"replacements": kept, "start": start, "version": env.case_version}
-    )
-    placed, more = _placed(seats, seats.reviews, now)
-    return placed, [*commands, *more]
-
-
-def _placed(
-    seats: GroupSeats, reviews: dict[str, OpenSeats], now: datetime
-) -> tuple[GroupSeats, Commands]:
-    """Place the reviews not placed yet, and hand each the replacements after its point."""
-    commands: Commands = []
-    updated = dict(reviews)
-    for suggestion_id, review in reviews.items():
-        if review.placed or seats.start is None:
-            continue
-        point = place(seats.start, seats.replacements, review.voters)
-        if point is None:
-            continue
-        after = seats.replacements[point:]
-        commands += [_hand_over(seats, review, r, now) for r in after]
-        updated[suggestion_id] = review.model_copy(update={"placed": True})
-    return seats.model_copy(update={"reviews": updated}), commands
+    commands = [_hand_over(seats, review, replacement, now) for review in seats.reviews.values()]
+    kept = [*seats.replacements, replacement][-MAX_REPLACEMENTS:]
+    update = {"replacements": kept, "version": env.case_version}
+    return seats.model_copy(update=update), [c for c in commands if c]
 
 
 def _hand_over(
     seats: GroupSeats, review: OpenSeats, replacement: Replacement, now: datetime
-) -> tuple[str, CommandEnvelope]:
+) -> tuple[str, CommandEnvelope] | None:
+    """The command handing a replacement's seat over in a review, if it reaches the review."""
+    if not reaches(replacement, review):
+        return None
+    assert seats.unit is not None, "a group is formed before any of its members is replaced"
     # The seat changes hands in the review when the ledger carries it over; the group's own
     # record keeps the moment of the replacement.
     command = CommandEnvelope(
@@ -178,7 +148,7 @@ def _hand_over(
         ),
         command_type="hand_over_seat",
         case_id=review.suggestion_id,
-        actor=system_actor(seats.unit or "system"),
+        actor=system_actor(seats.unit),
         issued_at=now,
         occurred_at=now,
         correlation_id=review.correlation_id,

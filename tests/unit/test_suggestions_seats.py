@@ -14,7 +14,7 @@ from contracts.registry import REGISTRY
 from services.common.decider import Outcome, process
 from services.common.ids import reaction_command_id
 from services.suggestions import policies
-from services.suggestions.policies import GroupSeats, Replacement
+from services.suggestions.policies import GroupSeats, OpenSeats, Replacement
 from services.suggestions.service import KIND
 from tests.unit.stories import T0, Story, command
 from tests.unit.test_suggestions_domain import (
@@ -91,8 +91,10 @@ def opened(story: Story, meta: CommandEnvelope) -> Envelope:
 
 
 def reviewed(group_story: Story, sug: Story, at: datetime, meeting: int = 1) -> Envelope:
+    """The group convenes a review at `at`; the group's next event comes after it."""
     outcome = convene(group_story, sug.case_id, at=at, meeting=meeting)
     assert outcome.forward is not None
+    group_story.clock = max(group_story.clock, at)
     return opened(sug, outcome.forward)
 
 
@@ -201,15 +203,25 @@ def test_the_suggestion_keeps_its_own_rules_for_a_handed_on_review() -> None:
 # --- where a review stands in its group's history ---------------------------------------
 
 
-def test_a_review_is_placed_at_the_earliest_point_whose_members_vote() -> None:
-    swaps = [
-        Replacement(event_id="r1", outgoing="a", incoming="b"),
-        Replacement(event_id="r2", outgoing="c", incoming="d"),
-    ]
-    assert policies.place(["a", "c"], swaps, ["c", "a"]) == 0
-    assert policies.place(["a", "c"], swaps, ["b", "c"]) == 1
-    assert policies.place(["a", "c"], swaps, ["b", "d"]) == 2
-    assert policies.place(["a", "c"], swaps, ["a", "d"]) is None
+def test_a_replacement_reaches_a_review_it_happened_or_was_recorded_after() -> None:
+    meeting = OpenSeats(
+        suggestion_id=SUG, opened_version=2, met_at=T0, opened_at=T0, correlation_id=SUG
+    )
+    hour = timedelta(hours=1)
+
+    def replacement(occurred: datetime, recorded: datetime) -> Replacement:
+        return Replacement(
+            event_id="r", outgoing="a", incoming="b", occurred_at=occurred, recorded_at=recorded
+        )
+
+    assert policies.reaches(replacement(T0 + hour, T0 + hour), meeting)
+    assert not policies.reaches(replacement(T0 - hour, T0 - hour), meeting)
+    assert not policies.reaches(replacement(T0, T0), meeting)  # sat at the meeting already
+    # Recorded after the review opened, though dated before the meeting: not among the voters.
+    assert policies.reaches(replacement(T0 - hour, T0 + hour), meeting)
+    # Recorded before a review opened for an earlier meeting: it happened after that meeting.
+    late = meeting.model_copy(update={"met_at": T0 - 2 * hour})
+    assert policies.reaches(replacement(T0 - hour, T0 - hour), late)
 
 
 def test_events_are_filed_under_the_group_until_the_review_closes() -> None:
@@ -318,9 +330,7 @@ def test_a_group_keeps_only_its_latest_replacements() -> None:
     for outgoing, incoming in itertools.pairwise(names):
         memory, _ = see(memory, replaced(story, outgoing, incoming))
     assert memory is not None and len(memory.replacements) == policies.MAX_REPLACEMENTS
-    kept_from = names[-policies.MAX_REPLACEMENTS - 1]
-    assert memory.start == [*MEMBERS[:6], kept_from]
-    assert set(story.state.members) == {*MEMBERS[:6], names[-1]}
+    assert [r.incoming for r in memory.replacements] == names[-policies.MAX_REPLACEMENTS :]
 
 
 @pytest.mark.parametrize("first", ["review", "replacement"])
@@ -333,3 +343,14 @@ def test_seats_end_as_the_group_sits_whichever_arrives_first(first: str) -> None
     for _, meta in sent:
         ok(deliver(sug, meta))
     assert set(sug.state.review.members) == set(story.state.members)
+
+
+def test_a_member_replaced_and_back_before_a_review_leaves_its_seats_alone() -> None:
+    story, sug = group(), suggestion()
+    away, back = replaced(story, "m7", "m8"), replaced(story, "m8", "m7")
+    opening = reviewed(story, sug, story.clock + timedelta(minutes=1))
+    _, sent = seen(story.events[0], away, back, opening)
+    assert sent == []
+    later = [replaced(story, "m7", "m8"), replaced(story, "m8", "m7")]
+    _, sent = seen(story.events[0], away, back, opening, *later)
+    assert hand_overs(sent) == [(SUG, "m7", "m8"), (SUG, "m8", "m7")]
