@@ -21,14 +21,10 @@ class Record(NamedTuple):
 
 
 async def dead_letter(
-    producer: WorkerProducer,
-    dlq: str,
-    record: Record,
-    reason: str,
-    *,
-    case_id: str | None = None,
+    producer: WorkerProducer, record: Record, reason: str, *, case_id: str | None = None
 ) -> None:
-    """Park a record in `dlq` with its source position and reason, and log where it came from."""
+    """Park a record in `<its topic>.dlq` with its position and reason, and log where it was."""
+    dlq = f"{record.topic}.dlq"
     log.error(
         "record.dead_lettered",
         case_id=case_id,

@@ -61,8 +61,9 @@ class ReactorBody:
     """How one installed reactor handles each record: check, decide, send, then remember.
 
     A record that cannot be read, or that the step refuses, is dead-lettered beside its
-    topic and the reactor moves on. What it remembers is written only once the commands are
-    stored, so a redelivered record is answered again, with the same command ids.
+    topic and the reactor moves on. What it remembers, per case or per the key records were
+    filed under, is written only once the commands are stored, so a redelivered record is
+    answered again, with the same command ids.
     """
 
     def __init__(
@@ -71,10 +72,12 @@ class ReactorBody:
         name: str,
         step: Step,
         memory: Any = None,
+        *,
         passes_to: str | None = None,
+        by_filed_key: bool = False,
     ) -> None:
         self.worker, self.name, self.step = worker, name, step
-        self.memory, self.passes_to = memory, passes_to
+        self.memory, self.passes_to, self.by_filed_key = memory, passes_to, by_filed_key
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
         """Handle the agent's records one at a time, in partition order."""
@@ -90,12 +93,12 @@ class ReactorBody:
         try:
             env, payload = read_event(record.value)
             case_id = env.case_id
-            stored = self.memory.get(record.key) if self.memory is not None else None
+            key = record.key if self.by_filed_key else case_id.encode()
+            stored = self.memory.get(key) if self.memory is not None else None
             answer = self.step(stored, env, payload)
         except (ValidationError, ValueError, LookupError) as exc:
             reason = f"{self.name}: {exc}"
-            dlq = f"{record.topic}.dlq"
-            await dead_letter(self.worker.sender, dlq, record, reason, case_id=case_id)
+            await dead_letter(self.worker.sender, record, reason, case_id=case_id)
             return
         if answer.repeat:
             log.info("reaction.repeat", reactor=self.name, case_id=case_id, offset=record.offset)
@@ -114,9 +117,9 @@ class ReactorBody:
             await self.worker.sender.send(self.passes_to, answer.file_under.encode(), record.value)
         if self.memory is not None and answer.memory != stored:
             if answer.memory is None:
-                self.memory.pop(record.key, None)
+                self.memory.pop(key, None)
             else:
-                self.memory[record.key] = answer.memory
+                self.memory[key] = answer.memory
 
 
 @overload
@@ -192,9 +195,11 @@ def gathering_reactor(
             return Answer(commands, kept.model_dump(mode="json") if kept else None)
 
         source = worker.raw_topic(worker.settings.topic(f"{source_stream}.events"))
-        filer = ReactorBody(worker, name, file, _table(worker, f"{name}-filed"), gathered)
+        filed = _table(worker, f"{name}-filed")
+        filer = ReactorBody(worker, name, file, filed, passes_to=gathered)
         worker.app.agent(source, name=f"{name}-filer", concurrency=1)(filer.run)
-        body = ReactorBody(worker, name, answer, _table(worker, f"{name}-memory"))
+        memory_table = _table(worker, f"{name}-memory")
+        body = ReactorBody(worker, name, answer, memory_table, by_filed_key=True)
         worker.app.agent(worker.raw_topic(gathered), name=f"{name}-reactor", concurrency=1)(
             body.run
         )
@@ -221,9 +226,10 @@ def _following(react: React, opened_by: frozenset[str]) -> Step:
 
 
 def _table(worker: DeciderWorker[Any], name: str) -> Any:
-    # Keyed by the record's raw key and placed by the producer's partitioner, like the records
-    # it follows: so a changelog created at start-up, whose partition count the consumer may
-    # not know yet, is never checked against the source topic (PartitionsMismatch).
+    # Keyed like the records it follows (case id, or the key they were filed under) and placed
+    # by the producer's partitioner, as they are: so a changelog created at start-up, whose
+    # partition count the consumer may not know yet, is never checked against the source
+    # topic (PartitionsMismatch).
     return worker.app.Table(
         name,
         default=None,

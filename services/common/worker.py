@@ -64,7 +64,6 @@ class DeciderWorker(Generic[S]):
         self.commands_topic = self.raw_topic(settings.topic(f"{kind.stream}.commands"))
         self.events_topic = settings.topic(f"{kind.stream}.events")
         self.replies_topic = settings.topic(f"{kind.stream}.replies")
-        self.dlq_topic = settings.topic(f"{kind.stream}.commands.dlq")
         self.heads = self.app.Table(
             f"{kind.stream}-heads",
             default=None,
@@ -174,7 +173,7 @@ class DeciderWorker(Generic[S]):
                     f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
                 )
         except (ValidationError, ValueError) as exc:
-            await dead_letter(self.sender, self.dlq_topic, record, str(exc))
+            await dead_letter(self.sender, record, str(exc))
             return None
         return meta
 
@@ -190,7 +189,7 @@ class DeciderWorker(Generic[S]):
                 partition=record.partition,
                 offset=record.offset,
             )
-            await dead_letter(self.sender, self.dlq_topic, record, repr(exc))
+            await dead_letter(self.sender, record, repr(exc))
             failed = refusal(meta, 500, "Internal error", "the command could not be decided")
             return Outcome(events=[], head=head, reply=failed)
 
