@@ -247,6 +247,8 @@ class ConveneReview(Frozen):
     meeting: str = Field(min_length=1, max_length=200)
     # The version the suggestion is expected at, checked where the review is opened.
     expected_version: int | None = Field(default=None, ge=0)
+    # The suggestion's unit, named when it turns out to have no group yet.
+    unit: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class HandOverSeat(Frozen):

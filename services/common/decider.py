@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from contracts.commands import CommandEnvelope, Refusal, Reply
 from contracts.envelope import GENESIS_HASH, Envelope, derive_event_id, seal_envelope
 from contracts.registry import REGISTRY, EventPayload, payload_dict
-from services.common.domain import Command, Refused
+from services.common.domain import Command, Forward, Refused
 from services.common.units import within
 
 S = TypeVar("S", bound=BaseModel)
@@ -26,7 +26,7 @@ class CaseKind(Generic[S]):
     prefix: str
     commands: Mapping[str, type[BaseModel]]
     state: type[S]
-    decide: Callable[[S | None, Command[object]], list[EventPayload]]
+    decide: Callable[[S | None, Command[object]], list[EventPayload] | Forward]
     evolve: Callable[[S | None, Envelope, EventPayload], S]
     due: Callable[[S, datetime], list[tuple[str, dict[str, Any]]]] = field(
         default=lambda _s, _now: []
@@ -77,11 +77,16 @@ class Head(BaseModel):
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of deciding one command: events to append, the new head, the reply."""
+    """The result of deciding one command: events to append, the new head, the reply.
+
+    A command handed on to another case carries that case's command in `forward`; its reply
+    then comes from that case, under the same command id, and `reply` is not sent.
+    """
 
     events: list[Envelope]
     head: Head
     reply: Reply
+    forward: CommandEnvelope | None = None
 
 
 def refusal(meta: CommandEnvelope, status: int, title: str, detail: str) -> Reply:
@@ -129,11 +134,46 @@ def process(stream_kind: CaseKind[S], head: Head, meta: CommandEnvelope) -> Outc
         )
     try:
         cmd = kind.parse_command(meta)
-        payloads = kind.decide(state, cmd)
+        decided = kind.decide(state, cmd)
+        if isinstance(decided, Forward):
+            return _forwarded(stream_kind, head, meta, decided)
     except Refused as exc:
         return Outcome([], head, refusal(meta, exc.status, exc.title, exc.detail))
     except (ValidationError, KeyError) as exc:
         return Outcome([], head, refusal(meta, 422, "Invalid command", str(exc)))
+    return _appended(kind, head, meta, state, decided)
+
+
+def _forwarded(
+    stream_kind: CaseKind[Any], head: Head, meta: CommandEnvelope, forward: Forward
+) -> Outcome:
+    """Hand a command on to another case of the stream, keeping everything that identifies it.
+
+    The same command id, fingerprint, actor, clocks, lineage and reply flag make the other
+    case answer the original caller, and answer a redelivery from its memory of commands.
+    """
+    stream_kind.of(forward.case_id)
+    command = CommandEnvelope.model_validate(
+        {
+            **meta.model_dump(mode="json"),
+            "case_id": forward.case_id,
+            "command_type": forward.command_type,
+            "payload": forward.payload.model_dump(mode="json"),
+            "expected_version": forward.expected_version,
+        }
+    )
+    reply = Reply(command_id=meta.command_id, case_id=forward.case_id, ok=True)
+    return Outcome(events=[], head=head, reply=reply, forward=command)
+
+
+def _appended(
+    kind: CaseKind[Any],
+    head: Head,
+    meta: CommandEnvelope,
+    state: BaseModel | None,
+    payloads: list[EventPayload],
+) -> Outcome:
+    """Seal the decided events onto the case's chain and remember the command as answered."""
     events: list[Envelope] = []
     prev, version = head.hash, head.version
     for index, payload in enumerate(payloads):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from pydantic import BaseModel
+
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
@@ -30,6 +32,16 @@ class Command(Generic[P]):
     def occurred_at(self) -> datetime:
         """When the thing happened in the world."""
         return self.meta.occurred_at
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A decision to hand the command on to another case of the stream, which answers it."""
+
+    case_id: str
+    command_type: str
+    payload: BaseModel
+    expected_version: int | None = None
 
 
 class Refused(Exception):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
@@ -15,159 +14,18 @@ from kafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from contracts.commands import CommandEnvelope, Reply
-from contracts.envelope import (
-    GENESIS_HASH,
-    Actor,
-    Envelope,
-    chain_hash,
-    now_utc,
-    parse_record,
-)
-from contracts.registry import REGISTRY, EventPayload
+from contracts.envelope import Envelope, now_utc
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.deadletters import Record, dead_letter
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
-from services.common.ids import reaction_command_id, timer_command_id
+from services.common.producer import WorkerProducer
 from services.common.settings import Settings
+from services.common.timers import due_commands
 
 log = logs.get(__name__)
 S = TypeVar("S", bound=BaseModel)
 Extra = Callable[["DeciderWorker[Any]"], None]
-
-
-React = Callable[[Envelope, EventPayload], list[tuple[str, CommandEnvelope]]]
-
-
-def reaction(
-    source: Envelope,
-    *,
-    command_type: str,
-    case_id: str,
-    payload: dict[str, Any],
-    unit: str,
-) -> CommandEnvelope:
-    """Build the command a policy sends in answer to an event, identical on every redelivery."""
-    return CommandEnvelope(
-        command_id=reaction_command_id(str(source.event_id), command_type, case_id),
-        command_type=command_type,
-        case_id=case_id,
-        actor=system_actor(unit),
-        issued_at=source.recorded_at,
-        occurred_at=source.occurred_at,
-        correlation_id=source.correlation_id,
-        causation_id=str(source.event_id),
-        payload=payload,
-        reply=False,
-    )
-
-
-def reactor(source_stream: str, name: str, react: React) -> Extra:
-    """Install a policy that consumes another stream's events and sends commands."""
-
-    def install(worker: DeciderWorker[Any]) -> None:
-        topic = worker.app.topic(
-            worker.settings.topic(f"{source_stream}.events"),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
-
-        async def run(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
-                msg = event.message
-                await worker.react(react, name, msg.value, msg.topic, msg.partition, msg.offset)
-
-        worker.app.agent(topic, name=f"{name}-reactor", concurrency=1)(run)
-
-    return install
-
-
-class SourceCase(BaseModel):
-    """What a tracking reactor knows of a case of another stream: its chain so far and its unit."""
-
-    case_id: str
-    unit: str | None = None
-    hashes: list[str] = []
-
-    @property
-    def version(self) -> int:
-        """The last version read."""
-        return len(self.hashes)
-
-
-TrackedReact = Callable[[Envelope, EventPayload, SourceCase], list[tuple[str, CommandEnvelope]]]
-
-
-def tracking_reactor(
-    source_stream: str, name: str, react: TrackedReact, *, opened_by: Collection[str]
-) -> Extra:
-    """Install a policy that follows each source case's hash chain and acts only on real cases.
-
-    An event of a case never opened, or one that breaks or contradicts the chain read so far,
-    is dead-lettered instead of answered; a repeat of an event already answered is skipped.
-    """
-
-    def install(worker: DeciderWorker[Any]) -> None:
-        topic = worker.app.topic(
-            worker.settings.topic(f"{source_stream}.events"),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
-        # Keyed by the raw case id and placed by the producer's partitioner, like the source
-        # events: so a changelog created at start-up, whose partition count the consumer may
-        # not know yet, is never checked against the source topic (PartitionsMismatch).
-        cases = worker.app.Table(
-            f"{name}-sources",
-            default=None,
-            partitions=worker.settings.partitions,
-            key_type=bytes,
-            use_partitioner=True,
-        )
-
-        async def run(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
-                msg = event.message
-                await worker.react_tracked(
-                    react,
-                    name,
-                    cases,
-                    frozenset(opened_by),
-                    (msg.value, msg.topic, msg.partition, msg.offset),
-                )
-
-        worker.app.agent(topic, name=f"{name}-reactor", concurrency=1)(run)
-
-    return install
-
-
-def follow_chain(
-    stored: SourceCase | None, env: Envelope, payload: EventPayload, opened_by: Collection[str]
-) -> SourceCase | None:
-    """Return the source case after this event, None for a repeat; raise if it does not belong."""
-    source = stored or SourceCase(case_id=env.case_id)
-    if env.case_version <= source.version:
-        if source.hashes[env.case_version - 1] == env.hash:
-            return None
-        raise ValueError(
-            f"{env.case_id} version {env.case_version} differs from the one read before"
-        )
-    if source.version == 0 and (env.case_version != 1 or env.event_type not in opened_by):
-        raise LookupError(f"{env.event_type} names {env.case_id}, a case that was never opened")
-    head = source.hashes[-1] if source.hashes else GENESIS_HASH
-    if env.case_version != source.version + 1 or env.prev_hash != head:
-        raise ValueError(
-            f"{env.case_id} version {env.case_version} does not follow version {source.version}"
-        )
-    unit = source.unit if source.version else getattr(payload, "unit", None)
-    return source.model_copy(update={"unit": unit, "hashes": [*source.hashes, env.hash]})
-
-
-def system_actor(unit: str) -> Actor:
-    """The actor recorded on commands the system itself issues (timers, reactors)."""
-    return Actor(user_id="system", role="system", unit=unit)
 
 
 class DeciderWorker(Generic[S]):
@@ -200,16 +58,12 @@ class DeciderWorker(Generic[S]):
             broker_heartbeat_interval=settings.session_timeout_s / 4,
             datadir=str(settings.data_dir / f"worker-{name}"),
         )
-        self.commands_topic = self.app.topic(
-            settings.topic(f"{kind.stream}.commands"),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
+        self.sender = WorkerProducer(settings)
+        # Topics of the worker's own making besides the tables' changelogs (reactors add them).
+        self.own_topics: list[kafka_kit.TopicSpec] = []
+        self.commands_topic = self.raw_topic(settings.topic(f"{kind.stream}.commands"))
         self.events_topic = settings.topic(f"{kind.stream}.events")
         self.replies_topic = settings.topic(f"{kind.stream}.replies")
-        self.dlq_topic = settings.topic(f"{kind.stream}.commands.dlq")
         self.heads = self.app.Table(
             f"{kind.stream}-heads",
             default=None,
@@ -218,8 +72,6 @@ class DeciderWorker(Generic[S]):
             # Keyed like the commands, so a case's head lives in its command partition.
             use_partitioner=True,
         )
-        self._producer: AIOKafkaProducer | None = None
-        self._producer_lock = asyncio.Lock()
         self.app.agent(self.commands_topic, name=f"{kind.stream}-decider", concurrency=1)(
             self._decide_stream
         )
@@ -227,14 +79,15 @@ class DeciderWorker(Generic[S]):
         for extra in extras:
             extra(self)
 
+    def raw_topic(self, name: str) -> faust.TopicT:
+        """Return a topic of raw bytes, keys and values left as they are on the wire."""
+        return self.app.topic(
+            name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+
     async def producer(self) -> AIOKafkaProducer:
         """Return the durable producer (acks=all, idempotent), started on first use."""
-        async with self._producer_lock:
-            if self._producer is None:
-                started = kafka_kit.producer(self.settings, client_id="taizhang-worker")
-                await started.start()
-                self._producer = started
-            return self._producer
+        return await self.sender.get()
 
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
         batches = cast("faust.Stream[bytes]", stream).take_events(
@@ -243,45 +96,33 @@ class DeciderWorker(Generic[S]):
         async for events in batches:
             await self.handle_batch(
                 [
-                    (e.message.value or b"", e.message.topic, e.message.partition, e.message.offset)
+                    Record(
+                        e.message.value or b"",
+                        e.message.topic,
+                        e.message.partition,
+                        e.message.offset,
+                    )
                     for e in events
                 ]
             )
 
-    async def handle_batch(self, records: list[tuple[bytes, str, int, int]]) -> None:
+    async def handle_batch(self, records: list[Record]) -> None:
         """Decide a batch of command records in order, append all their events, then reply.
 
         Each command is decided against the head its case has after the commands before
         it, so a case stays serial; the broker round trips are shared by the whole batch.
+        A command handed on to another case is sent on after the events are stored, and
+        that case replies to it.
         """
         heads: dict[str, Head] = {}
         changed: set[str] = set()
         decided: list[tuple[CommandEnvelope, Outcome]] = []
-        for value, topic, partition, offset in records:
-            try:
-                meta = CommandEnvelope.model_validate_json(value)
-                if not self.kind.owns(meta.case_id):
-                    raise ValueError(
-                        f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
-                    )
-            except (ValidationError, ValueError) as exc:
-                await self.dead_letter(self.dlq_topic, value, topic, partition, offset, str(exc))
+        for record in records:
+            meta = await self._command(record)
+            if meta is None:
                 continue
             head = heads.get(meta.case_id) or self._stored_head(meta.case_id)
-            try:
-                outcome = process(self.kind, head, meta)
-            except Exception as exc:  # a defect in a rule must not stop every other case
-                log.exception(
-                    "command.failed",
-                    case_id=meta.case_id,
-                    command_id=meta.command_id,
-                    topic=topic,
-                    partition=partition,
-                    offset=offset,
-                )
-                await self.dead_letter(self.dlq_topic, value, topic, partition, offset, repr(exc))
-                failed = refusal(meta, 500, "Internal error", "the command could not be decided")
-                outcome = Outcome(events=[], head=head, reply=failed)
+            outcome = await self._decide(meta, head, record)
             heads[meta.case_id] = outcome.head
             if outcome.events:
                 changed.add(meta.case_id)
@@ -289,6 +130,16 @@ class DeciderWorker(Generic[S]):
         positions = await self.append([e for _, o in decided for e in o.events])
         replies: list[tuple[CommandEnvelope, Reply]] = []
         for meta, outcome in decided:
+            if outcome.forward is not None:
+                await self.sender.send_command(outcome.forward, self.kind.stream)
+                log.info(
+                    "command.forwarded",
+                    case_id=meta.case_id,
+                    command_id=meta.command_id,
+                    to=outcome.forward.case_id,
+                    command_type=outcome.forward.command_type,
+                )
+                continue
             reply = outcome.reply
             if outcome.events:
                 mine, positions = positions[: len(outcome.events)], positions[len(outcome.events) :]
@@ -298,15 +149,7 @@ class DeciderWorker(Generic[S]):
                     meta.fingerprint,
                     reply.model_dump(mode="json"),
                 )
-                for env in outcome.events:
-                    log.info(
-                        "event.appended",
-                        case_id=meta.case_id,
-                        command_id=meta.command_id,
-                        event_type=env.event_type,
-                        event_id=str(env.event_id),
-                        case_version=env.case_version,
-                    )
+                self._log_appended(meta, outcome.events)
             elif not reply.ok and reply.refusal is not None:
                 log.info(
                     "command.refused",
@@ -321,77 +164,49 @@ class DeciderWorker(Generic[S]):
             self.heads[case_id.encode()] = heads[case_id].model_dump(mode="json")
         await self.send_replies(replies)
 
+    async def _command(self, record: Record) -> CommandEnvelope | None:
+        """Read a command record; dead-letter it if it is unreadable or not this stream's."""
+        try:
+            meta = CommandEnvelope.model_validate_json(record.value)
+            if not self.kind.owns(meta.case_id):
+                raise ValueError(
+                    f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
+                )
+        except (ValidationError, ValueError) as exc:
+            await dead_letter(self.sender, record, str(exc))
+            return None
+        return meta
+
+    async def _decide(self, meta: CommandEnvelope, head: Head, record: Record) -> Outcome:
+        try:
+            return process(self.kind, head, meta)
+        except Exception as exc:  # a defect in a rule must not stop every other case
+            log.exception(
+                "command.failed",
+                case_id=meta.case_id,
+                command_id=meta.command_id,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            await dead_letter(self.sender, record, repr(exc))
+            failed = refusal(meta, 500, "Internal error", "the command could not be decided")
+            return Outcome(events=[], head=head, reply=failed)
+
+    def _log_appended(self, meta: CommandEnvelope, events: list[Envelope]) -> None:
+        for env in events:
+            log.info(
+                "event.appended",
+                case_id=meta.case_id,
+                command_id=meta.command_id,
+                event_type=env.event_type,
+                event_id=str(env.event_id),
+                case_version=env.case_version,
+            )
+
     def _stored_head(self, case_id: str) -> Head:
         stored = self.heads.get(case_id.encode())
         return Head.model_validate(stored) if stored else Head()
-
-    async def react(
-        self, react: React, name: str, value: bytes, topic: str, partition: int, offset: int
-    ) -> None:
-        """Answer one event of another stream with commands; a bad record is dead-lettered."""
-        try:
-            raw, env = parse_record(value)
-            if chain_hash(raw) != raw.get("hash"):
-                raise ValueError("hash does not match the record's content")
-            payload = REGISTRY.read(env)
-            commands = react(env, payload)
-        except (ValidationError, ValueError, LookupError) as exc:
-            await self.dead_letter(
-                f"{topic}.dlq", value, topic, partition, offset, f"{name}: {exc}"
-            )
-            return
-        for stream, meta in commands:
-            await self.send_command(meta, stream)
-            log.info(
-                "reaction.sent",
-                reactor=name,
-                case_id=meta.case_id,
-                command_type=meta.command_type,
-                command_id=meta.command_id,
-                cause=str(env.event_id),
-            )
-
-    async def react_tracked(
-        self,
-        react: TrackedReact,
-        name: str,
-        cases: Any,
-        opened_by: Collection[str],
-        record: tuple[bytes, str, int, int],
-    ) -> None:
-        """Answer one event of a followed case; remember the chain only once the answer is sent."""
-        value, topic, partition, offset = record
-        case_id: str | None = None
-        try:
-            raw, env = parse_record(value)
-            case_id = env.case_id
-            if chain_hash(raw) != raw.get("hash"):
-                raise ValueError("hash does not match the record's content")
-            payload = REGISTRY.read(env)
-            stored = cases.get(env.case_id.encode())
-            source = follow_chain(
-                SourceCase.model_validate(stored) if stored else None, env, payload, opened_by
-            )
-            if source is None:
-                log.info("reaction.repeat", reactor=name, case_id=case_id, offset=offset)
-                return
-            commands = react(env, payload, source)
-        except (ValidationError, ValueError, LookupError) as exc:
-            await self.dead_letter(
-                f"{topic}.dlq", value, topic, partition, offset, f"{name}: {exc}", case_id=case_id
-            )
-            return
-        for stream, meta in commands:
-            await self.send_command(meta, stream)
-            log.info(
-                "reaction.sent",
-                reactor=name,
-                case_id=meta.case_id,
-                command_type=meta.command_type,
-                command_id=meta.command_id,
-                cause=str(env.event_id),
-            )
-        cases[env.case_id.encode()] = source.model_dump(mode="json")
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
         """Write events in order and wait until every in-sync replica has them."""
@@ -430,69 +245,12 @@ class DeciderWorker(Generic[S]):
         for future in futures:
             await future
 
-    async def send_command(self, meta: CommandEnvelope, stream: str | None = None) -> None:
-        """Send a command to a decider (this one, or another service's for reactors)."""
-        topic = self.settings.topic(f"{stream or self.kind.stream}.commands")
-        await (await self.producer()).send_and_wait(
-            topic, key=meta.case_id.encode(), value=meta.model_dump_json().encode()
-        )
-
-    async def dead_letter(
-        self,
-        dlq: str,
-        value: bytes,
-        topic: str,
-        partition: int,
-        offset: int,
-        reason: str,
-        *,
-        case_id: str | None = None,
-    ) -> None:
-        """Park a record nobody can process, with where it came from and why."""
-        log.error(
-            "record.dead_lettered",
-            case_id=case_id,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            dlq=dlq,
-            reason=reason[:500],
-        )
-        headers = [
-            ("source_topic", topic.encode()),
-            ("source_partition", str(partition).encode()),
-            ("source_offset", str(offset).encode()),
-            ("reason", reason[:1000].encode()),
-        ]
-        await (await self.producer()).send_and_wait(dlq, value=value, headers=headers)
-
     async def _tick(self) -> None:
-        now = self.clock()
-        for key, stored in list(self.heads.items()):
-            case_id = key.decode()
-            head = Head.model_validate(stored)
-            if head.state is None:
-                continue
-            kind = self.kind.of(case_id)
-            state = kind.state.model_validate(head.state)
-            for command_type, payload in kind.due(state, now):
-                key = json.dumps(payload, sort_keys=True)
-                meta = CommandEnvelope(
-                    command_id=timer_command_id(case_id, command_type, key),
-                    command_type=command_type,
-                    case_id=case_id,
-                    actor=system_actor(getattr(state, "unit", "system")),
-                    issued_at=now,
-                    occurred_at=now,
-                    correlation_id=case_id,
-                    causation_id=f"timer:{command_type}",
-                    payload=payload,
-                    reply=False,
-                )
-                await self.send_command(meta)
+        for meta in due_commands(self.kind, list(self.heads.items()), self.clock()):
+            await self.sender.send_command(meta, self.kind.stream)
 
     def declare_changelogs(self) -> list[str]:
-        """Create the tables' changelog topics up front with the configured partitions.
+        """Create the tables' changelog topics, and the worker's own topics, up front.
 
         A changelog the stream processor creates on its own first start can show no
         partitions for a while, and a table write in that window fails the agent.
@@ -501,7 +259,7 @@ class DeciderWorker(Generic[S]):
             kafka_kit.TopicSpec(table.changelog_topic_name, {"cleanup.policy": "compact"})
             for table in self.app.tables.values()
         ]
-        return kafka_kit.ensure_topics(self.settings, specs)
+        return kafka_kit.ensure_topics(self.settings, [*specs, *self.own_topics])
 
     def run(self) -> None:
         """Run the worker until it is told to stop."""

@@ -11,10 +11,11 @@ from contracts import grievance as g
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.app import case_app
+from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.units import load_units
-from services.common.worker import DeciderWorker, tracking_reactor
+from services.common.worker import DeciderWorker
 from services.followup import policies
 from services.followup.api import router, stats_router
 from services.followup.domain import Followup
@@ -66,10 +67,10 @@ def create_worker(settings: Settings | None = None) -> DeciderWorker[Followup]:
         KIND,
         "followup",
         extras=(
-            tracking_reactor(
+            reactor(
                 "grievance", "followup-grievance", from_grievance, opened_by=("grievance.logged",)
             ),
-            tracking_reactor(
+            reactor(
                 "suggestion",
                 "followup-suggestion",
                 policies.from_suggestion,
@@ -79,10 +80,10 @@ def create_worker(settings: Settings | None = None) -> DeciderWorker[Followup]:
                     "suggestion.query_raised",
                 ),
             ),
-            tracking_reactor(
+            reactor(
                 "dispute", "followup-dispute", policies.from_dispute, opened_by=("dispute.applied",)
             ),
-            tracking_reactor(
+            reactor(
                 "followup",
                 "followup-loop",
                 policies.close_the_loop,

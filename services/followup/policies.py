@@ -8,14 +8,11 @@ from contracts import dispute as d
 from contracts import followup as f
 from contracts import grievance as g
 from contracts import suggestion as s
-from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.ids import new_case_id
-from services.common.worker import SourceCase, reaction
+from services.common.reactions import Commands, SourceCase, reaction
 from services.followup.domain import CALLBACK_WORKING_DAYS, CASE_PREFIX, SATISFIED
-
-Commands = list[tuple[str, CommandEnvelope]]
 
 
 def followup_id_for(source_event_id: str, kind: f.FollowupKind) -> str:

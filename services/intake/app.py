@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import case_app
+from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
-from services.common.worker import DeciderWorker, reactor
+from services.common.worker import DeciderWorker
 from services.intake.api import router, stats_router
 from services.intake.domain import Grievance
 from services.intake.policies import link_dispute

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from contracts import dispute as d
 from contracts import grievance as g
-from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
-from services.common.worker import reaction
+from services.common.reactions import Commands, reaction
 
 
-def link_dispute(env: Envelope, event: EventPayload) -> list[tuple[str, CommandEnvelope]]:
+def link_dispute(env: Envelope, event: EventPayload) -> Commands:
     """A dispute opened for a grievance: have the grievance name it."""
     if not isinstance(event, d.DisputeApplied) or event.grievance_id is None:
         return []

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from contracts import dispute as d
 from contracts import grievance as g
-from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.ids import new_case_id
-from services.common.worker import reaction
+from services.common.reactions import Commands, reaction
 from services.mediation.domain import CASE_PREFIX
 
 
@@ -17,7 +16,7 @@ def dispute_id_for_referral(referral_event_id: str) -> str:
     return new_case_id(CASE_PREFIX, f"referral:{referral_event_id}")
 
 
-def open_from_grievance(env: Envelope, event: EventPayload) -> list[tuple[str, CommandEnvelope]]:
+def open_from_grievance(env: Envelope, event: EventPayload) -> Commands:
     """A grievance referred to mediation opens a dispute, correlated with the grievance."""
     if not isinstance(event, g.GrievanceReferredToMediation):
         return []

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import case_app
+from services.common.reactors import gathering_reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker
-from services.suggestions import stats
+from services.suggestions import policies, stats
 from services.suggestions.api import groups, queries, suggestions
 from services.suggestions.domain import Suggestion
 from services.suggestions.service import KIND
@@ -37,5 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Suggestion]:
-    """Build the democratic-management stream worker."""
-    return DeciderWorker(settings or Settings(), KIND, "suggestions")
+    """Build the democratic-management stream worker, with the policy that hands seats over."""
+    seats = gathering_reactor(
+        KIND.stream,
+        "suggestions-seats",
+        file_under=policies.file_by_group,
+        memory=policies.GroupSeats,
+        react=policies.hand_over_seats,
+    )
+    return DeciderWorker(settings or Settings(), KIND, "suggestions", extras=(seats,))

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ pytestmark = pytest.mark.integration
 
 # A unit beside demo/co, so these tests leave the demo company's figures alone.
 LAB = "demo/lab/p01"
+# Departments of another company whose groups the tests form themselves, or never.
+FRESH, GROUPLESS = "demo/new/p01", "demo/new/p02"
 CHAIR = "chair-lab"
 MEMBERS = [CHAIR, "m2-lab", "m3-lab", "m4-lab", "m5-lab", "m6-lab", "m7-lab"]
 SUGGESTION: dict[str, Any] = {
@@ -42,6 +44,9 @@ def units_file(folder: Path) -> Path:
     data["units"] += [
         {"id": "demo/lab", "name_zh": "试验公司工会", "name_en": "Lab", "kind": "enterprise_union"},
         {"id": LAB, "name_zh": "试验项目部", "name_en": "Lab project department"},
+        {"id": "demo/new", "name_zh": "新公司工会", "name_en": "New", "kind": "enterprise_union"},
+        {"id": FRESH, "name_zh": "新一部", "name_en": "New department 1"},
+        {"id": GROUPLESS, "name_zh": "新二部", "name_en": "New department 2"},
     ]
     path = folder / "units.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -132,6 +137,22 @@ def under_review(rep: httpx.Client, chair: httpx.Client, **over: Any) -> str:
 def vote(stack: Stack, case: str, user: str, choice: str) -> httpx.Response:
     with member(stack, user) as c:
         return c.post(f"/suggestions/{case}/votes", json={"member": user, "vote": choice})
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    """Return the first truthy result of `check`, or fail once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    return result
+
+
+def seated(c: httpx.Client, case: str, incoming: str) -> dict[str, Any] | None:
+    """The suggestion once the incoming member sits for its review, else None."""
+    view: dict[str, Any] = c.get(f"/suggestions/{case}").json()
+    return view if incoming in view["review"]["members"] else None
 
 
 def events(c: httpx.Client, path: str) -> list[dict[str, Any]]:
@@ -262,18 +283,84 @@ def test_a_member_replaced_during_a_review_hands_the_seat_and_its_vote_on(
     body = {"outgoing": outgoing, "incoming": incoming, "congress_session": "补选会议"}
     replaced = chair.post(f"/groups/{group}/replace-member", json=body)
     assert replaced.status_code == 200, replaced.text
-    assert {"case_id": case, "seat_handed_over": True} in replaced.json()["reviews"]
+    assert set(replaced.json()) == {"case_id", "version", "event_ids"}
+    view = eventually(lambda: seated(rep, case, incoming), "the seat to be handed over")
+    assert view["votes"] == {incoming: "for"} and outgoing not in view["review"]["members"]
     assert vote(sug, case, outgoing, "against").status_code == 403
     again = vote(sug, case, incoming, "against")
     assert again.status_code == 409 and "already voted" in again.json()["detail"]
-    view = rep.get(f"/suggestions/{case}").json()
-    assert view["votes"] == {incoming: "for"} and incoming in view["review"]["members"]
     seats = {s["member"]: s for s in chair.get(f"/groups/{group}").json()["seats"]}
     assert seats[outgoing]["until"] is not None and seats[incoming]["until"] is None
     back = {"outgoing": incoming, "incoming": outgoing, "congress_session": "补选会议"}
     assert chair.post(f"/groups/{group}/replace-member", json=back).status_code == 200
+    eventually(lambda: seated(rep, case, outgoing), "the seat to be handed back")
     verified = sug.cli("audit", "verify", group)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_member_replaced_while_two_reviews_are_open_hands_the_seat_over_in_both(
+    sug: Stack, chair: httpx.Client, rep: httpx.Client
+) -> None:
+    first, second = under_review(rep, chair), under_review(rep, chair)
+    outgoing, incoming = "m6-lab", "m9-lab"
+    assert vote(sug, first, outgoing, "for").status_code == 200
+    assert vote(sug, second, outgoing, "against").status_code == 200
+    group = chair.get("/groups", params={"unit": LAB}).json()["items"][0]["case_id"]
+    body = {"outgoing": outgoing, "incoming": incoming, "congress_session": "补选会议"}
+    assert chair.post(f"/groups/{group}/replace-member", json=body).status_code == 200
+    for case, choice in ((first, "for"), (second, "against")):
+        view = eventually(lambda c=case: seated(rep, c, incoming), f"the seat in {case}")
+        assert view["votes"] == {incoming: choice} and view["tally"]["sitting"] == 7
+        handed = [e for e in events(rep, f"/suggestions/{case}") if "seat" in e["event_type"]]
+        assert [e["payload"] for e in handed] == [{"outgoing": outgoing, "incoming": incoming}]
+        assert handed[0]["actor"]["role"] == "system"
+    back = {"outgoing": incoming, "incoming": outgoing, "congress_session": "补选会议"}
+    assert chair.post(f"/groups/{group}/replace-member", json=back).status_code == 200
+    for case in (first, second):
+        eventually(lambda c=case: seated(rep, c, outgoing), f"the seat back in {case}")
+
+
+def test_a_review_opened_right_after_the_group_is_formed_seats_the_group(sug: Stack) -> None:
+    members = [f"{m}-new" for m in ("chair", "a", "b", "c", "d")]
+    with sug.client("suggestions", user=members[0], role="union_chair", unit=FRESH) as c:
+        body = {"unit": FRESH, "members": members, "leader": members[0], "congress_session": "一"}
+        assert c.post("/groups", json=body).status_code == 201
+        case = c.post("/suggestions", json={**SUGGESTION, "unit": FRESH, "worker": None})
+        assert case.status_code == 201, case.text
+        case_id = case.json()["case_id"]
+        early = {"meeting": "首次例会", "occurred_at": "2020-01-01T00:00:00Z"}
+        before = c.post(f"/suggestions/{case_id}/open-review", json=early)
+        assert before.status_code == 409 and before.json()["title"] == "No group"
+        assert before.json()["detail"] == f"no group of {FRESH} sat at 2020-01-01T00:00:00+00:00"
+        opened = c.post(f"/suggestions/{case_id}/open-review", json={"meeting": "首次例会"})
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["case_id"] == case_id and opened.json()["version"] == 2
+        view = c.get(f"/suggestions/{case_id}").json()
+        assert view["review"]["members"] == members and view["status"] == "under_review"
+        again = c.post(f"/suggestions/{case_id}/open-review", json={"meeting": "首次例会"})
+        assert again.status_code == 409 and "under review" in again.json()["detail"]
+        keyed = {"Idempotency-Key": "review-once"}
+        meeting = {"meeting": "第二次例会"}
+        other = c.post("/suggestions", json={**SUGGESTION, "unit": FRESH, "worker": None})
+        path = f"/suggestions/{other.json()['case_id']}/open-review"
+        once = c.post(path, json=meeting, headers=keyed)
+        assert once.status_code == 200 and c.post(path, json=meeting, headers=keyed).json() == (
+            once.json()
+        )
+        reused = c.post(path, json={"meeting": "别的会"}, headers=keyed)
+        assert reused.status_code == 409 and "Idempotency-Key" in reused.json()["detail"]
+
+
+def test_a_review_in_a_unit_without_a_group_is_refused(sug: Stack) -> None:
+    with sug.client("suggestions", user="chair-new2", role="union_chair", unit=GROUPLESS) as c:
+        case = c.post("/suggestions", json={**SUGGESTION, "unit": GROUPLESS, "worker": None})
+        assert case.status_code == 201, case.text
+        path = f"/suggestions/{case.json()['case_id']}/open-review"
+        refused = c.post(path, json={"meeting": "例会"})
+        assert refused.status_code == 409 and refused.json()["title"] == "No group"
+        assert refused.json()["detail"] == (
+            f"{GROUPLESS} has no democratic-management group; form it first"
+        )
 
 
 def test_a_vetoed_proposal_cannot_be_implemented(sug: Stack, chair: httpx.Client) -> None:

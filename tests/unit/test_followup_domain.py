@@ -17,7 +17,7 @@ from contracts.registry import REGISTRY, EventPayload, payload_dict
 from services.audit.lineage import lineage
 from services.audit.records import LogRecord, Position
 from services.common.calendar import end_of_day
-from services.common.worker import SourceCase, follow_chain
+from services.common.reactions import SourceCase, follow_chain
 from services.followup import domain, policies
 from services.followup.service import KIND
 from tests.unit.stories import T0, Story

@@ -167,7 +167,10 @@ async def open_review(
     # The group knows who sits at the meeting, so the group convenes the review; the version
     # the caller expects is the suggestion's, checked where the review is opened.
     payload = s.ConveneReview(
-        suggestion_id=case_id, meeting=body.meeting, expected_version=body.expected_version
+        suggestion_id=case_id,
+        meeting=body.meeting,
+        expected_version=body.expected_version,
+        unit=row["unit"],
     )
     return await submit(
         ctx,

@@ -1,12 +1,11 @@
-"""Democratic-management rules: groups, votes on suggestions and proposals, queries; no I/O."""
+"""Suggestions and management proposals (SUG-): submission, review, vote and what follows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 from contracts import suggestion as s
 from contracts.envelope import Envelope
@@ -22,211 +21,11 @@ from services.common.domain import (
     check_opening,
     require_role,
 )
-
-GROUP_PREFIX, SUGGESTION_PREFIX, QUERY_PREFIX = "GRP", "SUG", "QRY"
-CHAIR = ("union_chair",)
-GROUP = ("group_member", "union_chair")
-SUBMITTERS = ("worker_rep", "group_member", "union_chair")
+from services.suggestions.domain.shared import CHAIR, GROUP, SUBMITTERS, State, refuse_status
+from services.suggestions.domain.votes import Tally, count, outcome
 
 SUGGESTION_TOPICS: frozenset[str] = frozenset(get_args(s.SuggestionTopic))
 PROPOSAL_TOPICS: frozenset[str] = frozenset(get_args(s.ProposalTopic))
-
-
-class State(BaseModel):
-    """Base of the three case states: frozen, strict."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _refuse_status(what: str, case_id: str, status: str, allowed: Sequence[str]) -> Refused:
-    return Refused(
-        f"cannot {what} {case_id}: it is {status.replace('_', ' ')}"
-        f" (possible only when {' or '.join(a.replace('_', ' ') for a in allowed)})"
-    )
-
-
-# --- voting rules -------------------------------------------------------------
-
-
-class Tally(State):
-    """The count of a vote over the members sitting for it."""
-
-    sitting: int
-    votes_for: int = 0
-    votes_against: int = 0
-    abstentions: int = 0
-
-    @property
-    def voted(self) -> int:
-        """How many sitting members voted at all."""
-        return self.votes_for + self.votes_against + self.abstentions
-
-
-def count(members: Sequence[str], votes: Mapping[str, s.Vote]) -> Tally:
-    """Count the votes cast from the sitting members' seats."""
-    cast = [votes[m] for m in members if m in votes]
-    return Tally(
-        sitting=len(members),
-        votes_for=cast.count("for"),
-        votes_against=cast.count("against"),
-        abstentions=cast.count("abstain"),
-    )
-
-
-def has_quorum(tally: Tally) -> bool:
-    """At least two thirds of the sitting members voted."""
-    return 3 * tally.voted >= 2 * tally.sitting
-
-
-def carried(tally: Tally) -> bool:
-    """A majority of all sitting members, not of those voting, voted for."""
-    return 2 * tally.votes_for > tally.sitting
-
-
-def outcome(kind: s.Kind, tally: Tally) -> s.Outcome:
-    """Decide a closed vote: no quorum, or carried or not; a proposal not carried is vetoed."""
-    if not has_quorum(tally):
-        return "no_quorum"
-    if kind == "management_proposal":
-        return "recommended" if carried(tally) else "vetoed"
-    return "adopted" if carried(tally) else "rejected"
-
-
-# --- groups (GRP-) ------------------------------------------------------------
-
-
-class Seat(State):
-    """Who sat in the group, and when."""
-
-    member: str
-    since: datetime
-    until: datetime | None = None
-    congress_session: str
-
-
-class Group(State):
-    """A unit's democratic-management group as it sits after its events."""
-
-    case_id: str
-    case_type: Literal["group"] = "group"
-    unit: str
-    status: Literal["sitting"] = "sitting"
-    leader: str
-    members: tuple[str, ...]
-    congress_session: str
-    min_size: int
-    max_size: int
-    seats: tuple[Seat, ...]
-    opened_at: datetime
-    last_event_at: datetime
-
-    def sitting_at(self, moment: datetime) -> tuple[str, ...]:
-        """Return the members who sat at a moment."""
-        return tuple(
-            seat.member
-            for seat in self.seats
-            if seat.since <= moment and (seat.until is None or moment < seat.until)
-        )
-
-
-def decide_group(state: Group | None, cmd: Command[object]) -> list[EventPayload]:
-    """Turn a group command into events, or refuse it."""
-    require_role(cmd, CHAIR, f"{cmd.meta.command_type.replace('_', ' ')} a group")
-    p = cmd.payload
-    if isinstance(p, s.FormGroup):
-        if state is not None:
-            raise Refused(f"{state.unit} already has its group {state.case_id}")
-        check_opening(None, cmd, p.unit, "group")
-        _check_composition(p.members, p.leader, p.min_size, p.max_size)
-        return [
-            s.GroupFormed(
-                unit=p.unit,
-                members=p.members,
-                leader=p.leader,
-                congress_session=p.congress_session,
-                min_size=p.min_size,
-                max_size=p.max_size,
-            )
-        ]
-    if state is None:
-        raise NotFound(f"group {cmd.meta.case_id} does not exist")
-    check_occurred_at(cmd, state.last_event_at)
-    if isinstance(p, s.ReplaceMember):
-        if p.outgoing not in state.members:
-            raise Invalid(f"{p.outgoing} is not a member of group {state.case_id}")
-        if p.incoming in state.members:
-            raise Invalid(f"{p.incoming} already sits in group {state.case_id}")
-        members = [p.incoming if m == p.outgoing else m for m in state.members]
-        leader = p.leader or state.leader
-        if leader == p.outgoing:
-            raise Invalid(f"{p.outgoing} leads the group: name the new leader among the members")
-        _check_composition(members, leader, state.min_size, state.max_size)
-        return [
-            s.GroupMemberReplaced(
-                outgoing=p.outgoing,
-                incoming=p.incoming,
-                leader=leader,
-                congress_session=p.congress_session,
-                reason=p.reason,
-            )
-        ]
-    raise Invalid(f"unknown group command {cmd.meta.command_type!r}")
-
-
-def _check_composition(members: Sequence[str], leader: str, low: int, high: int) -> None:
-    if low > high:
-        raise Invalid(f"the group size bounds {low}–{high} are the wrong way round")
-    if len(set(members)) != len(members):
-        raise Invalid("a member is listed twice")
-    if not low <= len(members) <= high:
-        raise Invalid(f"a group has {low} to {high} members, not {len(members)}")
-    if leader not in members:
-        raise Invalid(f"the leader {leader} must be one of the members")
-
-
-def evolve_group(state: Group | None, env: Envelope, event: EventPayload) -> Group:
-    """Apply one event to a group."""
-    at = env.occurred_at
-    if isinstance(event, s.GroupFormed):
-        return Group(
-            case_id=env.case_id,
-            unit=event.unit,
-            leader=event.leader,
-            members=tuple(event.members),
-            congress_session=event.congress_session,
-            min_size=event.min_size,
-            max_size=event.max_size,
-            seats=tuple(
-                Seat(member=m, since=at, congress_session=event.congress_session)
-                for m in event.members
-            ),
-            opened_at=at,
-            last_event_at=at,
-        )
-    if state is None:
-        raise ValueError(f"{env.event_type} before suggestion.group_formed in {env.case_id}")
-    if isinstance(event, s.GroupMemberReplaced):
-        seats = tuple(
-            seat.model_copy(update={"until": at})
-            if seat.member == event.outgoing and seat.until is None
-            else seat
-            for seat in state.seats
-        )
-        incoming = Seat(member=event.incoming, since=at, congress_session=event.congress_session)
-        return state.model_copy(
-            update={
-                "members": tuple(
-                    event.incoming if m == event.outgoing else m for m in state.members
-                ),
-                "leader": event.leader,
-                "seats": (*seats, incoming),
-                "last_event_at": at,
-            }
-        )
-    raise ValueError(f"a group cannot apply {env.event_type}")
-
-
-# --- suggestions and management proposals (SUG-) ------------------------------
 
 SuggestionStatus = Literal[
     "submitted",
@@ -252,7 +51,7 @@ SUGGESTION_ALLOWED_FROM: dict[str, tuple[SuggestionStatus, ...]] = {
 SUGGESTION_ROLES: dict[str, tuple[str, ...]] = {
     "submit": SUBMITTERS,
     "open_review": GROUP,
-    "hand_over_seat": CHAIR,
+    "hand_over_seat": (*CHAIR, "system"),
     "cast_vote": GROUP,
     "close_vote": GROUP,
     "implement": GROUP,
@@ -286,7 +85,7 @@ class Suggestion(State):
     last_event_at: datetime
     reviews: int = 0
     review: Review | None = None
-    votes: dict[str, s.Vote] = {}
+    votes: dict[str, s.Vote] = Field(default_factory=dict)
     tally: Tally | None = None
     outcome: s.Outcome | None = None
     decided_at: datetime | None = None
@@ -313,7 +112,7 @@ def decide_suggestion(state: Suggestion | None, cmd: Command[object]) -> list[Ev
         )
     allowed = SUGGESTION_ALLOWED_FROM.get(kind, ())
     if state.status not in allowed:
-        raise _refuse_status(kind.replace("_", " "), state.case_id, state.status, allowed)
+        raise refuse_status(kind.replace("_", " "), state.case_id, state.status, allowed)
     match p:
         case s.OpenReview(group_id=group_id, meeting=meeting, members=members):
             if len(set(members)) != len(members):
@@ -476,92 +275,3 @@ def evolve_suggestion(state: Suggestion | None, env: Envelope, event: EventPaylo
         case s.SuggestionLeadershipResponded(response=response):
             return st.model_copy(update={"status": "responded", "leadership_response": response})
     raise ValueError(f"a suggestion cannot apply {env.event_type}")
-
-
-# --- queries (QRY-, 质询) ------------------------------------------------------
-
-QueryStatus = Literal["raised", "answered", "answer_accepted", "answer_rejected"]
-QUERY_ALLOWED_FROM: dict[str, tuple[QueryStatus, ...]] = {
-    "answer": ("raised", "answer_rejected"),
-    "accept_answer": ("answered",),
-    "reject_answer": ("answered",),
-}
-
-
-class Query(State):
-    """A query to management as it stands after its events."""
-
-    case_id: str
-    case_type: Literal["query"] = "query"
-    unit: str
-    area: s.QueryArea
-    question: str
-    addressed_to: str
-    status: QueryStatus
-    opened_at: datetime
-    last_event_at: datetime
-    answers: int = 0
-    answer: str | None = None
-    rejection_reason: str | None = None
-
-
-def decide_query(state: Query | None, cmd: Command[object]) -> list[EventPayload]:
-    """Turn a query command into events, or refuse it."""
-    kind = cmd.meta.command_type
-    require_role(cmd, GROUP, f"{kind.replace('_', ' ')} a query")
-    p = cmd.payload
-    if isinstance(p, s.RaiseQuery):
-        check_opening(state, cmd, p.unit, "query")
-        return [
-            s.QueryRaised(
-                unit=p.unit, area=p.area, question=p.question, addressed_to=p.addressed_to
-            )
-        ]
-    if state is None:
-        raise NotFound(f"query {cmd.meta.case_id} does not exist")
-    check_occurred_at(cmd, state.last_event_at)
-    allowed = QUERY_ALLOWED_FROM.get(kind, ())
-    if state.status not in allowed:
-        raise _refuse_status(kind.replace("_", " "), state.case_id, state.status, allowed)
-    match p:
-        case s.AnswerQuery(answer=answer):
-            return [s.QueryAnswered(answer=answer)]
-        case s.AcceptAnswer():
-            return [s.QueryAnswerAccepted()]
-        case s.RejectAnswer(reason=reason):
-            return [s.QueryAnswerRejected(reason=reason)]
-    raise Invalid(f"unknown query command {kind!r}")
-
-
-def evolve_query(state: Query | None, env: Envelope, event: EventPayload) -> Query:
-    """Apply one event to a query."""
-    at = env.occurred_at
-    if isinstance(event, s.QueryRaised):
-        return Query(
-            case_id=env.case_id,
-            unit=event.unit,
-            area=event.area,
-            question=event.question,
-            addressed_to=event.addressed_to,
-            status="raised",
-            opened_at=at,
-            last_event_at=at,
-        )
-    if state is None:
-        raise ValueError(f"{env.event_type} before suggestion.query_raised in {env.case_id}")
-    q = state.model_copy(update={"last_event_at": at})
-    match event:
-        case s.QueryAnswered(answer=answer):
-            return q.model_copy(
-                update={
-                    "status": "answered",
-                    "answer": answer,
-                    "answers": q.answers + 1,
-                    "rejection_reason": None,
-                }
-            )
-        case s.QueryAnswerAccepted():
-            return q.model_copy(update={"status": "answer_accepted"})
-        case s.QueryAnswerRejected(reason=reason):
-            return q.model_copy(update={"status": "answer_rejected", "rejection_reason": reason})
-    raise ValueError(f"a query cannot apply {env.event_type}")

@@ -1,0 +1,40 @@
+"""The stream worker's one durable producer, shared by its decider, timers and reactors."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+
+from contracts.commands import CommandEnvelope
+from services.common import kafka as kafka_kit
+from services.common.settings import Settings
+
+
+class WorkerProducer:
+    """Starts the durable producer (acks=all, idempotent) on first use and sends through it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> AIOKafkaProducer:
+        """Return the producer, started once however many callers ask at the same time."""
+        async with self._lock:
+            if self._producer is None:
+                started = kafka_kit.producer(self.settings, client_id="taizhang-worker")
+                await started.start()
+                self._producer = started
+            return self._producer
+
+    async def send_command(self, meta: CommandEnvelope, stream: str) -> None:
+        """Send a command to a stream's decider, keyed by its case, and wait until it is stored."""
+        topic = self.settings.topic(f"{stream}.commands")
+        await (await self.get()).send_and_wait(
+            topic, key=meta.case_id.encode(), value=meta.model_dump_json().encode()
+        )
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Write one record and wait until every in-sync replica has it."""
+        await (await self.get()).send_and_wait(topic, key=key, value=value)

@@ -1,0 +1,239 @@
+"""Reactors: policies that consume a stream's events and answer with commands, one body for all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+import faust
+from pydantic import BaseModel, ValidationError
+
+from contracts.envelope import Envelope, chain_hash, parse_record
+from contracts.registry import REGISTRY, EventPayload
+from services.common import kafka as kafka_kit
+from services.common import logging as logs
+from services.common.deadletters import Record, dead_letter
+from services.common.reactions import Commands, React, ReactAlone, SourceCase, follow_chain
+
+if TYPE_CHECKING:
+    from services.common.worker import DeciderWorker, Extra
+
+log = logs.get(__name__)
+M = TypeVar("M", bound=BaseModel)
+# Records passed on between the two passes of a gathering reactor are kept as long as commands.
+GATHERED_RETENTION_MS = str(7 * 86_400_000)
+
+# Given what is filed for the event's case so far: the key to file this event under (None:
+# not needed), and what is filed for the case afterwards (None: nothing).
+FileUnder = Callable[[str | None, Envelope, EventPayload], tuple[str | None, str | None]]
+# Given what is remembered under a key, one event filed there and the worker's clock: what is
+# remembered afterwards (None: nothing) and the commands to send.
+Gathered = Callable[[M | None, Envelope, EventPayload, datetime], tuple[M | None, Commands]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a reactor does about one event."""
+
+    commands: Commands = field(default_factory=list)
+    # What it keeps under the record's key afterwards; None forgets the key.
+    memory: Any = None
+    # The key the record is passed on under, to a reactor's second pass.
+    file_under: str | None = None
+    # An event already answered: nothing is sent and nothing remembered.
+    repeat: bool = False
+
+
+Step = Callable[[Any, Envelope, EventPayload], Answer]
+
+
+def read_event(value: bytes) -> tuple[Envelope, EventPayload]:
+    """Parse an event record and check its hash against its content; raise if it is not sound."""
+    raw, env = parse_record(value)
+    if chain_hash(raw) != raw.get("hash"):
+        raise ValueError("hash does not match the record's content")
+    return env, REGISTRY.read(env)
+
+
+class ReactorBody:
+    """How one installed reactor handles each record: check, decide, send, then remember.
+
+    A record that cannot be read, or that the step refuses, is dead-lettered beside its
+    topic and the reactor moves on. What it remembers, per case or per the key records were
+    filed under, is written only once the commands are stored, so a redelivered record is
+    answered again, with the same command ids.
+    """
+
+    def __init__(
+        self,
+        worker: DeciderWorker[Any],
+        name: str,
+        step: Step,
+        memory: Any = None,
+        *,
+        passes_to: str | None = None,
+        by_filed_key: bool = False,
+    ) -> None:
+        self.worker, self.name, self.step = worker, name, step
+        self.memory, self.passes_to, self.by_filed_key = memory, passes_to, by_filed_key
+
+    async def run(self, stream: faust.StreamT[bytes]) -> None:
+        """Handle the agent's records one at a time, in partition order."""
+        async for event in stream.events():
+            msg = event.message
+            await self.handle(
+                Record(msg.value or b"", msg.topic, msg.partition, msg.offset, msg.key or b"")
+            )
+
+    async def handle(self, record: Record) -> None:
+        """Answer one event record."""
+        case_id: str | None = None
+        try:
+            env, payload = read_event(record.value)
+            case_id = env.case_id
+            key = record.key if self.by_filed_key else case_id.encode()
+            stored = self.memory.get(key) if self.memory is not None else None
+            answer = self.step(stored, env, payload)
+        except (ValidationError, ValueError, LookupError) as exc:
+            reason = f"{self.name}: {exc}"
+            await dead_letter(self.worker.sender, record, reason, case_id=case_id)
+            return
+        if answer.repeat:
+            log.info("reaction.repeat", reactor=self.name, case_id=case_id, offset=record.offset)
+            return
+        for stream, meta in answer.commands:
+            await self.worker.sender.send_command(meta, stream)
+            log.info(
+                "reaction.sent",
+                reactor=self.name,
+                case_id=meta.case_id,
+                command_type=meta.command_type,
+                command_id=meta.command_id,
+                cause=str(env.event_id),
+            )
+        if answer.file_under is not None and self.passes_to is not None:
+            await self.worker.sender.send(self.passes_to, answer.file_under.encode(), record.value)
+        if self.memory is not None and answer.memory != stored:
+            if answer.memory is None:
+                self.memory.pop(key, None)
+            else:
+                self.memory[key] = answer.memory
+
+
+@overload
+def reactor(source_stream: str, name: str, react: ReactAlone) -> Extra: ...
+
+
+@overload
+def reactor(
+    source_stream: str, name: str, react: React, *, opened_by: Collection[str]
+) -> Extra: ...
+
+
+def reactor(
+    source_stream: str,
+    name: str,
+    react: React | ReactAlone,
+    *,
+    opened_by: Collection[str] | None = None,
+) -> Extra:
+    """Install a policy that consumes a stream's events and sends commands.
+
+    With `opened_by`, it follows each source case's hash chain and hands the policy the case
+    as followed so far: an event of a case never opened by one of those event types, or one
+    that breaks or contradicts the chain read so far, is dead-lettered instead of answered,
+    and a repeat of an event answered is skipped. Without it, each event is answered alone.
+    """
+
+    def install(worker: DeciderWorker[Any]) -> None:
+        topic = worker.raw_topic(worker.settings.topic(f"{source_stream}.events"))
+        if opened_by is None:
+            body = ReactorBody(worker, name, _alone(cast(ReactAlone, react)))
+        else:
+            step = _following(cast(React, react), frozenset(opened_by))
+            body = ReactorBody(worker, name, step, _table(worker, f"{name}-sources"))
+        worker.app.agent(topic, name=f"{name}-reactor", concurrency=1)(body.run)
+
+    return install
+
+
+def gathering_reactor(
+    source_stream: str,
+    name: str,
+    *,
+    file_under: FileUnder,
+    memory: type[M],
+    react: Gathered[M],
+) -> Extra:
+    """Install a policy that answers the events of several cases seen together under one key.
+
+    A first pass files the events it needs under a key (a review's events under its group,
+    say) by passing each record on, unchanged, to the topic `<name>.gathered` keyed so. A
+    second pass reads that topic, where the events filed under one key share a partition and
+    keep each case's order, and answers each with what it remembers under that key. Both
+    memories are tables kept in the partition of their key, so several workers can share the
+    partitions and each key still has one writer.
+    """
+
+    def install(worker: DeciderWorker[Any]) -> None:
+        gathered = worker.settings.topic(f"{name}.gathered")
+        worker.own_topics += [
+            kafka_kit.TopicSpec(gathered, {"retention.ms": GATHERED_RETENTION_MS}),
+            kafka_kit.TopicSpec(f"{gathered}.dlq", {"retention.ms": kafka_kit.FOREVER}),
+        ]
+
+        def file(stored: Any, env: Envelope, payload: EventPayload) -> Answer:
+            key, filed = file_under(stored, env, payload)
+            return Answer(memory=filed, file_under=key)
+
+        def answer(stored: Any, env: Envelope, payload: EventPayload) -> Answer:
+            kept, commands = react(
+                memory.model_validate(stored) if stored else None, env, payload, worker.clock()
+            )
+            return Answer(commands, kept.model_dump(mode="json") if kept else None)
+
+        source = worker.raw_topic(worker.settings.topic(f"{source_stream}.events"))
+        filed = _table(worker, f"{name}-filed")
+        filer = ReactorBody(worker, name, file, filed, passes_to=gathered)
+        worker.app.agent(source, name=f"{name}-filer", concurrency=1)(filer.run)
+        memory_table = _table(worker, f"{name}-memory")
+        body = ReactorBody(worker, name, answer, memory_table, by_filed_key=True)
+        worker.app.agent(worker.raw_topic(gathered), name=f"{name}-reactor", concurrency=1)(
+            body.run
+        )
+
+    return install
+
+
+def _alone(react: ReactAlone) -> Step:
+    def step(_stored: Any, env: Envelope, payload: EventPayload) -> Answer:
+        return Answer(react(env, payload))
+
+    return step
+
+
+def _following(react: React, opened_by: frozenset[str]) -> Step:
+    def step(stored: Any, env: Envelope, payload: EventPayload) -> Answer:
+        known = SourceCase.model_validate(stored) if stored else None
+        source = follow_chain(known, env, payload, opened_by)
+        if source is None:
+            return Answer(repeat=True)
+        return Answer(react(env, payload, source), source.model_dump(mode="json"))
+
+    return step
+
+
+def _table(worker: DeciderWorker[Any], name: str) -> Any:
+    # Keyed like the records it follows (case id, or the key they were filed under) and placed
+    # by the producer's partitioner, as they are: so a changelog created at start-up, whose
+    # partition count the consumer may not know yet, is never checked against the source
+    # topic (PartitionsMismatch).
+    return worker.app.Table(
+        name,
+        default=None,
+        partitions=worker.settings.partitions,
+        key_type=bytes,
+        use_partitioner=True,
+    )
