@@ -27,7 +27,7 @@ def case(case_id: str, seed: int = 1, **links: str) -> list[Envelope]:
 
 
 def records(*cases: list[Envelope], partition: int = 0) -> list[ledger.LogRecord]:
-    out = []
+    out: list[ledger.LogRecord] = []
     for events in cases:
         for env in events:
             pos = ledger.Position("grievance.events", partition, len(out))

@@ -38,7 +38,7 @@ def shanghai(day: date, hour: int = 9) -> datetime:
     return datetime(day.year, day.month, day.day, hour - 8, 0, tzinfo=UTC)
 
 
-def schedule(kind: f.FollowupKind = "callback", **over: Any) -> Story:
+def schedule(kind: f.FollowupKind = "callback", **over: Any) -> Story[domain.Followup]:
     story = Story(KIND, FUP)
     body: dict[str, Any] = {
         "kind": kind,
@@ -76,20 +76,20 @@ def event(
 
 def test_call_back_is_due_three_working_days_after_the_resolution() -> None:
     story = schedule()
-    assert story.state.status == "open" and story.state.kind == "callback"
+    assert story.state().status == "open" and story.state().kind == "callback"
     # Monday 23 Nov 2026 + 3 working days.
-    assert story.state.due == date(2026, 11, 26)
+    assert story.state().due == date(2026, 11, 26)
     assert story.events[0].actor.role == "system"
 
 
 def test_call_back_days_follow_the_unit_setting_and_skip_the_weekend() -> None:
     story = schedule(working_days=5)
-    assert story.state.due == date(2026, 11, 30)
+    assert story.state().due == date(2026, 11, 30)
 
 
 def test_progress_tracking_keeps_the_named_owner_and_the_given_date() -> None:
     story = schedule("progress", owner="lead-p01", due="2026-12-04")
-    assert story.state.owner == "lead-p01" and story.state.due == date(2026, 12, 4)
+    assert story.state().owner == "lead-p01" and story.state().due == date(2026, 12, 4)
 
 
 def test_progress_tracking_needs_an_owner_and_a_due_date() -> None:
@@ -103,9 +103,9 @@ def test_progress_tracking_needs_an_owner_and_a_due_date() -> None:
 
 def test_limitation_reminder_is_due_a_month_before_the_date_or_at_once() -> None:
     story = schedule("limitation_reminder", source_case_id=DSP, limitation_date="2027-12-01")
-    assert story.state.due == date(2027, 11, 1)
+    assert story.state().due == date(2027, 11, 1)
     soon = schedule("limitation_reminder", source_case_id=DSP, limitation_date="2026-12-01")
-    assert soon.state.due == date(2026, 11, 23)
+    assert soon.state().due == date(2026, 11, 23)
 
 
 def test_only_the_system_schedules_and_only_once() -> None:
@@ -135,15 +135,15 @@ def test_call_back_records_satisfaction_and_completes_on_time() -> None:
         "contact", {"satisfaction": "unsatisfied", "comment": SEALED}, actor=OFFICER
     )
     assert story.then_types(outcome) == ["followup.contacted", "followup.completed"]
-    assert story.state.status == "completed" and story.state.on_time is True
-    assert story.state.satisfaction == "unsatisfied"
+    assert story.state().status == "completed" and story.state().on_time is True
+    assert story.state().satisfaction == "unsatisfied"
 
 
 def test_call_back_after_its_due_date_is_late() -> None:
     story = schedule()
     late = shanghai(date(2026, 11, 27))
     story.when("contact", {"satisfaction": "satisfied"}, actor=OFFICER, at=late)
-    assert story.state.on_time is False
+    assert story.state().on_time is False
 
 
 @pytest.mark.parametrize("satisfaction", ["happy", "", "SATISFIED"])
@@ -174,11 +174,11 @@ def test_a_call_back_is_completed_by_the_call_and_only_a_call_back_records_one()
 def test_the_owner_or_an_officer_works_on_it_and_no_one_else() -> None:
     story = schedule("progress", owner="lead-p01", due="2026-12-04")
     assert story.when("note_progress", {"note": "已研究"}, actor=OWNER).reply.ok
-    assert story.state.status == "in_progress" and story.state.progress_notes == 1
+    assert story.state().status == "in_progress" and story.state().progress_notes == 1
     status, _ = story.refusal(story.when("note_progress", {"note": "x"}, actor=OTHER_REP))
     assert status == 403
     assert story.when("complete", {"note": "已落实"}, actor=OFFICER).reply.ok
-    assert story.state.status == "completed"
+    assert story.state().status == "completed"
 
 
 def test_an_officer_of_another_unit_finds_nothing() -> None:
@@ -198,7 +198,7 @@ def test_performance_check_finds_the_agreement_performed_or_breached() -> None:
     assert "breach_reason" in story.refusal(no_reason)[1]
     body = {"agreement": "breached", "breach_reason": "未按期支付"}
     assert story.when("complete", body, actor=OFFICER).reply.ok
-    assert story.state.agreement == "breached"
+    assert story.state().agreement == "breached"
 
 
 def test_only_a_performance_check_finds_an_agreement() -> None:
@@ -212,13 +212,13 @@ def test_only_a_performance_check_finds_an_agreement() -> None:
 
 def test_overdue_once_the_due_day_has_ended_and_only_once() -> None:
     story = schedule("progress", owner="lead-p01", due="2026-11-24")
-    assert domain.due(story.state, end_of_day(date(2026, 11, 24)) - timedelta(seconds=1)) == []
+    assert domain.due(story.state(), end_of_day(date(2026, 11, 24)) - timedelta(seconds=1)) == []
     after = end_of_day(date(2026, 11, 24))
-    assert domain.due(story.state, after) == [("mark_overdue", {})]
+    assert domain.due(story.state(), after) == [("mark_overdue", {})]
     outcome = story.when("mark_overdue", {}, actor=SYSTEM, at=after)
     assert story.then_types(outcome) == ["followup.overdue"]
-    assert story.state.overdue == (date(2026, 11, 24),)
-    assert domain.due(story.state, after + timedelta(days=3)) == []
+    assert story.state().overdue == (date(2026, 11, 24),)
+    assert domain.due(story.state(), after + timedelta(days=3)) == []
     again = story.when("mark_overdue", {}, actor=SYSTEM, at=after + timedelta(minutes=5))
     assert story.refusal(again)[0] == 409
 
@@ -227,7 +227,7 @@ def test_early_overdue_is_refused_and_a_completed_one_never_turns_overdue() -> N
     story = schedule("progress", owner="lead-p01", due="2026-11-24")
     assert story.refusal(story.when("mark_overdue", {}, actor=SYSTEM))[0] == 409
     story.when("complete", {}, actor=OFFICER)
-    assert domain.due(story.state, end_of_day(date(2026, 12, 24))) == []
+    assert domain.due(story.state(), end_of_day(date(2026, 12, 24))) == []
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_statistics_give_closure_on_time_and_satisfaction_rates() -> None:
         actor=OFFICER,
         at=shanghai(date(2026, 12, 1)),
     )
-    stats = domain.statistics([s.state for s in (happy, cross, late, open_)])
+    stats = domain.statistics([s.state() for s in (happy, cross, late, open_)])
     assert stats["followups"] == 4 and stats["completed"] == 3 and stats["open"] == 1
     assert stats["closure_rate"] == 0.75
     assert stats["on_time_rate"] == round(2 / 3, 4)
