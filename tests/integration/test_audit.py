@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from services.intake.app import read_model
 from services.intake.service import KIND
 from tests.integration import history
 from tests.integration.conftest import Stack
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 EVENTS = 10_000
@@ -43,24 +45,12 @@ class World:
         return sorted(self.written.events)[n]
 
 
-def _wait(what: str, check: Any, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} within {timeout:.0f}s")
-
-
 def _health(stack: Stack, service: str) -> dict[str, Any]:
-    try:
-        body: dict[str, Any] = httpx.get(f"{stack.url(service)}/health", timeout=5).json()
-        return body
-    except httpx.HTTPError:
-        return {}
+    body: dict[str, Any] = httpx.get(f"{stack.url(service)}/health", timeout=5).json()
+    return body
 
 
-def build_world(bootstrap: str, root: Any, events: int) -> World:
+def build_world(bootstrap: str, root: Path, events: int) -> World:
     """Write a history, start intake and audit on it, and wait until they have caught up."""
     stack = Stack(bootstrap, root, "audit")
     stack.env["TAIZHANG_CHECKPOINT_INTERVAL_S"] = "1"
@@ -84,19 +74,28 @@ def build_world(bootstrap: str, root: Any, events: int) -> World:
         stack.start("intake")
         stack.start("audit")
         timeout = 120 + events / 500
-        _wait(
-            "intake projected the history",
-            lambda: _health(stack, "intake").get("lag") == 0,
-            timeout,
+        eventually(
+            lambda: _health(stack, "intake"),
+            until=lambda health: health.get("lag") == 0,
+            timeout=timeout,
+            interval=0.5,
+            ignoring=(httpx.HTTPError,),
+            what="intake to project the history",
         )
-        _wait(
-            "the audit index holds the history",
-            lambda: _health(stack, "audit").get("indexed") == written.count,
-            timeout,
+        eventually(
+            lambda: _health(stack, "audit"),
+            until=lambda health: health.get("indexed") == written.count,
+            timeout=timeout,
+            interval=0.5,
+            ignoring=(httpx.HTTPError,),
+            what=f"the audit index to hold the history's {written.count} events",
         )
-        _wait(
-            "a checkpoint was signed",
-            lambda: "audit.checkpoint.published" in stack.log("audit", "worker"),
+        eventually(
+            lambda: stack.log("audit", "worker"),
+            until=lambda log: "audit.checkpoint.published" in log,
+            timeout=120,
+            interval=0.5,
+            what="the audit worker to sign a checkpoint",
         )
     except BaseException:
         stack.stop()
@@ -238,7 +237,7 @@ def test_rebuild_equals_the_live_read_model(world: World) -> None:
     assert "DIFFERENT" not in done.stdout
 
 
-def test_the_ledger_export_opens_and_matches_the_read_model(world: World, tmp_path: Any) -> None:
+def test_the_ledger_export_opens_and_matches_the_read_model(world: World, tmp_path: Path) -> None:
     path = tmp_path / "taizhang.xlsx"
     done = world.stack.cli(
         "export", "ledger", "--unit", "demo/co/p02", "--from", "2026-01-01",

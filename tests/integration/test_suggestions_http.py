@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from services.cli.demo import load_suggestions_demo
 from services.common.settings import ROOT
 from tests.integration.conftest import Stack
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +52,6 @@ def units_file(folder: Path) -> Path:
 
 def warm_up(stack: Stack) -> None:
     """Wait until both workers have joined and answer commands (outside demo/co)."""
-    deadline = time.monotonic() + 90
     probes = [
         (
             "intake",
@@ -73,23 +74,25 @@ def warm_up(stack: Stack) -> None:
     ]
     for service, role, path, body in probes:
         with stack.client(service, user="warm-up", role=role, unit=LAB) as client:
-            while client.post(path, json=body).status_code != 201:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the {service} worker never answered")
-                time.sleep(1)
+            eventually(
+                partial(client.post, path, json=body),
+                until=lambda response: response.status_code == 201,
+                timeout=90,
+                interval=1,
+                what=f"the {service} worker to answer a command",
+            )
 
 
 @pytest.fixture(scope="module")
 def sug(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Intake and democratic management, running for this module."""
     root = tmp_path_factory.mktemp("suggestions")
-    stack = Stack(bootstrap, root, "stack")
-    stack.env["TAIZHANG_UNITS_FILE"] = str(units_file(root))
-    stack.start("intake")
-    stack.start("suggestions")
-    warm_up(stack)
-    yield stack
-    stack.stop()
+    with Stack(bootstrap, root, "stack") as stack:
+        stack.env["TAIZHANG_UNITS_FILE"] = str(units_file(root))
+        stack.start("intake")
+        stack.start("suggestions")
+        warm_up(stack)
+        yield stack
 
 
 def client(stack: Stack, user: str, role: str = "group_member") -> httpx.Client:
@@ -401,11 +404,12 @@ def test_stats_after_the_demo_seed_give_the_seeds_figures(sug: Stack) -> None:
         intake=sug.url("intake"),
     )
     with sug.client("suggestions", user="chair-co", role="union_chair", unit="demo/co") as c:
-        deadline = time.monotonic() + 30
-        stats = c.get("/stats", params={"unit": "demo/co"}).json()
-        while stats["grievances"] < 36 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            stats = c.get("/stats", params={"unit": "demo/co"}).json()
+        stats = eventually(
+            lambda: c.get("/stats", params={"unit": "demo/co"}).json(),
+            until=lambda figures: figures["grievances"] >= 36,
+            timeout=30,
+            what="the seed's 36 grievances counted in the statistics",
+        )
         assert (stats["suggestions"], stats["grievances"], stats["adoption_rate"]) == (58, 36, 1.0)
         assert stats["adopted"] == stats["implemented"] == 58 and stats["rejected"] == 0
         assert (stats["proposals"], stats["vetoes"], stats["queries"]) == (1, 1, 1)
