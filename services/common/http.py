@@ -445,6 +445,7 @@ def build_app(
             await bus.stop()
             await producer.stop()
             model.close()
+            vault.close()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     app.add_middleware(

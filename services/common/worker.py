@@ -231,9 +231,10 @@ class DeciderWorker(Generic[S]):
         """Return the durable producer (acks=all, idempotent), started on first use."""
         async with self._producer_lock:
             if self._producer is None:
-                started = kafka_kit.producer(self.settings, client_id="taizhang-worker")
-                await started.start()
-                self._producer = started
+                # Held by the app, which stops it on shutdown after its agents and timers.
+                self._producer = await self.app.add_async_context(
+                    kafka_kit.producer(self.settings, client_id="taizhang-worker")
+                )
             return self._producer
 
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:

@@ -89,10 +89,10 @@ class Stack:
         if part == "api":
             self.ports.setdefault(service, free_port())
             args += ["--port", str(self.ports[service])]
-        log = (self.var / f"{service}-{part}.log").open("ab")
-        proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT
-        )
+        with (self.var / f"{service}-{part}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT
+            )
         self.procs[f"{service}-{part}"] = proc
         if part == "api":
             wait_healthy(self.url(service), 60, proc)
