@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
+from kafka import KafkaProducer
 
 from contracts.envelope import Actor, seal_envelope
 from services.common.calendar import OFFICIAL, local_date
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import consistently, eventually
+from tests.integration.reading import ok, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -29,27 +29,6 @@ CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 MEDIATOR = {"user": "med-1", "role": "mediator", "unit": "demo/co"}
 STRANGER = {"user": "fup-p02", "role": "followup_officer", "unit": "demo/co/p02"}
 AUDITOR = {"user": "aud", "role": "auditor", "unit": "demo"}
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def read_topic(stack: Stack, topic: str) -> list[ConsumerRecord]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-    )
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    records = list(consumer)
-    consumer.close()
-    return records
 
 
 def log_grievance(intake: httpx.Client, **over: Any) -> str:

@@ -15,6 +15,7 @@ from services.common.calendar import local_date
 from services.mediation.policies import dispute_id_for_referral
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import consistently, eventually
+from tests.integration.reading import ok
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +43,6 @@ def application(**over: Any) -> dict[str, Any]:
         "known_since": (today() - timedelta(days=60)).isoformat(),
     }
     return {**body, **over}
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,14 @@ from datetime import datetime
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from contracts.envelope import Actor, seal_envelope
 from services.audit.ledger import partition_of
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
+from tests.integration.reading import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -32,21 +33,6 @@ def crash_stack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def producer(stack: Stack) -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
-
-
-def read_topic(stack: Stack, topic: str) -> list[ConsumerRecord]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-    )
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    records = list(consumer)
-    consumer.close()
-    return records
 
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(crash_stack: Stack) -> None:
