@@ -6,13 +6,14 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from contracts.envelope import Envelope, parse_record, seal_envelope
+from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
 from services.audit import ledger
 from services.intake.service import KIND
 from tests.integration import history
@@ -28,8 +29,25 @@ def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     w.stack.stop()
 
 
-def _forge(env: Envelope, **changes: Any) -> Envelope:
-    fields = {
+class Fields(TypedDict, total=False):
+    """The fields a forger may set on an envelope before sealing it again."""
+
+    event_type: str
+    schema_version: int
+    case_id: str
+    case_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: Actor
+    correlation_id: str
+    causation_id: str
+    payload: dict[str, Any]
+    prev_hash: str
+    event_id: uuid.UUID
+
+
+def _forge(env: Envelope, **changes: Unpack[Fields]) -> Envelope:
+    fields: Fields = {
         "event_type": env.event_type,
         "schema_version": env.schema_version,
         "case_id": env.case_id,
@@ -43,7 +61,8 @@ def _forge(env: Envelope, **changes: Any) -> Envelope:
         "prev_hash": env.prev_hash,
         "event_id": env.event_id,
     }
-    return seal_envelope(**{**fields, **changes})
+    fields.update(changes)
+    return seal_envelope(**fields)
 
 
 def test_verify_all_is_clean_then_finds_every_kind_of_tampering(world: World) -> None:
