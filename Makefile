@@ -55,7 +55,7 @@ unit: install
 lint: $(BENCH_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services contracts bench
+	$(BIN)/mypy services contracts bench tests
 
 fmt: install
 	$(BIN)/ruff format .

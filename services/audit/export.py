@@ -54,15 +54,25 @@ def ledger_rows(
     settings: Settings, unit: str, period: Period, actor: Actor, today: date | None = None
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Return the columns and one row per case of the unit's subtree opened in the period."""
-    personal = actor.role in PERSONAL_DATA_ROLES
-    sealer = (
-        Sealer(
-            SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key),
-            settings.master_key,
-        )
-        if personal
-        else None
-    )
+    if actor.role not in PERSONAL_DATA_ROLES:
+        return _ledger_rows(settings, unit, period, actor, today, None)
+    vault = SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key)
+    try:
+        sealer = Sealer(vault, settings.master_key)
+        return _ledger_rows(settings, unit, period, actor, today, sealer)
+    finally:
+        vault.close()
+
+
+def _ledger_rows(
+    settings: Settings,
+    unit: str,
+    period: Period,
+    actor: Actor,
+    today: date | None,
+    sealer: Sealer | None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    personal = sealer is not None
     today = today or datetime.now(UTC).date()
     rows: list[dict[str, Any]] = []
     satisfaction: dict[str, tuple[str, str]] = {}

@@ -16,6 +16,8 @@ from services.common.settings import ROOT
 
 POM = ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J = ROOT / "deploy" / "kafka" / "log4j2.yaml"
+# Brokers this process started, by pid: stopping one then reaps it through its own handle.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class BrokerError(Exception):
@@ -159,6 +161,7 @@ class LocalBroker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        _STARTED[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
         self.wait_ready(timeout, proc)
         return time.monotonic() - began
@@ -177,8 +180,10 @@ class LocalBroker:
                     client = KafkaAdminClient(
                         bootstrap_servers=self.bootstrap, request_timeout_ms=3000
                     )
-                    client.list_topics()
-                    client.close()
+                    try:
+                        client.list_topics()
+                    finally:
+                        client.close()
                     return
                 except KafkaError:
                     pass
@@ -205,5 +210,8 @@ class LocalBroker:
             time.sleep(0.2)
         else:
             os.kill(pid, signal.SIGKILL)
+        started = _STARTED.pop(pid, None)
+        if started is not None:
+            started.wait(timeout)
         self.pid_file.unlink(missing_ok=True)
         return True

@@ -124,6 +124,7 @@ async def case_context(
         await bus.stop()
         await producer.stop()
         model.close()
+        vault.close()
 
 
 async def _lag(ctx: ServiceContext, reachable: bool) -> dict[str, Any]:

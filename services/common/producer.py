@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
 
@@ -14,8 +15,15 @@ from services.common.settings import Settings
 class WorkerProducer:
     """Starts the durable producer (acks=all, idempotent) on first use and sends through it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        keep: Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]] | None = None,
+    ) -> None:
         self.settings = settings
+        # Starts the producer and hands it to whoever stops it at shutdown.
+        self._keep = keep
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -23,9 +31,12 @@ class WorkerProducer:
         """Return the producer, started once however many callers ask at the same time."""
         async with self._lock:
             if self._producer is None:
-                started = kafka_kit.producer(self.settings, client_id="taizhang-worker")
-                await started.start()
-                self._producer = started
+                made = kafka_kit.producer(self.settings, client_id="taizhang-worker")
+                if self._keep is not None:
+                    self._producer = await self._keep(made)
+                else:
+                    await made.start()
+                    self._producer = made
             return self._producer
 
     async def send_command(self, meta: CommandEnvelope, stream: str) -> None:

@@ -81,6 +81,11 @@ class SqliteKeyVault:
             )
             return cur.rowcount > 0
 
+    def close(self) -> None:
+        """Close the vault's file."""
+        with self._lock:
+            self._db.close()
+
 
 class Sealer:
     """Seals and opens personal data with the vault's keys."""

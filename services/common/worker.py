@@ -58,7 +58,8 @@ class DeciderWorker(Generic[S]):
             broker_heartbeat_interval=settings.session_timeout_s / 4,
             datadir=str(settings.data_dir / f"worker-{name}"),
         )
-        self.sender = WorkerProducer(settings)
+        # Held by the app, which stops it on shutdown after its agents and timers.
+        self.sender = WorkerProducer(settings, keep=self.app.add_async_context)
         # Topics of the worker's own making besides the tables' changelogs (reactors add them).
         self.own_topics: list[kafka_kit.TopicSpec] = []
         self.commands_topic = self.raw_topic(settings.topic(f"{kind.stream}.commands"))

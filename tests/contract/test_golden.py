@@ -12,6 +12,7 @@ from contracts.envelope import chain_hash, parse_record
 from contracts.grievance import GrievanceLogged
 from contracts.registry import REGISTRY
 from contracts.schema import event_schemas
+from services.intake.domain import Grievance
 from services.intake.service import KIND
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -51,7 +52,8 @@ def test_v1_logged_is_upcast_to_v2() -> None:
     assert payload.anonymous is True
     assert payload.ack_due is None
     state = KIND.replay([env])
-    assert state is not None and state.anonymous and state.channel == "hotline_12351"
+    assert isinstance(state, Grievance)
+    assert state.anonymous and state.channel == "hotline_12351"
 
 
 def test_upcasting_never_changes_the_stored_hash() -> None:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from services.cli.processes import wait_healthy
 from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
 from services.common.settings import ROOT, Settings
+from tests.integration.polling import eventually
 
 SECRET = "integration-test-secret-0123456789"
 
@@ -89,10 +89,10 @@ class Stack:
         if part == "api":
             self.ports.setdefault(service, free_port())
             args += ["--port", str(self.ports[service])]
-        log = (self.var / f"{service}-{part}.log").open("ab")
-        proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT
-        )
+        with (self.var / f"{service}-{part}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT
+            )
         self.procs[f"{service}-{part}"] = proc
         if part == "api":
             wait_healthy(self.url(service), 60, proc)
@@ -118,7 +118,14 @@ class Stack:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout=10)
         self.procs.clear()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -164,26 +171,24 @@ GRIEVANCE: dict[str, Any] = {
 
 def warm_up(stack: Stack, service: str = "intake") -> None:
     """Wait until the worker has joined and answers commands."""
-    deadline = time.monotonic() + 90
+    body = {**GRIEVANCE, "anonymous": True, "complainant": None}
     with stack.client(service) as client:
-        while time.monotonic() < deadline:
-            response = client.post(
-                "/grievances", json={**GRIEVANCE, "anonymous": True, "complainant": None}
-            )
-            if response.status_code == 201:
-                return
-            time.sleep(1)
-    raise TimeoutError("the intake worker never answered")
+        eventually(
+            lambda: client.post("/grievances", json=body),
+            until=lambda response: response.status_code == 201,
+            timeout=90,
+            interval=1,
+            what=f"the {service} worker to answer a command",
+        )
 
 
 @pytest.fixture(scope="session")
 def stack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The intake service, running for the whole session."""
-    s = Stack(bootstrap, tmp_path_factory.mktemp("stack"), "main")
-    s.start("intake")
-    warm_up(s)
-    yield s
-    s.stop()
+    with Stack(bootstrap, tmp_path_factory.mktemp("stack"), "main") as s:
+        s.start("intake")
+        warm_up(s)
+        yield s
 
 
 @pytest.fixture

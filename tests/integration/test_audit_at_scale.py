@@ -10,7 +10,7 @@ import pytest
 from services.audit import records
 from services.audit.replay import find
 from services.intake.service import KIND
-from tests.integration.test_audit import World, build_world
+from tests.integration.audit_world import World, build_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

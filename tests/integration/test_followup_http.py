@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from contracts.envelope import Actor, seal_envelope
 from services.common.calendar import OFFICIAL, local_date
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
+from tests.integration.polling import consistently, eventually
+from tests.integration.reading import ok, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -28,38 +29,6 @@ CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 MEDIATOR = {"user": "med-1", "role": "mediator", "unit": "demo/co"}
 STRANGER = {"user": "fup-p02", "role": "followup_officer", "unit": "demo/co/p02"}
 AUDITOR = {"user": "aud", "role": "auditor", "unit": "demo"}
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 45) -> Any:
-    """Poll until `check` returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def read_topic(stack: Stack, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-    )
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    records = list(consumer)
-    consumer.close()
-    return records
 
 
 def log_grievance(intake: httpx.Client, **over: Any) -> str:
@@ -80,31 +49,33 @@ def resolve(intake: httpx.Client, gid: str) -> str:
     return followup_id_for(resolved["event_id"], "callback")
 
 
+def status(client: httpx.Client, path: str) -> str:
+    """The status a case's view shows now."""
+    return str(ok(client.get(path))["status"])
+
+
 def scheduled(officer: httpx.Client, fup: str) -> dict[str, Any]:
-    view: dict[str, Any] = eventually(
-        lambda: (
-            officer.get(f"/followups/{fup}").status_code == 200
-            and officer.get(f"/followups/{fup}").json()
-        ),
-        f"follow-up {fup} to be scheduled",
+    found = eventually(
+        lambda: officer.get(f"/followups/{fup}"),
+        until=lambda response: response.status_code == 200,
+        what=f"follow-up {fup} to be scheduled",
     )
-    return view
+    return ok(found)
 
 
 @pytest.fixture(scope="module")
 def fstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Intake and follow-up on their own topic prefix, for this module."""
-    s = Stack(bootstrap, tmp_path_factory.mktemp("followup"), "followup")
-    s.start("intake")
-    warm_up(s)
-    s.start("followup")
-    s.start("mediation")
-    with s.client("intake", **REP) as intake, s.client("followup", **OFFICER) as officer:
-        gid = log_grievance(intake, anonymous=True, complainant=None)
-        ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
-        scheduled(officer, resolve(intake, gid))
-    yield s
-    s.stop()
+    with Stack(bootstrap, tmp_path_factory.mktemp("followup"), "followup") as s:
+        s.start("intake")
+        warm_up(s)
+        s.start("followup")
+        s.start("mediation")
+        with s.client("intake", **REP) as intake, s.client("followup", **OFFICER) as officer:
+            gid = log_grievance(intake, anonymous=True, complainant=None)
+            ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
+            scheduled(officer, resolve(intake, gid))
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +110,9 @@ def test_unsatisfied_call_back_reopens_and_satisfied_one_closes_the_grievance(
     )
     assert contacted["version"] == 3
     eventually(
-        lambda: intake.get(f"/grievances/{gid}").json()["status"] == "reopened",
-        "the grievance to be reopened",
+        lambda: status(intake, f"/grievances/{gid}"),
+        until=lambda now: now == "reopened",
+        what="the grievance to be reopened",
     )
     reopened = last_event(intake, gid)
     assert reopened["event_type"] == "grievance.reopened"
@@ -153,8 +125,9 @@ def test_unsatisfied_call_back_reopens_and_satisfied_one_closes_the_grievance(
     scheduled(officer, second)
     satisfied = ok(officer.post(f"/followups/{second}/contact", json={"satisfaction": "satisfied"}))
     eventually(
-        lambda: intake.get(f"/grievances/{gid}").json()["status"] == "closed",
-        "the grievance to be closed",
+        lambda: status(intake, f"/grievances/{gid}"),
+        until=lambda now: now == "closed",
+        what="the grievance to be closed",
     )
     closed = last_event(intake, gid)
     assert closed["event_type"] == "grievance.closed"
@@ -220,12 +193,11 @@ def test_escalation_is_tracked_by_its_owner_and_turns_overdue(
     )
     fup = followup_id_for(last_event(intake, gid)["event_id"], "progress")
     with fstack.client("followup", user="lead-p05", role="union_chair", unit=UNIT) as owner:
-
-        def overdue_queue() -> dict[str, Any] | None:
-            body = ok(owner.get("/followups", params={"owner": "lead-p05", "overdue": "true"}))
-            return body if body["total"] else None
-
-        queue = eventually(overdue_queue, "the owner's overdue queue")
+        queue = eventually(
+            lambda: ok(owner.get("/followups", params={"owner": "lead-p05", "overdue": "true"})),
+            until=lambda body: body["total"] > 0,
+            what="the owner's overdue queue",
+        )
         assert [i["case_id"] for i in queue["items"]] == [fup]
         view = queue["items"][0]
         assert view["kind"] == "progress" and view["due"] == due and view["overdue"] == [due]
@@ -240,8 +212,12 @@ def test_escalation_is_tracked_by_its_owner_and_turns_overdue(
         assert done["version"] == 4
         final = ok(owner.get(f"/followups/{fup}"))
         assert final["status"] == "completed" and final["on_time"] is False
-    time.sleep(2)  # timer ticks on a completed follow-up record nothing more
-    assert len(ok(officer.get(f"/followups/{fup}/history"))["events"]) == 4
+    consistently(
+        lambda: len(ok(officer.get(f"/followups/{fup}/history"))["events"]),
+        until=lambda recorded: recorded == 4,
+        during=2,
+        what="timer ticks to record nothing more on a completed follow-up",
+    )
 
 
 def test_a_breach_found_at_the_performance_check_is_recorded_on_the_dispute(
@@ -264,14 +240,13 @@ def test_a_breach_found_at_the_performance_check_is_recorded_on_the_dispute(
         fstack.client("mediation", **CHAIR) as chair,
         fstack.client("mediation", **MEDIATOR) as mediator,
     ):
-        dsp = eventually(
-            lambda: (
-                (r := chair.post("/disputes", json=application)).status_code == 201
-                and r.json()["case_id"]
-            ),
-            "the mediation worker",
+        opened = eventually(
+            lambda: chair.post("/disputes", json=application),
+            until=lambda response: response.status_code == 201,
             timeout=90,
+            what="the mediation worker to open a dispute",
         )
+        dsp = ok(opened, 201)["case_id"]
         ok(chair.post(f"/disputes/{dsp}/assign", json={"mediator": "med-1"}))
         session = {"held_on": today.isoformat(), "attendees": ["med-1"], "minutes": "达成一致"}
         ok(mediator.post(f"/disputes/{dsp}/sessions", json=session))
@@ -294,8 +269,9 @@ def test_a_breach_found_at_the_performance_check_is_recorded_on_the_dispute(
             )
         )
         eventually(
-            lambda: chair.get(f"/disputes/{dsp}").json()["status"] == "breached",
-            "the dispute to record the breach",
+            lambda: status(chair, f"/disputes/{dsp}"),
+            until=lambda now: now == "breached",
+            what="the dispute to record the breach",
         )
         breached = ok(chair.get(f"/disputes/{dsp}/history"))["events"][-1]
         assert breached["event_type"] == "dispute.breached"
@@ -332,7 +308,11 @@ def test_bad_input_is_refused_and_nothing_is_written(
     again = officer.post(f"/followups/{fup}/contact", json={"satisfaction": "unsatisfied"})
     assert again.status_code == 409 and "already completed" in again.json()["detail"]
     assert ok(officer.get(f"/followups/{fup}"))["version"] == 3
-    eventually(lambda: intake.get(f"/grievances/{gid}").json()["status"] == "closed", "the closure")
+    eventually(
+        lambda: status(intake, f"/grievances/{gid}"),
+        until=lambda now: now == "closed",
+        what="the grievance to be closed",
+    )
     assert intake.get(f"/grievances/{gid}").json()["version"] == 4
 
 
@@ -372,11 +352,11 @@ def test_an_event_of_a_case_that_never_existed_is_dead_lettered_and_the_rest_flo
             if b"followup-grievance" in dict(r.headers)["reason"]
         }
 
-    offsets = eventually(
-        lambda: {sent.offset, junk.offset} <= parked_by_followup() and parked_by_followup(),
-        "the follow-up reactor to dead-letter both records",
+    eventually(
+        parked_by_followup,
+        until=lambda offsets: {sent.offset, junk.offset} <= offsets,
+        what="the follow-up reactor to dead-letter both records",
     )
-    assert {sent.offset, junk.offset} <= offsets
     ghost_fup = followup_id_for(str(forged.event_id), "callback")
     assert officer.get(f"/followups/{ghost_fup}").status_code == 404
     worker_log = fstack.log("followup", "worker")
@@ -396,7 +376,7 @@ def test_restart_and_rebuild_from_offset_zero_schedule_nothing_twice(
 ) -> None:
     events_topic = f"{fstack.prefix}followup.events"
     with fstack.client("followup", **AUDITOR) as auditor:
-        eventually(lambda: auditor.get("/health").json()["lag"] == 0, "the read model to catch up")
+        caught_up(auditor, "the read model to catch up")
         cases_before = ok(auditor.get("/followups", params={"limit": 200}))["total"]
     records_before = len(read_topic(fstack, events_topic))
     assert cases_before >= 5
@@ -406,10 +386,15 @@ def test_restart_and_rebuild_from_offset_zero_schedule_nothing_twice(
     for suffix in ("", "-wal", "-shm"):
         (fstack.settings.data_dir / f"followup.sqlite{suffix}").unlink(missing_ok=True)
     fstack.start("followup")
-    time.sleep(5)  # timer ticks and reactors on the restarted worker
+    consistently(
+        lambda: len(read_topic(fstack, events_topic)),
+        until=lambda records: records == records_before,
+        during=5,
+        what="the restarted worker's timers and reactors to write no event again",
+    )
 
     with fstack.client("followup", **AUDITOR) as auditor:
-        eventually(lambda: auditor.get("/health").json()["lag"] == 0, "the rebuilt read model")
+        caught_up(auditor, "the rebuilt read model to catch up")
         assert ok(auditor.get("/followups", params={"limit": 200}))["total"] == cases_before
     assert len(read_topic(fstack, events_topic)) == records_before
     with fstack.client("followup", **OFFICER) as officer:
@@ -422,6 +407,10 @@ def test_restart_and_rebuild_from_offset_zero_schedule_nothing_twice(
     for fup in [i["case_id"] for i in ok(auditor_view(fstack))["items"]]:
         verify = fstack.cli("audit", "verify", fup)
         assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def caught_up(client: httpx.Client, what: str) -> None:
+    eventually(lambda: ok(client.get("/health"))["lag"], until=lambda lag: lag == 0, what=what)
 
 
 def auditor_view(stack: Stack) -> httpx.Response:

@@ -14,6 +14,7 @@ import pytest
 
 from services.common.calendar import SHANGHAI
 from tests.integration.conftest import GRIEVANCE, Stack
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -144,11 +145,12 @@ def test_back_dated_grievance_keeps_both_times(rep: httpx.Client) -> None:
 def test_overdue_grievance_gets_an_event_from_the_timer(rep: httpx.Client) -> None:
     received = datetime.now(UTC) - timedelta(days=10)
     case = log(rep, received_at=received.isoformat())
-    for _ in range(60):
-        view = rep.get(f"/grievances/{case}").json()
-        if len(view["overdue"]) == 2:
-            break
-        asyncio.run(asyncio.sleep(0.5))
+    view = eventually(
+        lambda: rep.get(f"/grievances/{case}").json(),
+        until=lambda grievance: len(grievance["overdue"]) == 2,
+        timeout=30,
+        what="the timer to mark both stages overdue",
+    )
     assert sorted(view["overdue"]) == ["acknowledge", "answer"]
     history = rep.get(f"/grievances/{case}/history").json()["events"]
     overdue = [e for e in history if e["event_type"] == "grievance.overdue"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,8 @@ import pytest
 from services.common.calendar import local_date
 from services.mediation.policies import dispute_id_for_referral
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
+from tests.integration.polling import consistently, eventually
+from tests.integration.reading import ok
 
 pytestmark = pytest.mark.integration
 
@@ -44,38 +45,21 @@ def application(**over: Any) -> dict[str, Any]:
     return {**body, **over}
 
 
-def eventually(check: Callable[[], Any], what: str, timeout: float = 45) -> Any:
-    """Poll until `check` returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 @pytest.fixture(scope="module")
 def mstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Intake and mediation on their own topic prefix, for this module."""
-    s = Stack(bootstrap, tmp_path_factory.mktemp("mediation"), "mediation")
-    s.start("intake")
-    s.start("mediation")
-    warm_up(s)
-    with s.client("mediation", **CHAIR) as chair:
-        eventually(
-            lambda: chair.post("/disputes", json=application()).status_code == 201,
-            "the mediation worker",
-            timeout=90,
-        )
-    yield s
-    s.stop()
+    with Stack(bootstrap, tmp_path_factory.mktemp("mediation"), "mediation") as s:
+        s.start("intake")
+        s.start("mediation")
+        warm_up(s)
+        with s.client("mediation", **CHAIR) as chair:
+            eventually(
+                lambda: chair.post("/disputes", json=application()),
+                until=lambda response: response.status_code == 201,
+                timeout=90,
+                what="the mediation worker to open a dispute",
+            )
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -112,19 +96,20 @@ def test_referred_grievance_becomes_a_dispute_agreed_and_performed(
         dsp = dispute_id_for_referral(referral["event_id"])
 
         opened = eventually(
-            lambda: chair.get(f"/disputes/{dsp}").status_code == 200, "the referral's dispute"
+            lambda: chair.get(f"/disputes/{dsp}"),
+            until=lambda response: response.status_code == 200,
+            what="the referral's dispute to open",
         )
-        assert opened
-        view = ok(chair.get(f"/disputes/{dsp}"))
+        view = ok(opened)
         assert view["correlation_id"] == gid and view["grievance_id"] == gid
         assert view["unit"] == "demo/co/p01" and view["form"] == "referral"
         assert view["status"] == "applied" and view["category"] == "remuneration"
         linked = eventually(
-            lambda: intake.get(f"/grievances/{gid}").json().get("dispute_id") == dsp,
-            "the grievance to name its dispute",
+            lambda: ok(intake.get(f"/grievances/{gid}")),
+            until=lambda grievance: grievance.get("dispute_id") == dsp,
+            what="the grievance to name its dispute",
         )
-        assert linked
-        assert intake.get(f"/grievances/{gid}").json()["status"] == "referred_to_mediation"
+        assert linked["status"] == "referred_to_mediation"
 
     known = (today() - timedelta(days=10)).isoformat()
     ok(chair.post(f"/disputes/{dsp}/accept", json={"known_since": known}))
@@ -193,12 +178,11 @@ def test_clock_runs_out_the_timer_records_it_and_replay_survives_a_restart(
     body = application(received_at=received.isoformat(), accept_on_receipt=True)
     dsp = ok(chair.post("/disputes", json=body), 201)["case_id"]
 
-    passed = eventually(
-        lambda: chair.get(f"/disputes/{dsp}").json()["status"] == "deadline_passed",
-        "the timer to record deadline_passed",
+    view = eventually(
+        lambda: ok(chair.get(f"/disputes/{dsp}")),
+        until=lambda dispute: dispute["status"] == "deadline_passed",
+        what="the timer to record deadline_passed",
     )
-    assert passed
-    view = ok(chair.get(f"/disputes/{dsp}"))
     assert view["may_apply_for_arbitration"] is True and view["limitation_date"] is not None
     history = ok(chair.get(f"/disputes/{dsp}/history"))["events"]
     assert [e["event_type"] for e in history] == [
@@ -216,11 +200,15 @@ def test_clock_runs_out_the_timer_records_it_and_replay_survives_a_restart(
     for part in ("api", "worker"):
         mstack.kill("mediation", part, signal.SIGTERM)
     mstack.start("mediation")
-    time.sleep(4)  # several timer ticks on the restarted worker
+    consistently(
+        lambda: len(ok(chair.get(f"/disputes/{dsp}/history"))["events"]),
+        until=lambda recorded: recorded == 3,
+        during=4,
+        what="the restarted worker's timer ticks to record nothing more",
+    )
     after = mstack.cli("audit", "replay", dsp, "--format", "json")
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout) == json.loads(before.stdout)
-    assert len(ok(chair.get(f"/disputes/{dsp}/history"))["events"]) == 3
     verify = mstack.cli("audit", "verify", dsp)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 

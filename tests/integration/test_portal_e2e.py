@@ -10,20 +10,20 @@ Screenshots of each step are saved under test-artifacts/portal/.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from rich.console import Console
 
 from services.cli.demo import load_suggestions_demo
 from services.common.settings import ROOT
 from tests.integration.conftest import Stack, warm_up
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -39,51 +39,46 @@ ARGS = [
     "--disable-sync",
 ]
 SHOTS = ROOT / "test-artifacts" / "portal"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 CANTEEN_SUMMARY = "食堂菜品有待改善"
 CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 EARLIER: dict[str, int] = {}
 SERVICES = ("intake", "suggestions", "mediation", "followup", "audit")
-
-
-def eventually(check: Any, what: str, timeout: float = 60) -> Any:
-    """Poll until `check` returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Every service with the demo data, and the portal in front of them."""
-    s = Stack(bootstrap, tmp_path_factory.mktemp("portal"), "portal")
-    for service in SERVICES:
-        s.start(service)
-    warm_up(s)
-    with s.client("mediation", **CHAIR) as chair:
-        eventually(
-            lambda: chair.get("/disputes").status_code == 200, "the mediation API", timeout=30
+    with Stack(bootstrap, tmp_path_factory.mktemp("portal"), "portal") as s:
+        for service in SERVICES:
+            s.start(service)
+        warm_up(s)
+        with s.client("mediation", **CHAIR) as chair:
+            eventually(
+                lambda: chair.get("/disputes"),
+                until=lambda response: response.status_code == 200,
+                timeout=30,
+                what="the mediation API to list disputes",
+            )
+        with s.client("intake", **CHAIR) as chair:
+            # Grievances logged before the demo (the warm-up's) are counted with the seed's.
+            EARLIER["grievances"] = chair.get("/stats").json()["grievances"]
+        load_suggestions_demo(
+            s.settings,
+            Console(quiet=True),
+            suggestions=s.url("suggestions"),
+            intake=s.url("intake"),
         )
-    with s.client("intake", **CHAIR) as chair:
-        # Grievances logged before the demo (the warm-up's) are counted with the seed's.
-        EARLIER["grievances"] = chair.get("/stats").json()["grievances"]
-    load_suggestions_demo(
-        s.settings, Console(quiet=True), suggestions=s.url("suggestions"), intake=s.url("intake")
-    )
-    for service in SERVICES:
-        s.env[f"TAIZHANG_{service.upper()}_URL"] = s.url(service)
-    s.spawn("portal", "api")
-    yield s
-    s.stop()
+        for service in SERVICES:
+            s.env[f"TAIZHANG_{service.upper()}_URL"] = s.url(service)
+        s.spawn("portal", "api")
+        yield s
 
 
 @pytest.fixture(scope="module")
-def browser(pstack: Stack) -> Iterator[Any]:
+def browser(pstack: Stack) -> Iterator[Browser]:
     """The system's Chromium, driven headless; no browser is downloaded."""
     assert CHROMIUM.exists(), "install Debian's chromium package (make test does)"
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -99,7 +94,7 @@ def case(pstack: Stack) -> dict[str, str]:
     return {}
 
 
-def signed_in(browser: Any, stack: Stack, user: str, viewport: dict[str, int]) -> Any:
+def signed_in(browser: Browser, stack: Stack, user: str, viewport: ViewportSize) -> Page:
     """A new browser page signed in as a demo user (Chinese, the default)."""
     context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
@@ -110,21 +105,32 @@ def signed_in(browser: Any, stack: Stack, user: str, viewport: dict[str, int]) -
     return page
 
 
-def shot(page: Any, name: str) -> None:
+def on_reload(page: Page, read: Callable[[], T]) -> Callable[[], T]:
+    """A poll that reloads the page before it reads it."""
+
+    def poll() -> T:
+        page.reload()
+        return read()
+
+    return poll
+
+
+def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_dashboard_shows_the_seeds_figures(browser: Any, pstack: Stack) -> None:
+def test_dashboard_shows_the_seeds_figures(browser: Browser, pstack: Stack) -> None:
     page = signed_in(browser, pstack, "chair-co", DESKTOP)
     page.goto(f"{pstack.url('portal')}/dashboard?unit=demo/co")
     figures = page.locator("#figures td")
     grievances = str(36 + EARLIER["grievances"])
 
-    def counted() -> bool:
-        page.reload()
-        return bool(figures.nth(2).inner_text() == grievances)
-
-    eventually(counted, "the seed's 36 grievances counted")
+    eventually(
+        on_reload(page, figures.nth(2).inner_text),
+        until=lambda shown: shown == grievances,
+        timeout=60,
+        what=f"the dashboard to count the seed's 36 grievances ({grievances} in all)",
+    )
     assert [figures.nth(i).inner_text() for i in range(3)] == ["58", "58", grievances]
     assert page.inner_text("#figures td[data-rate='1']") == "100%"  # the adoption rate
     assert page.locator(".charts svg").count() == 2
@@ -133,7 +139,7 @@ def test_dashboard_shows_the_seeds_figures(browser: Any, pstack: Stack) -> None:
 
 
 def test_rep_logs_the_canteen_complaint_on_a_phone(
-    browser: Any, pstack: Stack, case: dict[str, str]
+    browser: Browser, pstack: Stack, case: dict[str, str]
 ) -> None:
     page = signed_in(browser, pstack, "rep-p01", PHONE)
     page.goto(f"{pstack.url('portal')}/grievances/new")
@@ -166,7 +172,7 @@ def test_rep_logs_the_canteen_complaint_on_a_phone(
     page.context.close()
 
 
-def test_chair_resolves_it(browser: Any, pstack: Stack, case: dict[str, str]) -> None:
+def test_chair_resolves_it(browser: Browser, pstack: Stack, case: dict[str, str]) -> None:
     page = signed_in(browser, pstack, "chair-p01", DESKTOP)
     page.goto(f"{pstack.url('portal')}/grievances/{case['id']}")
     page.get_by_text("办结").first.click()
@@ -181,17 +187,18 @@ def test_chair_resolves_it(browser: Any, pstack: Stack, case: dict[str, str]) ->
 
 
 def test_followup_officer_records_a_satisfied_call_back_and_the_grievance_closes(
-    browser: Any, pstack: Stack, case: dict[str, str]
+    browser: Browser, pstack: Stack, case: dict[str, str]
 ) -> None:
     page = signed_in(browser, pstack, "fup-1", PHONE)
     assert page.url.endswith("/followups")
     row = page.locator(f"li[data-source='{case['id']}'][data-kind='callback']")
 
-    def scheduled() -> bool:
-        page.reload()
-        return bool(row.count() == 1)
-
-    eventually(scheduled, "the call-back scheduled by the resolution")
+    eventually(
+        on_reload(page, row.count),
+        until=lambda rows: rows == 1,
+        timeout=60,
+        what="the call-back scheduled by the resolution in the officer's list",
+    )
     assert "满意度回访" in row.inner_text()
     case["followup"] = str(row.get_attribute("data-case"))
     row.locator("summary").click()
@@ -207,11 +214,12 @@ def test_followup_officer_records_a_satisfied_call_back_and_the_grievance_closes
     chair = signed_in(browser, pstack, "chair-p01", DESKTOP)
     chair.goto(f"{pstack.url('portal')}/grievances/{case['id']}")
 
-    def closed() -> bool:
-        chair.reload()
-        return bool(chair.inner_text("#case-status") == "已结案")
-
-    eventually(closed, "the grievance closed by the satisfied call-back")
+    eventually(
+        on_reload(chair, lambda: chair.inner_text("#case-status")),
+        until=lambda shown: shown == "已结案",
+        timeout=60,
+        what="the grievance closed by the satisfied call-back",
+    )
     shot(chair, "07-grievance-closed-after-call-back")
     chair.goto(f"{pstack.url('portal')}/dashboard?unit=demo/co/p01")
     assert chair.inner_text("#followup-figures td[data-followup-rate='3']") == "100%"
@@ -219,7 +227,7 @@ def test_followup_officer_records_a_satisfied_call_back_and_the_grievance_closes
 
 
 def test_auditor_slides_back_to_before_the_resolution(
-    browser: Any, pstack: Stack, case: dict[str, str]
+    browser: Browser, pstack: Stack, case: dict[str, str]
 ) -> None:
     page = signed_in(browser, pstack, "aud", DESKTOP)
     page.fill("#case", case["id"])
@@ -229,11 +237,12 @@ def test_auditor_slides_back_to_before_the_resolution(
     status = page.locator("section.replay [data-replay-status]")
     assert status.get_attribute("data-replay-status") == "closed"
 
-    def linked() -> bool:
-        page.reload()
-        return page.locator(f"#lineage a[href='/audit/{case['followup']}']").count() == 1
-
-    eventually(linked, "the call-back in the grievance's lineage", timeout=30)
+    eventually(
+        on_reload(page, page.locator(f"#lineage a[href='/audit/{case['followup']}']").count),
+        until=lambda links: links == 1,
+        timeout=30,
+        what="the call-back in the grievance's lineage",
+    )
     shot(page, "08-auditor-now")
     for at, expected in ((3, "resolved"), (2, "acknowledged")):
         page.focus("#replay-at")
@@ -283,7 +292,7 @@ def _dispute_near_its_deadline(stack: Stack) -> dict[str, Any]:
 
 
 def test_mediator_queue_shows_a_dispute_near_its_deadline_in_red(
-    browser: Any, pstack: Stack
+    browser: Browser, pstack: Stack
 ) -> None:
     near = _dispute_near_its_deadline(pstack)
     page = signed_in(browser, pstack, "med-1", PHONE)
@@ -306,7 +315,7 @@ def test_mediator_queue_shows_a_dispute_near_its_deadline_in_red(
 
 
 def test_a_rep_of_another_unit_cannot_see_the_case(
-    browser: Any, pstack: Stack, case: dict[str, str]
+    browser: Browser, pstack: Stack, case: dict[str, str]
 ) -> None:
     page = signed_in(browser, pstack, "rep-p02", PHONE)
     response = page.goto(f"{pstack.url('portal')}/grievances/{case['id']}")

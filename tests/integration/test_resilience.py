@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
 
 from contracts.envelope import Actor, seal_envelope
 from services.audit.records import partition_of
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
+from tests.integration.polling import eventually
+from tests.integration.reading import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -24,39 +25,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def crash_stack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own: these tests kill processes and write forged records."""
-    s = Stack(bootstrap, tmp_path_factory.mktemp("crash"), "crash")
-    s.start("intake")
-    warm_up(s)
-    yield s
-    s.stop()
+    with Stack(bootstrap, tmp_path_factory.mktemp("crash"), "crash") as s:
+        s.start("intake")
+        warm_up(s)
+        yield s
 
 
 def producer(stack: Stack) -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
-
-
-def read_topic(stack: Stack, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(
-        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-    )
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    records = list(consumer)
-    consumer.close()
-    return records
-
-
-def wait_until(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not reached in time")
 
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(crash_stack: Stack) -> None:
@@ -150,7 +126,12 @@ def test_forged_record_is_named_by_verify_and_kept_out_of_the_read_model(
     assert f"{topic}/{second.partition}@{second.offset}" in result.stdout
     assert "broken-chain" in result.stdout and "altered" in result.stdout
     with crash_stack.client("intake") as rep:
-        wait_until(lambda: rep.get("/health").json()["lag"] == 0)
+        eventually(
+            lambda: rep.get("/health").json()["lag"],
+            until=lambda lag: lag == 0,
+            timeout=30,
+            what="the read model to catch up past the forged records",
+        )
         view = rep.get(f"/grievances/{case}").json()
         assert view["status"] == "acknowledged" and view["version"] == 2
     dead = read_topic(crash_stack, f"{topic}.dlq")
@@ -173,16 +154,24 @@ def test_poison_records_go_to_dead_letters_and_processing_goes_on(crash_stack: S
             == 200
         )
 
-    def parked() -> bool:
-        return any(
-            dict(r.headers)["source_offset"] == str(bad_event.offset).encode()
-            and dict(r.headers)["source_partition"] == str(bad_event.partition).encode()
-            for r in read_topic(crash_stack, f"{events}.dlq")
+    def parked(record: ConsumerRecord) -> bool:
+        return bool(
+            dict(record.headers)["source_offset"] == str(bad_event.offset).encode()
+            and dict(record.headers)["source_partition"] == str(bad_event.partition).encode()
         )
 
-    wait_until(parked)
-    wait_until(lambda: bool(read_topic(crash_stack, f"{commands}.dlq")))
-    dead_commands = read_topic(crash_stack, f"{commands}.dlq")
+    eventually(
+        lambda: read_topic(crash_stack, f"{events}.dlq"),
+        until=lambda dead: any(parked(r) for r in dead),
+        timeout=30,
+        what="the poison event in the events' dead letters",
+    )
+    dead_commands = eventually(
+        lambda: read_topic(crash_stack, f"{commands}.dlq"),
+        until=bool,
+        timeout=30,
+        what="the poison command in the commands' dead letters",
+    )
     assert any(r.value == b'{"command_type": 1}' for r in dead_commands)
     api_log = crash_stack.log("intake", "api")
     assert "record.dead_lettered" in api_log and f'"offset": {bad_event.offset}' in api_log

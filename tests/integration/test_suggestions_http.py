@@ -6,8 +6,9 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from services.cli.demo import load_suggestions_demo
 from services.common.settings import ROOT
 from tests.integration.conftest import Stack
+from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +57,6 @@ def units_file(folder: Path) -> Path:
 
 def warm_up(stack: Stack) -> None:
     """Wait until both workers have joined and answer commands (outside demo/co)."""
-    deadline = time.monotonic() + 90
     probes = [
         (
             "intake",
@@ -78,23 +79,25 @@ def warm_up(stack: Stack) -> None:
     ]
     for service, role, path, body in probes:
         with stack.client(service, user="warm-up", role=role, unit=LAB) as client:
-            while client.post(path, json=body).status_code != 201:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the {service} worker never answered")
-                time.sleep(1)
+            eventually(
+                partial(client.post, path, json=body),
+                until=lambda response: response.status_code == 201,
+                timeout=90,
+                interval=1,
+                what=f"the {service} worker to answer a command",
+            )
 
 
 @pytest.fixture(scope="module")
 def sug(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Intake and democratic management, running for this module."""
     root = tmp_path_factory.mktemp("suggestions")
-    stack = Stack(bootstrap, root, "stack")
-    stack.env["TAIZHANG_UNITS_FILE"] = str(units_file(root))
-    stack.start("intake")
-    stack.start("suggestions")
-    warm_up(stack)
-    yield stack
-    stack.stop()
+    with Stack(bootstrap, root, "stack") as stack:
+        stack.env["TAIZHANG_UNITS_FILE"] = str(units_file(root))
+        stack.start("intake")
+        stack.start("suggestions")
+        warm_up(stack)
+        yield stack
 
 
 def client(stack: Stack, user: str, role: str = "group_member") -> httpx.Client:
@@ -139,20 +142,13 @@ def vote(stack: Stack, case: str, user: str, choice: str) -> httpx.Response:
         return c.post(f"/suggestions/{case}/votes", json={"member": user, "vote": choice})
 
 
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    """Return the first truthy result of `check`, or fail once `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-    return result
-
-
-def seated(c: httpx.Client, case: str, incoming: str) -> dict[str, Any] | None:
-    """The suggestion once the incoming member sits for its review, else None."""
-    view: dict[str, Any] = c.get(f"/suggestions/{case}").json()
-    return view if incoming in view["review"]["members"] else None
+def seated(c: httpx.Client, case: str, incoming: str, what: str) -> dict[str, Any]:
+    """The suggestion once the incoming member sits for its review."""
+    return eventually(
+        lambda: dict[str, Any](c.get(f"/suggestions/{case}").json()),
+        until=lambda view: incoming in view["review"]["members"],
+        what=what,
+    )
 
 
 def events(c: httpx.Client, path: str) -> list[dict[str, Any]]:
@@ -284,7 +280,7 @@ def test_a_member_replaced_during_a_review_hands_the_seat_and_its_vote_on(
     replaced = chair.post(f"/groups/{group}/replace-member", json=body)
     assert replaced.status_code == 200, replaced.text
     assert set(replaced.json()) == {"case_id", "version", "event_ids"}
-    view = eventually(lambda: seated(rep, case, incoming), "the seat to be handed over")
+    view = seated(rep, case, incoming, "the seat to be handed over")
     assert view["votes"] == {incoming: "for"} and outgoing not in view["review"]["members"]
     assert vote(sug, case, outgoing, "against").status_code == 403
     again = vote(sug, case, incoming, "against")
@@ -293,7 +289,7 @@ def test_a_member_replaced_during_a_review_hands_the_seat_and_its_vote_on(
     assert seats[outgoing]["until"] is not None and seats[incoming]["until"] is None
     back = {"outgoing": incoming, "incoming": outgoing, "congress_session": "补选会议"}
     assert chair.post(f"/groups/{group}/replace-member", json=back).status_code == 200
-    eventually(lambda: seated(rep, case, outgoing), "the seat to be handed back")
+    seated(rep, case, outgoing, "the seat to be handed back")
     verified = sug.cli("audit", "verify", group)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -309,7 +305,7 @@ def test_a_member_replaced_while_two_reviews_are_open_hands_the_seat_over_in_bot
     body = {"outgoing": outgoing, "incoming": incoming, "congress_session": "补选会议"}
     assert chair.post(f"/groups/{group}/replace-member", json=body).status_code == 200
     for case, choice in ((first, "for"), (second, "against")):
-        view = eventually(lambda c=case: seated(rep, c, incoming), f"the seat in {case}")
+        view = seated(rep, case, incoming, f"the seat in {case}")
         assert view["votes"] == {incoming: choice} and view["tally"]["sitting"] == 7
         handed = [e for e in events(rep, f"/suggestions/{case}") if "seat" in e["event_type"]]
         assert [e["payload"] for e in handed] == [{"outgoing": outgoing, "incoming": incoming}]
@@ -317,7 +313,7 @@ def test_a_member_replaced_while_two_reviews_are_open_hands_the_seat_over_in_bot
     back = {"outgoing": incoming, "incoming": outgoing, "congress_session": "补选会议"}
     assert chair.post(f"/groups/{group}/replace-member", json=back).status_code == 200
     for case in (first, second):
-        eventually(lambda c=case: seated(rep, c, outgoing), f"the seat back in {case}")
+        seated(rep, case, outgoing, f"the seat back in {case}")
 
 
 def test_a_review_opened_right_after_the_group_is_formed_seats_the_group(sug: Stack) -> None:
@@ -488,11 +484,12 @@ def test_stats_after_the_demo_seed_give_the_seeds_figures(sug: Stack) -> None:
         intake=sug.url("intake"),
     )
     with sug.client("suggestions", user="chair-co", role="union_chair", unit="demo/co") as c:
-        deadline = time.monotonic() + 30
-        stats = c.get("/stats", params={"unit": "demo/co"}).json()
-        while stats["grievances"] < 36 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            stats = c.get("/stats", params={"unit": "demo/co"}).json()
+        stats = eventually(
+            lambda: c.get("/stats", params={"unit": "demo/co"}).json(),
+            until=lambda figures: figures["grievances"] >= 36,
+            timeout=30,
+            what="the seed's 36 grievances counted in the statistics",
+        )
         assert (stats["suggestions"], stats["grievances"], stats["adoption_rate"]) == (58, 36, 1.0)
         assert stats["adopted"] == stats["implemented"] == 58 and stats["rejected"] == 0
         assert (stats["proposals"], stats["vetoes"], stats["queries"]) == (1, 1, 1)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from contracts.commands import CommandEnvelope
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Envelope
 from services.common.decider import CaseKind, Head, Outcome, process
+
+S = TypeVar("S", bound=BaseModel)
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 REP = Actor(user_id="rep-p01", role="worker_rep", unit="demo/co/p01")
@@ -42,13 +46,14 @@ def command(
     )
 
 
-class Story:
+class Story(Generic[S]):
     """A case told one command at a time through the real decider machinery."""
 
-    def __init__(self, kind: CaseKind[Any], case_id: str) -> None:
+    def __init__(self, kind: CaseKind[S], case_id: str) -> None:
+        assert kind.of(case_id) is kind, f"{case_id} is not a {kind.prefix} case"
         self.kind, self.case_id = kind, case_id
         self.head = Head()
-        self.events: list[Any] = []
+        self.events: list[Envelope] = []
         self.clock = T0
 
     def when(self, command_type: str, payload: dict[str, Any] | None = None, **kw: Any) -> Outcome:
@@ -70,8 +75,7 @@ class Story:
         assert outcome.reply.refusal is not None
         return outcome.reply.refusal.status, outcome.reply.refusal.detail
 
-    @property
-    def state(self) -> Any:
-        """The case state after the story so far."""
-        kind = self.kind.of(self.case_id)
-        return kind.state.model_validate(self.head.state) if self.head.state else None
+    def state(self) -> S:
+        """The case state after the story so far (once a command has opened the case)."""
+        assert self.head.state is not None, f"{self.case_id} has not been opened"
+        return self.kind.state.model_validate(self.head.state)

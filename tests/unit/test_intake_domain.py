@@ -12,6 +12,7 @@ from services.intake import domain
 from services.intake.service import KIND
 from tests.unit.stories import T0, Story
 
+Step = tuple[str, dict[str, Any]]
 SEALED = {"kid": "PER-0123456789abcdef0123", "nonce": "AAAAAAAAAAAAAAAA", "ct": "c2VhbGVk"}
 PERSON = {"person_id": "PER-0123456789abcdef0123", "name": SEALED, "phone": SEALED}
 CHAIR = Actor(user_id="chair-co", role="union_chair", unit="demo/co")
@@ -33,28 +34,28 @@ def log_payload(**over: Any) -> dict[str, Any]:
     return {**body, **over}
 
 
-def logged() -> Story:
+def logged() -> Story[domain.Grievance]:
     story = Story(KIND, "GRV-TEST00000001")
     assert story.when("log", log_payload()).reply.ok
     return story
 
 
-def at(story: Story, *statuses_path: tuple[str, dict[str, Any]]) -> Story:
+def at(story: Story[domain.Grievance], *statuses_path: Step) -> Story[domain.Grievance]:
     for command_type, payload in statuses_path:
         outcome = story.when(command_type, payload)
         assert outcome.reply.ok, outcome.reply
     return story
 
 
-ACK = ("acknowledge", {})
-RESOLVE = ("resolve", {"how": "on_site", "resolution": "每周增加两次面食"})
-ESCALATE = ("escalate", {"owner": "lead-1", "due": "2026-12-10"})
-DECIDE = ("record_decision", {"decision": "更换食堂承包方"})
-REFER = ("refer_to_mediation", {"dispute_category": "remuneration"})
-CLOSE = ("close", {})
-REOPEN = ("reopen", {"reason": "工友不满意"})
-WITHDRAW = ("withdraw", {})
-FEEDBACK = ("give_feedback", {"note": SEALED})
+ACK: Step = ("acknowledge", {})
+RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": "每周增加两次面食"})
+ESCALATE: Step = ("escalate", {"owner": "lead-1", "due": "2026-12-10"})
+DECIDE: Step = ("record_decision", {"decision": "更换食堂承包方"})
+REFER: Step = ("refer_to_mediation", {"dispute_category": "remuneration"})
+CLOSE: Step = ("close", {})
+REOPEN: Step = ("reopen", {"reason": "工友不满意"})
+WITHDRAW: Step = ("withdraw", {})
+FEEDBACK: Step = ("give_feedback", {"note": SEALED})
 
 
 def test_logging_a_grievance_records_its_service_level_due_dates() -> None:
@@ -65,7 +66,7 @@ def test_logging_a_grievance_records_its_service_level_due_dates() -> None:
     # Logged on Monday 23 Nov 2026: acknowledge by Tuesday, answer by Thursday.
     assert payload["ack_due"] == "2026-11-24"
     assert payload["answer_due"] == "2026-11-26"
-    assert story.state.status == "logged"
+    assert story.state().status == "logged"
     assert outcome.events[0].case_version == 1
 
 
@@ -73,7 +74,7 @@ def test_anonymous_grievance_carries_no_person() -> None:
     story = Story(KIND, "GRV-TEST00000002")
     outcome = story.when("log", log_payload(anonymous=True, complainant=None))
     assert outcome.reply.ok
-    assert story.state.person_id is None and story.state.anonymous
+    assert story.state().person_id is None and story.state().anonymous
 
 
 def test_both_complainant_and_anonymous_is_refused() -> None:
@@ -90,18 +91,18 @@ def test_logging_twice_is_refused() -> None:
 
 def test_the_canteen_complaint_is_acknowledged_resolved_and_closed() -> None:
     story = at(logged(), ACK, RESOLVE)
-    assert story.state.status == "resolved" and story.state.resolved_how == "on_site"
+    assert story.state().status == "resolved" and story.state().resolved_how == "on_site"
     outcome = story.when(*CLOSE)
     assert story.then_types(outcome) == ["grievance.closed"]
-    assert story.state.status == "closed"
+    assert story.state().status == "closed"
     assert [e.case_version for e in story.events] == [1, 2, 3, 4]
 
 
 def test_escalation_then_decision_then_resolution() -> None:
     story = at(logged(), ACK, ESCALATE, DECIDE, RESOLVE)
-    assert story.state.escalation_owner == "lead-1"
-    assert story.state.decision == "更换食堂承包方"
-    assert story.state.status == "resolved"
+    assert story.state().escalation_owner == "lead-1"
+    assert story.state().decision == "更换食堂承包方"
+    assert story.state().status == "resolved"
 
 
 def test_referred_grievance_is_resolved_by_mediation_only() -> None:
@@ -113,13 +114,13 @@ def test_referred_grievance_is_resolved_by_mediation_only() -> None:
 
 def test_reopen_after_close_goes_back_to_work() -> None:
     story = at(logged(), ACK, RESOLVE, CLOSE, REOPEN)
-    assert story.state.status == "reopened" and story.state.reopen_count == 1
+    assert story.state().status == "reopened" and story.state().reopen_count == 1
     assert story.when(*RESOLVE).reply.ok
 
 
 def test_feedback_counts_and_keeps_status() -> None:
     story = at(logged(), ACK, FEEDBACK)
-    assert story.state.feedback_count == 1 and story.state.status == "acknowledged"
+    assert story.state().feedback_count == 1 and story.state().status == "acknowledged"
 
 
 def test_withdrawn_is_final() -> None:
@@ -166,7 +167,7 @@ LEGAL = [
 @pytest.mark.parametrize(("status", "command"), ILLEGAL)
 def test_illegal_transition_is_refused(status: str, command: str) -> None:
     story = at(logged(), *PATHS[status])
-    assert story.state.status == status
+    assert story.state().status == status
     command_type, payload = COMMANDS[command]
     if command == "resolve" and status == "referred_to_mediation":
         payload = {"how": "mediation", "resolution": "x"}
@@ -242,7 +243,7 @@ def test_escalation_due_in_the_past_is_refused() -> None:
 
 def test_service_levels_fall_due_after_their_day_ends_in_china() -> None:
     story = logged()
-    state = story.state
+    state = story.state()
     assert state.ack_due == date(2026, 11, 24)
     # 23:59 on the due day in Shanghai is still in time; midnight is not.
     assert domain.due_stages(state, T0.replace(hour=15, minute=59)) == []
@@ -260,9 +261,9 @@ def test_overdue_is_recorded_once_per_stage_by_the_system_only() -> None:
     assert story.then_types(outcome) == ["grievance.overdue"]
     again = story.when("mark_overdue", {"stage": "acknowledge"}, actor=SYSTEM, at=late)
     assert story.refusal(again)[0] == 409
-    assert domain.due(story.state, late) == []
+    assert domain.due(story.state(), late) == []
 
 
 def test_acknowledged_grievance_is_not_overdue_for_acknowledgement() -> None:
     story = at(logged(), ACK)
-    assert "acknowledge" not in domain.due_stages(story.state, T0 + timedelta(days=2))
+    assert "acknowledge" not in domain.due_stages(story.state(), T0 + timedelta(days=2))

@@ -33,7 +33,8 @@ from services.portal.web import friendly, today
 from services.suggestions.domain import QueryStatus, SuggestionStatus
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "portal" / "templates"
-VOCABULARIES: list[tuple[str, Any]] = [
+# Each vocabulary is a Literal type, or a union of them, read at run time.
+VOCABULARIES: list[tuple[str, object]] = [
     ("category", g.Category),
     ("channel", g.Channel),
     ("how", g.ResolvedHow),
@@ -54,7 +55,7 @@ VOCABULARIES: list[tuple[str, Any]] = [
 ]
 
 
-def _values(vocabulary: Any) -> list[Any]:
+def _values(vocabulary: object) -> list[str]:
     """The values of a Literal, or of a union of Literals."""
     args = get_args(vocabulary)
     if all(isinstance(a, str) for a in args):
@@ -64,7 +65,7 @@ def _values(vocabulary: Any) -> list[Any]:
 
 @pytest.mark.parametrize(("group", "vocabulary"), VOCABULARIES, ids=[v[0] for v in VOCABULARIES])
 def test_every_value_of_a_vocabulary_has_words_in_both_languages(
-    group: str, vocabulary: Any
+    group: str, vocabulary: object
 ) -> None:
     values = {str(v) for v in _values(vocabulary)}
     assert values <= set(ENUMS[group]), values - set(ENUMS[group])

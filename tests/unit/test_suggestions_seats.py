@@ -13,11 +13,11 @@ from contracts.envelope import Envelope
 from contracts.registry import REGISTRY
 from services.common.decider import Outcome, process
 from services.common.ids import reaction_command_id
-from services.suggestions import policies
+from services.suggestions import domain, policies
 from services.suggestions.policies import GroupSeats, OpenSeats, Replacement
-from services.suggestions.service import KIND
+from services.suggestions.service import GROUP_KIND, KIND
 from tests.unit.stories import T0, Story, command
-from tests.unit.test_suggestions_domain import (
+from tests.unit.suggestion_stories import (
     CHAIR,
     GROUP_ID,
     MEMBERS,
@@ -34,27 +34,34 @@ OTHER = "SUG-TEST00000002"
 NOW = T0 + timedelta(days=1)
 
 
-def group() -> Story:
-    story = Story(KIND, GROUP_ID)
+def group() -> Story[domain.Group]:
+    story = Story(GROUP_KIND, GROUP_ID)
     ok(story.when("form", form(), actor=CHAIR))
     return story
 
 
-def replaced(story: Story, outgoing: str, incoming: str) -> Envelope:
+def replaced(story: Story[domain.Group], outgoing: str, incoming: str) -> Envelope:
     body = {"outgoing": outgoing, "incoming": incoming, "congress_session": "补选"}
     ok(story.when("replace_member", body, actor=CHAIR))
     last: Envelope = story.events[-1]
     return last
 
 
-def suggestion(case_id: str = SUG) -> Story:
+def suggestion(case_id: str = SUG) -> Story[domain.Suggestion]:
     story = Story(KIND, case_id)
     ok(story.when("submit", submission(), actor=REP))
     return story
 
 
+def seats(story: Story[domain.Suggestion]) -> tuple[str, ...]:
+    """Who sits in the suggestion's review."""
+    review = story.state().review
+    assert review is not None, f"{story.case_id} has no review"
+    return review.members
+
+
 def convene(
-    story: Story,
+    story: Story[domain.Group],
     suggestion_id: str,
     *,
     at: datetime,
@@ -76,7 +83,7 @@ def convene(
     return process(KIND, story.head, meta.model_copy(update={"correlation_id": suggestion_id}))
 
 
-def deliver(story: Story, meta: CommandEnvelope) -> Outcome:
+def deliver(story: Story[Any], meta: CommandEnvelope) -> Outcome:
     """The suggestion's decider takes a command handed on to it."""
     outcome = process(KIND, story.head, meta)
     story.head = outcome.head
@@ -84,13 +91,15 @@ def deliver(story: Story, meta: CommandEnvelope) -> Outcome:
     return outcome
 
 
-def opened(story: Story, meta: CommandEnvelope) -> Envelope:
+def opened(story: Story[domain.Suggestion], meta: CommandEnvelope) -> Envelope:
     ok(deliver(story, meta))
     last: Envelope = story.events[-1]
     return last
 
 
-def reviewed(group_story: Story, sug: Story, at: datetime, meeting: int = 1) -> Envelope:
+def reviewed(
+    group_story: Story[domain.Group], sug: Story[domain.Suggestion], at: datetime, meeting: int = 1
+) -> Envelope:
     """The group convenes a review at `at`; the group's next event comes after it."""
     outcome = convene(group_story, sug.case_id, at=at, meeting=meeting)
     assert outcome.forward is not None
@@ -157,7 +166,7 @@ def test_the_handed_on_command_keeps_everything_that_identifies_the_request() ->
 
 
 def test_a_review_without_a_group_is_refused_naming_the_unit() -> None:
-    outcome = convene(Story(KIND, GROUP_ID), SUG, at=T0)
+    outcome = convene(Story(GROUP_KIND, GROUP_ID), SUG, at=T0)
     assert outcome.forward is None and outcome.reply.refusal is not None
     refusal = outcome.reply.refusal
     assert (refusal.status, refusal.title) == (409, "No group")
@@ -185,7 +194,7 @@ def test_the_suggestion_opens_the_review_and_answers_a_redelivery_from_memory() 
     assert again.forward is not None and "m8" in again.forward.payload["members"]
     retry = deliver(sug, again.forward)
     assert retry.events == [] and retry.reply == first.reply
-    assert sug.state.review.members == tuple(MEMBERS)
+    assert seats(sug) == tuple(MEMBERS)
 
 
 def test_the_suggestion_keeps_its_own_rules_for_a_handed_on_review() -> None:
@@ -286,7 +295,7 @@ def test_replacements_reach_every_open_review_in_their_order() -> None:
     for sug, case_id in ((first, SUG), (second, OTHER)):
         for _, meta in [c for c in sent if c[1].case_id == case_id]:
             ok(deliver(sug, meta))
-        assert sug.state.review.members == (*MEMBERS[:6], "m9")
+        assert seats(sug) == (*MEMBERS[:6], "m9")
 
 
 def test_a_handed_over_seat_carries_the_outgoing_members_vote() -> None:
@@ -295,7 +304,7 @@ def test_a_handed_over_seat_carries_the_outgoing_members_vote() -> None:
     ok(sug.when("cast_vote", {"member": "m7", "vote": "for"}, actor=member("m7")))
     _, sent = seen(story.events[0], opening, replaced(story, "m7", "m8"))
     ok(deliver(sug, sent[0][1]))
-    assert sug.state.votes == {"m8": "for"}
+    assert sug.state().votes == {"m8": "for"}
     # Sent again (a redelivered event), it is answered, not decided again.
     assert deliver(sug, sent[0][1]).events == []
 
@@ -342,7 +351,7 @@ def test_seats_end_as_the_group_sits_whichever_arrives_first(first: str) -> None
     _, sent = seen(story.events[0], *order)
     for _, meta in sent:
         ok(deliver(sug, meta))
-    assert set(sug.state.review.members) == set(story.state.members)
+    assert set(seats(sug)) == set(story.state().members)
 
 
 def test_a_member_replaced_and_back_before_a_review_leaves_its_seats_alone() -> None:

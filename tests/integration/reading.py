@@ -1,0 +1,35 @@
+"""Reading what the services answer and what their topics hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from tests.integration.conftest import Stack
+
+
+def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON body of a response that must have the given status."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def read_topic(stack: Stack, topic: str) -> list[ConsumerRecord]:
+    """Every record a topic holds now, from the beginning of each partition."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
+        group_id=None,
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        return list(consumer)
+    finally:
+        consumer.close()
