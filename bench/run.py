@@ -20,7 +20,8 @@ from bench.machine import machine
 from bench.peers.apps import ledger
 from bench.plan import FULL, QUICK, Plan, log
 from bench.report import plain, render
-from bench.stack import Stack, broker
+from bench.stack import Stack
+from services.cli.deployment import own_broker
 from services.common.settings import ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -65,16 +66,12 @@ async def run(plan: Plan) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="taizhang-bench-"))
     (HERE / "out" / "profiles").mkdir(parents=True, exist_ok=True)
     try:
-        with broker(scratch) as bootstrap:
-            stack = Stack(bootstrap, scratch)
-            try:
-                stack.start()
-                stack.warm_up()
-                stack.start_peer("ceiling")
-                stack.start_peer("eventsourcing")
-                results |= await scenarios(stack, plan, scratch)
-            finally:
-                stack.stop()
+        with own_broker(scratch / "kafka", log) as bootstrap, Stack(bootstrap, scratch) as stack:
+            stack.start_all()
+            stack.warm_up()
+            stack.start_peer("ceiling")
+            stack.start_peer("eventsourcing")
+            results |= await scenarios(stack, plan, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results["seconds"] = round(time.monotonic() - began, 1)

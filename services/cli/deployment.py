@@ -1,0 +1,154 @@
+"""A deployment of its own: the services on their own topic prefix, data folder and free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+from contracts import catalog
+from services.cli import processes
+from services.cli.broker import LocalBroker
+from services.common import kafka as kafka_kit
+from services.common.auth import issue_token
+from services.common.settings import ROOT, Settings
+
+
+def free_port() -> int:
+    """Return a loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def own_broker(home: Path, say: Callable[[str], object]) -> Iterator[str]:
+    """Start a broker of its own on free ports with its data under `home`; remove it afterwards."""
+    node = LocalBroker(
+        home=home,
+        libs=ROOT / "var" / "kafka" / "libs",
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    took = node.start()
+    say(f"broker ready in {took:.1f}s on {node.bootstrap}")
+    try:
+        yield node.bootstrap
+    finally:
+        node.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def halt(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Ask every process to stop, then kill those still running after twenty seconds."""
+    running = list(procs)
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+class Deployment:
+    """The services on their own topic prefix and data folder, on free ports beside others."""
+
+    def __init__(self, bootstrap: str, var: Path, *, label: str, secret: str) -> None:
+        self.prefix = f"{label}{uuid.uuid4().hex[:8]}."
+        self.var = var
+        self.var.mkdir(parents=True, exist_ok=True)
+        # What every part started from here sees; a change applies to the parts started after it.
+        self.env = {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "TAIZHANG_TOPIC_PREFIX": self.prefix,
+            "TAIZHANG_VAR_DIR": str(self.var),
+            "TAIZHANG_ENVIRONMENT": "test",
+            "TAIZHANG_JWT_SECRET": secret,
+            "TAIZHANG_MASTER_KEY": secret,
+            "TAIZHANG_TIMER_INTERVAL_S": "1",
+            "TAIZHANG_REPLY_TIMEOUT_S": "30",
+        }
+        self.settings = Settings(
+            kafka_bootstrap_servers=bootstrap,
+            topic_prefix=self.prefix,
+            var_dir=self.var,
+            environment="test",
+            jwt_secret=secret,
+            master_key=secret,
+        )
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+        kafka_kit.ensure_topics(self.settings)
+
+    def spawn(self, service: str, part: str) -> subprocess.Popen[bytes]:
+        """Start one part of a service as its own process; wait for an API to be healthy."""
+        port = self.ports.setdefault(service, free_port()) if part == "api" else None
+        proc = processes.spawn(self.settings, service, part, port=port, env=self.env)
+        self.procs[f"{service}-{part}"] = proc
+        if part == "api":
+            processes.wait_healthy(self.url(service), 60, proc)
+        return proc
+
+    def start(self, service: str) -> None:
+        """Start a service: its worker (if it has one), then its API."""
+        if catalog.SERVICES[service].has_worker:
+            self.spawn(service, "worker")
+        self.spawn(service, "api")
+
+    def start_all(self) -> None:
+        """Start every service of the registry."""
+        for name in catalog.SERVICES:
+            self.start(name)
+
+    def kill(self, service: str, part: str, sig: int = signal.SIGKILL) -> None:
+        """Stop a part abruptly (SIGKILL) or politely."""
+        proc = self.procs.pop(f"{service}-{part}")
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop every part this deployment started."""
+        halt(self.procs.values())
+        self.procs.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def url(self, service: str) -> str:
+        """Return the base address of a service's API."""
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def log_file(self, service: str, part: str) -> Path:
+        """Return the log a part of a service writes."""
+        return self.var / "log" / f"{service}-{part}.log"
+
+    def token(
+        self, user: str = "rep-p01", role: str = "worker_rep", unit: str = "demo/co/p01"
+    ) -> str:
+        """Sign a token for someone (a rep of demo/co/p01 by default)."""
+        return issue_token(self.settings, user=user, role=role, unit=unit)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the `taizhang` command against this deployment."""
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env, "COLUMNS": "200"},
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
