@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,8 @@ class Stack:
         return (self.var / f"{service}-{part}.log").read_text(errors="replace")
 
 
+# A due date a year from now: well inside the years a due date may lie ahead.
+DUE = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
 GRIEVANCE: dict[str, Any] = {
     "unit": "demo/co/p01",
     "category": "canteen",
