@@ -7,20 +7,20 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from contracts.envelope import Actor
 from services.audit import export, replay, verdicts
 from services.audit.lineage import IndexNotReady, indexed
 from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
 from services.common.bearer import CurrentActor
+from services.common.bodies import Day, Moment
 from services.common.problems import Problem
+from services.common.queries import check_period
 from services.common.settings import Settings
 from services.common.units import load_units
 
@@ -69,7 +69,7 @@ async def case_at(
     case_id: str,
     ctx: Ctx,
     _: Auditor,
-    at: Annotated[AwareDatetime | None, Query(description="ISO time with a timezone")] = None,
+    at: Annotated[Moment | None, Query(description="ISO time with a timezone")] = None,
 ) -> dict[str, Any]:
     """Return a case rebuilt from the log as it stood at `at` (as it stands if omitted)."""
     try:
@@ -155,15 +155,14 @@ async def export_ledger(
     ctx: Ctx,
     actor: CurrentActor,
     unit: str,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[Day | None, Query(alias="from")] = None,
+    to: Day | None = None,
     fmt: Annotated[Literal["xlsx", "csv"], Query(alias="format")] = "xlsx",
 ) -> Response:
     """Return a unit's 台账 as xlsx or csv: one row per case of every service, as the CLI writes."""
     if load_units(ctx.settings.units_file).get(unit) is None:
         raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
-    if from_ and to and to < from_:
-        raise Problem(422, "Invalid period", f"to ({to}) is before from ({from_})")
+    check_period(from_, to)
     period = export.Period(from_, to)
     try:
         count, content = await asyncio.to_thread(

@@ -18,7 +18,7 @@ from services.common.bus import CommandBus
 from services.common.context import Metrics, ServiceContext
 from services.common.decider import CaseKind
 from services.common.limits import LimitsMiddleware
-from services.common.problems import install_problem_handlers
+from services.common.problems import LastResort, install_problem_handlers
 from services.common.projector import Projector
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
@@ -62,6 +62,8 @@ def build_app(
         max_body=settings.max_body_bytes,
         per_minute=settings.rate_limit_per_minute,
     )
+    # Added last, so outermost: it answers for whatever fails beneath it, the limits included.
+    app.add_middleware(LastResort)
     install_problem_handlers(app)
 
     async def report(request: Request) -> JSONResponse:

@@ -17,7 +17,7 @@ from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Actor, now_utc
 from services.common import logging as logs
 from services.common.bearer import CurrentActor
-from services.common.bodies import CommandResult, Transition
+from services.common.bodies import CommandResult, Transition, check_backdate
 from services.common.context import Ctx, ServiceContext
 from services.common.ids import command_id_for, fingerprint, new_case_id
 from services.common.problems import Problem
@@ -96,6 +96,7 @@ async def submit(
 ) -> CommandResult:
     """Send a command, wait for its decision and for the read model to show it."""
     issued = now_utc()
+    check_backdate(occurred_at, issued, ctx.settings.max_backdate_days)
     meta = CommandEnvelope(
         command_id=command_id,
         command_type=command_type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
+from services.common.calendar import add_years
 from services.common.units import within
 
 P = TypeVar("P")
@@ -19,6 +20,9 @@ S = TypeVar("S")
 
 # Clocks of different machines disagree a little; a command is not "in the future" within this.
 CLOCK_SKEW = timedelta(minutes=2)
+# How far from the case's own day a date a command names may lie: a due or performance date
+# ahead of it, the day a session was held or a fact became known behind it.
+HORIZON_YEARS = 5
 
 
 @dataclass(frozen=True)
@@ -83,15 +87,39 @@ def require_role(cmd: Command[object], allowed: Iterable[str], what: str) -> Non
         raise Forbidden(f"a {cmd.meta.actor.role} may not {what}; allowed: {', '.join(roles)}")
 
 
+def check_not_future(moment: datetime, cmd: Command[object], what: str) -> None:
+    """Refuse a time later than the command was sent, beyond the clocks' disagreement."""
+    if moment > cmd.meta.issued_at + CLOCK_SKEW:
+        raise Invalid(f"{what} is in the future")
+
+
 def check_occurred_at(cmd: Command[object], last_event_at: datetime | None) -> None:
     """Refuse a back-dated time before the case's last event, or a time in the future."""
-    if cmd.meta.occurred_at > cmd.meta.issued_at + CLOCK_SKEW:
-        raise Invalid("occurred_at is in the future")
+    check_not_future(cmd.meta.occurred_at, cmd, "occurred_at")
     if last_event_at is not None and cmd.meta.occurred_at < last_event_at:
         raise Invalid(
             f"occurred_at {cmd.meta.occurred_at.isoformat()} is before the case's last event"
             f" ({last_event_at.isoformat()})"
         )
+
+
+def check_day(day: date, today: date, what: str, *, ahead: bool) -> None:
+    """Refuse a date too far from the case's day `today`, saying which dates would do.
+
+    `ahead`: a due or performance date, from `today` to HORIZON_YEARS after it; otherwise the
+    date something happened, from HORIZON_YEARS before `today` to `today`.
+    """
+    if ahead:
+        first, last = today, add_years(today, HORIZON_YEARS)
+    else:
+        first, last = add_years(today, -HORIZON_YEARS), today
+    if first <= day <= last:
+        return
+    if day < first:
+        why = "is already past" if ahead else f"is more than {HORIZON_YEARS} years back"
+    else:
+        why = f"is more than {HORIZON_YEARS} years ahead" if ahead else "is in the future"
+    raise Invalid(f"{what} ({day}) {why}; give a date from {first} to {last}")
 
 
 def check_opening(state: object | None, cmd: Command[object], unit: str, noun: str) -> None:

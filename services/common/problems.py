@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import traceback
+import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common import logging as logs
 from services.common.bus import BrokerUnavailable
+from services.common.settings import ROOT
+
+log = logs.get(__name__)
 
 PROBLEM = "application/problem+json"
 TITLES = {
@@ -58,6 +66,60 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     where = f"{first['field']}: " if first["field"] else ""
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}{first['message']}{more}", errors
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost line the exception passed: where to look, without what it carried."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    path = Path(last.filename)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    return f"{shown}:{last.lineno} in {last.name}"
+
+
+class LastResort:
+    """Answer any error no handler knows with a problem+json 500 and a correlation id.
+
+    The person gets the id and no trace; the operators get one log line with the id, the path
+    and where the error arose. Its message is left out, for it may quote what was sent.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            correlation_id = uuid.uuid4().hex
+            log.error(
+                "request.failed",
+                correlation_id=correlation_id,
+                method=scope.get("method"),
+                path=scope.get("path"),
+                error=type(exc).__name__,
+                at=_where(exc),
+            )
+            if started:
+                raise
+            detail = f"the service failed on this request; quote {correlation_id} when reporting it"
+            response = problem_response(
+                500, "Internal error", detail, correlation_id=correlation_id
+            )
+            response.headers["X-Correlation-Id"] = correlation_id
+            await response(scope, receive, send)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,20 +13,36 @@ from contracts.catalog import CASE_TYPES
 from contracts.envelope import Actor, format_ts
 from services.common.auth import NO_CONTENT, READ_ALL, can_act, can_see
 from services.common.bearer import CurrentActor
-from services.common.calendar import end_of_day
+from services.common.calendar import end_of_day, shifted
 from services.common.context import Ctx, ServiceContext
 from services.common.problems import Problem
 
+# Paging past this many cases is a search, not a listing.
+MAX_OFFSET = 10_000_000
 Page = Annotated[int, Query(ge=1, le=200)]
-Skip = Annotated[int, Query(ge=0)]
+Skip = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 # Refuses the history of a case (by raising a Problem) given the caller and the case's row.
 Guard = Callable[[Actor, Any], None]
 
 
-def period(first: date | None, last: date | None) -> dict[str, str | None]:
+def check_period(
+    first: date | None, last: date | None, names: tuple[str, str] = ("from", "to")
+) -> None:
+    """Refuse a period that ends before it starts, naming the two parameters."""
+    if first is not None and last is not None and last < first:
+        start, end = names
+        raise Problem(
+            422, "Invalid period", f"{end} ({last}) is before {start} ({first}); swap them"
+        )
+
+
+def period(
+    first: date | None, last: date | None, names: tuple[str, str] = ("from", "to")
+) -> dict[str, str | None]:
     """Turn inclusive local dates (China) into the read model's UTC opened-at bounds."""
+    check_period(first, last, names)
     return {
-        "opened_from": format_ts(end_of_day(first - timedelta(days=1))) if first else None,
+        "opened_from": format_ts(end_of_day(shifted(first, -1))) if first else None,
         "opened_to": format_ts(end_of_day(last)) if last else None,
     }
 

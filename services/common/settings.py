@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     decide_window_s: float = Field(default=0.005, ge=0.0, le=1.0)
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
     max_body_bytes: int = 64 * 1024
+    # How long ago a command may say it happened: a grievance logged late, say.
+    max_backdate_days: int = Field(default=3 * 365, ge=1, le=36500)
     rate_limit_per_minute: int = 6000
     log_level: str = "INFO"
     # Where the web portal finds each service's HTTP API.

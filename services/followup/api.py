@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,10 +12,9 @@ from contracts import followup as f
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.common.bearer import CurrentActor
-from services.common.bodies import Transition
+from services.common.bodies import Day, Transition
 from services.common.commands import Verb, command_routes
 from services.common.context import Ctx, ServiceContext
-from services.common.problems import Problem
 from services.common.queries import (
     Page,
     Skip,
@@ -125,7 +123,7 @@ async def list_followups(
     status: Status | None = None,
     kind: f.FollowupKind | None = None,
     source_case_id: str | None = None,
-    due_before: date | None = None,
+    due_before: Day | None = None,
     limit: Page = 50,
     offset: Skip = 0,
 ) -> dict[str, Any]:
@@ -168,12 +166,10 @@ async def followup_stats(
     ctx: Ctx,
     actor: CurrentActor,
     unit: str | None = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[Day | None, Query(alias="from")] = None,
+    to: Day | None = None,
 ) -> dict[str, Any]:
     """Closure, on-time and satisfaction rates of a unit's follow-ups scheduled in a period."""
     unit = report_unit(ctx, actor, unit, known=True)
-    if from_ and to and to < from_:
-        raise Problem(422, "Invalid period", f"to ({to}) is before from ({from_})")
     cases: list[Followup] = ctx.model.states(units=[unit], filters=period(from_, to))
     return {"unit": unit, "from": from_, "to": to, **statistics(cases)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from contracts import followup as f
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
-from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day, local_date
+from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day, local_date, shifted
 from services.common.domain import (
     Command,
     Forbidden,
@@ -113,7 +113,7 @@ def _schedule(
         case "limitation_reminder":
             if p.limitation_date is None:
                 raise Invalid("a limitation reminder needs the limitation date")
-            due = max(today, p.limitation_date - timedelta(days=REMINDER_LEAD_DAYS))
+            due = max(today, shifted(p.limitation_date, -REMINDER_LEAD_DAYS))
         case _:
             due = p.due
     if due is None:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from contracts import grievance as g
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, Transition
+from services.common.bodies import Body, Day, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
 from services.common.context import Ctx, ServiceContext
 from services.common.queries import (
@@ -52,7 +51,7 @@ class LogBody(Body):
     channel: g.Channel
     complainant: Complainant | None = None
     anonymous: bool = False
-    received_at: AwareDatetime | None = None
+    received_at: Moment | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> LogBody:
@@ -68,7 +67,7 @@ class ResolveBody(Transition):
 
 class EscalateBody(Transition):
     owner: str = Field(min_length=1, max_length=128)
-    due: date
+    due: Day
 
 
 class DecisionBody(Transition):
@@ -230,8 +229,8 @@ async def list_grievances(
     status: Status | None = None,
     category: g.Category | None = None,
     overdue: bool | None = None,
-    opened_from: date | None = None,
-    opened_to: date | None = None,
+    opened_from: Day | None = None,
+    opened_to: Day | None = None,
     limit: Page = 50,
     offset: Skip = 0,
 ) -> dict[str, Any]:
@@ -239,7 +238,7 @@ async def list_grievances(
     filters = {
         "status": status,
         "category": category,
-        **period(opened_from, opened_to),
+        **period(opened_from, opened_to, ("opened_from", "opened_to")),
         "overdue": overdue,
     }
     return listing(ctx, actor, unit, filters, limit, offset)
@@ -264,8 +263,8 @@ async def grievance_stats(
     ctx: Ctx,
     actor: CurrentActor,
     unit: str | None = None,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[Day | None, Query(alias="from")] = None,
+    to: Day | None = None,
 ) -> dict[str, Any]:
     """Count a unit's grievances opened in a period, by status and category, with punctuality."""
     unit = report_unit(ctx, actor, unit, known=False)

@@ -16,6 +16,7 @@ from services.common.domain import (
     Invalid,
     NotFound,
     Refused,
+    check_day,
     check_occurred_at,
     check_opening,
     require_role,
@@ -139,8 +140,7 @@ def decide(
                 raise Invalid("a grievance referred to mediation is resolved by mediation")
             return [g.GrievanceResolved(how=how, resolution=text)]
         case g.Escalate(owner=owner, due=due):
-            if due < local_date(cmd.occurred_at):
-                raise Invalid("the escalation due date is already past")
+            check_day(due, local_date(cmd.occurred_at), "the escalation due date", ahead=True)
             return [g.GrievanceEscalated(owner=owner, due=due)]
         case g.RecordDecision(decision=text):
             return [g.GrievanceDecisionRecorded(decision=text)]

@@ -14,7 +14,7 @@ from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
 from services.common.auth import can_see
 from services.common.bearer import CurrentActor
-from services.common.bodies import Transition
+from services.common.bodies import Day, Transition
 from services.common.calendar import local_date
 from services.common.commands import Opening, Verb, command_routes
 from services.common.context import Ctx, ServiceContext
@@ -280,7 +280,7 @@ async def list_disputes(
     status: Status | None = None,
     category: DisputeCategory | None = None,
     mediator: str | None = None,
-    deadline_before: date | None = None,
+    deadline_before: Day | None = None,
     limit: Page = 50,
     offset: Skip = 0,
 ) -> dict[str, Any]:

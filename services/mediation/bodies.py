@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts import dispute as d
 from contracts.scope import DisputeCategory
-from services.common.bodies import Body, Transition
+from services.common.bodies import Body, Day, Moment, Name, Transition
 
 # Yuan with at most two decimals; the ceiling matches the contracts' bound in fen.
 Yuan = Annotated[Decimal, Field(ge=0, le=Decimal(d.MAX_FEN) / 100, decimal_places=2)]
@@ -40,7 +39,7 @@ class RespondentBody(Body):
     """The employer and the user ids of its management."""
 
     employer: str = Field(min_length=1, max_length=200)
-    management: list[str] = Field(default_factory=list, max_length=50)
+    management: list[Name] = Field(default_factory=list, max_length=50)
 
 
 class ApplyBody(Body):
@@ -54,14 +53,14 @@ class ApplyBody(Body):
     matters: str = Field(min_length=1, max_length=4000)
     reasons: str | None = Field(default=None, max_length=4000)
     claims: list[ClaimBody] = Field(min_length=1, max_length=50)
-    known_since: date
-    oral_recorded_at: AwareDatetime | None = None
-    received_at: AwareDatetime | None = None
+    known_since: Day
+    oral_recorded_at: Moment | None = None
+    received_at: Moment | None = None
     accept_on_receipt: bool = False
 
 
 class AcceptBody(Transition):
-    known_since: date | None = None
+    known_since: Day | None = None
 
 
 class DeclineBody(Transition):
@@ -75,8 +74,8 @@ class AssignBody(Transition):
 
 
 class SessionBody(Transition):
-    held_on: date
-    attendees: list[str] = Field(min_length=1, max_length=30)
+    held_on: Day
+    attendees: list[Name] = Field(min_length=1, max_length=30)
     minutes: str = Field(min_length=1, max_length=8000)
 
 
@@ -88,7 +87,7 @@ class ExtendBody(Transition):
 class AgreementBody(Transition):
     terms: str = Field(min_length=1, max_length=4000)
     amount: Yuan
-    perform_by: date
+    perform_by: Day
     signed_by: list[d.Signatory] = Field(default_factory=list, max_length=3)
 
 

@@ -15,6 +15,8 @@ from services.common.domain import (
     Invalid,
     NotFound,
     Refused,
+    check_day,
+    check_not_future,
     check_occurred_at,
     check_opening,
     require_role,
@@ -91,8 +93,7 @@ def decide(
         case d.AssignMediator(mediator=mediator, relation=relation):
             return [_assign(state, mediator, relation)]
         case d.RecordSession(held_on=held_on, attendees=attendees, minutes=minutes):
-            if held_on > today:
-                raise Invalid("a session cannot be recorded before it is held")
+            check_day(held_on, today, "the day the session was held", ahead=False)
             if state.accepted_on and held_on < state.accepted_on:
                 raise Invalid(f"the session date is before the acceptance ({state.accepted_on})")
             return [d.DisputeSessionHeld(held_on=held_on, attendees=attendees, minutes=minutes)]
@@ -106,8 +107,7 @@ def decide(
                     "an agreement binds only when signed by both parties and the mediator;"
                     f" missing: {', '.join(missing)}"
                 )
-            if by < today:
-                raise Invalid("the performance deadline is already past")
+            check_day(by, today, "the performance deadline", ahead=True)
             return [
                 d.DisputeAgreementReached(
                     terms=terms, amount_fen=fen, perform_by=by, signed_by=tuple(signed)
@@ -167,6 +167,7 @@ def _apply(
             )
         if local_date(p.oral_recorded_at) != received:
             raise Invalid("an oral application is recorded on the day it is made")
+        check_not_future(p.oral_recorded_at, cmd, "oral_recorded_at")
     elif p.oral_recorded_at is not None:
         raise Invalid("a written application has no oral record time")
     if p.accept_on_receipt and cmd.meta.actor.role not in COMMITTEE:

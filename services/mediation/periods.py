@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from contracts import dispute as d
-from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day
-from services.common.domain import Invalid, Refused
+from services.common.calendar import OFFICIAL, WorkCalendar, add_years, end_of_day
+from services.common.domain import Invalid, Refused, check_day
 from services.mediation.state import RUNNING, Dispute
 
 ACCEPTANCE_WORKING_DAYS = (
@@ -18,17 +18,13 @@ MAX_EXTENSION_DAYS = 15
 
 def one_year_after(day: date, calendar: WorkCalendar = OFFICIAL) -> date:
     """Return the end of a one-year period from `day`, moved off a closing rest day (Art. 27)."""
-    try:
-        end = day.replace(year=day.year + 1)
-    except ValueError:  # 29 February: a year later the month has no such day, so its last day
-        end = day.replace(year=day.year + 1, day=28)
-    return calendar.add_days(end, 0)
+    # 29 February: a year later the month has no such day, so its last day.
+    return calendar.add_days(add_years(day, 1), 0)
 
 
 def check_known_since(known: date, today: date) -> None:
-    """Refuse a date of knowing the infringement that lies in the future."""
-    if known > today:
-        raise Invalid(f"the date the worker knew of the infringement ({known}) is in the future")
+    """Refuse a date of knowing the infringement in the future, or years before the case."""
+    check_day(known, today, "the date the worker knew of the infringement", ahead=False)
 
 
 def acceptance(

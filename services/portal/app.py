@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.common import logging as logs
+from services.common.limits import LimitsMiddleware
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal import audit, dashboard, democracy, followups, grievances, mediation, session
@@ -39,6 +40,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Taizhang portal", version="1", lifespan=lifespan, docs_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    # A form is read whole before it is parsed: its size is bounded like any service's body.
+    app.add_middleware(
+        LimitsMiddleware,
+        max_body=settings.max_body_bytes,
+        per_minute=settings.rate_limit_per_minute,
+    )
 
     @app.exception_handler(SignInNeeded)
     async def _sign_in(_: Request, __: SignInNeeded) -> Response:

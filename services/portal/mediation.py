@@ -78,8 +78,6 @@ def _body(step: Step, values: dict[str, str]) -> dict[str, Any]:
             body["signed_by"] = ["applicant", "respondent", "mediator"]
         elif f == "attendees":
             body["attendees"] = [a.strip() for a in values[f].replace("，", ",").split(",") if a]
-        elif f == "days":
-            body["days"] = int(values[f]) if values[f].isdigit() else values[f]
         else:
             body[f] = values[f]
     return body

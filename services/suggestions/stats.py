@@ -13,8 +13,10 @@ from contracts.grievance import GrievanceLogged
 from contracts.registry import EventPayload
 from services.common.auth import NO_CONTENT, can_see
 from services.common.bearer import CurrentActor
+from services.common.bodies import Day
 from services.common.context import Ctx
 from services.common.problems import Problem
+from services.common.queries import check_period
 from services.common.readmodel import ReadModel
 
 router = APIRouter(tags=["statistics"])
@@ -111,8 +113,8 @@ async def stats(
     ctx: Ctx,
     actor: CurrentActor,
     unit: str | None = None,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Count suggestions, adoption, vetoes, queries and grievances of a unit subtree in a period.
 
@@ -125,6 +127,5 @@ async def stats(
         raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
     if not can_see(actor, unit):
         raise Problem(404, "Not found", f"unit {unit} is not among your units")
-    if start and end and end < start:
-        raise Problem(422, "Invalid period", f"to ({end}) is before from ({start})")
+    check_period(start, end)
     return statistics(ctx.model, unit, start, end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ class Stack(Deployment):
         return self.log_file(service, part).read_text(errors="replace")
 
 
+# A due date a year from now: well inside the years a due date may lie ahead.
+DUE = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
 GRIEVANCE: dict[str, Any] = {
     "unit": "demo/co/p01",
     "category": "canteen",

@@ -58,7 +58,7 @@ def grievance_script(rng: random.Random, unit: str) -> list[Step]:
     steps: list[Step] = [opened, ("acknowledge", {})]
     if rng.random() < 0.4:
         steps += [
-            ("escalate", {"owner": "lead-" + unit[-3:], "due": "2099-12-31"}),
+            ("escalate", {"owner": "lead-" + unit[-3:], "due": "2027-12-31"}),
             ("record_decision", {"decision": "更换食堂承包方"}),
             ("resolve", {"how": "leadership", "resolution": "新承包方已进场"}),
         ]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.common.calendar import SHANGHAI
-from tests.integration.conftest import GRIEVANCE, Stack
+from tests.integration.conftest import DUE, GRIEVANCE, Stack
 from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def test_full_lifecycle_over_http(rep: httpx.Client, stack: Stack) -> None:
     case = log(rep)
     steps = [
         ("acknowledge", {}),
-        ("escalate", {"owner": "lead-p01", "due": "2099-12-31"}),
+        ("escalate", {"owner": "lead-p01", "due": DUE}),
         ("decision", {"decision": "更换食堂承包方"}),
         ("resolve", {"how": "leadership", "resolution": "新承包方已进场"}),
         ("feedback", {"note": "已电话告知王师傅处理结果"}),
@@ -119,7 +119,7 @@ def test_fifty_concurrent_conflicting_commands_one_wins(stack: Stack, rep: httpx
                 *[
                     c.post(
                         f"/grievances/{case}/escalate",
-                        json={"owner": f"lead-{i}", "due": "2099-12-31", "expected_version": 2},
+                        json={"owner": f"lead-{i}", "due": DUE, "expected_version": 2},
                     )
                     for i in range(50)
                 ]

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from services.cli.demo import load_suggestions_demo
 from services.common.settings import ROOT
-from tests.integration.conftest import Stack
+from tests.integration.conftest import DUE, Stack
 from tests.integration.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -169,7 +169,7 @@ def test_suggestion_from_submission_to_implementation_via_the_leadership(
     closed = chair.post(f"/suggestions/{case}/close-vote")
     assert closed.status_code == 200, closed.text
     steps = [
-        ("refer-to-leadership", {"owner": "lead-lab", "due": "2099-12-31"}),
+        ("refer-to-leadership", {"owner": "lead-lab", "due": DUE}),
         ("leadership-response", {"response": "项目领导班子决定更换食堂承包方"}),
         ("implement", {"note": "新承包方已进场，每周两次面食"}),
     ]
@@ -324,10 +324,11 @@ def test_a_review_opened_right_after_the_group_is_formed_seats_the_group(sug: St
         case = c.post("/suggestions", json={**SUGGESTION, "unit": FRESH, "worker": None})
         assert case.status_code == 201, case.text
         case_id = case.json()["case_id"]
-        early = {"meeting": "首次例会", "occurred_at": "2020-01-01T00:00:00Z"}
+        month_ago = (datetime.now(UTC) - timedelta(days=30)).replace(microsecond=0)
+        early = {"meeting": "首次例会", "occurred_at": month_ago.isoformat()}
         before = c.post(f"/suggestions/{case_id}/open-review", json=early)
         assert before.status_code == 409 and before.json()["title"] == "No group"
-        assert before.json()["detail"] == f"no group of {FRESH} sat at 2020-01-01T00:00:00+00:00"
+        assert before.json()["detail"] == f"no group of {FRESH} sat at {month_ago.isoformat()}"
         opened = c.post(f"/suggestions/{case_id}/open-review", json={"meeting": "首次例会"})
         assert opened.status_code == 200, opened.text
         assert opened.json()["case_id"] == case_id and opened.json()["version"] == 2

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts import suggestion as s
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, Transition
+from services.common.bodies import Body, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
 from services.common.context import Ctx, ServiceContext
 from services.common.ids import new_case_id
@@ -51,7 +51,7 @@ class FormBody(Body):
     members: list[Annotated[str, UserId]] = Field(min_length=1, max_length=50)
     leader: str = UserId
     congress_session: str = Field(min_length=1, max_length=200)
-    formed_at: AwareDatetime | None = None
+    formed_at: Moment | None = None
 
 
 class ReplaceBody(Transition):

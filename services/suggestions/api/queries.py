@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from contracts import suggestion as s
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, Transition
+from services.common.bodies import Body, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
 from services.common.context import Ctx, ServiceContext
 from services.common.queries import (
@@ -33,7 +33,7 @@ class RaiseBody(Body):
     area: s.QueryArea
     question: str = Text
     addressed_to: str = Field(min_length=1, max_length=200)
-    raised_at: AwareDatetime | None = None
+    raised_at: Moment | None = None
 
 
 class AnswerBody(Transition):

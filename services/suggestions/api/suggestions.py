@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from contracts import suggestion as s
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, CommandResult, Transition
+from services.common.bodies import Body, CommandResult, Day, Moment, Transition
 from services.common.commands import IdempotencyKey, Opening, Verb, command_routes, submit
 from services.common.context import Ctx, ServiceContext
 from services.common.ids import command_id_for
@@ -52,7 +51,7 @@ class SubmitBody(Body):
     content: str = Field(min_length=1, max_length=4000)
     worker: Worker | None = None
     anonymous: bool = False
-    submitted_at: AwareDatetime | None = None
+    submitted_at: Moment | None = None
 
     @model_validator(mode="after")
     def _not_both(self) -> SubmitBody:
@@ -76,7 +75,7 @@ class ImplementBody(Transition):
 
 class ReferBody(Transition):
     owner: str = UserId
-    due: date
+    due: Day
 
 
 class ResponseBody(Transition):

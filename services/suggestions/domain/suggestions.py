@@ -17,6 +17,7 @@ from services.common.domain import (
     Invalid,
     NotFound,
     Refused,
+    check_day,
     check_occurred_at,
     check_opening,
     require_role,
@@ -136,8 +137,7 @@ def decide_suggestion(state: Suggestion | None, cmd: Command[object]) -> list[Ev
         case s.Implement(note=note):
             return [s.SuggestionImplemented(note=note)]
         case s.ReferToLeadership(owner=owner, due=due):
-            if due < local_date(cmd.occurred_at):
-                raise Invalid("the follow-up due date is already past")
+            check_day(due, local_date(cmd.occurred_at), "the follow-up due date", ahead=True)
             return [s.SuggestionReferredToLeadership(owner=owner, due=due)]
         case s.RecordLeadershipResponse(response=response):
             return [s.SuggestionLeadershipResponded(response=response)]
