@@ -139,7 +139,9 @@ def test_api_killed_after_storing_commands_answers_each_retry_once(crash_stack: 
         for answer in answers:
             view = rep.get(f"/grievances/{answer['case_id']}").json()
             assert view["version"] == 1 and view["summary"] in summaries
-        logged = [e for e in events if e["event_type"] == "grievance.logged"]
+        # A decider killed mid-batch (the test above) may append a batch again: readers drop
+        # the repeats, so the read model holds one row per distinct event.
+        logged = {e["event_id"] for e in events if e["event_type"] == "grievance.logged"}
         assert rep.get("/grievances", params={"limit": 1}).json()["total"] == len(logged)
     print(
         f"\nAPI killed holding {len(stored)} stored commands: {len(answers)} acknowledged on"
