@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,6 +14,8 @@ from services.common.auth import issue_token
 from services.common.settings import Settings
 
 INTAKE = f"http://127.0.0.1:{SERVICES['intake'].port}"
+# How long a demo command is retried while the ledger answers 503.
+RETRY_FOR_S = 90.0
 
 
 def load_demo(settings: Settings, out: Console) -> None:
@@ -70,9 +73,13 @@ CANTEEN_RESOLUTION = {
 def _send(
     client: httpx.Client, url: str, token: str, key: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    response = client.post(
-        url, json=body, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key}
-    )
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    # A worker still joining answers 503; the same key makes the retry count once.
+    deadline = time.monotonic() + RETRY_FOR_S
+    response = client.post(url, json=body, headers=headers)
+    while response.status_code == 503 and time.monotonic() < deadline:
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+        response = client.post(url, json=body, headers=headers)
     if response.status_code >= 400 and response.status_code != 409:
         raise RuntimeError(f"demo data: {url} answered {response.status_code}: {response.text}")
     result: dict[str, Any] = response.json()

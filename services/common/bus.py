@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from kafka.errors import KafkaError
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from contracts.commands import CommandEnvelope, Reply
 from services.common import kafka as kafka_kit
@@ -14,10 +17,74 @@ from services.common import logging as logs
 from services.common.settings import Settings
 
 log = logs.get(__name__)
+T = TypeVar("T")
+
+# A broker that has not answered a metadata request for this long is taken to be down.
+PROBE_WITHIN_S = 2.0
+PROBE_EVERY_S = 1.0
 
 
 class BrokerUnavailable(Exception):
-    """The command could not be made durable, or no decider answered in time."""
+    """The command could not be made durable, or no decider answered in time.
+
+    `stored` says whether the command may still take effect: False when it was never
+    handed to the broker, True when it was or may have been.
+    """
+
+    def __init__(self, detail: str, *, stored: bool) -> None:
+        super().__init__(detail)
+        self.stored = stored
+
+
+class BrokerWatch:
+    """Knows whether the broker answers, from a small metadata request every second."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.client = producer.client
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def up(self) -> bool:
+        """Whether the broker answered the last probe in time."""
+        return not self._lost.is_set()
+
+    def start(self) -> None:
+        """Probe in the background from now on."""
+        self._task = asyncio.create_task(self._watch(), name="broker-watch")
+
+    async def stop(self) -> None:
+        """Stop probing."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def lost(self) -> None:
+        """Return once the broker is known to be down."""
+        await self._lost.wait()
+
+    async def probe(self) -> bool:
+        """Return whether a broker answers a metadata request (naming no topic) in time."""
+        node = self.client.get_random_node()
+        if node is None:
+            return False
+        try:
+            await asyncio.wait_for(self.client.send(node, MetadataRequest([])), PROBE_WITHIN_S)
+        except Exception:  # whatever keeps the answer from coming, the broker did not answer
+            return False
+        return True
+
+    async def _watch(self) -> None:
+        while True:
+            answered = await self.probe()
+            if answered and not self.up:
+                log.info("broker.back")
+                self._lost.clear()
+            elif not answered and self.up:
+                log.warning("broker.lost", within_s=PROBE_WITHIN_S)
+                self._lost.set()
+            await asyncio.sleep(PROBE_EVERY_S)
 
 
 class CommandBus:
@@ -28,12 +95,14 @@ class CommandBus:
         self.commands_topic = settings.topic(f"{stream}.commands")
         self.replies_topic = settings.topic(f"{stream}.replies")
         self.producer = producer
-        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self.watch = BrokerWatch(producer)
+        # Several requests may wait on one command: a client retrying before the first answer.
+        self._pending: dict[str, list[asyncio.Future[Reply]]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Listen to every replies partition from its current end."""
+        """Listen to every replies partition from its current end, and watch the broker."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=None,
@@ -48,9 +117,11 @@ class CommandBus:
             await consumer.position(tp)
         self._consumer = consumer
         self._task = asyncio.create_task(self._listen(), name="replies")
+        self.watch.start()
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening and watching."""
+        await self.watch.stop()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -60,35 +131,93 @@ class CommandBus:
 
     async def _listen(self) -> None:
         assert self._consumer is not None
-        async for msg in self._consumer:
-            future = self._pending.get((msg.key or b"").decode())
-            if future is None or future.done():
-                continue
+        while True:
             try:
-                future.set_result(Reply.model_validate_json(msg.value or b""))
-            except ValueError as exc:
+                batch = await self._consumer.getmany(timeout_ms=500)
+            except KafkaError as exc:
+                # The consumer reconnects by itself once the broker is back; keep asking.
+                log.warning("replies.unreadable", error=str(exc))
+                await asyncio.sleep(1.0)
+                continue
+            for msg in (m for msgs in batch.values() for m in msgs):
+                self._answer((msg.key or b"").decode(), msg.value or b"")
+
+    def _answer(self, command_id: str, value: bytes) -> None:
+        waiting = [f for f in self._pending.get(command_id, []) if not f.done()]
+        if not waiting:
+            return
+        try:
+            reply = Reply.model_validate_json(value)
+        except ValueError as exc:
+            for future in waiting:
                 future.set_exception(exc)
+            return
+        for future in waiting:
+            future.set_result(reply)
 
     async def send(self, meta: CommandEnvelope) -> Reply:
-        """Make the command durable (acks=all) and return the decider's reply."""
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[meta.command_id] = future
+        """Make the command durable (acks=all) and return the decider's reply.
+
+        Refuses at once while the broker is known to be down, gives up as soon as it goes
+        down, and waits `reply_timeout_s` at most in all, so a caller always hears within
+        seconds; a retry under the same command id is answered from the decider's memory.
+        """
+        if not self.watch.up:
+            raise BrokerUnavailable("the ledger's broker is not answering", stored=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.reply_timeout_s
+        future: asyncio.Future[Reply] = loop.create_future()
+        self._pending.setdefault(meta.command_id, []).append(future)
         try:
-            try:
-                await self.producer.send_and_wait(
+            await self._store(meta, deadline)
+            reply = await self.unless_lost(future, deadline - loop.time())
+            if reply is None:
+                log.warning("command.unanswered", command_id=meta.command_id, case_id=meta.case_id)
+                raise BrokerUnavailable(
+                    "the command is stored but was not decided in time", stored=True
+                )
+            return reply
+        finally:
+            waiting = self._pending.get(meta.command_id, [])
+            waiting.remove(future)
+            if not waiting:
+                self._pending.pop(meta.command_id, None)
+
+    async def _store(self, meta: CommandEnvelope, deadline: float) -> None:
+        """Hand the command to the producer and wait until every in-sync replica has it."""
+        loop = asyncio.get_running_loop()
+        try:
+            queued = await self.unless_lost(
+                self.producer.send(
                     self.commands_topic,
                     key=meta.case_id.encode(),
                     value=meta.model_dump_json().encode(),
-                )
-            except KafkaError as exc:
-                raise BrokerUnavailable(f"the ledger could not store the command: {exc}") from exc
-            try:
-                return await asyncio.wait_for(future, self.settings.reply_timeout_s)
-            except TimeoutError as exc:
-                log.warning("command.unanswered", command_id=meta.command_id, case_id=meta.case_id)
+                ),
+                deadline - loop.time(),
+            )
+            if queued is None:
+                # Never queued: the producer was still waiting for the topic's metadata.
+                raise BrokerUnavailable("the ledger could not take the command", stored=False)
+            # Once queued the producer delivers it whenever it can; only the waiting is bounded.
+            if await self.unless_lost(asyncio.shield(queued), deadline - loop.time()) is None:
+                log.warning("command.not_stored", command_id=meta.command_id, case_id=meta.case_id)
                 raise BrokerUnavailable(
-                    "the command is stored but was not decided in time; retry with the same"
-                    " Idempotency-Key to get its result"
-                ) from exc
+                    "the ledger could not confirm it stored the command", stored=True
+                )
+        except KafkaError as exc:
+            raise BrokerUnavailable(
+                f"the ledger could not store the command: {exc}", stored=True
+            ) from exc
+
+    async def unless_lost(self, waited: Awaitable[T], seconds: float) -> T | None:
+        """Return what is awaited, or None if the time runs out or the broker goes down first."""
+        task = asyncio.ensure_future(waited)
+        lost = asyncio.create_task(self.watch.lost())
+        try:
+            await asyncio.wait({task, lost}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._pending.pop(meta.command_id, None)
+            lost.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        return None

@@ -18,13 +18,18 @@ from contracts.envelope import Actor, now_utc
 from services.common import logging as logs
 from services.common.bearer import CurrentActor
 from services.common.bodies import CommandResult, Transition, check_backdate
+from services.common.bus import BrokerUnavailable
 from services.common.context import Ctx, ServiceContext
-from services.common.ids import command_id_for, fingerprint, new_case_id
+from services.common.ids import Keyed, fingerprint, keyed, new_case_id
 from services.common.problems import Problem
 from services.common.queries import case_row_for, check_unit
 
 log = logs.get(__name__)
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+KEY_HEADER = "Idempotency-Key"
+IdempotencyKey = Annotated[str | None, Header(alias=KEY_HEADER, max_length=128)]
+RETRY_AFTER_S = 5
+# How long an answer waits for the read model to show what was decided.
+READ_MODEL_WITHIN_S = 5.0
 
 
 class Opens(Protocol):
@@ -87,18 +92,23 @@ async def submit(
     *,
     command_type: str,
     case_id: str,
-    command_id: str,
+    key: Keyed,
     payload: BaseModel,
     request_body: Any,
     occurred_at: datetime | None = None,
     expected_version: int | None = None,
     correlation_id: str | None = None,
-) -> CommandResult:
-    """Send a command, wait for its decision and for the read model to show it."""
+    status: int = 200,
+    location: str | None = None,
+) -> JSONResponse:
+    """Send a command, wait for its decision and for the read model to show it, and answer.
+
+    Every answer, refusals and 503 included, names the command's Idempotency-Key.
+    """
     issued = now_utc()
     check_backdate(occurred_at, issued, ctx.settings.max_backdate_days)
     meta = CommandEnvelope(
-        command_id=command_id,
+        command_id=key.command_id,
         command_type=command_type,
         case_id=case_id,
         actor=actor,
@@ -106,12 +116,16 @@ async def submit(
         occurred_at=occurred_at or issued,
         expected_version=expected_version,
         correlation_id=correlation_id or case_id,
-        causation_id=command_id,
+        causation_id=key.command_id,
         payload=payload.model_dump(mode="json"),
         fingerprint=fingerprint(ctx.settings.master_key, command_type, case_id, request_body),
     )
+    headers = {KEY_HEADER: key.key}
     started = time.perf_counter()
-    reply: Reply = await ctx.bus.send(meta)
+    try:
+        reply: Reply = await ctx.bus.send(meta)
+    except BrokerUnavailable as exc:
+        raise _unavailable(ctx, meta, key, exc) from exc
     took = time.perf_counter() - started
     ctx.metrics.latency.labels(command_type).observe(took)
     outcome = "ok" if reply.ok else "refused"
@@ -119,19 +133,54 @@ async def submit(
     log.info(
         "command.answered",
         case_id=case_id,
-        command_id=command_id,
+        command_id=key.command_id,
         command_type=command_type,
         outcome=outcome,
-        status=reply.refusal.status if reply.refusal else 200,
+        status=reply.refusal.status if reply.refusal else status,
         ms=round(took * 1000, 1),
     )
     if not reply.ok:
         assert reply.refusal is not None
-        raise Problem(reply.refusal.status, reply.refusal.title, reply.refusal.detail)
+        refused = reply.refusal
+        raise Problem(refused.status, refused.title, refused.detail, headers=headers)
     if reply.positions:
         events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
-        await ctx.projector.wait_for(events_topic, reply.positions, timeout=5.0)
-    return CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
+        # The decision stands; a read model that cannot catch up only makes the answer stale.
+        shown = ctx.projector.wait_for(events_topic, reply.positions, timeout=READ_MODEL_WITHIN_S)
+        await ctx.bus.unless_lost(shown, READ_MODEL_WITHIN_S)
+    result = CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
+    if location is not None:
+        headers["Location"] = location
+    return JSONResponse(result.model_dump(), status_code=status, headers=headers)
+
+
+def _unavailable(
+    ctx: ServiceContext, meta: CommandEnvelope, key: Keyed, exc: BrokerUnavailable
+) -> Problem:
+    """The 503 for a command the ledger could not take or decide: retry with the same key."""
+    ctx.metrics.commands.labels(meta.command_type, "unavailable").inc()
+    log.warning(
+        "command.unavailable",
+        case_id=meta.case_id,
+        command_id=meta.command_id,
+        command_type=meta.command_type,
+        stored=exc.stored,
+        reason=str(exc),
+    )
+    if exc.stored:
+        advice = (
+            "it may still take effect: send it again with the same Idempotency-Key to get its"
+            " outcome, and never without it"
+        )
+    else:
+        advice = "this attempt recorded nothing: send it again with the same Idempotency-Key"
+    return Problem(
+        503,
+        "Ledger unavailable",
+        f"{exc}; {advice}",
+        headers={KEY_HEADER: key.key, "Retry-After": str(RETRY_AFTER_S)},
+        idempotency_key=key.key,
+    )
 
 
 async def transition(
@@ -143,7 +192,7 @@ async def transition(
     body: Transition,
     payload: BaseModel,
     key: str | None,
-) -> CommandResult:
+) -> JSONResponse:
     """Send a command that moves an existing case (its read-model row) the actor may change."""
     case_id = row["case_id"]
     return await submit(
@@ -151,7 +200,7 @@ async def transition(
         actor,
         command_type=command_type,
         case_id=case_id,
-        command_id=command_id_for(actor, f"{resource}/{case_id}/{command_type}", key),
+        key=keyed(actor, f"{resource}/{case_id}/{command_type}", key),
         payload=payload,
         request_body=body.model_dump(mode="json"),
         occurred_at=body.occurred_at,
@@ -160,9 +209,23 @@ async def transition(
     )
 
 
-def created(result: CommandResult, location: str) -> JSONResponse:
-    """Answer an opened case with 201 and its location."""
-    return JSONResponse(result.model_dump(), status_code=201, headers={"Location": location})
+def responses(status: int) -> dict[int | str, dict[str, Any]]:
+    """What OpenAPI shows of a command route's answers beyond its body: the key, and 503."""
+    key = {
+        "description": "The command's key, as sent or as assigned: a retry sending it is"
+        " answered with this command's outcome",
+        "schema": {"type": "string"},
+    }
+    retry = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+    return {
+        status: {"headers": {KEY_HEADER: key}},
+        503: {
+            "description": "The ledger could not take or decide the command in time; retry"
+            " with the Idempotency-Key given here (also the body's `idempotency_key`)",
+            "headers": {KEY_HEADER: key, "Retry-After": retry},
+            "content": {"application/problem+json": {"schema": {"type": "object"}}},
+        },
+    }
 
 
 def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
@@ -189,22 +252,23 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
         body: Opens, ctx: ServiceContext, actor: Actor, idempotency_key: str | None = None
     ) -> JSONResponse:
         check_unit(ctx, actor, body.unit, opening.what)
-        command_id = command_id_for(actor, resource, idempotency_key)
+        key = keyed(actor, resource, idempotency_key)
         if opening.case_id is not None:
             case_id = opening.case_id(body)
         else:
-            case_id = new_case_id(opening.prefix, command_id)
-        result = await submit(
+            case_id = new_case_id(opening.prefix, key.command_id)
+        return await submit(
             ctx,
             actor,
             command_type=opening.command,
             case_id=case_id,
-            command_id=command_id,
+            key=key,
             payload=opening.payload(ctx, case_id, body),
             request_body=body.model_dump(mode="json"),
             occurred_at=getattr(body, opening.occurred_at),
+            status=201,
+            location=f"{router.prefix}/{case_id}",
         )
-        return created(result, f"{router.prefix}/{case_id}")
 
     params = [
         _param("body", opening.body),
@@ -214,7 +278,12 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
     ]
     _declare(endpoint, opening.name, opening.description, params, JSONResponse)
     router.add_api_route(
-        "", endpoint, methods=["POST"], status_code=201, response_model=CommandResult
+        "",
+        endpoint,
+        methods=["POST"],
+        status_code=201,
+        response_model=CommandResult,
+        responses=responses(201),
     )
 
 
@@ -225,7 +294,7 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
         actor: Actor,
         body: Transition | None = None,
         idempotency_key: str | None = None,
-    ) -> CommandResult:
+    ) -> JSONResponse:
         row = case_row_for(ctx, actor, case_id, acting=True, prefix=prefix)
         if verb.roles is not None and actor.role not in verb.roles:
             raise Problem(403, "Forbidden", f"a {actor.role} cannot {verb.command} here")
@@ -243,9 +312,13 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
     else:
         params = [case_id, _param("body", verb.body), *context, key]
     name = verb.name or verb.path.replace("-", "_")
-    _declare(endpoint, name, verb.description, params, CommandResult)
+    _declare(endpoint, name, verb.description, params, JSONResponse)
     router.add_api_route(
-        f"/{{case_id}}/{verb.path}", endpoint, methods=["POST"], response_model=CommandResult
+        f"/{{case_id}}/{verb.path}",
+        endpoint,
+        methods=["POST"],
+        response_model=CommandResult,
+        responses=responses(200),
     )
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.envelope import Actor
@@ -27,6 +28,24 @@ def command_id_for(actor: Actor, resource: str, key: str | None) -> str:
     if key is None:
         return str(uuid.uuid4())
     return str(uuid.uuid5(COMMAND_NAMESPACE, f"{actor.user_id}\x1f{resource}\x1f{key}"))
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A command's Idempotency-Key, as the client sent it or as assigned, and its command id."""
+
+    key: str
+    command_id: str
+
+
+def keyed(actor: Actor, resource: str, key: str | None) -> Keyed:
+    """Take the client's Idempotency-Key, or assign one, and derive the command id from it.
+
+    An assigned key goes back with the answer, so a client that was not told the outcome
+    asks again for the same command rather than sending a second one.
+    """
+    chosen = key if key is not None else str(uuid.uuid4())
+    return Keyed(chosen, command_id_for(actor, resource, chosen))
 
 
 def fingerprint(secret: str, *parts: Any) -> str:

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     jwt_secret: str = DEFAULT_SECRET
     master_key: str = DEFAULT_SECRET
     token_ttl_hours: int = 12
-    reply_timeout_s: float = 15.0
+    # How long a command may take to be stored and decided before its caller hears 503.
+    reply_timeout_s: float = Field(default=4.0, gt=0.0, le=300.0)
     timer_interval_s: float = 30.0
     decide_batch: int = Field(default=200, ge=1, le=5000)
     decide_window_s: float = Field(default=0.005, ge=0.0, le=1.0)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -70,6 +73,80 @@ def test_worker_killed_mid_stream_loses_and_doubles_nothing(crash_stack: Stack) 
             assert [e["case_version"] for e in history] == [1]
     verdict = crash_stack.cli("audit", "verify", "--all")
     assert verdict.returncode == 0, verdict.stdout
+
+
+def commands_for(stack: Stack, summaries: set[str]) -> list[dict[str, Any]]:
+    """The commands on the stack's commands topic that log one of the given complaints."""
+    records = read_topic(stack, f"{stack.prefix}grievance.commands")
+    commands = [json.loads(r.value) for r in records]
+    return [c for c in commands if c.get("payload", {}).get("summary") in summaries]
+
+
+def test_api_killed_after_storing_commands_answers_each_retry_once(crash_stack: Stack) -> None:
+    keys = [f"stored-{uuid.uuid4()}" for _ in range(12)]
+    summaries = {f"复核{key}" for key in keys}
+
+    def log(key: str) -> httpx.Response:
+        with crash_stack.client("intake") as rep:
+            body = {**GRIEVANCE, "summary": f"复核{key}"}
+            return rep.post("/grievances", json=body, headers={"Idempotency-Key": key})
+
+    worker = crash_stack.procs["intake-worker"]
+    # With the decider paused no answer can come, so the API dies holding every command.
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        with ThreadPoolExecutor(len(keys)) as pool:
+            calls = [pool.submit(log, key) for key in keys]
+            stored = eventually(
+                lambda: commands_for(crash_stack, summaries),
+                until=lambda found: len(found) == len(keys),
+                timeout=30,
+                what="every command on the commands topic",
+            )
+            assert not any(call.done() for call in calls), "the API answered before it was killed"
+            crash_stack.procs["intake-api"].send_signal(signal.SIGSTOP)
+            crash_stack.kill("intake", "api")
+            unanswered = [call.exception(timeout=30) for call in calls]
+        assert all(isinstance(e, httpx.TransportError) for e in unanswered), unanswered
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    crash_stack.spawn("intake", "api")
+    with crash_stack.client("intake") as rep:
+        answers = []
+        for key in keys:
+            body = {**GRIEVANCE, "summary": f"复核{key}"}
+            response = rep.post("/grievances", json=body, headers={"Idempotency-Key": key})
+            assert response.status_code == 201, response.text
+            assert response.headers["Idempotency-Key"] == key
+            answers.append(response.json())
+        again = [
+            rep.post(
+                "/grievances",
+                json={**GRIEVANCE, "summary": f"复核{key}"},
+                headers={"Idempotency-Key": key},
+            ).json()
+            for key in keys
+        ]
+        assert again == answers
+        events = [
+            json.loads(r.value)
+            for r in read_topic(crash_stack, f"{crash_stack.prefix}grievance.events")
+        ]
+        mine = [e for e in events if e["payload"].get("summary") in summaries]
+        # Decided once, from the stored command, before any retry reached the new API.
+        assert sorted(e["event_id"] for e in mine) == sorted(a["event_ids"][0] for a in answers)
+        assert {e["causation_id"] for e in mine} == {c["command_id"] for c in stored}
+        for answer in answers:
+            view = rep.get(f"/grievances/{answer['case_id']}").json()
+            assert view["version"] == 1 and view["summary"] in summaries
+        # A decider killed mid-batch (the test above) may append a batch again: readers drop
+        # the repeats, so the read model holds one row per distinct event.
+        logged = {e["event_id"] for e in events if e["event_type"] == "grievance.logged"}
+        assert rep.get("/grievances", params={"limit": 1}).json()["total"] == len(logged)
+    print(
+        f"\nAPI killed holding {len(stored)} stored commands: {len(answers)} acknowledged on"
+        f" retry, {len(mine)} events on the topic, {len(logged)} rows in the read model"
+    )
 
 
 def test_api_killed_mid_projection_rebuilds_exactly(crash_stack: Stack) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from contracts.envelope import GENESIS_HASH, chain_hash
 from services.common.decider import Head, process
+from services.common.ids import keyed, new_case_id
 from services.intake.service import KIND
-from tests.unit.stories import command
+from tests.unit.stories import REP, T0, command
 from tests.unit.test_intake_domain import log_payload
 
 CASE = "GRV-TEST00000100"
@@ -36,6 +39,21 @@ def test_answered_command_is_answered_again_not_decided_again() -> None:
     assert retry.events == []
     assert retry.reply == first.reply
     assert retry.head == first.head
+
+
+def test_an_assigned_key_sent_back_finds_the_first_command_and_its_case() -> None:
+    assigned = keyed(REP, "grievances", None)
+    retried = keyed(REP, "grievances", assigned.key)
+    assert retried == assigned and keyed(REP, "grievances", None) != assigned
+    case = new_case_id("GRV", assigned.command_id)
+    assert new_case_id("GRV", retried.command_id) == case
+    # The first send is delivered late, after the caller heard 503; the retry comes after it.
+    late = command(case, "log", log_payload(), command_id=assigned.command_id, fingerprint="f")
+    retry = late.model_copy(update={"issued_at": T0 + timedelta(seconds=30)})
+    first = process(KIND, Head(), late)
+    again = process(KIND, first.head, retry)
+    assert len(first.events) == 1 and again.events == []
+    assert again.reply == first.reply
 
 
 def test_reused_idempotency_key_with_another_body_is_refused() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 
 from contracts import suggestion as s
@@ -12,9 +13,16 @@ from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.common.bearer import CurrentActor
 from services.common.bodies import Body, CommandResult, Day, Moment, Transition
-from services.common.commands import IdempotencyKey, Opening, Verb, command_routes, submit
+from services.common.commands import (
+    IdempotencyKey,
+    Opening,
+    Verb,
+    command_routes,
+    responses,
+    submit,
+)
 from services.common.context import Ctx, ServiceContext
-from services.common.ids import command_id_for
+from services.common.ids import keyed
 from services.common.queries import (
     Page,
     Skip,
@@ -153,14 +161,14 @@ command_routes(
 )
 
 
-@router.post("/{case_id}/open-review", response_model=CommandResult)
+@router.post("/{case_id}/open-review", response_model=CommandResult, responses=responses(200))
 async def open_review(
     case_id: str,
     body: ReviewBody,
     ctx: Ctx,
     actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
-) -> CommandResult:
+) -> JSONResponse:
     """Open the group's review at a meeting; the members sitting then are the ones who vote."""
     row = case_row_for(ctx, actor, case_id, acting=True, prefix=SUGGESTION_PREFIX)
     # The group knows who sits at the meeting, so the group convenes the review; the version
@@ -176,7 +184,7 @@ async def open_review(
         actor,
         command_type="convene_review",
         case_id=group_id_for(row["unit"]),
-        command_id=command_id_for(actor, f"suggestions/{case_id}/open_review", idempotency_key),
+        key=keyed(actor, f"suggestions/{case_id}/open_review", idempotency_key),
         payload=payload,
         request_body=body.model_dump(mode="json"),
         occurred_at=body.occurred_at,
