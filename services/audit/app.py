@@ -24,7 +24,7 @@ async def _indexed(ctx: AuditContext, reachable: bool) -> dict[str, Any]:
     """Count the records the index holds and those it has yet to file (None before it exists)."""
     path = index_path(ctx.settings)
     if not path.exists():
-        return {"indexed": None, "lag": None}
+        return {"indexed": None, "index_lag": None}
     index = CaseIndex(path, readonly=True)
     try:
         count, filed = index.count(), index.offsets()
@@ -34,7 +34,7 @@ async def _indexed(ctx: AuditContext, reachable: bool) -> dict[str, Any]:
     if reachable:
         with suppress(TimeoutError, KafkaError):
             lag = await asyncio.wait_for(asyncio.to_thread(_unfiled, ctx.settings, filed), 3.0)
-    return {"indexed": count, "lag": lag}
+    return {"indexed": count, "index_lag": lag}
 
 
 def _unfiled(settings: Settings, filed: dict[tuple[str, int], int]) -> int:
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         context=context,
         health=Health(
             "Report whether the broker answers, how many records the index holds and how many"
-            " it has yet to file (`lag`).",
+            " it has yet to file (`index_lag`).",
             _indexed,
         ),
         registry=lambda _ctx: registry,

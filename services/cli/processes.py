@@ -163,12 +163,13 @@ def _var_dir_of(pid: int) -> Path | None:
     return None
 
 
-def _belongs(pid: int, cmdline: list[str], settings: Settings) -> bool:
+def belongs(pid: int, cmdline: list[str], settings: Settings) -> bool:
     """Whether a process works on this deployment's var folder."""
     var = settings.var_dir.resolve()
     if "kafka.Kafka" in cmdline:
-        # The broker's command line names its properties file, under the var folder.
-        return any(arg.startswith(f"{var}/") for arg in cmdline)
+        # The broker's command line names its properties file, under the var folder (its
+        # jars may be shared with brokers of other deployments).
+        return any(a.startswith(f"{var}/") and a.endswith(".properties") for a in cmdline)
     found = _var_dir_of(pid)
     if found is not None:
         return found == var
@@ -202,14 +203,14 @@ def leftovers(settings: Settings) -> list[Leftover]:
             continue
         cmdline = _cmdline(pid)
         name = role(cmdline)
-        if pid not in mine and name is not None and _belongs(pid, cmdline, settings):
+        if pid not in mine and name is not None and belongs(pid, cmdline, settings):
             found[pid] = Leftover(pid, name)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) in mine or int(entry.name) in found:
             continue
         pid, cmdline = int(entry.name), _cmdline(int(entry.name))
         name = role(cmdline)
-        if name is not None and _belongs(pid, cmdline, settings):
+        if name is not None and belongs(pid, cmdline, settings):
             found[pid] = Leftover(pid, name)
     # The supervisor first, so it is told to stop before it sees its parts go.
     return sorted(
@@ -226,7 +227,7 @@ def forget_stale(settings: Settings) -> list[Path]:
         except (OSError, ValueError):
             pid = 0
         cmdline = _cmdline(pid) if pid > 0 else []
-        running = role(cmdline) is not None and _belongs(pid, cmdline, settings)
+        running = role(cmdline) is not None and belongs(pid, cmdline, settings)
         if not running or not Leftover(pid, "").alive():
             path.unlink(missing_ok=True)
             stale.append(path)

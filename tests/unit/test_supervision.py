@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.cli.lifecycle import Backoff, stop_together
-from services.cli.processes import role
+from services.cli.processes import belongs, role
 from services.common.presence import WorkerWatch
 from services.common.settings import Settings
 
@@ -107,6 +108,14 @@ def test_the_parts_of_a_deployment_are_told_by_their_command_lines() -> None:
     assert role(["java", "-cp", "/srv/taizhang/var/kafka/libs/*", "kafka.Kafka", "x"]) == "broker"
     assert role([python, "-m", "services.cli.main", "audit", "verify"]) is None
     assert role([python, "-m", "pytest", "tests"]) is None
+
+
+def test_a_broker_belongs_to_the_deployment_whose_var_folder_holds_its_properties() -> None:
+    mine = Settings(var_dir=Path("/srv/taizhang/var"))
+    java = ["java", "-cp", "/srv/taizhang/var/kafka/libs/*", "kafka.Kafka"]
+    assert belongs(1, [*java, "/srv/taizhang/var/kafka/node-9092/server.properties"], mine)
+    # The test session's broker runs on this checkout's jars, with its data elsewhere.
+    assert not belongs(1, [*java, "/tmp/pytest-1/kafka0/node-5000/server.properties"], mine)
 
 
 async def test_health_counts_a_worker_gone_from_the_api_start_or_its_last_sighting() -> None:
