@@ -91,7 +91,7 @@ def signal_part(pid: int, sig: int) -> None:
 
 
 class Leftover:
-    """A process of this deployment that no running supervisor holds, known by its pid."""
+    """A running process of this deployment, known by its pid (perhaps from an earlier run)."""
 
     def __init__(self, pid: int, name: str) -> None:
         self.pid = pid
@@ -151,7 +151,7 @@ def role(cmdline: list[str]) -> str | None:
 
 
 def _var_dir_of(pid: int) -> Path | None:
-    """The var folder a process of this checkout works in, from its environment."""
+    """The var folder a process was given in its environment (None if it was given none)."""
     try:
         raw = Path(f"/proc/{pid}/environ").read_bytes()
         cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
@@ -174,7 +174,8 @@ def belongs(pid: int, cmdline: list[str], settings: Settings) -> bool:
     if found is not None:
         return found == var
     # No folder of its own: the default one, if it runs from this checkout's environment.
-    return var == (ROOT / "var").resolve() and cmdline[0].startswith(f"{ROOT}/")
+    default = var == (ROOT / "var").resolve()
+    return default and bool(cmdline) and cmdline[0].startswith(f"{ROOT}/")
 
 
 def _ancestors() -> set[int]:
