@@ -1,5 +1,4 @@
-"""The supervisor of a deployment on this machine: it starts the parts, restarts any that
-exits, and stops them all together."""
+"""A deployment's supervisor: it starts the parts, restarts any that exits, stops them all."""
 
 from __future__ import annotations
 
