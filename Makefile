@@ -25,11 +25,12 @@ $(JARS): deploy/kafka/pom.xml
 	mvn -q -B -f deploy/kafka/pom.xml package -Dbroker.libs=$(CURDIR)/var/kafka/libs
 	touch $@
 
-## run: broker, topics, every service and the demo data, in the foreground (Ctrl-C stops it all)
+## run: broker, topics, every service and the demo data, in the foreground; a part that
+## exits is restarted, Ctrl-C stops it all
 run: install jars
 	$(BIN)/taizhang up --foreground
 
-## up / down: the same, in the background
+## up / down: the same, with the supervisor in the background (down stops it and every part)
 up: install jars
 	$(BIN)/taizhang up
 

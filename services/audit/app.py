@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from services.audit.api import AuditContext, router
 from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
+from services.audit.records import end_offsets, event_partitions
 from services.common.app import Health, build_app
+from services.common.kafka import STREAMS
 from services.common.settings import Settings
 
 
-async def _indexed(ctx: AuditContext, _reachable: bool) -> dict[str, Any]:
-    """Count the records the index holds (None before the worker made it)."""
+async def _indexed(ctx: AuditContext, reachable: bool) -> dict[str, Any]:
+    """Count the records the index holds and those it has yet to file (None before it exists)."""
     path = index_path(ctx.settings)
     if not path.exists():
-        return {"indexed": None}
+        return {"indexed": None, "index_lag": None}
     index = CaseIndex(path, readonly=True)
     try:
-        return {"indexed": index.count()}
+        count, filed = index.count(), index.offsets()
     finally:
         index.close()
+    lag = None
+    if reachable:
+        with suppress(TimeoutError, KafkaError):
+            lag = await asyncio.wait_for(asyncio.to_thread(_unfiled, ctx.settings, filed), 3.0)
+    return {"indexed": count, "index_lag": lag}
+
+
+def _unfiled(settings: Settings, filed: dict[tuple[str, int], int]) -> int:
+    """How many records the log holds beyond what the index has filed."""
+    parts = event_partitions(settings, STREAMS)
+    ends = end_offsets(settings, parts)
+    return sum(max(0, ends[tp] - filed.get((tp.topic, tp.partition), 0)) for tp in parts)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "audit",
         context=context,
         health=Health(
-            "Report whether the broker answers and how many records the index holds.", _indexed
+            "Report whether the broker answers, how many records the index holds and how many"
+            " it has yet to file (`index_lag`).",
+            _indexed,
         ),
         registry=lambda _ctx: registry,
         routers=[router],

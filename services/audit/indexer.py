@@ -24,6 +24,7 @@ from services.audit.records import (
 )
 from services.common import logging as logs
 from services.common.kafka import STREAMS
+from services.common.presence import Presence
 from services.common.settings import Settings
 
 log = logs.get(__name__)
@@ -118,6 +119,9 @@ class AuditWorker:
         signal.signal(signal.SIGINT, self._halt)
         checkpoint.signing_key(self.settings)
         index = CaseIndex(index_path(self.settings))
+        # Seen by the audit API's /health as a member of the service's group.
+        presence = Presence(self.settings, "audit", self.settings.topic("audit.checkpoints"))
+        presence.start()
         log.info("audit.worker.started", index=str(index_path(self.settings)))
         try:
             while not self._stop:
@@ -130,6 +134,7 @@ class AuditWorker:
                     log.warning("audit.cycle_failed", error=str(exc))
                 time.sleep(self.settings.index_interval_s)
         finally:
+            presence.stop()
             index.close()
 
     def _maybe_checkpoint(self, index: CaseIndex) -> None:

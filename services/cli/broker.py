@@ -150,6 +150,11 @@ class LocalBroker:
             return time.monotonic() - began
         if self.answering():
             raise BrokerError(f"port {self.port} is taken by another process")
+        self.wait_ready(timeout, self.launch())
+        return time.monotonic() - began
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Fetch and format if need be, and start the broker's process without waiting for it."""
         self.fetch()
         self.format()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +168,7 @@ class LocalBroker:
             )
         _STARTED[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
-        self.wait_ready(timeout, proc)
-        return time.monotonic() - began
+        return proc
 
     def wait_ready(self, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
         """Wait until the broker answers a metadata request."""

@@ -19,13 +19,16 @@ RETRY_FOR_S = 90.0
 
 
 def load_demo(settings: Settings, out: Console) -> None:
-    """Load every demo: the canteen complaint and the democratic-management figures."""
+    """Load every demo, through the APIs the settings name: the canteen complaint and the
+    democratic-management figures."""
     with httpx.Client(timeout=60) as client:
-        case = _canteen(settings, client, INTAKE)
+        case = _canteen(settings, client, settings.intake_url)
     out.print(
         f"demo data: the canteen complaint {case} is logged, acknowledged and resolved on site"
     )
-    load_suggestions_demo(settings, out)
+    load_suggestions_demo(
+        settings, out, suggestions=settings.suggestions_url, intake=settings.intake_url
+    )
 
 
 # --- democratic management: the seed's 13 project departments ---------------------------

@@ -21,6 +21,7 @@ app.command()(tokens.contracts)
 app.command()(system.serve)
 app.command()(system.up)
 app.command()(system.down)
+app.command(hidden=True)(system.supervise)
 
 
 def main() -> None:

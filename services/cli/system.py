@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import os
-import signal
-import time
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
+import httpx
 import typer
 from kafka.errors import KafkaError
 from rich.table import Table
 
-from services.cli import processes
-from services.cli.broker import BrokerError, LocalBroker
+from services.cli import processes, supervisor
+from services.cli.broker import BrokerError
 from services.cli.console import EXIT_BROKER, EXIT_USAGE, fail, out
+from services.cli.lifecycle import Stopped
+from services.cli.supervisor import SupervisorSettings, local_broker
 from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
 from services.common.settings import Settings
 
+SERVICES = processes.SERVICES
+
 broker_app = typer.Typer(help="The local Kafka broker for development.", no_args_is_help=True)
-
-
-def local_broker(settings: Settings) -> LocalBroker:
-    """The broker `make run` manages, on the configured port."""
-    port = int(settings.kafka_bootstrap_servers.rsplit(":", 1)[-1])
-    return LocalBroker(
-        home=settings.var_dir / "kafka" / f"node-{port}",
-        libs=settings.var_dir / "kafka" / "libs",
-        port=port,
-        controller_port=port + 1,
-        log_dir=settings.var_dir / "log",
-    )
 
 
 def topics() -> None:
@@ -53,11 +45,9 @@ def serve(
     host: Annotated[str, typer.Option(help="HTTP address to listen on (api)")] = "127.0.0.1",
 ) -> None:
     """Run one part of a service in the foreground."""
-    entry = processes.SERVICES.get(service)
+    entry = SERVICES.get(service)
     if entry is None:
-        raise fail(
-            f"unknown service {service!r}; one of {', '.join(processes.SERVICES)}", EXIT_USAGE
-        )
+        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", EXIT_USAGE)
     settings = Settings()
     from services.common import logging as logs
 
@@ -99,45 +89,82 @@ def up(
         bool, typer.Option(help="stay attached; Ctrl-C stops everything")
     ] = False,
     seed: Annotated[bool, typer.Option(help="load the demo data")] = True,
+    broker: Annotated[
+        bool | None,
+        typer.Option(
+            help="start the local broker (default: unless KAFKA_BOOTSTRAP_SERVERS names a cluster)"
+        ),
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="start only this service (repeatable)")
+    ] = None,
 ) -> None:
-    """Start the broker, topics, every service and the demo data; print the URLs."""
-    settings = Settings()
-    external = "KAFKA_BOOTSTRAP_SERVERS" in os.environ
+    """Start the broker, topics, every service and the demo data; restart any part that exits."""
+    settings = SupervisorSettings()
+    names = _services(service)
+    local = broker if broker is not None else "KAFKA_BOOTSTRAP_SERVERS" not in os.environ
+    _clear(settings)
+
+    def ready(ports: dict[str, int]) -> None:
+        if seed:
+            from services.cli.demo import load_demo
+
+            load_demo(settings.model_copy(update=settings.urls()), out)
+        _print_urls(settings, ports)
+
     try:
-        if not external:
-            took = local_broker(settings).start()
-            out.print(f"broker on {settings.kafka_bootstrap_servers} ready in {took:.1f}s")
-        kafka_kit.ensure_topics(settings)
-        started = processes.start_all(settings)
-    except (BrokerError, KafkaError, RuntimeError, TimeoutError) as exc:
+        if foreground:
+            journal = supervisor.Journal(settings, out)
+            supervisor.supervise(settings, journal, names, local, ready)
+            out.print("stopped; the ledger's data stays under var/")
+            return
+        ready(supervisor.detach(settings, names, local))
+    except (BrokerError, KafkaError, RuntimeError, TimeoutError, httpx.HTTPError) as exc:
         raise fail(str(exc), EXIT_BROKER) from exc
-    if seed:
-        from services.cli.demo import load_demo
+    out.print("stop with: make down")
 
-        load_demo(settings, out)
-    _print_urls(settings, started)
-    if not foreground:
-        out.print("stop with: make down")
-        return
-    stop = {"now": False}
 
-    def _stop(*_: Any) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    while not stop["now"]:
-        time.sleep(0.5)
-    down()
+def supervise(
+    broker: Annotated[bool, typer.Option(help="start the local broker")] = True,
+    service: Annotated[list[str] | None, typer.Option(help="only this service")] = None,
+) -> None:
+    """Start and watch the parts in this process: what `up` leaves running in the background."""
+    settings = SupervisorSettings()
+    journal = supervisor.Journal(settings, None)
+    ready = partial(supervisor.announce_ready, settings)
+    try:
+        supervisor.supervise(settings, journal, _services(service), broker, ready)
+    except (BrokerError, KafkaError, RuntimeError, TimeoutError) as exc:
+        journal.say(f"could not start: {exc}")
+        raise typer.Exit(EXIT_BROKER) from exc
 
 
 def down() -> None:
-    """Stop every service and the local broker; the data stays under var/."""
-    settings = Settings()
-    processes.stop_all(settings)
-    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        local_broker(settings).stop()
+    """Stop every part, the local broker and the supervisor; the data stays under var/."""
+    stopped = _clear(SupervisorSettings())
+    if not stopped.asked:
+        out.print("nothing was running")
     out.print("stopped; the ledger's data stays under var/")
+
+
+def _services(chosen: list[str] | None) -> list[str]:
+    unknown = sorted(set(chosen or ()) - set(SERVICES))
+    if unknown:
+        raise fail(f"unknown service {unknown[0]!r}; one of {', '.join(SERVICES)}", EXIT_USAGE)
+    return [name for name in SERVICES if not chosen or name in chosen]
+
+
+def _clear(settings: SupervisorSettings) -> Stopped:
+    """Stop what this deployment left running (all at once), and say so."""
+    stopped = supervisor.clear(settings)
+    if stopped.asked:
+        killed = f"; killed {', '.join(stopped.killed)}" if stopped.killed else ""
+        out.print(
+            f"stopped {', '.join(stopped.asked)} in {stopped.seconds:.1f}s{killed}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return stopped
 
 
 def _print_urls(settings: Settings, started: dict[str, int]) -> None:

@@ -18,6 +18,7 @@ from services.common.bus import CommandBus
 from services.common.context import Metrics, ServiceContext
 from services.common.decider import CaseKind
 from services.common.limits import LimitsMiddleware
+from services.common.presence import WorkerWatch
 from services.common.problems import LastResort, install_problem_handlers
 from services.common.projector import Projector
 from services.common.readmodel import ReadModel
@@ -27,6 +28,11 @@ from services.common.vault import Sealer, SqliteKeyVault
 
 log = logs.get(__name__)
 C = TypeVar("C")
+WORKER_HEALTH = (
+    "`worker` says whether the service's worker holds its consumer group, and `worker_gone_s`"
+    " how long it has not; the answer is 503 while the broker does not answer, or once the"
+    " worker has been gone longer than the grace (TAIZHANG_WORKER_GRACE_S)."
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,15 @@ def build_app(
     app.add_middleware(LastResort)
     install_problem_handlers(app)
 
+    watch = WorkerWatch(settings, service) if SERVICES[service].has_worker else None
+
     async def report(request: Request) -> JSONResponse:
         reachable = await kafka_kit.broker_reachable(settings)
         detail = await health.detail(request.app.state.ctx, reachable)
-        body = {"status": "ok" if reachable else "degraded", "broker": reachable, **detail}
-        return JSONResponse(body, status_code=200 if reachable else 503)
+        worker = await watch.report(reachable) if watch else {"worker": None}
+        healthy = reachable and not (watch and watch.overdue())
+        body = {"status": "ok" if healthy else "degraded", "broker": reachable, **detail, **worker}
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def metrics(request: Request) -> Response:
         """Expose Prometheus metrics."""
@@ -83,7 +93,7 @@ def build_app(
         methods=["GET"],
         tags=["operations"],
         name="health",
-        description=health.description,
+        description=f"{health.description} {WORKER_HEALTH}",
     )
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
     for router in routers:

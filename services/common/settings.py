@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     decide_batch: int = Field(default=200, ge=1, le=5000)
     decide_window_s: float = Field(default=0.005, ge=0.0, le=1.0)
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
+    # How long an API's /health tolerates its worker missing from its group before a 503.
+    worker_grace_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    # How long one answer of the broker about the worker's group is reused by /health.
+    worker_check_s: float = Field(default=3.0, ge=0.0, le=60.0)
     max_body_bytes: int = 64 * 1024
     # How long ago a command may say it happened: a grievance logged late, say.
     max_backdate_days: int = Field(default=3 * 365, ge=1, le=36500)

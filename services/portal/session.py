@@ -39,8 +39,8 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/health", include_in_schema=False)
 async def health() -> JSONResponse:
-    """Report that the portal answers."""
-    return JSONResponse({"status": "ok"})
+    """Report that the portal answers (it runs no worker)."""
+    return JSONResponse({"status": "ok", "worker": None})
 
 
 @router.get("/", response_class=HTMLResponse)
