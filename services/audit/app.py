@@ -13,6 +13,7 @@ from services.audit.api import AuditContext, router
 from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
 from services.common.app import Health, build_app
+from services.common.gauges import dead_letters
 from services.common.settings import Settings
 
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         registry=lambda _ctx: registry,
         routers=[router],
+        gauges=lambda _ctx: dead_letters(settings),
     )
 
 

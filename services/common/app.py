@@ -17,6 +17,7 @@ from services.common import logging as logs
 from services.common.bus import CommandBus
 from services.common.context import Metrics, ServiceContext
 from services.common.decider import CaseKind
+from services.common.gauges import Gauge, isolation, render
 from services.common.limits import LimitsMiddleware
 from services.common.problems import install_problem_handlers
 from services.common.projector import Projector
@@ -46,8 +47,12 @@ def build_app(
     health: Health[C],
     registry: Callable[[C], CollectorRegistry],
     routers: Sequence[APIRouter],
+    gauges: Callable[[C], Awaitable[list[Gauge]]] | None = None,
 ) -> FastAPI:
-    """Assemble a service's HTTP app around the context its routes read, open for its life."""
+    """Assemble a service's HTTP app around the context its routes read, open for its life.
+
+    `gauges` are read afresh on each /metrics request, beside the registry's own metrics.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +78,8 @@ def build_app(
     async def metrics(request: Request) -> Response:
         """Expose Prometheus metrics."""
         exposed = generate_latest(registry(request.app.state.ctx))
+        if gauges is not None:
+            exposed += render(await gauges(request.app.state.ctx))
         return Response(exposed, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route(
@@ -146,4 +153,5 @@ def case_app(
         health=Health("Report whether the broker answers and how far the read model lags.", _lag),
         registry=lambda ctx: ctx.metrics.registry,
         routers=routers,
+        gauges=isolation,
     )
