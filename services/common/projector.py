@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.readmodel import ReadModel, Record
+from services.common.readmodel import ReadModel
+from services.common.readschema import Record
 from services.common.settings import Settings
 
 log = logs.get(__name__)

@@ -36,19 +36,32 @@ def held(db: sqlite3.Connection, case_id: str) -> str | None:
     return f"{case_id} is quarantined since {position(row[1], row[2], row[3])}: {row[0]}"
 
 
+class Tripped(Exception):
+    """An event could not be applied on the fast path: the batch is to be applied carefully."""
+
+
 def attempt(
-    db: sqlite3.Connection, case_id: str, where: tuple[str, int, int], apply: Callable[[], None]
+    db: sqlite3.Connection,
+    case_id: str,
+    where: tuple[str, int, int],
+    apply: Callable[[], None],
+    *,
+    careful: bool,
 ) -> str | None:
     """Apply one event of a case, or undo what it wrote and quarantine the case; say why.
 
-    The caller's transaction stays open either way, so the offset is stored with the outcome.
+    Without `careful` nothing can be undone alone, so a failure raises Tripped instead. The
+    caller's transaction stays open either way, so the offset is stored with the outcome.
     """
-    db.execute("SAVEPOINT event")
+    if careful:
+        db.execute("SAVEPOINT event")
     try:
         apply()
     except Exception as exc:
         if isinstance(exc, MemoryError) or _environment(exc):
             raise
+        if not careful:
+            raise Tripped from exc
         db.execute("ROLLBACK TO event")
         db.execute("RELEASE event")
         reason = f"cannot apply: {reason_of(exc)}"
@@ -58,7 +71,8 @@ def attempt(
             (case_id, reason, *where),
         )
         return reason
-    db.execute("RELEASE event")
+    if careful:
+        db.execute("RELEASE event")
     return None
 
 

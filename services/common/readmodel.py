@@ -1,11 +1,7 @@
 """A service's SQLite read model: cases, events and consumed offsets, in one transaction.
 
-An event that cannot be read, or that does not follow its case's chain, is dead-lettered and
-the case goes on. One that follows the chain but cannot be applied (its payload, the fold or a
-hook fails) leaves nothing behind, and its case is quarantined: its later events are
-dead-lettered too, naming the first failure, and its view says so, rather than showing as
-current a state that missed an event. Either way the offset moves on in the same
-transaction. A rebuild from offset 0 (the file deleted) tries every case afresh.
+An event that follows its case's chain but cannot be applied leaves nothing behind and
+quarantines its case (`quarantine.py`); every record, applied or not, moves the offset on.
 """
 
 from __future__ import annotations
@@ -14,7 +10,6 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -24,32 +19,11 @@ from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
 from services.common import quarantine
 from services.common.decider import CaseKind
-from services.common.readschema import SCHEMA
+from services.common.readschema import SCHEMA, DeadLetter, Record
 
 S = TypeVar("S", bound=BaseModel)
 Hook = Callable[[sqlite3.Connection, Envelope, EventPayload, BaseModel], None]
 ForeignHook = Callable[[sqlite3.Connection, Envelope, EventPayload], None]
-
-
-@dataclass(frozen=True)
-class Record:
-    """One consumed record, as the read model needs it."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record the read model could not apply, and why."""
-
-    record: Record
-    reason: str
-    case_id: str | None = None
-    # The case is set aside from now on, not only this record.
-    quarantined: bool = False
 
 
 class ReadModel(Generic[S]):
@@ -78,6 +52,7 @@ class ReadModel(Generic[S]):
         self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._reader.row_factory = sqlite3.Row
         self.duplicates = 0
+        self._careful = False
 
     @property
     def topics(self) -> list[str]:
@@ -92,8 +67,22 @@ class ReadModel(Generic[S]):
         return {(t, p): o for t, p, o in rows}
 
     def apply_batch(self, records: Sequence[Record]) -> list[DeadLetter]:
-        """Apply records inside an open transaction; the caller commits or rolls back."""
+        """Apply records inside an open transaction; the caller commits or rolls back.
+
+        A batch goes straight through; only one with an event that cannot be applied is
+        applied again from its start, each event on a savepoint, to set that case aside.
+        """
         self._lock.acquire()
+        before = self.duplicates
+        try:
+            return self._applied(records, careful=False)
+        except quarantine.Tripped:
+            self._db.execute("ROLLBACK")
+            self.duplicates = before
+            return self._applied(records, careful=True)
+
+    def _applied(self, records: Sequence[Record], *, careful: bool) -> list[DeadLetter]:
+        self._careful = careful
         self._db.execute("BEGIN IMMEDIATE")
         dead: list[DeadLetter] = []
         last: dict[tuple[str, int], int] = {}
@@ -189,7 +178,7 @@ class ReadModel(Generic[S]):
 
     def _attempt(self, rec: Record, env: Envelope, apply: Callable[[], None]) -> DeadLetter | None:
         where = (rec.topic, rec.partition, rec.offset)
-        failed = quarantine.attempt(self._db, env.case_id, where, apply)
+        failed = quarantine.attempt(self._db, env.case_id, where, apply, careful=self._careful)
         return DeadLetter(rec, failed, env.case_id, quarantined=True) if failed else None
 
     def _fold(self, rec: Record, env: Envelope, stored: str | None) -> None:

@@ -1,6 +1,8 @@
-"""The tables of a service's read model: cases, their events, offsets, cases set aside."""
+"""What a service's read model holds and reads: its tables, the records it is fed and parks."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # A case's row holds its state after its last applied event; `quarantined` names the first
 # event of a case that could not be applied, after which the case's events are set aside.
@@ -48,3 +50,24 @@ CREATE TABLE IF NOT EXISTS quarantined (
     "offset" INTEGER NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed record, as the read model needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the read model could not apply, and why."""
+
+    record: Record
+    reason: str
+    case_id: str | None = None
+    # The case is set aside from now on, not only this record.
+    quarantined: bool = False
