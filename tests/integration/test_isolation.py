@@ -26,7 +26,6 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
-from services.common import kafka as kafka_kit
 from services.common.calendar import local_date
 from services.common.ids import new_case_id
 from services.followup.app import create_worker
@@ -53,7 +52,6 @@ class World:
     stack: Stack
     memory_case: str = ""
     memory_fup: str = ""
-    overflow_case: str = ""
     quarantined_fup: str = ""
     quarantined_at: tuple[int, int] = (0, 0)
     head_command: str = ""
@@ -188,6 +186,28 @@ def dead_letter_lines(world: World, part: str) -> list[dict[str, Any]]:
     ]
 
 
+def poison_records(w: World, opened: Envelope) -> None:
+    """Write poison after the worker is up: an event, two commands, a date past the calendar."""
+    # An event the read model cannot apply, though it follows the chain.
+    unreadable = after(opened, "followup.progress_noted", {"progress": "no note"})
+    w.quarantined_at = send(
+        w.stack, w.topic("followup.events"), opened.case_id, unreadable.to_bytes()
+    )
+    # A command for the case whose head cannot be read, and one whose rule trips.
+    for_head = command(BAD_HEAD, "note_progress", {"note": "进展"})
+    source = {"source_case_id": "DSP-0000000000AA", "source_event_id": str(uuid.uuid4())}
+    reminder = {"kind": "limitation_reminder", "unit": UNIT, "limitation_date": "0001-01-05"}
+    tripping = command(new_case_id("FUP", str(uuid.uuid4())), "schedule", {**reminder, **source})
+    for meta in (for_head, tripping):
+        send(w.stack, w.topic("followup.commands"), meta.case_id, meta.model_dump_json().encode())
+    w.head_command, w.rule_command = for_head.command_id, tripping.command_id
+    # An escalation due on the last day of the calendar, the date that stopped the worker.
+    overflow_id, overflow = grievance()
+    due = {"owner": "lead-p05", "due": "9999-12-31"}
+    overflow.append(after(overflow[-1], "grievance.escalated", due))
+    write(w.stack.settings, iter([(overflow_id, overflow)]))
+
+
 @pytest.fixture(scope="module")
 def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The follow-up service with poison in its memories, its commands and its events."""
@@ -204,50 +224,10 @@ def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             write(stack.settings, iter([first]))
             w.quarantined_fup = followup_id_for(str(first[1][-1].event_id), "callback")
             scheduled(officer, w.quarantined_fup)
-            events = ok(officer.get(f"/followups/{w.quarantined_fup}/history"))["events"]
-            [opened] = [
-                parse_record(json.dumps({k: v for k, v in e.items() if k != "_position"}).encode())[
-                    1
-                ]
-                for e in events
-            ]
-
-            # Poison: an event the read model cannot apply, though it follows the chain.
-            unreadable = after(opened, "followup.progress_noted", {"progress": "no note"})
-            w.quarantined_at = send(
-                stack, w.topic("followup.events"), opened.case_id, unreadable.to_bytes()
-            )
-            # Poison: a command for the case whose head cannot be read; one whose rule trips.
-            for_head = command(BAD_HEAD, "note_progress", {"note": "进展"})
-            tripping = command(
-                new_case_id("FUP", str(uuid.uuid4())),
-                "schedule",
-                {
-                    "kind": "limitation_reminder",
-                    "unit": UNIT,
-                    "source_case_id": "DSP-0000000000AA",
-                    "source_event_id": str(uuid.uuid4()),
-                    "limitation_date": "0001-01-05",
-                },
-            )
-            for meta in (for_head, tripping):
-                send(
-                    stack,
-                    w.topic("followup.commands"),
-                    meta.case_id,
-                    meta.model_dump_json().encode(),
-                )
-            w.head_command, w.rule_command = for_head.command_id, tripping.command_id
-            # Poison: an escalation due on the last day of the calendar, and the case whose
-            # policy memory cannot be read.
-            overflow_id, overflow = grievance()
-            overflow.append(
-                after(
-                    overflow[-1], "grievance.escalated", {"owner": "lead-p05", "due": "9999-12-31"}
-                )
-            )
-            w.overflow_case = overflow_id
-            write(stack.settings, iter([(overflow_id, overflow), (memory_case, memory_events)]))
+            [body] = ok(officer.get(f"/followups/{w.quarantined_fup}/history"))["events"]
+            del body["_position"]
+            poison_records(w, parse_record(json.dumps(body).encode())[1])
+            write(stack.settings, iter([(memory_case, memory_events)]))
 
             # Then the ordinary cases: two call-backs, two escalations already overdue.
             yesterday = (local_date(datetime.now(UTC)) - timedelta(days=1)).isoformat()
@@ -357,26 +337,32 @@ def test_an_event_the_read_model_cannot_apply_quarantines_its_case_and_its_view_
 
 
 def test_every_parked_record_is_named_in_one_log_line_and_counted_in_metrics(world: World) -> None:
-    parked(world, "grievance.events", world.memory_case, 3)
-    parked(world, "followup.commands", BAD_HEAD, 2)
     lines = dead_letter_lines(world, "worker")
-    for case in (BAD_HEAD, world.memory_case):
-        mine = [x for x in lines if x["case_id"] == case]
-        assert mine and all({"topic", "partition", "offset", "reason"} <= set(x) for x in mine)
-    dlqs = [
-        world.topic(t)
-        for t in ("followup.commands.dlq", "followup.events.dlq", "grievance.events.dlq")
-    ]
-    on_topics = {t: len(read_topic(world.stack, t)) for t in dlqs}
-    assert all(on_topics.values()), on_topics
-    with world.stack.client("followup", **OFFICER) as officer:
-        exposed = officer.get("/metrics").text
-    counted = {
-        m["topic"]: int(float(m["value"]))
-        for m in re.finditer(
-            r'taizhang_dead_letters\{topic="(?P<topic>[^"]+)"\} (?P<value>\S+)', exposed
+    for topic, case, count in (
+        ("followup.commands", BAD_HEAD, 2),
+        ("grievance.events", world.memory_case, 3),
+    ):
+        offsets = sorted(
+            int(headers(r)["source_offset"]) for r in parked(world, topic, case, count)
         )
-    }
-    assert {t: counted[t] for t in dlqs} == on_topics
+        mine = [x for x in lines if x["case_id"] == case]
+        assert sorted(x["offset"] for x in mine) == offsets
+        assert all(x["topic"] == world.topic(topic) and x["reason"] for x in mine)
+    dlqs = [
+        world.topic(f"{t}.dlq")
+        for t in ("followup.commands", "followup.events", "grievance.events")
+    ]
+
+    def counts() -> tuple[dict[str, int], dict[str, int], str]:
+        on_topics = {t: len(read_topic(world.stack, t)) for t in dlqs}
+        with world.stack.client("followup", **OFFICER) as officer:
+            exposed = officer.get("/metrics").text
+        gauges = re.finditer(r'taizhang_dead_letters\{topic="([^"]+)"\} (\S+)', exposed)
+        counted = {m[1]: int(float(m[2])) for m in gauges if m[1] in dlqs}
+        return on_topics, counted, exposed
+
+    on_topics, counted, exposed = eventually(
+        counts, until=lambda c: c[0] == c[1], what="/metrics to count every dead letter"
+    )
+    assert counted == on_topics and all(on_topics.values()), on_topics
     assert re.search(r"^taizhang_quarantined_cases 1\.0$", exposed, re.M), exposed
-    assert kafka_kit.dead_letter_counts(world.stack.settings)[dlqs[0]] == on_topics[dlqs[0]]
