@@ -16,6 +16,7 @@ from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
 from services.audit.records import end_offsets, event_partitions
 from services.common.app import Health, build_app
+from services.common.gauges import dead_letters
 from services.common.kafka import STREAMS
 from services.common.settings import Settings
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         registry=lambda _ctx: registry,
         routers=[router],
+        gauges=lambda _ctx: dead_letters(settings),
     )
 
 

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from contracts.envelope import parse_record
 from services.audit.records import LogRecord, Position
 from services.common.settings import Settings
@@ -215,7 +213,8 @@ def _row(rec: LogRecord) -> tuple[object, ...]:
     pos = rec.position
     try:
         _, env = parse_record(rec.value)
-    except (ValueError, ValidationError):
+        recorded = env.to_wire()["recorded_at"]
+    except Exception:  # whatever a record holds, its place is filed, and verify names it
         return (pos.topic, pos.partition, pos.offset, rec.key or "", *([None] * 7))
     return (
         pos.topic,
@@ -225,7 +224,7 @@ def _row(rec: LogRecord) -> tuple[object, ...]:
         env.case_version,
         str(env.event_id),
         env.event_type,
-        env.to_wire()["recorded_at"],
+        recorded,
         env.correlation_id,
         env.causation_id,
         env.hash,

@@ -17,7 +17,8 @@ from kafka import TopicPartition
 from contracts.catalog import SERVICES
 from services.audit.meter import QUIET, Meter
 from services.audit.records import end_offsets, read_partitions, reading, topic_partitions
-from services.common.readmodel import ReadModel, Record
+from services.common.readmodel import ReadModel
+from services.common.readschema import Record
 from services.common.settings import Settings
 
 BATCH = 2000

@@ -17,6 +17,7 @@ from services.common import logging as logs
 from services.common.bus import CommandBus
 from services.common.context import Metrics, ServiceContext
 from services.common.decider import CaseKind
+from services.common.gauges import Gauge, isolation, render
 from services.common.limits import LimitsMiddleware
 from services.common.presence import WorkerWatch
 from services.common.problems import LastResort, install_problem_handlers
@@ -52,8 +53,12 @@ def build_app(
     health: Health[C],
     registry: Callable[[C], CollectorRegistry],
     routers: Sequence[APIRouter],
+    gauges: Callable[[C], Awaitable[list[Gauge]]] | None = None,
 ) -> FastAPI:
-    """Assemble a service's HTTP app around the context its routes read, open for its life."""
+    """Assemble a service's HTTP app around the context its routes read, open for its life.
+
+    `gauges` are read afresh on each /metrics request, beside the registry's own metrics.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +90,8 @@ def build_app(
     async def metrics(request: Request) -> Response:
         """Expose Prometheus metrics."""
         exposed = generate_latest(registry(request.app.state.ctx))
+        if gauges is not None:
+            exposed += render(await gauges(request.app.state.ctx))
         return Response(exposed, media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route(
@@ -158,4 +165,5 @@ def case_app(
         health=Health("Report whether the broker answers and how far the read model lags.", _lag),
         registry=lambda ctx: ctx.metrics.registry,
         routers=routers,
+        gauges=isolation,
     )

@@ -158,3 +158,30 @@ async def broker_reachable(settings: Settings, timeout: float = 3.0) -> bool:
         return await asyncio.wait_for(asyncio.to_thread(probe), timeout)
     except TimeoutError:
         return False
+
+
+def dead_letter_counts(settings: Settings) -> dict[str, int]:
+    """Return how many records each dead-letter topic of the deployment holds now."""
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as Partition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="taizhang-metrics",
+        request_timeout_ms=15_000,
+    )
+    try:
+        topics = sorted(
+            t
+            for t in consumer.topics()
+            if t.startswith(settings.topic_prefix) and t.endswith(".dlq")
+        )
+        parts = [Partition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(parts)
+        starts = consumer.beginning_offsets(parts)
+        counts = dict.fromkeys(topics, 0)
+        for tp in parts:
+            counts[tp.topic] += ends[tp] - starts[tp]
+        return counts
+    finally:
+        consumer.close()

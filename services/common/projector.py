@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.readmodel import ReadModel, Record
+from services.common.readmodel import ReadModel
+from services.common.readschema import Record
 from services.common.settings import Settings
 
 log = logs.get(__name__)
@@ -103,18 +104,22 @@ class Projector:
                         case_id=item.case_id,
                         reason=item.reason,
                         dlq=f"{r.topic}.dlq",
+                        quarantined=item.quarantined,
                     )
+                    headers = [
+                        ("source_topic", r.topic.encode()),
+                        ("source_partition", str(r.partition).encode()),
+                        ("source_offset", str(r.offset).encode()),
+                        ("reason", item.reason.encode()),
+                        ("consumer", self.consumer_name.encode()),
+                    ]
+                    if item.quarantined:
+                        headers.append(("quarantined", b"true"))
                     await self.producer.send_and_wait(
                         f"{r.topic}.dlq",
                         value=r.value,
                         key=item.case_id.encode() if item.case_id else None,
-                        headers=[
-                            ("source_topic", r.topic.encode()),
-                            ("source_partition", str(r.partition).encode()),
-                            ("source_offset", str(r.offset).encode()),
-                            ("reason", item.reason.encode()),
-                            ("consumer", self.consumer_name.encode()),
-                        ],
+                        headers=headers,
                     )
             except Exception:
                 await asyncio.to_thread(self.model.rollback)

@@ -115,6 +115,9 @@ def case_view(row: Any) -> dict[str, Any]:
     view.update(json.loads(row["state"]))
     view["updated_at"] = row["updated_at"]
     view["correlation_id"] = row["correlation_id"]
+    if row["quarantined"]:
+        # An event of the case could not be applied: the state shown stops before it.
+        view["quarantined"] = json.loads(row["quarantined"])
     return view
 
 

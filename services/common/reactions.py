@@ -29,6 +29,17 @@ class SourceCase(BaseModel):
         return len(self.hashes)
 
 
+class Stray(ValueError):
+    """An event that does not belong to its case as followed so far: forged, skipped or doubled.
+
+    It is set aside alone; the case's own chain goes on being answered.
+    """
+
+
+class NeverOpened(Stray, LookupError):
+    """An event of a case that was never opened by one of the events that open one."""
+
+
 # A policy answering an event of a case whose chain it follows, or one answering events alone.
 React = Callable[[Envelope, EventPayload, SourceCase], Commands]
 ReactAlone = Callable[[Envelope, EventPayload], Commands]
@@ -70,14 +81,12 @@ def follow_chain(
     if env.case_version <= source.version:
         if source.hashes[env.case_version - 1] == env.hash:
             return None
-        raise ValueError(
-            f"{env.case_id} version {env.case_version} differs from the one read before"
-        )
+        raise Stray(f"{env.case_id} version {env.case_version} differs from the one read before")
     if source.version == 0 and (env.case_version != 1 or env.event_type not in opened_by):
-        raise LookupError(f"{env.event_type} names {env.case_id}, a case that was never opened")
+        raise NeverOpened(f"{env.event_type} names {env.case_id}, a case that was never opened")
     head = source.hashes[-1] if source.hashes else GENESIS_HASH
     if env.case_version != source.version + 1 or env.prev_hash != head:
-        raise ValueError(
+        raise Stray(
             f"{env.case_id} version {env.case_version} does not follow version {source.version}"
         )
     unit = source.unit if source.version else getattr(payload, "unit", None)

@@ -8,14 +8,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import faust
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.envelope import Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.deadletters import Record, dead_letter
-from services.common.reactions import Commands, React, ReactAlone, SourceCase, follow_chain
+from services.common.isolation import position, quarantine_mark, quarantined_since, reason_of
+from services.common.reactions import (
+    Commands,
+    React,
+    ReactAlone,
+    SourceCase,
+    Stray,
+    follow_chain,
+)
 
 if TYPE_CHECKING:
     from services.common.worker import DeciderWorker, Extra
@@ -60,10 +68,13 @@ def read_event(value: bytes) -> tuple[Envelope, EventPayload]:
 class ReactorBody:
     """How one installed reactor handles each record: check, decide, send, then remember.
 
-    A record that cannot be read, or that the step refuses, is dead-lettered beside its
-    topic and the reactor moves on. What it remembers, per case or per the key records were
-    filed under, is written only once the commands are stored, so a redelivered record is
-    answered again, with the same command ids.
+    A record that cannot be read, or that does not belong to its case as followed so far,
+    is dead-lettered beside its topic and the reactor moves on. One the step fails on, for
+    whatever reason, is dead-lettered too, and the case (or the key records were filed
+    under) is quarantined: its later records are dead-lettered naming that first failure,
+    never answered from a memory that missed an event. What it remembers is written only
+    once the commands are stored, so a redelivered record is answered again, with the same
+    command ids.
     """
 
     def __init__(
@@ -89,17 +100,23 @@ class ReactorBody:
 
     async def handle(self, record: Record) -> None:
         """Answer one event record."""
-        case_id: str | None = None
         try:
             env, payload = read_event(record.value)
-            case_id = env.case_id
-            key = record.key if self.by_filed_key else case_id.encode()
-            stored = self.memory.get(key) if self.memory is not None else None
-            answer = self.step(stored, env, payload)
-        except (ValidationError, ValueError, LookupError) as exc:
-            reason = f"{self.name}: {exc}"
-            await dead_letter(self.worker.sender, record, reason, case_id=case_id)
+        except Exception as exc:  # whatever the record holds, the reactor goes on
+            await self._park(record, reason_of(exc))
             return
+        case_id = env.case_id
+        key = record.key if self.by_filed_key else case_id.encode()
+        stored = self.memory.get(key) if self.memory is not None else None
+        verdict = judge(self.step, key.decode(errors="replace"), stored, env, payload)
+        if verdict.answer is None:
+            quarantined = verdict.quarantine and self.memory is not None
+            await self._park(record, verdict.parked, case_id, quarantined=quarantined)
+            if quarantined:
+                where = position(record.topic, record.partition, record.offset)
+                self.memory[key] = quarantine_mark(verdict.parked, where)
+            return
+        answer = verdict.answer
         if answer.repeat:
             log.info("reaction.repeat", reactor=self.name, case_id=case_id, offset=record.offset)
             return
@@ -120,6 +137,42 @@ class ReactorBody:
                 self.memory.pop(key, None)
             else:
                 self.memory[key] = answer.memory
+
+    async def _park(
+        self, record: Record, why: str, case_id: str | None = None, *, quarantined: bool = False
+    ) -> None:
+        reason = f"{self.name}: {why}"
+        await dead_letter(
+            self.worker.sender, record, reason, case_id=case_id, quarantined=quarantined
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What becomes of one sound record: its answer, or why it is parked instead."""
+
+    answer: Answer | None = None
+    parked: str = ""
+    # The record's key is set aside from now on: the step failed on a record that belongs.
+    quarantine: bool = False
+
+
+def judge(step: Step, key: str, stored: Any, env: Envelope, payload: EventPayload) -> Verdict:
+    """Run the step on a sound record, unless its key is quarantined; never raise.
+
+    A record that does not belong to its case as followed is parked alone; any failure of
+    the step on one that belongs quarantines the key, so no later record is answered from a
+    memory that missed it.
+    """
+    held = quarantined_since(stored)
+    if held is not None:
+        return Verdict(parked=f"{key} {held}")
+    try:
+        return Verdict(answer=step(stored, env, payload))
+    except Stray as exc:
+        return Verdict(parked=str(exc))
+    except Exception as exc:  # a failing policy sets this case aside, not the reactor
+        return Verdict(parked=reason_of(exc), quarantine=True)
 
 
 @overload

@@ -1,4 +1,8 @@
-"""A service's SQLite read model: cases, events and consumed offsets, in one transaction."""
+"""A service's SQLite read model: cases, events and consumed offsets, in one transaction.
+
+An event that follows its case's chain but cannot be applied leaves nothing behind and
+quarantines its case (`quarantine.py`); every record, applied or not, moves the offset on.
+"""
 
 from __future__ import annotations
 
@@ -6,76 +10,20 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
+from services.common import quarantine
 from services.common.decider import CaseKind
+from services.common.readschema import SCHEMA, DeadLetter, Record
 
 S = TypeVar("S", bound=BaseModel)
 Hook = Callable[[sqlite3.Connection, Envelope, EventPayload, BaseModel], None]
 ForeignHook = Callable[[sqlite3.Connection, Envelope, EventPayload], None]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cases (
-    case_id TEXT PRIMARY KEY,
-    unit TEXT NOT NULL,
-    status TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    hash TEXT NOT NULL,
-    opened_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    correlation_id TEXT NOT NULL,
-    state TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cases_unit ON cases (unit, opened_at);
-CREATE INDEX IF NOT EXISTS cases_status ON cases (status, opened_at);
-CREATE TABLE IF NOT EXISTS events (
-    case_id TEXT NOT NULL,
-    case_version INTEGER NOT NULL,
-    event_id TEXT NOT NULL UNIQUE,
-    event_type TEXT NOT NULL,
-    occurred_at TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    "offset" INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (case_id, case_version)
-);
-CREATE TABLE IF NOT EXISTS foreign_events (
-    event_id TEXT PRIMARY KEY
-);
-CREATE TABLE IF NOT EXISTS offsets (
-    topic TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL,
-    PRIMARY KEY (topic, partition)
-);
-"""
-
-
-@dataclass(frozen=True)
-class Record:
-    """One consumed record, as the read model needs it."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record the read model could not apply, and why."""
-
-    record: Record
-    reason: str
-    case_id: str | None = None
 
 
 class ReadModel(Generic[S]):
@@ -104,6 +52,7 @@ class ReadModel(Generic[S]):
         self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._reader.row_factory = sqlite3.Row
         self.duplicates = 0
+        self._careful = False
 
     @property
     def topics(self) -> list[str]:
@@ -118,8 +67,22 @@ class ReadModel(Generic[S]):
         return {(t, p): o for t, p, o in rows}
 
     def apply_batch(self, records: Sequence[Record]) -> list[DeadLetter]:
-        """Apply records inside an open transaction; the caller commits or rolls back."""
+        """Apply records inside an open transaction; the caller commits or rolls back.
+
+        A batch goes straight through; only one with an event that cannot be applied is
+        applied again from its start, each event on a savepoint, to set that case aside.
+        """
         self._lock.acquire()
+        before = self.duplicates
+        try:
+            return self._applied(records, careful=False)
+        except quarantine.Tripped:
+            self._db.execute("ROLLBACK")
+            self.duplicates = before
+            return self._applied(records, careful=True)
+
+    def _applied(self, records: Sequence[Record], *, careful: bool) -> list[DeadLetter]:
+        self._careful = careful
         self._db.execute("BEGIN IMMEDIATE")
         dead: list[DeadLetter] = []
         last: dict[tuple[str, int], int] = {}
@@ -150,25 +113,16 @@ class ReadModel(Generic[S]):
             self._lock.release()
 
     def _apply(self, rec: Record) -> DeadLetter | None:
-        try:
-            raw, env = parse_record(rec.value)
-        except (ValueError, ValidationError) as exc:
-            return DeadLetter(rec, f"unreadable record: {_short(exc)}")
-        if chain_hash(raw) != raw.get("hash"):
-            return DeadLetter(rec, "hash does not match the record's content", env.case_id)
+        env = self._read(rec)
+        if isinstance(env, DeadLetter):
+            return env
         if not self.kind.owns(env.case_id):
             return DeadLetter(rec, f"not a {'/'.join(self.kind.prefixes)} case", env.case_id)
-        kind = self.kind.of(env.case_id)
-        try:
-            payload = REGISTRY.read(env)
-        except (ValueError, ValidationError) as exc:
-            return DeadLetter(rec, f"payload does not match its schema: {_short(exc)}", env.case_id)
-        seen = self._db.execute(
-            "SELECT 1 FROM events WHERE event_id = ?", (str(env.event_id),)
-        ).fetchone()
-        if seen:
-            self.duplicates += 1
+        if self._seen("events", env):
             return None
+        held = quarantine.held(self._db, env.case_id)
+        if held is not None:
+            return DeadLetter(rec, held, env.case_id)
         row = self._db.execute(
             "SELECT version, hash, state FROM cases WHERE case_id = ?", (env.case_id,)
         ).fetchone()
@@ -180,33 +134,62 @@ class ReadModel(Generic[S]):
                 f" got version {env.case_version} after {env.prev_hash[:12]}",
                 env.case_id,
             )
-        before = kind.state.model_validate_json(row[2]) if row else None
-        try:
-            state = kind.evolve(before, env, payload)
-        except ValueError as exc:
-            return DeadLetter(rec, f"cannot apply: {exc}", env.case_id)
-        self._store(rec, env, state)
-        for hook in self._hooks:
-            hook(self._db, env, payload, state)
-        return None
+        return self._attempt(rec, env, lambda: self._fold(rec, env, row[2] if row else None))
 
     def _apply_foreign(self, rec: Record) -> DeadLetter | None:
         """Apply another service's event through its hook, once per event id."""
+        env = self._read(rec)
+        if isinstance(env, DeadLetter):
+            return env
+        if self._seen("foreign_events", env):
+            return None
+        held = quarantine.held(self._db, env.case_id)
+        if held is not None:
+            return DeadLetter(rec, held, env.case_id)
+
+        def apply() -> None:
+            payload = REGISTRY.read(env)
+            self._db.execute(
+                "INSERT INTO foreign_events (event_id) VALUES (?)", (str(env.event_id),)
+            )
+            self._foreign[rec.topic](self._db, env, payload)
+
+        return self._attempt(rec, env, apply)
+
+    def _read(self, rec: Record) -> Envelope | DeadLetter:
+        """Return a record's envelope if it is readable and its hash matches its content."""
         try:
             raw, env = parse_record(rec.value)
-            if chain_hash(raw) != raw.get("hash"):
-                return DeadLetter(rec, "hash does not match the record's content", env.case_id)
-            payload = REGISTRY.read(env)
-        except (ValueError, ValidationError) as exc:
+            sound = chain_hash(raw) == raw.get("hash")
+        except Exception as exc:  # whatever the bytes are, the projection goes on
             return DeadLetter(rec, f"unreadable record: {_short(exc)}")
-        inserted = self._db.execute(
-            "INSERT OR IGNORE INTO foreign_events (event_id) VALUES (?)", (str(env.event_id),)
-        ).rowcount
-        if inserted:
-            self._foreign[rec.topic](self._db, env, payload)
-        else:
-            self.duplicates += 1
-        return None
+        return (
+            env
+            if sound
+            else DeadLetter(rec, "hash does not match the record's content", env.case_id)
+        )
+
+    def _seen(self, table: str, env: Envelope) -> bool:
+        """Whether the event was applied before (and so is counted as a repeat)."""
+        query = f"SELECT 1 FROM {table} WHERE event_id = ?"
+        seen = self._db.execute(query, (str(env.event_id),)).fetchone() is not None
+        self.duplicates += seen
+        return seen
+
+    def _attempt(self, rec: Record, env: Envelope, apply: Callable[[], None]) -> DeadLetter | None:
+        where = (rec.topic, rec.partition, rec.offset)
+        failed = quarantine.attempt(self._db, env.case_id, where, apply, careful=self._careful)
+        return DeadLetter(rec, failed, env.case_id, quarantined=True) if failed else None
+
+    def _fold(self, rec: Record, env: Envelope, stored: str | None) -> None:
+        """Apply an event that follows its case's chain: state, row, event, hooks."""
+        kind = self.kind.of(env.case_id)
+        payload = REGISTRY.read(env)
+        before = kind.state.model_validate_json(stored) if stored is not None else None
+        state = kind.evolve(before, env, payload)
+        self._store(rec, env, state)
+        for hook in self._hooks:
+            hook(self._db, env, payload, state)
 
     def _store(self, rec: Record, env: Envelope, state: S) -> None:
         occurred = env.to_wire()["occurred_at"]
@@ -248,11 +231,15 @@ class ReadModel(Generic[S]):
     # --- reading --------------------------------------------------------
 
     def get(self, case_id: str) -> sqlite3.Row | None:
-        """Return one case row."""
+        """Return one case row, with its quarantine (JSON) if it has one."""
         row: sqlite3.Row | None = self._reader.execute(
-            "SELECT * FROM cases WHERE case_id = ?", (case_id,)
+            f"SELECT *, {quarantine.COLUMN} FROM cases WHERE case_id = ?", (case_id,)
         ).fetchone()
         return row
+
+    def quarantined(self) -> int:
+        """Return how many cases this read model set aside."""
+        return quarantine.count(self._reader)
 
     def history(self, case_id: str) -> list[dict[str, Any]]:
         """Return a case's events as stored, oldest first."""
@@ -319,7 +306,8 @@ class ReadModel(Generic[S]):
         sql_where = (" WHERE " + " AND ".join(where)) if where else ""
         total = self._reader.execute(f"SELECT count(*) FROM cases{sql_where}", args).fetchone()[0]
         rows = self._reader.execute(
-            f"SELECT * FROM cases{sql_where} ORDER BY {order} LIMIT ? OFFSET ?",
+            f"SELECT *, {quarantine.COLUMN} FROM cases{sql_where} ORDER BY {order}"
+            " LIMIT ? OFFSET ?",
             [*args, limit, offset],
         ).fetchall()
         return int(total), rows

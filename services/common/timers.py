@@ -3,43 +3,98 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from contracts.commands import CommandEnvelope
 from services.common.decider import CaseKind, Head
 from services.common.ids import timer_command_id
+from services.common.isolation import reason_of
 from services.common.reactions import system_actor
 
 
-def due_commands(
-    stream_kind: CaseKind[Any], heads: Iterable[tuple[bytes, Any]], now: datetime
-) -> list[CommandEnvelope]:
-    """Return the commands the cases' deadlines call for at `now`, identical on every tick."""
-    commands: list[CommandEnvelope] = []
+@dataclass(frozen=True)
+class Stalled:
+    """A case whose deadlines could not be worked out from its head, and why."""
+
+    case_id: str
+    # The head's hash (or a stand-in when the head cannot be read): the case is tried again
+    # once this changes, that is once the case has a new event.
+    mark: str
+    version: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One tick's outcome: the commands due, the cases that failed afresh, the ones set aside."""
+
+    commands: list[CommandEnvelope] = field(default_factory=list)
+    failed: list[Stalled] = field(default_factory=list)
+    # Every case set aside after this tick, by head mark: the next tick skips them.
+    held: dict[str, str] = field(default_factory=dict)
+
+
+def sweep(
+    stream_kind: CaseKind[Any],
+    heads: Iterable[tuple[bytes, Any]],
+    now: datetime,
+    held: Mapping[str, str] | None = None,
+) -> Sweep:
+    """Return the commands the cases' deadlines call for at `now`, identical on every tick.
+
+    A case whose head cannot be read, or whose deadline rule fails, is reported once and then
+    skipped on every tick until its head changes; every other case is still served.
+    """
+    held = held or {}
+    out = Sweep()
     for key, stored in heads:
-        case_id = key.decode()
-        head = Head.model_validate(stored)
-        if head.state is None:
+        case_id = key.decode(errors="replace")
+        mark = _mark(stored)
+        if held.get(case_id) == mark:
+            out.held[case_id] = mark
             continue
-        kind = stream_kind.of(case_id)
-        state = kind.state.model_validate(head.state)
-        for command_type, payload in kind.due(state, now):
-            commands.append(
-                CommandEnvelope(
-                    command_id=timer_command_id(
-                        case_id, command_type, json.dumps(payload, sort_keys=True)
-                    ),
-                    command_type=command_type,
-                    case_id=case_id,
-                    actor=system_actor(getattr(state, "unit", "system")),
-                    issued_at=now,
-                    occurred_at=now,
-                    correlation_id=case_id,
-                    causation_id=f"timer:{command_type}",
-                    payload=payload,
-                    reply=False,
+        try:
+            out.commands.extend(_due(stream_kind, case_id, stored, now))
+        except Exception as exc:  # one case's bad head or rule must not stop the others' timers
+            version = stored.get("version") if isinstance(stored, dict) else None
+            out.failed.append(
+                Stalled(
+                    case_id, mark, version if isinstance(version, int) else None, reason_of(exc)
                 )
             )
-    return commands
+            out.held[case_id] = mark
+    return out
+
+
+def _mark(stored: Any) -> str:
+    if isinstance(stored, dict) and isinstance(stored.get("hash"), str):
+        return str(stored["hash"])
+    return repr(stored)[:128]
+
+
+def _due(
+    stream_kind: CaseKind[Any], case_id: str, stored: Any, now: datetime
+) -> list[CommandEnvelope]:
+    head = Head.model_validate(stored)
+    if head.state is None:
+        return []
+    kind = stream_kind.of(case_id)
+    state = kind.state.model_validate(head.state)
+    return [
+        CommandEnvelope(
+            command_id=timer_command_id(case_id, command_type, json.dumps(payload, sort_keys=True)),
+            command_type=command_type,
+            case_id=case_id,
+            actor=system_actor(getattr(state, "unit", "system")),
+            issued_at=now,
+            occurred_at=now,
+            correlation_id=case_id,
+            causation_id=f"timer:{command_type}",
+            payload=payload,
+            reply=False,
+        )
+        for command_type, payload in kind.due(state, now)
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
@@ -11,17 +12,18 @@ import faust
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 from kafka.errors import KafkaError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope, now_utc
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.deadletters import Record, dead_letter
+from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
+from services.common.isolation import reason_of
 from services.common.producer import WorkerProducer
 from services.common.settings import Settings
-from services.common.timers import due_commands
+from services.common.timers import Stalled, sweep
 
 log = logs.get(__name__)
 S = TypeVar("S", bound=BaseModel)
@@ -65,6 +67,8 @@ class DeciderWorker(Generic[S]):
         self.commands_topic = self.raw_topic(settings.topic(f"{kind.stream}.commands"))
         self.events_topic = settings.topic(f"{kind.stream}.events")
         self.replies_topic = settings.topic(f"{kind.stream}.replies")
+        # Cases whose deadlines failed, by head mark: the tick skips them until they change.
+        self.stalled: dict[str, str] = {}
         self.heads = self.app.Table(
             f"{kind.stream}-heads",
             default=None,
@@ -117,30 +121,27 @@ class DeciderWorker(Generic[S]):
         """
         heads: dict[str, Head] = {}
         changed: set[str] = set()
-        decided: list[tuple[CommandEnvelope, Outcome]] = []
+        decided: list[tuple[CommandEnvelope, Record, Outcome]] = []
         for record in records:
             meta = await self._command(record)
             if meta is None:
                 continue
-            head = heads.get(meta.case_id) or self._stored_head(meta.case_id)
+            head = heads.get(meta.case_id) or await self._stored_head(meta, record)
+            if head is None:
+                decided.append((meta, record, _failed(meta)))
+                continue
             outcome = await self._decide(meta, head, record)
             heads[meta.case_id] = outcome.head
             if outcome.events:
                 changed.add(meta.case_id)
-            decided.append((meta, outcome))
-        positions = await self.append([e for _, o in decided for e in o.events])
+            decided.append((meta, record, outcome))
+        positions = await self.append([e for _, _, o in decided for e in o.events])
         replies: list[tuple[CommandEnvelope, Reply]] = []
-        for meta, outcome in decided:
+        for meta, record, outcome in decided:
             if outcome.forward is not None:
-                await self.sender.send_command(outcome.forward, self.kind.stream)
-                log.info(
-                    "command.forwarded",
-                    case_id=meta.case_id,
-                    command_id=meta.command_id,
-                    to=outcome.forward.case_id,
-                    command_type=outcome.forward.command_type,
-                )
-                continue
+                if await self._forward(meta, record, outcome.forward):
+                    continue
+                outcome = _failed(meta)
             reply = outcome.reply
             if outcome.events:
                 mine, positions = positions[: len(outcome.events)], positions[len(outcome.events) :]
@@ -173,8 +174,8 @@ class DeciderWorker(Generic[S]):
                 raise ValueError(
                     f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
                 )
-        except (ValidationError, ValueError) as exc:
-            await dead_letter(self.sender, record, str(exc))
+        except Exception as exc:  # whatever it holds, one record must not stop the others
+            await dead_letter(self.sender, record, reason_of(exc))
             return None
         return meta
 
@@ -182,17 +183,30 @@ class DeciderWorker(Generic[S]):
         try:
             return process(self.kind, head, meta)
         except Exception as exc:  # a defect in a rule must not stop every other case
-            log.exception(
-                "command.failed",
-                case_id=meta.case_id,
-                command_id=meta.command_id,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-            )
-            await dead_letter(self.sender, record, repr(exc))
-            failed = refusal(meta, 500, "Internal error", "the command could not be decided")
-            return Outcome(events=[], head=head, reply=failed)
+            reason = f"{meta.command_type} failed: {reason_of(exc)}"
+            await dead_letter(self.sender, record, reason, case_id=meta.case_id)
+            return Outcome(events=[], head=head, reply=_failed(meta).reply)
+
+    async def _forward(
+        self, meta: CommandEnvelope, record: Record, forward: CommandEnvelope
+    ) -> bool:
+        """Hand a command on to the case that answers it; park it if it cannot be sent."""
+        try:
+            await self.sender.send_command(forward, self.kind.stream)
+        except Exception as exc:
+            if broker_fault(exc):
+                raise
+            reason = f"{meta.command_type} could not be handed on: {reason_of(exc)}"
+            await dead_letter(self.sender, record, reason, case_id=meta.case_id)
+            return False
+        log.info(
+            "command.forwarded",
+            case_id=meta.case_id,
+            command_id=meta.command_id,
+            to=forward.case_id,
+            command_type=forward.command_type,
+        )
+        return True
 
     def _log_appended(self, meta: CommandEnvelope, events: list[Envelope]) -> None:
         for env in events:
@@ -205,9 +219,15 @@ class DeciderWorker(Generic[S]):
                 case_version=env.case_version,
             )
 
-    def _stored_head(self, case_id: str) -> Head:
-        stored = self.heads.get(case_id.encode())
-        return Head.model_validate(stored) if stored else Head()
+    async def _stored_head(self, meta: CommandEnvelope, record: Record) -> Head | None:
+        """Return the case's stored head; park the command if the head cannot be read."""
+        try:
+            stored = self.heads.get(meta.case_id.encode())
+            return Head.model_validate(stored) if stored else Head()
+        except Exception as exc:  # every command of that case fails alike; the others go on
+            reason = f"the head of {meta.case_id} cannot be read: {reason_of(exc)}"
+            await dead_letter(self.sender, record, reason, case_id=meta.case_id)
+            return None
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
         """Write events in order and wait until every in-sync replica has them."""
@@ -247,8 +267,28 @@ class DeciderWorker(Generic[S]):
             await future
 
     async def _tick(self) -> None:
-        for meta in due_commands(self.kind, list(self.heads.items()), self.clock()):
-            await self.sender.send_command(meta, self.kind.stream)
+        """Send the commands deadlines call for; set aside a case whose deadlines fail."""
+        swept = sweep(self.kind, list(self.heads.items()), self.clock(), self.stalled)
+        fresh = {case.case_id for case in swept.failed}
+        self.stalled = {c: mark for c, mark in swept.held.items() if c not in fresh}
+        try:
+            for case in swept.failed:
+                await self._park_stalled(case)
+                self.stalled[case.case_id] = case.mark
+            for meta in swept.commands:
+                await self.sender.send_command(meta, self.kind.stream)
+        except Exception as exc:  # the broker: the next tick sends the same commands again
+            log.warning("timer.tick_failed", error=reason_of(exc))
+
+    async def _park_stalled(self, case: Stalled) -> None:
+        """Park a note of a case whose deadlines failed beside the commands it would have sent.
+
+        It is no record of the log, so it has no offset; it names the case's head instead.
+        """
+        note = {"case_id": case.case_id, "version": case.version, "head": case.mark}
+        where = Record(json.dumps(note).encode(), self.commands_topic.get_topic_name(), -1, -1)
+        reason = f"timer: {case.reason}"
+        await dead_letter(self.sender, where, reason, case_id=case.case_id, quarantined=True)
 
     def declare_changelogs(self) -> list[str]:
         """Create the tables' changelog topics, and the worker's own topics, up front.
@@ -268,3 +308,9 @@ class DeciderWorker(Generic[S]):
         faust.Worker(
             self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True
         ).execute_from_commandline()
+
+
+def _failed(meta: CommandEnvelope) -> Outcome:
+    """The answer to a command that tripped a defect: nothing recorded, the caller told."""
+    failed = refusal(meta, 500, "Internal error", "the command could not be decided")
+    return Outcome(events=[], head=Head(), reply=failed)
