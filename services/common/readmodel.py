@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (case_id, case_version)
 );
 CREATE TABLE IF NOT EXISTS foreign_events (
-    event_id TEXT PRIMARY KEY
+    event_id TEXT PRIMARY KEY,
+    hash TEXT
 );
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL,
@@ -101,6 +102,8 @@ class ReadModel(Generic[S]):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA + extra_schema)
+        if "hash" not in {r[1] for r in self._db.execute("PRAGMA table_info(foreign_events)")}:
+            self._db.execute("ALTER TABLE foreign_events ADD COLUMN hash TEXT")
         self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._reader.row_factory = sqlite3.Row
         self.duplicates = 0
@@ -164,11 +167,16 @@ class ReadModel(Generic[S]):
         except (ValueError, ValidationError) as exc:
             return DeadLetter(rec, f"payload does not match its schema: {_short(exc)}", env.case_id)
         seen = self._db.execute(
-            "SELECT 1 FROM events WHERE event_id = ?", (str(env.event_id),)
+            "SELECT json_extract(body, '$.hash'), topic || '/' || partition || '@' || \"offset\""
+            " FROM events WHERE event_id = ?",
+            (str(env.event_id),),
         ).fetchone()
-        if seen:
+        if seen and seen[0] == env.hash:
             self.duplicates += 1
             return None
+        if seen:
+            reason = f"repeats event {env.event_id} (first at {seen[1]}) with a different hash"
+            return DeadLetter(rec, reason, env.case_id)
         row = self._db.execute(
             "SELECT version, hash, state FROM cases WHERE case_id = ?", (env.case_id,)
         ).fetchone()
@@ -200,12 +208,19 @@ class ReadModel(Generic[S]):
         except (ValueError, ValidationError) as exc:
             return DeadLetter(rec, f"unreadable record: {_short(exc)}")
         inserted = self._db.execute(
-            "INSERT OR IGNORE INTO foreign_events (event_id) VALUES (?)", (str(env.event_id),)
+            "INSERT OR IGNORE INTO foreign_events (event_id, hash) VALUES (?, ?)",
+            (str(env.event_id), env.hash),
         ).rowcount
         if inserted:
             self._foreign[rec.topic](self._db, env, payload)
-        else:
-            self.duplicates += 1
+            return None
+        (first,) = self._db.execute(
+            "SELECT hash FROM foreign_events WHERE event_id = ?", (str(env.event_id),)
+        ).fetchone()
+        if first not in (None, env.hash):
+            reason = f"repeats event {env.event_id} with a different hash"
+            return DeadLetter(rec, reason, env.case_id)
+        self.duplicates += 1
         return None
 
     def _store(self, rec: Record, env: Envelope, state: S) -> None:
