@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
-from kafka.errors import KafkaError
 
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
@@ -32,7 +32,7 @@ StoredHead = dict[str, Any]
 
 
 class Fenced(Exception):
-    """The partition was claimed by another instance since this one claimed it; nothing landed."""
+    """The partition was claimed by another instance since (or its writer broke): nothing landed."""
 
 
 @dataclass
@@ -172,10 +172,11 @@ class Partitions:
                 yield txn
                 await claim.producer.commit_transaction()
             except BaseException as exc:
-                self.claims.pop(claim.partition, None)
+                if self.claims.get(claim.partition) is claim:
+                    del self.claims[claim.partition]
                 await _stop(claim.producer)
                 if _fenced(exc):
-                    raise Fenced(f"partition {claim.partition} has another writer") from exc
+                    raise Fenced(f"partition {claim.partition}: {type(exc).__name__}") from exc
                 raise
             claim.heads.update(txn.kept)
 
@@ -238,10 +239,18 @@ class Partitions:
         return heads
 
 
+# Failures after which the writer cannot write again: another one registered its id, or its
+# client gave up on it for good. Claiming the partition again is the way on.
+_FATAL = {"ProducerFenced", "InvalidProducerEpoch", "InvalidTxnState", "OutOfOrderSequenceNumber"}
+
+
 def _fenced(exc: BaseException) -> bool:
-    """Whether a failure says another producer registered the transactional id since."""
-    names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
-    return bool(names & {"ProducerFenced", "InvalidProducerEpoch", "InvalidTxnState"})
+    """Whether a failure means the writer is done: fenced, or its client in a state it keeps."""
+    causes = [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+    if any(type(e).__name__ in _FATAL for e in causes):
+        return True
+    # The client refuses to open a transaction once it has failed for good.
+    return isinstance(exc, AssertionError) and "state transition" in str(exc)
 
 
 async def _stop(producer: AIOKafkaProducer) -> None:

@@ -10,8 +10,8 @@ from typing import Any, Generic, TypeVar, cast
 
 import faust
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faust.types import TP
-from kafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from contracts.commands import CommandEnvelope, Reply
