@@ -27,7 +27,7 @@ def history_sealer(settings: Settings, scratch: Path) -> Sealer:
 
 
 async def append_ours(settings: Settings, cases: list[Case]) -> dict[str, Any]:
-    """Append the events as the decider does: a batch of commands per wait, acks=all."""
+    """Append the events as the decider does: a batch of commands per transaction, acks=all."""
     worker = processes.create_worker(catalog.SERVICES["intake"], settings)
     commands = [batch for case in cases for batch in case.events]
     size = settings.decide_batch
@@ -39,6 +39,7 @@ async def append_ours(settings: Settings, cases: list[Case]) -> dict[str, Any]:
     for batch in batches:
         await worker.append(batch)
     took = time.perf_counter() - began
+    await worker.partitions.close()
     await (await worker.producer()).stop()
     events = sum(len(b) for b in batches)
     return {"events": events, "seconds": round(took, 3), "events_per_s": round(events / took, 1)}

@@ -83,6 +83,8 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         consumer_timeout_ms=1000,
         # Reads stop at known offsets, so a fetch need not linger for more data.
         fetch_max_wait_ms=10,
+        # The ledger is what was committed: a decider's aborted or fenced writes are not in it.
+        isolation_level="read_committed",
         request_timeout_ms=15_000,
         bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         client_id="taizhang-audit",

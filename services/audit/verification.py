@@ -48,6 +48,8 @@ class _Chain:
     expected: int = 1
     prev: str = GENESIS_HASH
     seen: dict[int, tuple[str, Position]] = field(default_factory=dict)
+    # Where each event id was first read.
+    ids: dict[str, Position] = field(default_factory=dict)
     last: Position | None = None
 
 
@@ -126,6 +128,14 @@ def _verify_record(
                 "conflict", f"a second, different version {env.case_version} (first at {first[1]})"
             )
         return
+    again = chain.ids.get(str(env.event_id))
+    if again is not None:
+        report(
+            "conflict",
+            f"event {env.event_id} again, with another hash, as version {env.case_version}"
+            f" (first at {again})",
+        )
+        return
     if env.case_version != chain.expected:
         report("gap", f"expected version {chain.expected}, found {env.case_version}")
     elif env.prev_hash != chain.prev:
@@ -134,6 +144,7 @@ def _verify_record(
             f"version {env.case_version} does not chain from version {chain.expected - 1}",
         )
     chain.seen[env.case_version] = (env.hash, rec.position)
+    chain.ids[str(env.event_id)] = rec.position
     chain.prev, chain.expected = env.hash, env.case_version + 1
     for where, other in case_references(env):
         if other != case_id:

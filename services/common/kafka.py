@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from contracts import catalog
 from services.common.settings import Settings
@@ -114,6 +115,11 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """Return the partition the producers' default partitioner gives a key."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]:

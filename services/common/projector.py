@@ -46,6 +46,8 @@ class Projector:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # What a decider left open, or was fenced before committing, is never shown.
+            isolation_level="read_committed",
             client_id="taizhang-projector",
         )
         parts = await kafka_kit.assignable(self.settings, self.topics)
@@ -75,14 +77,27 @@ class Projector:
         assert self._consumer is not None
         while True:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+            # Past these records and the transaction markers after them, once they are applied.
+            reached = {
+                (tp.topic, tp.partition): await self._consumer.position(tp)
+                for tp in self._consumer.assignment()
+            }
             records = [
                 Record(m.topic, m.partition, m.offset, m.value or b"")
                 for msgs in batch.values()
                 for m in msgs
             ]
-            if not records:
-                continue
-            await self._apply(records)
+            if records:
+                await self._apply(records)
+            await self._reached(reached)
+
+    async def _reached(self, reached: dict[tuple[str, int], int]) -> None:
+        if all(self.positions.get(key, 0) >= offset for key, offset in reached.items()):
+            return
+        async with self._advanced:
+            for key, offset in reached.items():
+                self.positions[key] = max(self.positions.get(key, 0), offset)
+            self._advanced.notify_all()
 
     async def _apply(self, records: list[Record]) -> None:
         while True:

@@ -22,6 +22,8 @@ class SourceCase(BaseModel):
     case_id: str
     unit: str | None = None
     hashes: list[str] = []
+    # The version each event id was read at (not known for what was read before they were kept).
+    ids: dict[str, int] = {}
 
     @property
     def version(self) -> int:
@@ -82,6 +84,11 @@ def follow_chain(
         if source.hashes[env.case_version - 1] == env.hash:
             return None
         raise Stray(f"{env.case_id} version {env.case_version} differs from the one read before")
+    first = source.ids.get(str(env.event_id))
+    if first is not None:
+        raise Stray(
+            f"{env.case_id} repeats event {env.event_id} of version {first} with another hash"
+        )
     if source.version == 0 and (env.case_version != 1 or env.event_type not in opened_by):
         raise NeverOpened(f"{env.event_type} names {env.case_id}, a case that was never opened")
     head = source.hashes[-1] if source.hashes else GENESIS_HASH
@@ -90,4 +97,5 @@ def follow_chain(
             f"{env.case_id} version {env.case_version} does not follow version {source.version}"
         )
     unit = source.unit if source.version else getattr(payload, "unit", None)
-    return source.model_copy(update={"unit": unit, "hashes": [*source.hashes, env.hash]})
+    hashes, ids = [*source.hashes, env.hash], {**source.ids, str(env.event_id): env.case_version}
+    return source.model_copy(update={"unit": unit, "hashes": hashes, "ids": ids})

@@ -49,6 +49,8 @@ class ReadModel(Generic[S]):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA + extra_schema)
+        if "hash" not in {r[1] for r in self._db.execute("PRAGMA table_info(foreign_events)")}:
+            self._db.execute("ALTER TABLE foreign_events ADD COLUMN hash TEXT")
         self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._reader.row_factory = sqlite3.Row
         self.duplicates = 0
@@ -118,8 +120,9 @@ class ReadModel(Generic[S]):
             return env
         if not self.kind.owns(env.case_id):
             return DeadLetter(rec, f"not a {'/'.join(self.kind.prefixes)} case", env.case_id)
-        if self._seen("events", env):
-            return None
+        seen = self._seen("events", env, rec)
+        if seen:
+            return seen if isinstance(seen, DeadLetter) else None
         held = quarantine.held(self._db, env.case_id)
         if held is not None:
             return DeadLetter(rec, held, env.case_id)
@@ -141,8 +144,9 @@ class ReadModel(Generic[S]):
         env = self._read(rec)
         if isinstance(env, DeadLetter):
             return env
-        if self._seen("foreign_events", env):
-            return None
+        seen = self._seen("foreign_events", env, rec)
+        if seen:
+            return seen if isinstance(seen, DeadLetter) else None
         held = quarantine.held(self._db, env.case_id)
         if held is not None:
             return DeadLetter(rec, held, env.case_id)
@@ -150,7 +154,8 @@ class ReadModel(Generic[S]):
         def apply() -> None:
             payload = REGISTRY.read(env)
             self._db.execute(
-                "INSERT INTO foreign_events (event_id) VALUES (?)", (str(env.event_id),)
+                "INSERT INTO foreign_events (event_id, hash) VALUES (?, ?)",
+                (str(env.event_id), env.hash),
             )
             self._foreign[rec.topic](self._db, env, payload)
 
@@ -169,12 +174,23 @@ class ReadModel(Generic[S]):
             else DeadLetter(rec, "hash does not match the record's content", env.case_id)
         )
 
-    def _seen(self, table: str, env: Envelope) -> bool:
-        """Whether the event was applied before (and so is counted as a repeat)."""
-        query = f"SELECT 1 FROM {table} WHERE event_id = ?"
-        seen = self._db.execute(query, (str(env.event_id),)).fetchone() is not None
-        self.duplicates += seen
-        return seen
+    def _seen(self, table: str, env: Envelope, rec: Record) -> DeadLetter | bool:
+        """Whether the event was applied before (a repeat, counted); a dead letter when its id
+        was applied before with another hash, which is reported, never kept."""
+        if table == "events":
+            found = "json_extract(body, '$.hash'), topic || '/' || partition || '@' || \"offset\""
+        else:
+            found = "hash, NULL"
+        query = f"SELECT {found} FROM {table} WHERE event_id = ?"
+        row = self._db.execute(query, (str(env.event_id),)).fetchone()
+        if row is None:
+            return False
+        if row[0] not in (None, env.hash):
+            first = f" (first at {row[1]})" if row[1] else ""
+            reason = f"repeats event {env.event_id}{first} with a different hash"
+            return DeadLetter(rec, reason, env.case_id)
+        self.duplicates += 1
+        return True
 
     def _attempt(self, rec: Record, env: Envelope, apply: Callable[[], None]) -> DeadLetter | None:
         where = (rec.topic, rec.partition, rec.offset)

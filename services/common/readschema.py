@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (case_id, case_version)
 );
 CREATE TABLE IF NOT EXISTS foreign_events (
-    event_id TEXT PRIMARY KEY
+    event_id TEXT PRIMARY KEY,
+    hash TEXT
 );
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 import faust
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import RecordMetadata
-from kafka.errors import KafkaError
+from aiokafka.errors import KafkaError
+from faust.types import TP
 from pydantic import BaseModel
 
 from contracts.commands import CommandEnvelope, Reply
@@ -21,6 +22,7 @@ from services.common import logging as logs
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
 from services.common.isolation import reason_of
+from services.common.partitions import UNREADABLE, Claim, Fenced, Partitions
 from services.common.producer import WorkerProducer
 from services.common.settings import Settings
 from services.common.timers import Stalled, sweep
@@ -28,6 +30,7 @@ from services.common.timers import Stalled, sweep
 log = logs.get(__name__)
 S = TypeVar("S", bound=BaseModel)
 Extra = Callable[["DeciderWorker[Any]"], None]
+Command = tuple[Record, CommandEnvelope]
 
 
 class DeciderWorker(Generic[S]):
@@ -64,19 +67,24 @@ class DeciderWorker(Generic[S]):
         self.sender = WorkerProducer(settings, keep=self.app.add_async_context)
         # Topics of the worker's own making besides the tables' changelogs (reactors add them).
         self.own_topics: list[kafka_kit.TopicSpec] = []
-        self.commands_topic = self.raw_topic(settings.topic(f"{kind.stream}.commands"))
+        self.commands_name = settings.topic(f"{kind.stream}.commands")
+        self.commands_topic = self.raw_topic(self.commands_name)
         self.events_topic = settings.topic(f"{kind.stream}.events")
         self.replies_topic = settings.topic(f"{kind.stream}.replies")
         # Cases whose deadlines failed, by head mark: the tick skips them until they change.
         self.stalled: dict[str, str] = {}
-        self.heads = self.app.Table(
-            f"{kind.stream}-heads",
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            # Keyed like the commands, so a case's head lives in its command partition.
-            use_partitioner=True,
+        # A case's head lives in its command partition, in the topic the heads always had.
+        heads_topic = f"{self.app.conf.id}-{kind.stream}-heads-changelog"
+        self.own_topics.append(kafka_kit.TopicSpec(heads_topic, {"cleanup.policy": "compact"}))
+        self.partitions = Partitions(
+            settings,
+            writer=f"{self.app.conf.id}-{kind.stream}-decider",
+            events_topic=self.events_topic,
+            heads_topic=heads_topic,
         )
+        self._settling: asyncio.Task[None] | None = None
+        self.app.on_partitions_assigned.connect(self._assigned)
+        self.app.on_before_shutdown.connect(self._shutdown)
         self.app.agent(self.commands_topic, name=f"{kind.stream}-decider", concurrency=1)(
             self._decide_stream
         )
@@ -111,46 +119,110 @@ class DeciderWorker(Generic[S]):
                 ]
             )
 
+    async def _assigned(self, _app: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        """Claim the command partitions just assigned (fencing their last owner), release the rest.
+
+        Claimed in the background, so the rebalance is not held up; a batch that needs a
+        partition before its claim is done waits for it.
+        """
+        assigned: set[TP] = args[0]
+        mine = {tp.partition for tp in assigned if tp.topic == self.commands_name}
+        previous = self._settling
+
+        async def settle() -> None:
+            # One rebalance's claims after another's, never interleaved.
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await self.partitions.settle(mine)
+
+        self._settling = asyncio.create_task(settle(), name="claims")
+
+    async def _shutdown(self, _app: Any, /, *_args: Any, signal: Any, **_: Any) -> None:
+        await self.partitions.close()
+
     async def handle_batch(self, records: list[Record]) -> None:
-        """Decide a batch of command records in order, append all their events, then reply.
+        """Decide a batch of command records in order, store all their events, then reply.
 
         Each command is decided against the head its case has after the commands before
-        it, so a case stays serial; the broker round trips are shared by the whole batch.
-        A command handed on to another case is sent on after the events are stored, and
-        that case replies to it.
+        it, so a case stays serial. A case's commands all come from one partition; each
+        partition's events are stored with its cases' new heads in one transaction of that
+        partition's own writer, so the broker round trips are shared by the whole batch. A
+        command handed on to another case is sent on after the events are stored, and that
+        case replies to it.
         """
-        heads: dict[str, Head] = {}
-        changed: set[str] = set()
-        decided: list[tuple[CommandEnvelope, Record, Outcome]] = []
+        by_partition: dict[int, list[Command]] = defaultdict(list)
         for record in records:
             meta = await self._command(record)
-            if meta is None:
-                continue
-            head = heads.get(meta.case_id) or await self._stored_head(meta, record)
+            if meta is not None:
+                by_partition[record.partition].append((record, meta))
+        answered = await asyncio.gather(
+            *(self._decide_partition(p, commands) for p, commands in by_partition.items())
+        )
+        await self.send_replies([reply for replies in answered for reply in replies])
+
+    async def _decide_partition(
+        self, partition: int, commands: list[Command]
+    ) -> list[tuple[CommandEnvelope, Reply]]:
+        """Decide one partition's commands from the heads it holds and store them, until stored.
+
+        A writer fenced by a newer owner stored nothing. It claims the partition again,
+        which reads the heads the newer owner left, and decides again: the commands are
+        never dropped, since they may be marked consumed once this batch is over. Two
+        instances that both think they hold the partition take turns this way, deciding
+        from the latest heads each time, until the stale one hears that it lost it.
+        """
+        while True:
+            try:
+                claim = await self.partitions.claim(partition)
+                return await self._decide_claimed(claim, commands)
+            except Fenced as exc:
+                log.warning(
+                    "decider.fenced", partition=partition, commands=len(commands), reason=str(exc)
+                )
+            except KafkaError as exc:
+                log.warning("append.retry", partition=partition, error=str(exc))
+                await asyncio.sleep(1.0)
+
+    async def _decide_claimed(
+        self, claim: Claim, commands: list[Command]
+    ) -> list[tuple[CommandEnvelope, Reply]]:
+        heads: dict[str, Head] = {}
+        decided: list[tuple[CommandEnvelope, Record, Outcome]] = []
+        for record, meta in commands:
+            head = heads.get(meta.case_id) or await self._held_head(claim, meta, record)
             if head is None:
                 decided.append((meta, record, _failed(meta)))
                 continue
             outcome = await self._decide(meta, head, record)
             heads[meta.case_id] = outcome.head
-            if outcome.events:
-                changed.add(meta.case_id)
             decided.append((meta, record, outcome))
-        positions = await self.append([e for _, _, o in decided for e in o.events])
+        events = [e for _, _, o in decided for e in o.events]
+        stored: dict[str, Reply] = {}
+        if events:
+            async with self.partitions.transaction(claim) as txn:
+                positions = await txn.append(events)
+                for meta, _, outcome in decided:
+                    if not outcome.events:
+                        continue
+                    count = len(outcome.events)
+                    mine, positions = positions[:count], positions[count:]
+                    reply = outcome.reply.model_copy(update={"positions": mine})
+                    stored[meta.command_id] = reply
+                    # The case's last head in this batch answers this command from now on.
+                    heads[meta.case_id].answered[meta.command_id] = (
+                        meta.fingerprint,
+                        reply.model_dump(mode="json"),
+                    )
+                changed = {meta.case_id for meta, _, outcome in decided if outcome.events}
+                await txn.keep({c: heads[c].model_dump(mode="json") for c in changed})
         replies: list[tuple[CommandEnvelope, Reply]] = []
         for meta, record, outcome in decided:
             if outcome.forward is not None:
                 if await self._forward(meta, record, outcome.forward):
                     continue
                 outcome = _failed(meta)
-            reply = outcome.reply
+            reply = stored.get(meta.command_id, outcome.reply)
             if outcome.events:
-                mine, positions = positions[: len(outcome.events)], positions[len(outcome.events) :]
-                reply = reply.model_copy(update={"positions": mine})
-                # The case's last head in this batch answers this command from now on.
-                heads[meta.case_id].answered[meta.command_id] = (
-                    meta.fingerprint,
-                    reply.model_dump(mode="json"),
-                )
                 self._log_appended(meta, outcome.events)
             elif not reply.ok and reply.refusal is not None:
                 log.info(
@@ -162,9 +234,7 @@ class DeciderWorker(Generic[S]):
                 )
             if meta.reply:
                 replies.append((meta, reply))
-        for case_id in changed:
-            self.heads[case_id.encode()] = heads[case_id].model_dump(mode="json")
-        await self.send_replies(replies)
+        return replies
 
     async def _command(self, record: Record) -> CommandEnvelope | None:
         """Read a command record; dead-letter it if it is unreadable or not this stream's."""
@@ -219,10 +289,12 @@ class DeciderWorker(Generic[S]):
                 case_version=env.case_version,
             )
 
-    async def _stored_head(self, meta: CommandEnvelope, record: Record) -> Head | None:
-        """Return the case's stored head; park the command if the head cannot be read."""
+    async def _held_head(self, claim: Claim, meta: CommandEnvelope, record: Record) -> Head | None:
+        """Return the case's held head; park the command if the head cannot be read."""
         try:
-            stored = self.heads.get(meta.case_id.encode())
+            stored = claim.heads.get(meta.case_id)
+            if stored and UNREADABLE in stored:
+                raise ValueError(stored[UNREADABLE])
             return Head.model_validate(stored) if stored else Head()
         except Exception as exc:  # every command of that case fails alike; the others go on
             reason = f"the head of {meta.case_id} cannot be read: {reason_of(exc)}"
@@ -230,27 +302,16 @@ class DeciderWorker(Generic[S]):
             return None
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
-        """Write events in order and wait until every in-sync replica has them."""
-        if not events:
-            return []
-        producer = await self.producer()
-        while True:
-            try:
-                futures = [
-                    await producer.send(
-                        self.events_topic,
-                        key=env.case_id.encode(),
-                        value=env.to_bytes(),
-                        headers=[("event_type", env.event_type.encode())],
-                    )
-                    for env in events
-                ]
-                done: list[RecordMetadata] = [await f for f in futures]
-                return [(m.partition, m.offset) for m in done]
-            except KafkaError as exc:
-                # Re-sending is safe: the events are byte-identical and readers drop repeats.
-                log.warning("append.retry", error=str(exc), case_id=events[0].case_id)
-                await asyncio.sleep(1.0)
+        """Store events as the decider does, one transaction per partition of their cases."""
+        by_partition: dict[int, list[Envelope]] = defaultdict(list)
+        for env in events:
+            by_partition[kafka_kit.key_partition(env.case_id, self.settings.partitions)].append(env)
+        positions: list[tuple[int, int]] = []
+        for partition, part in by_partition.items():
+            claim = await self.partitions.claim(partition)
+            async with self.partitions.transaction(claim) as txn:
+                positions += await txn.append(part)
+        return positions
 
     async def send_replies(self, replies: list[tuple[CommandEnvelope, Reply]]) -> None:
         """Answer the callers waiting on the replies topic."""
@@ -268,7 +329,7 @@ class DeciderWorker(Generic[S]):
 
     async def _tick(self) -> None:
         """Send the commands deadlines call for; set aside a case whose deadlines fail."""
-        swept = sweep(self.kind, list(self.heads.items()), self.clock(), self.stalled)
+        swept = sweep(self.kind, list(self.partitions.heads()), self.clock(), self.stalled)
         fresh = {case.case_id for case in swept.failed}
         self.stalled = {c: mark for c, mark in swept.held.items() if c not in fresh}
         try:

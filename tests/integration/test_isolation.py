@@ -131,7 +131,7 @@ def poison_memories(stack: Stack, memory_case: str) -> None:
     worker.declare_changelogs()
     sources = worker.app.tables["followup-grievance-sources"].changelog_topic.get_topic_name()
     head = json.dumps({"version": "three", "hash": "0" * 64}).encode()
-    send(stack, worker.heads.changelog_topic.get_topic_name(), BAD_HEAD, head)
+    send(stack, worker.partitions.heads_topic, BAD_HEAD, head)
     send(stack, sources, memory_case, KEPT_BY_AN_OLDER_RELEASE)
 
 

@@ -1,0 +1,267 @@
+"""One writer per command partition: a transactional producer that fences the one before, and heads.
+
+Each command partition has one transactional id. Claiming it registers that id with the
+broker, which fences every producer that registered it before (a worker that was paused,
+lost the partition and came back still holding a batch) and aborts whatever such a producer
+had left open. Only then are the partition's case heads read, committed ones only, so they
+are the heads every committed event was decided from. A batch's events and the heads they
+lead to are stored in one transaction: both land or neither does, and a fenced producer can
+land nothing at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
+
+from contracts.envelope import Envelope
+from services.common import kafka as kafka_kit
+from services.common import logging as logs
+from services.common.settings import Settings
+
+log = logs.get(__name__)
+StoredHead = dict[str, Any]
+# The mark of a stored head that could not be read.
+UNREADABLE = "unreadable"
+
+
+class Fenced(Exception):
+    """The partition was claimed by another instance since (or its writer broke): nothing landed."""
+
+
+@dataclass
+class Claim:
+    """A partition this instance writes: its transactional producer and its cases' heads."""
+
+    partition: int
+    producer: AIOKafkaProducer
+    heads: dict[str, StoredHead] = field(default_factory=dict)
+    # Held while a transaction is open, so a release waits for it.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def later_head(held: StoredHead | None, incoming: StoredHead) -> tuple[StoredHead, str | None]:
+    """Return the head to keep when a case's head is read again, and what was wrong, if anything.
+
+    A head only moves forward along its chain. One that goes back, or that claims the
+    version held with another hash, was decided from a head that was not the latest: it is
+    reported and the head held is kept.
+    """
+    if held is None:
+        return incoming, None
+    have, got = int(held.get("version", 0)), int(incoming.get("version", 0))
+    if got > have or (got == have and held.get("hash") == incoming.get("hash")):
+        return incoming, None
+    if got == have:
+        return held, f"a second, different head at version {got}"
+    return held, f"goes back from version {have} to {got}"
+
+
+class Transaction:
+    """One batch of a partition: its events and the heads they lead to, stored all or nothing."""
+
+    def __init__(self, claim: Claim, events_topic: str, heads_topic: str) -> None:
+        self.claim, self.events_topic, self.heads_topic = claim, events_topic, heads_topic
+        self.kept: dict[str, StoredHead] = {}
+
+    async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
+        """Write events in order; return where each landed, once every in-sync replica has it."""
+        producer = self.claim.producer
+        futures = [
+            await producer.send(
+                self.events_topic,
+                key=env.case_id.encode(),
+                value=env.to_bytes(),
+                headers=[("event_type", env.event_type.encode())],
+            )
+            for env in events
+        ]
+        done: list[RecordMetadata] = await asyncio.gather(*futures)
+        return [(m.partition, m.offset) for m in done]
+
+    async def keep(self, heads: dict[str, StoredHead]) -> None:
+        """Write the cases' new heads, in the partition their commands come from."""
+        producer = self.claim.producer
+        futures = [
+            await producer.send(
+                self.heads_topic,
+                key=case_id.encode(),
+                value=json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode(),
+                partition=self.claim.partition,
+            )
+            for case_id, head in heads.items()
+        ]
+        await asyncio.gather(*futures)
+        self.kept.update(heads)
+
+
+class Partitions:
+    """The command partitions this instance writes, each claimed once, written in transactions."""
+
+    def __init__(
+        self, settings: Settings, *, writer: str, events_topic: str, heads_topic: str
+    ) -> None:
+        self.settings = settings
+        # Names the transactional ids: one per partition, the same in every instance.
+        self.writer = writer
+        self.events_topic, self.heads_topic = events_topic, heads_topic
+        self.claims: dict[int, Claim] = {}
+        self._claiming: dict[int, asyncio.Lock] = {}
+
+    def heads(self) -> Iterator[tuple[bytes, StoredHead]]:
+        """Every held case head, keyed as the commands are."""
+        for claim in list(self.claims.values()):
+            for case_id, head in list(claim.heads.items()):
+                yield case_id.encode(), head
+
+    async def claim(self, partition: int) -> Claim:
+        """Return the partition's claim; the first time, fence older owners and read its heads."""
+        lock = self._claiming.setdefault(partition, asyncio.Lock())
+        async with lock:
+            held = self.claims.get(partition)
+            if held is None:
+                held = self.claims[partition] = await self._claim(partition)
+            return held
+
+    async def settle(self, partitions: set[int]) -> None:
+        """Claim the partitions assigned to this instance and release every other."""
+        for partition in set(self.claims) - partitions:
+            await self.release(partition)
+        results = await asyncio.gather(
+            *(self.claim(p) for p in sorted(partitions)), return_exceptions=True
+        )
+        for partition, result in zip(sorted(partitions), results, strict=True):
+            if isinstance(result, BaseException):
+                # Claimed again by the first batch that needs it.
+                log.warning("partition.claim_failed", partition=partition, error=repr(result))
+
+    async def release(self, partition: int) -> None:
+        """Stop writing a partition, once its open transaction, if any, is over."""
+        claim = self.claims.pop(partition, None)
+        if claim is None:
+            return
+        async with claim.lock:
+            await _stop(claim.producer)
+        log.info("partition.released", partition=partition)
+
+    async def close(self) -> None:
+        """Release every partition."""
+        for partition in list(self.claims):
+            await self.release(partition)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, claim: Claim) -> AsyncIterator[Transaction]:
+        """Open a transaction on a claimed partition; commit it when the block ends.
+
+        Raises Fenced if another instance claimed the partition in the meantime, and passes
+        on any other failure; either way nothing of the block lands, and the claim is given
+        up, so the next one fences the transaction left open and reads the heads again.
+        """
+        async with claim.lock:
+            if self.claims.get(claim.partition) is not claim:
+                raise Fenced(f"partition {claim.partition} was released")
+            txn = Transaction(claim, self.events_topic, self.heads_topic)
+            try:
+                await claim.producer.begin_transaction()
+                yield txn
+                await claim.producer.commit_transaction()
+            except BaseException as exc:
+                if self.claims.get(claim.partition) is claim:
+                    del self.claims[claim.partition]
+                await _stop(claim.producer)
+                if _fenced(exc):
+                    raise Fenced(f"partition {claim.partition}: {type(exc).__name__}") from exc
+                raise
+            claim.heads.update(txn.kept)
+
+    async def _claim(self, partition: int) -> Claim:
+        producer = kafka_kit.producer(
+            self.settings,
+            transactional_id=f"{self.writer}-{partition}",
+            client_id=f"taizhang-decider-{partition}",
+            # A transaction left open by an instance that died blocks committed readers of
+            # the partition until a new owner claims it, or until this runs out.
+            transaction_timeout_ms=int(self.settings.session_timeout_s * 3000),
+        )
+        try:
+            # Registering the transactional id fences every older producer of the partition.
+            await producer.start()
+            heads = await self._read_heads(partition)
+        except BaseException:
+            await _stop(producer)
+            raise
+        log.info("partition.claimed", partition=partition, cases=len(heads))
+        return Claim(partition, producer, heads)
+
+    async def _read_heads(self, partition: int) -> dict[str, StoredHead]:
+        """Read a partition's case heads as committed, oldest first, keeping each case's last."""
+        tp = TopicPartition(self.heads_topic, partition)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            client_id="taizhang-heads",
+        )
+        heads: dict[str, StoredHead] = {}
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
+                for msg in batch.get(tp, []):
+                    if msg.key is None:
+                        continue
+                    case_id = msg.key.decode()
+                    if msg.value is None:
+                        heads.pop(case_id, None)
+                        continue
+                    try:
+                        heads[case_id], problem = later_head(
+                            heads.get(case_id), json.loads(msg.value)
+                        )
+                    except (ValueError, TypeError, AttributeError) as exc:
+                        # Kept as unreadable: the case's commands are parked, the others go on.
+                        heads[case_id] = {UNREADABLE: f"not a head: {exc}"}
+                        continue
+                    if problem is not None:
+                        log.error(
+                            "head.conflict",
+                            case_id=case_id,
+                            topic=tp.topic,
+                            partition=tp.partition,
+                            offset=msg.offset,
+                            reason=problem,
+                        )
+        finally:
+            await consumer.stop()
+        return heads
+
+
+# Failures after which the writer cannot write again: another one registered its id, or its
+# client gave up on it for good. Claiming the partition again is the way on.
+_FATAL = {"ProducerFenced", "InvalidProducerEpoch", "InvalidTxnState", "OutOfOrderSequenceNumber"}
+
+
+def _fenced(exc: BaseException) -> bool:
+    """Whether a failure means the writer is done: fenced, or its client in a state it keeps."""
+    causes = [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+    if any(type(e).__name__ in _FATAL for e in causes):
+        return True
+    # The client refuses to open a transaction once it has failed for good.
+    return isinstance(exc, AssertionError) and "state transition" in str(exc)
+
+
+async def _stop(producer: AIOKafkaProducer) -> None:
+    with contextlib.suppress(KafkaError, AssertionError, asyncio.TimeoutError):
+        await asyncio.wait_for(producer.stop(), timeout=10)
