@@ -174,9 +174,17 @@ def write(path: Path, fmt: str, columns: list[str], rows: list[dict[str, Any]], 
     sheet.append([title])
     sheet.append(list(columns))
     for r in rows:
-        sheet.append([r.get(c) for c in columns])
+        sheet.append([_sheet_value(r.get(c)) for c in columns])
     sheet.freeze_panes = "A3"
     book.save(path)
+
+
+def _sheet_value(value: Any) -> Any:
+    """A value a spreadsheet cell can hold: control characters shown as U+FFFD."""
+    # The log keeps text as it was given; a cell cannot hold most control characters.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 def _cell(value: Any) -> str:

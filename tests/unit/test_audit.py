@@ -166,6 +166,21 @@ def test_a_ledger_is_refused_before_anything_is_read_or_written(tmp_path: Path) 
     assert export.may_export(export.local_exporter("demo/co/p02"), "demo/co/p02")
 
 
+def test_a_ledger_holds_text_with_control_characters_in_a_spreadsheet(tmp_path: Path) -> None:
+    # A decision typed with a vertical tab once failed the whole export with a 500.
+    from openpyxl import load_workbook
+
+    row = {"case_id": "GRV-AAAA00000001", "outcome": "补发\x0b工资\x00", "days_open": 2}
+    out = tmp_path / "ledger.xlsx"
+    export.write(out, "xlsx", ["case_id", "outcome", "days_open"], [row], "台账 demo/co/p01")
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    assert [c.value for c in sheet[3]] == ["GRV-AAAA00000001", "补发\ufffd工资\ufffd", 2]
+    export.write(tmp_path / "ledger.csv", "csv", ["outcome"], [row], "")
+    text = (tmp_path / "ledger.csv").read_text(encoding="utf-8-sig")
+    assert text.split("\n")[1] == "补发\x0b工资\x00"
+
+
 def test_a_rebuild_proves_nothing_without_a_live_model_and_fails_on_a_difference() -> None:
     same = TableCheck("cases", 3, "ab", "ab")
     other = TableCheck("cases", 3, "ab", "cd")
