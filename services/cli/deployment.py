@@ -93,6 +93,9 @@ class Deployment:
     def spawn(self, service: str, part: str) -> subprocess.Popen[bytes]:
         """Start one part of a service as its own process; wait for an API to be healthy."""
         port = self.ports.setdefault(service, free_port()) if part == "api" else None
+        if port is not None:
+            # The portal started after it calls this API here, not the one on the usual port.
+            self.env[f"TAIZHANG_{service.upper()}_URL"] = self.url(service)
         proc = processes.spawn(self.settings, service, part, port=port, env=self.env)
         self.procs[f"{service}-{part}"] = proc
         if part == "api":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -51,6 +52,9 @@ class Api:
         self, token: str, service: str, path: str, body: dict[str, Any], key: str | None = None
     ) -> Any:
         """Send a command; the Idempotency-Key makes a double-submitted form count once."""
+        if key and not (key.isascii() and key.isprintable()):
+            # The page puts an ASCII key in its form; no header can carry anything else.
+            raise ApiError(422, "Invalid request", "the form's key is not one the portal gave")
         headers = {"Idempotency-Key": key} if key else {}
         return await self._call("POST", token, service, path, json=body, headers=headers)
 
@@ -62,9 +66,9 @@ class Api:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
         try:
-            response = await self.http.request(
-                method, f"{self.urls[service]}{path}", headers=headers, **kw
-            )
+            # A case id comes from the address a person typed: what it holds is sent escaped.
+            url = f"{self.urls[service]}{quote(path, safe='/')}"
+            response = await self.http.request(method, url, headers=headers, **kw)
         except httpx.HTTPError as exc:
             raise ApiError(503, "Unavailable", f"{service} cannot be reached") from exc
         if response.status_code >= 400:

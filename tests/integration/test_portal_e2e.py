@@ -71,8 +71,6 @@ def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             suggestions=s.url("suggestions"),
             intake=s.url("intake"),
         )
-        for service in SERVICES:
-            s.env[f"TAIZHANG_{service.upper()}_URL"] = s.url(service)
         s.spawn("portal", "api")
         yield s
 
@@ -341,3 +339,19 @@ def test_portal_never_signs_in_without_a_demo_user(pstack: Stack) -> None:
     ) as client:
         forged = client.get("/grievances")
         assert forged.status_code == 303 and forged.headers["location"] == "/signin"
+
+
+def test_an_address_or_a_form_no_service_can_be_sent_is_refused_not_failed(pstack: Stack) -> None:
+    # Both once failed the portal with a 500: the case id went into the service's address
+    # unescaped, and the form's key into a header that cannot hold it.
+    with pstack.client("suggestions", **CHAIR) as chair:
+        case = chair.get("/suggestions", params={"limit": 1}).json()["items"][0]["case_id"]
+    session = {"tz_session": pstack.token(**CHAIR)}
+    with httpx.Client(base_url=pstack.url("portal"), cookies=session) as client:
+        odd = client.post("/suggestions/%11%C3%A9/vote", data={"vote": "for"})
+        assert odd.status_code == 404, odd.text
+        keyed = client.post(f"/suggestions/{case}/vote", data={"vote": "for", "key": "clé"})
+        assert keyed.status_code == 422, keyed.text
+    with pstack.client("suggestions", **CHAIR) as chair:
+        votes = chair.get(f"/suggestions/{case}").json().get("votes") or {}
+    assert CHAIR["user"] not in votes
