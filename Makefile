@@ -8,7 +8,7 @@ BENCH_INSTALLED := $(VENV)/.bench-installed
 JARS := var/kafka/libs/.complete
 PYTEST_ARGS ?=
 
-.PHONY: install jars chromium run up down logs test unit lint fmt contracts bench clean
+.PHONY: install jars chromium run up down logs test unit fuzz lint fmt contracts bench clean
 
 install: $(INSTALLED)
 
@@ -52,6 +52,12 @@ chromium:
 
 unit: install
 	$(BIN)/pytest tests/unit tests/contract $(PYTEST_ARGS)
+
+## fuzz: every service's API fuzzed on seeded cases, on a broker and services of its own;
+## at least REQUESTS (10000) requests a service, fails on any 5xx or error not problem+json
+REQUESTS ?= 10000
+fuzz: install jars
+	$(BIN)/python -m tests.fuzz --requests $(REQUESTS)
 
 lint: $(BENCH_INSTALLED)
 	$(BIN)/ruff check .
