@@ -45,7 +45,8 @@ def verbs(documents: Iterable[dict[str, Any]]) -> list[str]:
     for document in documents:
         for path, methods in document.get("paths", {}).items():
             parts = path.strip("/").split("/")
-            if "post" in methods and len(parts) == 3 and parts[1] == "{case_id}":
+            named = len(parts) == 3 and parts[1] == "{case_id}" and "{" not in parts[2]
+            if "post" in methods and named:
                 found.add(parts[2])
     return sorted(found)
 
