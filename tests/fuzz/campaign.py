@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from multiprocessing import get_context
 
 import httpx
 
 from contracts.catalog import CASE_TYPES, STREAMS
 from services.cli.deployment import Deployment
+from services.common.auth import issue_token
 from services.common.units import load_units
 from services.portal.web import SESSION_COOKIE
 from tests.fuzz.draws import Person, Target
@@ -53,7 +56,6 @@ SEEDED_DISPUTES = 5
 PAGE = 200
 # Services whose answers mostly wait on the broker.
 WAITING = ("audit",)
-AUDIT_WORKERS = 4
 
 
 def known_cases(deployment: Deployment, service: str) -> set[str]:
@@ -108,10 +110,29 @@ def target(deployment: Deployment, service: str) -> Target:
         dates=[days_from_today(d) for d in (-400, -30, -1, 0, 1, 10, 30, 365)],
         moments=[(now - timedelta(hours=h)).isoformat() for h in (1, 24, 24 * 30)],
     )
-    if service == "audit":
-        # Each replay and verdict reads the case from the log, which waits on the broker.
-        return replace(found, workers=AUDIT_WORKERS)
     return _portal(deployment, found) if service == "portal" else found
+
+
+@dataclass(frozen=True)
+class Job:
+    """One service's fuzzing, as a process of its own can be handed it."""
+
+    schedule: tuple[Person, ...]
+    budget: int
+    token: Callable[..., str]
+    boundaries: bool
+    seed: int
+
+    def run(self, target: Target) -> Tally:
+        """Fuzz the service as it now stands."""
+        return fuzz_service(
+            target,
+            self.schedule,
+            self.budget,
+            self.token,
+            boundaries=self.boundaries,
+            seed=self.seed,
+        )
 
 
 def campaign(
@@ -132,27 +153,30 @@ def campaign(
     took = time.monotonic() - began
     say(f"seeded {len(seeded.every())} cases in {took:.0f}s; fuzzing {', '.join(services)}")
 
-    def fuzz(service: str) -> Tally:
-        tally = fuzz_service(
-            target(deployment, service),
-            SCHEDULES[service],
+    token = partial(issue_token, deployment.settings)
+    jobs = {
+        s: Job(
+            SCHEDULES[s],
             budget,
-            deployment.token,
+            token,
             # The portal's forms are described here, not by the portal: their boundary values
             # would be hundreds of requests a field, none of them telling anything new.
-            boundaries=boundaries and service != "portal",
-            seed=SERVICES.index(service),
+            boundaries=boundaries and s != "portal",
+            seed=SERVICES.index(s),
         )
-        say(summary_line(tally))
-        return tally
-
+        for s in services
+    }
+    done: dict[str, Tally] = {}
     # The audit's answers wait on reading the log rather than on the processor: it is fuzzed
-    # beside the others, which take their turns one after another.
-    waiting = [s for s in services if s in WAITING]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        beside = [pool.submit(fuzz, s) for s in waiting]
-        turns = pool.submit(lambda: [fuzz(s) for s in services if s not in WAITING])
-        done = {t.service: t for t in [*turns.result(), *(f.result() for f in beside)]}
+    # beside the others, in a process of its own (the generator is not safe in two threads).
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        beside = {s: pool.submit(jobs[s].run, target(deployment, s)) for s in jobs if s in WAITING}
+        for s in (s for s in services if s not in WAITING):
+            done[s] = jobs[s].run(target(deployment, s))
+            say(summary_line(done[s]))
+        for s, future in beside.items():
+            done[s] = future.result()
+            say(summary_line(done[s]))
     return [done[s] for s in services]
 
 

@@ -54,8 +54,6 @@ class Target:
     # The fields of the forms its POST routes read by hand, and the steps they take.
     forms: Sequence[str] = ()
     verbs: Sequence[str] = ()
-    # Requests in flight at once, for a service whose answers wait on reading the log.
-    workers: int = 1
 
 
 PEOPLE_FIELDS = (
@@ -140,7 +138,6 @@ def config(
             "headers": headers,
             "seed": round_.seed,
             "request-timeout": 90,
-            "workers": target.workers,
             "operations": operations,
             "dictionaries": dictionaries,
             "parameters": parameters,
