@@ -35,7 +35,9 @@ def report(tallies: list[Tally], operations: bool) -> str:
     for tally in tallies:
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(tally.statuses.items()))
         on_cases = ", ".join(f"{s}: {n}" for s, n in sorted(tally.case_statuses.items()))
+        phases = ", ".join(f"{p}: {n}" for p, n in sorted(tally.phases.items()))
         lines.append(f"{tally.service}: {statuses}")
+        lines.append(f"{'':>{len(tally.service)}}  by phase: {phases}")
         lines.append(f"{'':>{len(tally.service)}}  on existing cases: {on_cases}")
         lines.extend(by_operation(tally) if operations else [])
         lines.extend(f"  {finding}" for finding in tally.findings)

@@ -62,6 +62,8 @@ class Tally:
     case_statuses: Counter[int] = field(default_factory=Counter)
     # Answers by operation ("POST /grievances/{case_id}/close") and status.
     operations: Counter[tuple[str, int]] = field(default_factory=Counter)
+    # Requests by the generator's phase: boundary values, random ones, chains of calls.
+    phases: Counter[str] = field(default_factory=Counter)
     server_errors: int = 0
     malformed: int = 0
     findings: list[Finding] = field(default_factory=list)
@@ -116,6 +118,7 @@ class Watch:
         tally.requests += 1
         tally.statuses[status] += 1
         tally.operations[(case.operation.label, status)] += 1
+        tally.phases[case.meta.phase.name.value if case.meta else "other"] += 1
         self.sent += 1
         if self.sent >= self.quota:
             self.stop.set()

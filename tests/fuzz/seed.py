@@ -58,7 +58,8 @@ class Seeder:
             if response.status_code != 503 or time.monotonic() > deadline:
                 break
             # The same key makes the retry count once.
-            headers["Idempotency-Key"] = response.headers["Idempotency-Key"]
+            if "Idempotency-Key" in response.headers:
+                headers["Idempotency-Key"] = response.headers["Idempotency-Key"]
             time.sleep(1)
         if response.status_code >= 400:
             raise RuntimeError(
