@@ -35,7 +35,7 @@ log = logs.get(__name__)
 BATCH = 5000
 
 
-class AuditSettings(Settings):
+class AuditSettings(treeheads.KeySettings):
     """The audit service's settings: the shared ones plus how often to sign a checkpoint."""
 
     checkpoint_interval_s: float = 300.0
@@ -43,8 +43,6 @@ class AuditSettings(Settings):
     # A partition that grew gets a signed tree head this often, or once this many records came.
     tree_head_interval_s: float = Field(default=60.0, gt=0.0, le=86_400.0)
     tree_head_every: int = Field(default=1000, ge=1, le=10_000_000)
-    # The audit signing key (PEM, PKCS#8); outside production it is derived from the master key.
-    audit_key_file: Path | None = None
 
 
 def catch_up(

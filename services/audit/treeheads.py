@@ -58,6 +58,20 @@ def key_id(service: str, key: Ed25519PublicKey) -> str:
     return f"{service}:{hashlib.sha256(raw_public(key)).hexdigest()[:16]}"
 
 
+class KeySettings(Settings):
+    """The shared settings and where the audit signing key is kept."""
+
+    # The audit signing key (PEM, PKCS#8); outside production it is derived from the master key.
+    audit_key_file: Path | None = None
+
+
+def audit_keys(settings: Settings) -> Keys:
+    """Return the audit service's public key by its id, as heads are checked with it."""
+    own = KeySettings(**settings.model_dump())
+    public = audit_key(own, own.audit_key_file).public_key()
+    return {key_id("audit", public): public}
+
+
 def audit_key(settings: Settings, key_file: Path | None) -> Ed25519PrivateKey:
     """Return the audit service's signing key: from `key_file`, or derived outside production."""
     if key_file is not None:
