@@ -135,8 +135,9 @@ def bundle_of(
         if tree[leaf] != merkle.leaf_hash(rec.value):
             raise NotCovered(f"{rec.position} is no longer the record the index filed")
         head = covering
-        _check_root(tree, head)
-        used.add(where)
+        if where not in used:
+            _check_root(tree, head)
+            used.add(where)
         events.append(
             {
                 "topic": where[0],

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import verify_bundle
 from contracts.envelope import canonical_bytes
-from services.audit import merkle, proofs, treeheads
+from services.audit import merkle, proofs, treecheck, treeheads
 from services.audit.index import CaseIndex
 from services.audit.records import LogRecord, Position
 from services.common.settings import Settings
@@ -159,3 +159,29 @@ def test_a_tree_head_is_refused_when_signed_by_an_unknown_key_or_altered() -> No
     assert treeheads.key_id("audit", derived) == treeheads.key_id(
         "audit", treeheads.audit_key(development, None).public_key()
     )
+
+
+def test_a_partition_held_against_its_newest_head() -> None:
+    values = [f"record {i}".encode() for i in range(9)]
+    filed = [merkle.leaf_hash(v) for v in values]
+
+    def head(size: int) -> treeheads.TreeHead:
+        root = merkle.root(filed, size)
+        return treeheads.sign(AUDIT, topic=TOPIC, partition=1, tree_size=size, root=root, at=AT)
+
+    def tree(vals: list[bytes], start: int = 0) -> treecheck.Tree:
+        return treecheck.Tree(
+            [merkle.leaf_hash(v) for v in vals], list(range(start, start + 2 * len(vals), 2))
+        )
+
+    where = (TOPIC, 1)
+    assert treecheck.check({where: tree(values)}, [head(4), head(7)]) == []
+    cut = treecheck.check({where: tree(values[:5])}, [head(4), head(7)])
+    assert [f.kind for f in cut] == ["tree-head"] and "truncated" in cut[0].detail
+    # Deleted and written again from offset 100, the fourth record in other bytes.
+    again = [*values[:3], values[3] + b" ", *values[4:]]
+    found = treecheck.check({where: tree(again, 100)}, [head(7)], {where: filed})
+    assert [f.position for f in found] == [Position(TOPIC, 1, 106)]
+    assert "record 3 differs" in found[0].detail and "begins at offset 100" in found[0].detail
+    # Records appended after the head, and the same records written again, are no finding.
+    assert treecheck.check({where: tree(values, 100)}, [head(7)], {where: filed}) == []
