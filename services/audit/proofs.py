@@ -21,6 +21,10 @@ class NotCovered(LookupError):
     """No signed tree head covers the record yet, or the heads asked for were never signed."""
 
 
+class MissingKeys(LookupError):
+    """Events of the case are signed by keys the bundle was not given."""
+
+
 @dataclass(frozen=True)
 class Inclusion:
     """Where a record is in its partition's tree, and the path to a signed head's root."""
@@ -148,6 +152,10 @@ def bundle_of(
                 "proof": [p.hex() for p in merkle.inclusion_proof(tree, leaf, head.tree_size)],
             }
         )
+    signers = {_signer(rec.value) for rec, _ in records} - {None}
+    missing = sorted(str(k) for k in signers if k not in keys)
+    if missing:
+        raise MissingKeys(f"the case's events are signed by {', '.join(missing)}, not given")
     return {
         "format": FORMAT,
         "case_id": case_id,
@@ -155,6 +163,16 @@ def bundle_of(
         "tree_heads": [newest[w].to_wire() for w in sorted(used)],
         "events": events,
     }
+
+
+def _signer(value: bytes) -> str | None:
+    """The key id an event names, if it is signed (an unreadable record names none)."""
+    try:
+        event = json.loads(value)
+    except ValueError:
+        return None
+    kid = event.get("key_id") if isinstance(event, dict) else None
+    return kid if isinstance(kid, str) else None
 
 
 def prove_case(settings: Settings, case_id: str, keys: dict[str, str]) -> dict[str, Any]:

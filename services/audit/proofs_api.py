@@ -34,6 +34,8 @@ def _unproved() -> Iterator[None]:
         raise Problem(503, "Index not ready", str(exc)) from exc
     except proofs.NotCovered as exc:
         raise Problem(404, "Not covered", str(exc)) from exc
+    except proofs.MissingKeys as exc:
+        raise Problem(409, "Keys missing", str(exc)) from exc
 
 
 def _keys(settings: Settings) -> dict[str, str]:

@@ -52,12 +52,12 @@ class TreeTables:
             pos = rec.position
             where = (pos.topic, pos.partition)
             if where not in tips:
-                size, last = self._db.execute(
-                    'SELECT count(*), coalesce(max("offset"), -1) FROM leaves'
-                    " WHERE topic = ? AND partition = ?",
+                top, last = self._db.execute(
+                    'SELECT coalesce(max(leaf_index), -1), coalesce(max("offset"), -1)'
+                    " FROM leaves WHERE topic = ? AND partition = ?",
                     where,
                 ).fetchone()
-                tips[where] = (int(size), int(last))
+                tips[where] = (int(top) + 1, int(last))
             size, last = tips[where]
             if pos.offset <= last:
                 continue

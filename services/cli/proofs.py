@@ -47,6 +47,10 @@ def prove(
             bundle = proofs.prove_case(settings, case_id, public_keys(settings, keys))
         except (IndexNotReady, proofs.NotCovered) as exc:
             raise fail(str(exc), EXIT_NOT_FOUND) from exc
+        except proofs.MissingKeys as exc:
+            raise fail(
+                f"{exc}: pass --keys (the services' keys, as published)", EXIT_USAGE
+            ) from exc
     output.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n")
     heads = ", ".join(
         f"{h['topic']}/{h['partition']} size {h['tree_size']}" for h in bundle["tree_heads"]

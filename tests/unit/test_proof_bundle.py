@@ -185,3 +185,16 @@ def test_a_partition_held_against_its_newest_head() -> None:
     assert "record 3 differs" in found[0].detail and "begins at offset 100" in found[0].detail
     # Records appended after the head, and the same records written again, are no finding.
     assert treecheck.check({where: tree(values, 100)}, [head(7)], {where: filed}) == []
+
+
+def test_a_bundle_is_refused_without_the_keys_its_events_were_signed_with() -> None:
+    env = case("GRV-DDDD0004", 4)[0]
+    rec = LogRecord(Position(TOPIC, 0, 0), env.case_id, signed(env.to_bytes(), INTAKE))
+    leaves = [merkle.leaf_hash(rec.value)]
+    head = treeheads.sign(AUDIT, topic=TOPIC, partition=0, tree_size=1, root=leaves[0], at=AT)
+    with pytest.raises(proofs.MissingKeys, match="intake:"):
+        proofs.bundle_of(
+            env.case_id, [(rec, 0)], [head], {(TOPIC, 0): leaves}, keys_of(("audit", AUDIT))
+        )
+    with pytest.raises(proofs.NotCovered, match="newer than every signed tree head"):
+        proofs.bundle_of(env.case_id, [(rec, 1)], [head], {(TOPIC, 0): leaves}, {})
