@@ -11,7 +11,15 @@ from typing import Any
 from services.audit import merkle, treeheads
 from services.audit.index import CaseIndex, Entry, index_path
 from services.audit.lineage import IndexNotReady
-from services.audit.records import LogRecord, NoSuchCase, Position, fetch, reading, stream_of
+from services.audit.records import (
+    LogRecord,
+    LogUnreachable,
+    NoSuchCase,
+    Position,
+    fetch,
+    reading,
+    stream_of,
+)
 from services.common.settings import Settings
 
 FORMAT = "taizhang-proof-bundle/v1"
@@ -190,7 +198,10 @@ def prove_case(settings: Settings, case_id: str, keys: dict[str, str]) -> dict[s
             leaf = index.leaf_at(e.position)
             if leaf is not None:
                 numbered.append((e.position, leaf))
-    with reading():
-        fetched = {r.position: r for r in fetch(settings, [p for p, _ in numbered])}
+    try:
+        with reading():
+            fetched = {r.position: r for r in fetch(settings, [p for p, _ in numbered])}
+    except LookupError as exc:
+        raise LogUnreachable(str(exc)) from exc
     records = [(fetched[p], leaf) for p, leaf in numbered]
     return bundle_of(case_id, records, heads, leaves, keys)

@@ -22,6 +22,8 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 Topic = Annotated[str, Query(pattern=r"^[a-z_]+\.events$", description="e.g. grievance.events")]
 Partition = Annotated[int, Query(ge=0, le=1000)]
 Size = Annotated[int, Query(ge=0, le=1_000_000_000)]
+# Offsets and sizes stay far inside what the index's integers hold.
+MAX_OFFSET = 2**53
 
 
 @contextmanager
@@ -36,6 +38,8 @@ def _unproved() -> Iterator[None]:
         raise Problem(404, "Not covered", str(exc)) from exc
     except proofs.MissingKeys as exc:
         raise Problem(409, "Keys missing", str(exc)) from exc
+    except treeheads.TreeHeadError as exc:
+        raise Problem(503, "Audit key missing", str(exc)) from exc
 
 
 def _keys(settings: Settings) -> dict[str, str]:
@@ -68,8 +72,8 @@ async def inclusion(
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     topic: Topic | None = None,
     partition: Annotated[int | None, Query(ge=0, le=1000)] = None,
-    offset: Annotated[int | None, Query(ge=0)] = None,
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
 ) -> dict[str, Any]:
     """Prove a record is in a signed tree head: by case and version, or by its place."""
     by_case = case_id is not None and version is not None

@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from kafka import KafkaProducer
+from pydantic import Field
 
 from contracts.catalog import AUDIT_TREE_HEADS
 from contracts.envelope import canonical_bytes, format_ts
@@ -63,12 +64,20 @@ class KeySettings(Settings):
 
     # The audit signing key (PEM, PKCS#8); outside production it is derived from the master key.
     audit_key_file: Path | None = None
+    # The audit public key (base64url) heads are checked with where the signing key is not kept.
+    audit_public_key: str | None = Field(default=None, max_length=64)
 
 
 def audit_keys(settings: Settings) -> Keys:
-    """Return the audit service's public key by its id, as heads are checked with it."""
+    """Return the audit service's public key by its id: the one configured, else the signer's."""
     own = KeySettings(**settings.model_dump())
-    public = audit_key(own, own.audit_key_file).public_key()
+    if own.audit_public_key:
+        try:
+            public = Ed25519PublicKey.from_public_bytes(unb64url(own.audit_public_key))
+        except ValueError as exc:
+            raise TreeHeadError(f"TAIZHANG_AUDIT_PUBLIC_KEY is not a public key: {exc}") from exc
+    else:
+        public = audit_key(own, own.audit_key_file).public_key()
     return {key_id("audit", public): public}
 
 

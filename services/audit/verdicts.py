@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from contracts.catalog import AUDIT_TREE_HEADS
 from contracts.envelope import now_utc
 from services.audit import checkpoint, treecheck, treeheads
 from services.audit.index import CaseIndex, index_path
@@ -94,7 +95,13 @@ def _verify_everything(settings: Settings, meter: Meter) -> Verdict:
     records = treecheck.grow(_counted(read_partitions(settings, parts), meter), trees)
     verdict = verify(records, references=True)
     meter.finish()
-    heads, refused = treecheck.published(settings, treeheads.audit_keys(settings))
+    try:
+        keys = treeheads.audit_keys(settings)
+    except treeheads.TreeHeadError as exc:
+        where = Position(settings.topic(AUDIT_TREE_HEADS), 0, 0)
+        verdict.findings.append(Finding("(tree head)", where, "tree-head", f"not checked: {exc}"))
+        return verdict
+    heads, refused = treecheck.published(settings, keys)
     verdict.findings += refused + treecheck.check(trees, heads, _filed(settings, trees))
     return verdict
 

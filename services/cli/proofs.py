@@ -19,8 +19,11 @@ MAX_KEYS_BYTES = 1024 * 1024
 
 def public_keys(settings: AuditSettings, extra: Path | None) -> dict[str, str]:
     """The audit key, and the services' keys from a file (as GET /audit/keys gives them)."""
-    key = treeheads.audit_key(settings, settings.audit_key_file).public_key()
-    keys = {treeheads.key_id("audit", key): treeheads.b64url(treeheads.raw_public(key))}
+    try:
+        audit = treeheads.audit_keys(settings)
+    except treeheads.TreeHeadError as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
+    keys = {kid: treeheads.b64url(treeheads.raw_public(key)) for kid, key in audit.items()}
     if extra is not None:
         if extra.stat().st_size > MAX_KEYS_BYTES:
             raise fail(f"{extra} is over {MAX_KEYS_BYTES} bytes", EXIT_USAGE)

@@ -198,3 +198,15 @@ def test_a_bundle_is_refused_without_the_keys_its_events_were_signed_with() -> N
         )
     with pytest.raises(proofs.NotCovered, match="newer than every signed tree head"):
         proofs.bundle_of(env.case_id, [(rec, 1)], [head], {(TOPIC, 0): leaves}, {})
+
+
+def test_heads_are_checked_with_the_configured_public_key_where_no_signing_key_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    production = Settings(environment="production", jwt_secret="j" * 32, master_key="m" * 32)
+    public = treeheads.b64url(treeheads.raw_public(AUDIT.public_key()))
+    monkeypatch.setenv("TAIZHANG_AUDIT_PUBLIC_KEY", public)
+    assert list(treeheads.audit_keys(production)) == [treeheads.key_id("audit", AUDIT.public_key())]
+    monkeypatch.setenv("TAIZHANG_AUDIT_PUBLIC_KEY", public[:-2])
+    with pytest.raises(treeheads.TreeHeadError, match="AUDIT_PUBLIC_KEY"):
+        treeheads.audit_keys(production)
