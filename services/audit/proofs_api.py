@@ -61,14 +61,15 @@ async def tree_heads(
     name = ctx.settings.topic(topic) if topic else None
     with _unproved(), proofs.opened(ctx.settings) as index:
         values = index.tree_heads(name, partition, limit)
-    return {"keys": _keys(ctx.settings), "tree_heads": [json.loads(v) for v in values]}
+        keys = _keys(ctx.settings)
+    return {"keys": keys, "tree_heads": [json.loads(v) for v in values]}
 
 
 @router.get("/proofs/inclusion")
 async def inclusion(
     ctx: Ctx,
     _: Auditor,
-    case_id: str | None = None,
+    case_id: Annotated[str | None, Query(max_length=64)] = None,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     topic: Topic | None = None,
     partition: Annotated[int | None, Query(ge=0, le=1000)] = None,
@@ -86,7 +87,8 @@ async def inclusion(
         else:
             place = Position(ctx.settings.topic(str(topic)), int(str(partition)), int(str(offset)))
         proved = proofs.inclusion(index, place, tree_size)
-    return {**proved.to_wire(), "keys": _keys(ctx.settings)}
+        keys = _keys(ctx.settings)
+    return {**proved.to_wire(), "keys": keys}
 
 
 @router.get("/proofs/consistency")

@@ -54,8 +54,12 @@ def world(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         s.stop()
 
 
+def auditor(stack: Stack) -> httpx.Client:
+    return stack.client("audit", user="aud-1", role="auditor", unit="demo")
+
+
 def heads(stack: Stack, **query: Any) -> list[dict[str, Any]]:
-    with stack.client("audit", user="aud-1", role="auditor", unit="demo") as client:
+    with auditor(stack) as client:
         body: dict[str, Any] = (
             client.get("/audit/tree-heads", params=query).raise_for_status().json()
         )
@@ -119,7 +123,7 @@ def test_a_bundle_from_the_running_system_verifies_offline_and_fails_once_altere
         cwd=alone, capture_output=True, text=True, timeout=60, check=False, env={},
     )  # fmt: skip
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    with stack.client("audit", user="aud-1", role="auditor", unit="demo") as client:
+    with auditor(stack) as client:
         served = client.get(f"/audit/cases/{case_id}/bundle")
     assert served.status_code == 200, served.text
     assert verify_bundle.verify(served.content).holds
@@ -138,8 +142,7 @@ def test_inclusion_by_case_or_place_and_consistency_between_two_heads(world: Wor
     steps = history.grievance_script(rng, "demo/co/p01")[:2]
     more = history.decide_case(KIND, other, steps, history.START)
     history.send(stack.settings, [(e.case_id, e.to_bytes()) for e in more])
-    auditor = stack.client("audit", user="aud-1", role="auditor", unit="demo")
-    with auditor as client:
+    with auditor(stack) as client:
         proved = client.get("/audit/proofs/inclusion", params={"case_id": case_id, "version": 1})
         assert proved.status_code == 200, proved.text
         body = proved.json()
@@ -162,8 +165,26 @@ def test_inclusion_by_case_or_place_and_consistency_between_two_heads(world: Wor
             },
         ).json()
         assert place["leaf_index"] == body["leaf_index"]
-        refused = client.get("/audit/proofs/inclusion", params={"case_id": case_id})
-        assert refused.status_code == 422
+        attempts: list[tuple[dict[str, str | int], int]] = [
+            ({"case_id": case_id}, 422),
+            ({"case_id": "GRV-" + "A" * 80, "version": 1}, 422),
+            ({"case_id": "NOPE-1", "version": 1}, 422),
+            ({"case_id": case_id, "version": 999}, 404),
+            ({"topic": "grievance.events", "partition": 0, "offset": 2**60}, 422),
+            ({"topic": "grievance.events", "partition": 0, "offset": 10**9}, 404),
+        ]
+        for params, status in attempts:
+            refused = client.get("/audit/proofs/inclusion", params=params)
+            assert refused.status_code == status, (params, refused.text)
+            assert refused.headers["content-type"].startswith("application/problem+json")
+        unsigned = client.get(
+            "/audit/proofs/consistency",
+            params={"topic": "grievance.events", "partition": 0, "first": 1, "second": 10**8},
+        )
+        assert unsigned.status_code == 404, unsigned.text
+    with stack.client("audit") as rep:
+        assert rep.get("/audit/tree-heads").status_code == 403
+    with auditor(stack) as client:
         p = first["partition"]
         grown = eventually(
             lambda: heads(stack, topic="grievance.events", partition=p),
