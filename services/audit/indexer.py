@@ -159,6 +159,7 @@ class AuditWorker:
         public = self._key.public_key()
         self._keys: treeheads.Keys = {treeheads.key_id("audit", public): public}
         self._last_heads = time.monotonic()
+        self._heads_read = False
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
@@ -196,7 +197,10 @@ class AuditWorker:
         return index
 
     def _maybe_tree_heads(self, index: CaseIndex) -> None:
-        catch_up_heads(self.settings, index, self._keys)
+        # Only this worker writes heads: the topic is read at start and after each publication.
+        if not self._heads_read:
+            catch_up_heads(self.settings, index, self._keys)
+            self._heads_read = True
         signed = index.signed_sizes()
         pending = sum(max(0, n - signed.get(tp, 0)) for tp, n in index.tree_sizes().items())
         waited = time.monotonic() - self._last_heads
@@ -205,9 +209,11 @@ class AuditWorker:
         ):
             return
         heads = sign_tree_heads(index, self._key, signed)
+        self._heads_read = False
         treeheads.publish(self.settings, heads)
         self._last_heads = time.monotonic()
         catch_up_heads(self.settings, index, self._keys)
+        self._heads_read = True
         log.info("audit.tree_heads.published", heads=len(heads), records=pending)
 
     def _maybe_checkpoint(self, index: CaseIndex) -> None:

@@ -104,6 +104,8 @@ def tree_heads(
             values = index.tree_heads(name, partition, limit)
     except IndexNotReady as exc:
         raise fail(str(exc), EXIT_NOT_FOUND) from exc
+    for kid, key in public_keys(settings, None).items():
+        out.print(f"tree heads are checked with {kid}: {key} (base64url)", highlight=False)
     for value in values:
         head = json.loads(value)
         out.print(

@@ -206,6 +206,10 @@ def test_inclusion_by_case_or_place_and_consistency_between_two_heads(world: Wor
         )  # fmt: skip
     cli = stack.cli("audit", "proof-consistency", "grievance.events", str(p), str(old), str(new))
     assert cli.returncode == 0 and json.loads(cli.stdout)["proof"] == proof["proof"], cli.stderr
+    listed = stack.cli("audit", "tree-heads", "--topic", "grievance.events", "--partition", str(p))
+    assert listed.returncode == 0, listed.stderr
+    assert "tree heads are checked with audit:" in listed.stdout
+    assert f"grievance.events/{p} size {new} " in listed.stdout, listed.stdout
 
 
 def test_records_re_appended_after_a_head_covered_them_are_a_finding(world: World) -> None:
