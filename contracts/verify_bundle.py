@@ -29,8 +29,9 @@ GENESIS = "0" * 64
 TOP_FIELDS = {"format", "case_id", "keys", "tree_heads", "events"}
 HEAD_FIELDS = {"key_id", "partition", "root_hash", "timestamp", "topic", "tree_size", "signature"}
 EVENT_FIELDS = {"topic", "partition", "leaf_index", "tree_size", "record", "proof"}
-# An event's hash covers every field but itself and the signature made over it.
-UNHASHED = ("hash", "key_id", "signature")
+# An event's hash covers every field but itself and the signature made over it; the key id
+# is held either inside the hash or beside it, as the signer sealed the event.
+UNHASHED = ("hash", "signature")
 
 
 class Unreadable(ValueError):
@@ -264,7 +265,8 @@ class Chain:
             fail(f"{where}: an event of {event.get('case_id')!r}, not {self.case_id}")
             return
         body = {k: v for k, v in event.items() if k not in UNHASHED}
-        if hashlib.sha256(canonical(body)).hexdigest() != digest:
+        bare = {k: v for k, v in body.items() if k != "key_id"}
+        if digest not in {hashlib.sha256(canonical(b)).hexdigest() for b in (body, bare)}:
             fail(f"{where}: version {version}'s content does not match its hash")
             return
         self._signature(where, event, digest, keys, used)

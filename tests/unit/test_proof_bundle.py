@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import verify_bundle
-from contracts.envelope import canonical_bytes
+from contracts.envelope import canonical_bytes, chain_hash
 from services.audit import merkle, proofs, treecheck, treeheads
 from services.audit.index import CaseIndex
 from services.audit.records import LogRecord, Position
@@ -27,10 +27,14 @@ AUDIT = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 INTAKE = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 
 
-def signed(value: bytes, key: Ed25519PrivateKey) -> bytes:
-    """An event as a signing decider writes it: key id and signature beside the hash."""
+def signed(value: bytes, key: Ed25519PrivateKey, *, after: str | None = None) -> bytes:
+    """An event as a signing decider writes it: key id and signature beside the hash, or the
+    key id sealed inside the hash when the chain is sealed again `after` a given hash."""
     event = json.loads(value)
     event["key_id"] = treeheads.key_id("intake", key.public_key())
+    if after is not None:
+        event["prev_hash"] = after
+        event["hash"] = chain_hash(event)
     event["signature"] = treeheads.b64url(key.sign(b"taizhang-event-v1:" + event["hash"].encode()))
     return canonical_bytes(event)
 
@@ -44,16 +48,18 @@ def keys_of(*pairs: tuple[str, Ed25519PrivateKey]) -> dict[str, str]:
     }
 
 
-def bundle(tmp_path: Path, *, sign_events: bool = True) -> tuple[bytes, str]:
+def bundle(tmp_path: Path, *, sign_events: bool = True, inside: bool = False) -> tuple[bytes, str]:
     """A partition of three cases, filed in an index, a head signed over it, one case proved."""
     cases = [case("GRV-AAAA0001", 1), case("GRV-BBBB0002", 2), case("GRV-CCCC0003", 3)]
     recs: list[LogRecord] = []
+    prev = "0" * 64
     for n in range(max(len(c) for c in cases)):
         for events in cases:
             if n < len(events):
                 value = events[n].to_bytes()
                 if sign_events and events[0].case_id == "GRV-BBBB0002":
-                    value = signed(value, INTAKE)
+                    value = signed(value, INTAKE, after=prev if inside else None)
+                    prev = json.loads(value)["hash"]
                 # Offsets skip, as transaction markers make them do on the real log.
                 recs.append(LogRecord(Position(TOPIC, 2, 3 * len(recs)), events[n].case_id, value))
     index = CaseIndex(tmp_path / "index.sqlite")
@@ -85,6 +91,13 @@ def test_a_bundle_verifies_with_nothing_but_itself(tmp_path: Path) -> None:
     other = keys_of(("audit", Ed25519PrivateKey.generate()))
     refused = verify_bundle.verify(content, other)
     assert any("not one of the pinned keys" in f for f in refused.failures)
+
+
+def test_a_key_id_sealed_inside_the_hash_verifies_too(tmp_path: Path) -> None:
+    content, victim = bundle(tmp_path, inside=True)
+    report = verify_bundle.verify(content)
+    assert report.holds, report.failures
+    assert any(f"{victim}: versions 1 to" in n and " 0 signed" not in n for n in report.notes)
 
 
 def test_events_without_signatures_are_reported_unsigned(tmp_path: Path) -> None:
