@@ -36,7 +36,7 @@ BATCH = 5000
 
 
 class AuditSettings(treeheads.KeySettings):
-    """The audit service's settings: the shared ones plus how often to sign a checkpoint."""
+    """The audit service's settings: its key, and how often to sign checkpoints and tree heads."""
 
     checkpoint_interval_s: float = 300.0
     index_interval_s: float = 1.0
