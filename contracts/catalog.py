@@ -104,6 +104,11 @@ SERVICES: dict[str, Service] = {
     )
 }
 
+# The audit service's topics: signed checkpoints of every case's head, and signed tree heads
+# of every events partition's Merkle tree (one record per partition and size).
+AUDIT_CHECKPOINTS = "audit.checkpoints"
+AUDIT_TREE_HEADS = "audit.tree-heads"
+
 CASE_ID_PATTERN = r"^(" + "|".join(CASE_TYPES) + r")-[0-9A-Z]{4,40}$"
 CASE_ID = re.compile(CASE_ID_PATTERN)
 

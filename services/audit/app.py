@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
+from services.audit import proofs_api
 from services.audit.api import AuditContext, router
 from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _indexed,
         ),
         registry=lambda _ctx: registry,
-        routers=[router],
+        routers=[router, proofs_api.router],
         gauges=lambda _ctx: dead_letters(settings),
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from contracts.envelope import parse_record
 from services.audit.records import LogRecord, Position
+from services.audit.treestore import TREE_SCHEMA, TreeTables
 from services.common.settings import Settings
 
 SCHEMA = """
@@ -80,7 +81,7 @@ class Lineage:
     links: list[Link] = field(default_factory=list)
 
 
-class CaseIndex:
+class CaseIndex(TreeTables):
     """Maps case ids to (topic, partition, offset) with consumed offsets in the same transaction."""
 
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
@@ -91,7 +92,7 @@ class CaseIndex:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA + TREE_SCHEMA)
         self._db.execute("PRAGMA busy_timeout=5000")
 
     def close(self) -> None:
@@ -115,16 +116,20 @@ class CaseIndex:
                     " causation_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                self._db.executemany(
-                    "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
-                    " ON CONFLICT (topic, partition) DO UPDATE SET"
-                    " next_offset = max(next_offset, excluded.next_offset)",
-                    [(t, p, o) for (t, p), o in ends.items()],
-                )
+                self._add_leaves(records)
+                self._advance(ends)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _advance(self, ends: dict[tuple[str, int], int]) -> None:
+        self._db.executemany(
+            "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
+            " ON CONFLICT (topic, partition) DO UPDATE SET"
+            " next_offset = max(next_offset, excluded.next_offset)",
+            [(t, p, o) for (t, p), o in ends.items()],
+        )
 
     def entries(self, case_id: str) -> list[Entry]:
         """Return a case's indexed records in log order."""

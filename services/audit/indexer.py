@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kafka.errors import KafkaError
+from pydantic import Field
 
+from contracts.catalog import AUDIT_TREE_HEADS
 from contracts.envelope import canonical_bytes, now_utc
-from services.audit import checkpoint
+from services.audit import checkpoint, merkle, treeheads
 from services.audit.index import CaseIndex, index_path
 from services.audit.meter import QUIET, Meter
 from services.audit.records import (
@@ -21,6 +24,7 @@ from services.audit.records import (
     event_partitions,
     read_partitions,
     reading,
+    topic_partitions,
 )
 from services.common import logging as logs
 from services.common.kafka import STREAMS
@@ -31,11 +35,14 @@ log = logs.get(__name__)
 BATCH = 5000
 
 
-class AuditSettings(Settings):
-    """The audit service's settings: the shared ones plus how often to sign a checkpoint."""
+class AuditSettings(treeheads.KeySettings):
+    """The audit service's settings: its key, and how often to sign checkpoints and tree heads."""
 
     checkpoint_interval_s: float = 300.0
     index_interval_s: float = 1.0
+    # A partition that grew gets a signed tree head this often, or once this many records came.
+    tree_head_interval_s: float = Field(default=60.0, gt=0.0, le=86_400.0)
+    tree_head_every: int = Field(default=1000, ge=1, le=10_000_000)
 
 
 def catch_up(
@@ -66,6 +73,42 @@ def catch_up(
             flush(final=False)
     flush(final=True)
     return done
+
+
+def catch_up_heads(settings: Settings, index: CaseIndex, keys: treeheads.Keys) -> int:
+    """Keep every tree head published since the index's stored offsets; return how many."""
+    parts = topic_partitions(settings, [settings.topic(AUDIT_TREE_HEADS)])
+    stored = index.offsets()
+    starts = {tp: stored.get((tp.topic, tp.partition), 0) for tp in parts}
+    ends = end_offsets(settings, parts)
+    rows = []
+    for rec in read_partitions(settings, parts, starts, ends):
+        try:
+            head = treeheads.open_head(rec.value, keys)
+        except treeheads.TreeHeadError as exc:
+            log.warning("audit.tree_head.refused", position=str(rec.position), error=str(exc))
+            continue
+        rows.append(
+            (head.topic, head.partition, head.tree_size, head.key_id, head.timestamp, rec.value)
+        )
+    index.add_tree_heads(rows, {(tp.topic, tp.partition): ends[tp] for tp in parts})
+    return len(rows)
+
+
+def sign_tree_heads(
+    index: CaseIndex, key: Ed25519PrivateKey, signed: dict[tuple[str, int], int]
+) -> list[treeheads.TreeHead]:
+    """Sign a head for every partition whose tree grew past the size last signed."""
+    heads = []
+    for (topic, partition), size in sorted(index.tree_sizes().items()):
+        if size > signed.get((topic, partition), 0):
+            root = merkle.root(index.leaves(topic, partition), size)
+            heads.append(
+                treeheads.sign(
+                    key, topic=topic, partition=partition, tree_size=size, root=root, at=now_utc()
+                )
+            )
+    return heads
 
 
 @dataclass(frozen=True)
@@ -112,13 +155,18 @@ class AuditWorker:
         self._stop = False
         self._signed: bytes | None = None
         self._last_checkpoint = 0.0
+        self._key = treeheads.audit_key(settings, settings.audit_key_file)
+        public = self._key.public_key()
+        self._keys: treeheads.Keys = {treeheads.key_id("audit", public): public}
+        self._last_heads = time.monotonic()
+        self._heads_read = False
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
         signal.signal(signal.SIGTERM, self._halt)
         signal.signal(signal.SIGINT, self._halt)
         checkpoint.signing_key(self.settings)
-        index = CaseIndex(index_path(self.settings))
+        index = self._open_index()
         # Seen by the audit API's /health as a member of the service's group.
         presence = Presence(self.settings, "audit", self.settings.topic("audit.checkpoints"))
         presence.start()
@@ -130,12 +178,43 @@ class AuditWorker:
                     if added:
                         log.info("audit.indexed", records=added, total=index.count())
                     self._maybe_checkpoint(index)
+                    self._maybe_tree_heads(index)
                 except KafkaError as exc:
                     log.warning("audit.cycle_failed", error=str(exc))
                 time.sleep(self.settings.index_interval_s)
         finally:
             presence.stop()
             index.close()
+
+    def _open_index(self) -> CaseIndex:
+        """Open the index; one filed before it kept trees is filed again from offset 0."""
+        index = CaseIndex(index_path(self.settings))
+        if index.count() and not index.tree_sizes():
+            index.close()
+            refresh_index(self.settings, rebuild=True)
+            index = CaseIndex(index_path(self.settings))
+            log.info("audit.index.refiled", reason="the index kept no Merkle trees")
+        return index
+
+    def _maybe_tree_heads(self, index: CaseIndex) -> None:
+        # Only this worker writes heads: the topic is read at start and after each publication.
+        if not self._heads_read:
+            catch_up_heads(self.settings, index, self._keys)
+            self._heads_read = True
+        signed = index.signed_sizes()
+        pending = sum(max(0, n - signed.get(tp, 0)) for tp, n in index.tree_sizes().items())
+        waited = time.monotonic() - self._last_heads
+        if not pending or (
+            pending < self.settings.tree_head_every and waited < self.settings.tree_head_interval_s
+        ):
+            return
+        heads = sign_tree_heads(index, self._key, signed)
+        self._heads_read = False
+        treeheads.publish(self.settings, heads)
+        self._last_heads = time.monotonic()
+        catch_up_heads(self.settings, index, self._keys)
+        self._heads_read = True
+        log.info("audit.tree_heads.published", heads=len(heads), records=pending)
 
     def _maybe_checkpoint(self, index: CaseIndex) -> None:
         if time.monotonic() - self._last_checkpoint < self.settings.checkpoint_interval_s:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from contracts.catalog import AUDIT_TREE_HEADS
 from contracts.envelope import now_utc
-from services.audit import checkpoint
+from services.audit import checkpoint, treecheck, treeheads
+from services.audit.index import CaseIndex, index_path
 from services.audit.meter import QUIET, Meter
 from services.audit.records import (
     LogRecord,
@@ -89,9 +91,33 @@ def verify_log(settings: Settings, *, case_id: str | None = None, meter: Meter =
 def _verify_everything(settings: Settings, meter: Meter) -> Verdict:
     parts = event_partitions(settings, STREAMS)
     meter.start("verifying", sum(end_offsets(settings, parts).values()))
-    verdict = verify(_counted(read_partitions(settings, parts), meter), references=True)
+    trees: dict[tuple[str, int], treecheck.Tree] = {}
+    records = treecheck.grow(_counted(read_partitions(settings, parts), meter), trees)
+    verdict = verify(records, references=True)
     meter.finish()
+    try:
+        keys = treeheads.audit_keys(settings)
+    except treeheads.TreeHeadError as exc:
+        where = Position(settings.topic(AUDIT_TREE_HEADS), 0, 0)
+        verdict.findings.append(Finding("(tree head)", where, "tree-head", f"not checked: {exc}"))
+        return verdict
+    heads, refused = treecheck.published(settings, keys)
+    verdict.findings += refused + treecheck.check(trees, heads, _filed(settings, trees))
     return verdict
+
+
+def _filed(
+    settings: Settings, trees: dict[tuple[str, int], treecheck.Tree]
+) -> dict[tuple[str, int], list[bytes]]:
+    """The leaves the index kept, where there is an index: they name the record that changed."""
+    path = index_path(settings)
+    if not path.exists():
+        return {}
+    index = CaseIndex(path, readonly=True)
+    try:
+        return {where: index.leaves(*where) for where in trees}
+    finally:
+        index.close()
 
 
 def _counted(records: Iterable[LogRecord], meter: Meter) -> Iterator[LogRecord]:

@@ -6,12 +6,15 @@ import sys
 
 import typer
 
-from services.cli import system, tokens
+from services.cli import proofs, system, tokens
 from services.cli.audit import audit_app
 from services.cli.export import export_app
 from services.cli.system import broker_app
 
 app = typer.Typer(help="Taizhang (台账): the union's case ledger.", no_args_is_help=True)
+audit_app.command("prove")(proofs.prove)
+audit_app.command("proof-consistency")(proofs.consistency)
+audit_app.command("tree-heads")(proofs.tree_heads)
 app.add_typer(audit_app, name="audit")
 app.add_typer(broker_app, name="broker")
 app.add_typer(export_app, name="export")

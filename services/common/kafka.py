@@ -39,15 +39,16 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs: every stream's, then the audit checkpoints."""
+    """Return every topic the system needs: every stream's, then the audit service's."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
         *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
         # One checkpoint names every case's chain head: megabytes once there are many cases.
         TopicSpec(
-            settings.topic("audit.checkpoints"),
+            settings.topic(catalog.AUDIT_CHECKPOINTS),
             {**keep_forever, "max.message.bytes": str(CHECKPOINT_MAX_BYTES)},
         ),
+        TopicSpec(settings.topic(catalog.AUDIT_TREE_HEADS), keep_forever),
     ]
 
 

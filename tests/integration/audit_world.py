@@ -79,10 +79,12 @@ def build_world(bootstrap: str, root: Path, events: int) -> World:
         )
         eventually(
             lambda: stack.log("audit", "worker"),
-            until=lambda log: "audit.checkpoint.published" in log,
+            until=lambda log: (
+                "audit.checkpoint.published" in log and "audit.tree_heads.published" in log
+            ),
             timeout=120,
             interval=0.5,
-            what="the audit worker to sign a checkpoint",
+            what="the audit worker to sign a checkpoint and tree heads",
         )
     except BaseException:
         stack.stop()
