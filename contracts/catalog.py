@@ -102,6 +102,13 @@ SERVICES: dict[str, Service] = {
             "services.followup.service",
         ),
         Service("audit", "Taizhang audit (监督审计)", 8005, "services.audit.app"),
+        Service(
+            "notify",
+            "Taizhang notifications (提醒与进度通知)",
+            8006,
+            "services.notify.app",
+            "services.notify.service",
+        ),
         # The web portal only calls the other services' APIs: it has no stream worker.
         Service("portal", "Taizhang portal (门户)", 8000, "services.portal.app", parts=("api",)),
     )
