@@ -10,15 +10,19 @@ from typing import Any
 import pytest
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
+from playwright.sync_api import sync_playwright
 
 from services.cli.deployment import free_port
 from services.common import kafka as kafka_kit
+from services.common.settings import ROOT
 from services.common.vault import Sealer, SqliteKeyVault
 from tests.integration.conftest import GRIEVANCE, SECRET, Stack, warm_up
 from tests.integration.polling import consistently, eventually
 from tests.integration.reading import ok
 from tests.integration.test_mediation_http import application
+from tests.integration.test_portal_e2e import ARGS, CHROMIUM, DESKTOP, PHONE
 
+SHOTS = ROOT / "test-artifacts" / "notify"
 CHAIR = {"user": "chair-p01", "role": "union_chair", "unit": "demo/co/p01"}
 MEDIATOR = {"user": "med-1", "role": "mediator", "unit": "demo/co"}
 # Mediation reminders at once (15 working days ahead is always today or earlier), acceptance
@@ -52,6 +56,7 @@ def nstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         s.start("mediation")
         s.start("notify")
         warm_up(s)
+        s.spawn("portal", "api")
         yield s
 
 
@@ -204,3 +209,59 @@ def test_a_worker_who_agreed_gets_progress_texts_and_an_erased_worker_nothing(
     with nstack.client("notify", **CHAIR) as notes:
         page = ok(notes.get("/notifications/unit"))
         assert page["total"] >= 1
+
+
+def test_the_pages_show_a_chair_their_reminders_settings_and_the_local_outbox(
+    nstack: Stack,
+) -> None:
+    with nstack.client("mediation", **CHAIR) as chair:
+        dsp = ok(chair.post("/disputes", json=application()), 201)["case_id"]
+    assert CHROMIUM.exists(), "install Debian's chromium package (make test does)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    portal = nstack.url("portal")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = browser.new_context(
+                viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai"
+            )
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{portal}/signin")
+            page.click("button[data-user='chair-p01']")
+            page.wait_for_load_state()
+            page.click("a[href='/notifications']")
+            mine = page.locator(f"#notifications li[data-source='{dsp}']")
+
+            def reload_count() -> int:
+                page.reload()
+                return mine.count()
+
+            eventually(reload_count, until=lambda n: n == 1, what="the new reminder on the page")
+            assert "调解申请待受理" in mine.inner_text()
+            page.screenshot(path=str(SHOTS / "1-my-notifications.png"), full_page=True)
+            page.check("input[name='channel'][value='wecom']")
+            page.fill("#quiet_from", "21")
+            page.fill("#quiet_to", "7")
+            page.click("button[data-action='settings']")
+            page.wait_for_selector("#done")
+            assert page.locator("#quiet_from").input_value() == "21"
+            assert page.locator("input[name='channel'][value='wecom']").is_checked()
+            page.screenshot(path=str(SHOTS / "2-settings-saved.png"), full_page=True)
+            page.set_viewport_size(DESKTOP)
+            page.click("a[href='/notifications/unit']")
+            rows = page.locator("#reminders tr[data-status]")
+            assert rows.count() >= 1 and "待发送" in page.locator("#counts").inner_text()
+            page.screenshot(path=str(SHOTS / "3-unit-reminders.png"), full_page=True)
+            page.goto(f"{portal}/notifications/outbox")
+            assert (
+                page.locator("#mailbox li").count() >= 2
+                and page.locator("#gateway li").count() >= 1
+            )
+            assert "调解期限" in page.locator("#mailbox").inner_text()
+            page.screenshot(path=str(SHOTS / "4-local-outbox.png"), full_page=True)
+            page.click("a.lang")
+            page.goto(f"{portal}/notifications")
+            assert "My notifications" in page.locator("h1").inner_text()
+        finally:
+            browser.close()
