@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,14 @@ from tests.integration.test_portal_e2e import ARGS, CHROMIUM, DESKTOP, PHONE
 
 SHOTS = ROOT / "test-artifacts" / "notify"
 CHAIR = {"user": "chair-p01", "role": "union_chair", "unit": "demo/co/p01"}
-MEDIATOR = {"user": "med-1", "role": "mediator", "unit": "demo/co"}
-# Mediation reminders at once (15 working days ahead is always today or earlier), acceptance
-# reminders on the working day before the acceptance date, which lies ahead.
+# Mediation and owners' reminders at once (15 working days back from a date 15 days ahead is
+# today or earlier); acceptance reminders on the working day before the acceptance date.
 DIRECTORY = """
 people:
   - {id: chair-p01, role: union_chair, unit: demo/co/p01, email: chair-p01@union.example}
   - {id: med-1, role: mediator, unit: demo/co, email: med-1@union.example}
 leads:
-  demo: {acceptance: 1, mediation: 15}
+  demo: {acceptance: 1, mediation: 15, owner: 15}
 quiet_hours: {from: 0, to: 0}
 """
 
@@ -206,9 +206,32 @@ def test_a_worker_who_agreed_gets_progress_texts_and_an_erased_worker_nothing(
         during=5,
         what="nothing more for the erased worker and nothing for the one who did not agree",
     )
+
+
+def test_an_owner_without_an_address_fails_for_good_and_is_parked(nstack: Stack) -> None:
+    due = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    with nstack.client("intake", **CHAIR) as intake:
+        body = {**GRIEVANCE, "anonymous": True, "complainant": None}
+        gid = ok(intake.post("/grievances", json=body), 201)["case_id"]
+        ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
+        ok(intake.post(f"/grievances/{gid}/escalate", json={"owner": "owner-x", "due": due}))
     with nstack.client("notify", **CHAIR) as notes:
-        page = ok(notes.get("/notifications/unit"))
-        assert page["total"] >= 1
+        failed = eventually(
+            lambda: ok(notes.get("/notifications/unit"))["items"],
+            until=lambda items: any(
+                n["source_case_id"] == gid and n["status"] == "failed" for n in items
+            ),
+            what="the owner's reminder to fail for want of an address",
+        )
+    [note] = [n for n in failed if n["source_case_id"] == gid]
+    assert note["recipient"] == "owner-x" and note["attempts"] == 1
+    assert note["last_failure"] == "no address on any chosen channel"
+    log = eventually(
+        lambda: nstack.log("notify", "worker"),
+        until=lambda text: note["case_id"] in text and "record.dead_lettered" in text,
+        what="the failed message parked on the dead-letter topic",
+    )
+    assert "owner-x@" not in log
 
 
 def test_the_pages_show_a_chair_their_reminders_settings_and_the_local_outbox(
