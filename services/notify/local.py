@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from email import message_from_bytes, policy
@@ -23,6 +24,8 @@ CREATE TABLE IF NOT EXISTS received (
     message_id TEXT NOT NULL
 );
 """
+# The server's own log names peers and envelopes: only its warnings are kept.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 # What the pages show at most, newest first.
 SHOWN = 500
 
