@@ -12,6 +12,7 @@ from contracts.envelope import Actor, Envelope, seal_envelope
 from contracts.personal import Sealed, SealedPerson
 from contracts.registry import REGISTRY, EventPayload, payload_dict
 from services.common.calendar import OFFICIAL, SHANGHAI
+from services.notify import policies
 from services.notify.directory import Directory, Leads, Person
 from services.notify.rules import Matter, Rules, Tell, Withdraw, reminder_id
 from services.notify.timing import in_quiet_hours, quiet_until, reminder_at, working_days_before
@@ -189,3 +190,48 @@ def test_quiet_hours_hold_a_message_until_they_end_over_midnight() -> None:
     assert quiet_until(late, 22, 8) == datetime(2025, 9, 27, 8, 0, tzinfo=SHANGHAI)
     assert quiet_until(late.replace(hour=3), 22, 8) == datetime(2025, 9, 26, 8, 0, tzinfo=SHANGHAI)
     assert not in_quiet_hours(late, 0, 0) and in_quiet_hours(late.replace(hour=13), 12, 14)
+
+
+def test_a_dispute_or_call_back_is_filed_under_the_grievance_it_came_from() -> None:
+    from_grievance = d.DisputeApplied(
+        unit=UNIT,
+        form="referral",
+        category="remuneration",
+        acceptance_due=date(2025, 10, 9),
+        grievance_id=GRV,
+    )
+    assert policies.file_under(None, event(from_grievance), from_grievance) == (GRV, GRV)
+    assert policies.file_under(
+        GRV,
+        event(d.DisputeDeclined(code="other", reason="x")),
+        d.DisputeDeclined(code="other", reason="x"),
+    ) == (GRV, GRV)
+    alone = applied(date(2025, 10, 9))
+    assert policies.file_under(None, event(alone), alone) == (DSP, DSP)
+    callback = f.FollowupScheduled(
+        kind="callback", unit=UNIT, source_case_id=GRV, source_event_id="e", due=date(2025, 10, 9)
+    )
+    check = callback.model_copy(update={"kind": "performance_check"})
+    fup = "FUP-TEST00000001"
+    assert policies.file_under(None, event(callback, fup), callback) == (GRV, GRV)
+    assert policies.file_under(None, event(check, fup), check) == (None, None)
+    ack = g.GrievanceAcknowledged()
+    assert policies.file_under(None, event(ack, GRV), ack) == (GRV, None)
+
+
+def test_the_policy_answers_with_commands_identical_on_every_redelivery() -> None:
+    env = event(applied(date(2025, 10, 9)))
+    matter, commands = policies.answer(RULES, None, env, REGISTRY.read(env), FRIDAY)
+    [(stream, cmd)] = commands
+    assert stream == "notification" and cmd.command_type == "plan"
+    assert cmd.case_id == reminder_id(DSP, "acceptance", "chair-p01", date(2025, 10, 9))
+    assert cmd.causation_id == str(env.event_id) and cmd.actor.role == "system"
+    assert policies.answer(RULES, None, env, REGISTRY.read(env), FRIDAY)[1] == commands
+    accepted = event(
+        d.DisputeAccepted(accepted_on=date(2025, 9, 29), mediation_deadline=date(2025, 10, 14))
+    )
+    _, more = policies.answer(RULES, matter, accepted, REGISTRY.read(accepted), FRIDAY)
+    cancel = next(c for _, c in more if c.command_type == "cancel")
+    assert cancel.case_id == cmd.case_id and cancel.payload == {"reason": "deadline_met"}
+    nowhere = g.GrievanceAcknowledged()
+    assert policies.answer(RULES, None, event(nowhere, GRV), nowhere, FRIDAY) == (Matter(), [])
