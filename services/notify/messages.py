@@ -56,6 +56,13 @@ TEMPLATES: dict[str, dict[Language, tuple[str, str]]] = {
         "zh": ("回访通知", "【工会】我们将于{date}前就诉求{receipt}回访您，请保持电话畅通。"),
         "en": ("Call-back", "Union: we will call you about {receipt} by {date}."),
     },
+    "dispute_received": {
+        "zh": (
+            "调解申请已收到",
+            "【工会】您的调解申请已收到，编号{receipt}，将于{date}前决定是否受理。",
+        ),
+        "en": ("Application received", "Union: application {receipt} received; decided by {date}."),
+    },
     "dispute_accepted": {
         "zh": ("调解申请已受理", "【工会】您的调解申请（编号{receipt}）已受理，调解期限至{date}。"),
         "en": ("Mediation accepted", "Union: mediation {receipt} is accepted; it ends by {date}."),

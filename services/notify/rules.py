@@ -116,11 +116,15 @@ class Rules:
             case g.GrievanceResolved():
                 m, out = self._met(m, ("owner",))
                 return m, out + self._worker(m, env, "resolved", None)
-            case d.DisputeApplied(acceptance_due=due, applicant=who):
+            case d.DisputeApplied(acceptance_due=due, applicant=who, progress_messages=agreed):
+                told: list[Intent] = []
                 if m.receipt is None:
                     phone = who.phone if who is not None else None
-                    m = m.model_copy(update={"receipt": env.case_id, "phone": phone})
-                return self._remind(m, env, "acceptance", self._chairs(m), due)
+                    fields = {"receipt": env.case_id, "phone": phone, "agreed": bool(agreed)}
+                    m = m.model_copy(update=fields)
+                    told = self._worker(m, env, "dispute_received", due)
+                m, reminders = self._remind(m, env, "acceptance", self._chairs(m), due)
+                return m, told + reminders
             case d.DisputeDeclined():
                 return self._met(m, ("acceptance",))
             case d.DisputeAccepted(mediation_deadline=deadline):

@@ -60,6 +60,7 @@ NOTICE_ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "acknowledged": ("诉求已受理", "Complaint accepted"),
         "resolved": ("诉求已办结", "Complaint resolved"),
         "callback": ("回访通知", "Call-back"),
+        "dispute_received": ("调解申请已收到", "Application received"),
         "dispute_accepted": ("调解申请已受理", "Mediation accepted"),
         "session": ("调解会议", "Mediation session"),
     },

@@ -235,3 +235,16 @@ def test_the_policy_answers_with_commands_identical_on_every_redelivery() -> Non
     assert cancel.case_id == cmd.case_id and cancel.payload == {"reason": "deadline_met"}
     nowhere = g.GrievanceAcknowledged()
     assert policies.answer(RULES, None, event(nowhere, GRV), nowhere, FRIDAY) == (Matter(), [])
+
+
+def test_a_worker_who_applied_and_agreed_is_told_the_application_was_received() -> None:
+    agreed = applied(date(2025, 10, 9)).model_copy(
+        update={"applicant": WORKER, "progress_messages": True}
+    )
+    _, intents = react(None, agreed)
+    told = [i for i in intents if isinstance(i, Tell) and i.plan.audience == "worker"]
+    assert [(t.plan.template, t.plan.params) for t in told] == [
+        ("dispute_received", {"receipt": DSP, "date": "2025-10-09"})
+    ]
+    silent = agreed.model_copy(update={"progress_messages": None})
+    assert all(i.plan.audience == "staff" for i in react(None, silent)[1] if isinstance(i, Tell))
