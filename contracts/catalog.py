@@ -51,6 +51,7 @@ STREAMS: dict[str, Stream] = {
         Stream("suggestion", "Democratic management (民主管理)", "suggestions"),
         Stream("dispute", "Labour-dispute mediation (劳动争议调解)", "mediation"),
         Stream("followup", "Follow-up (跟踪回访)", "followup"),
+        Stream("notification", "Notifications (提醒与进度通知)", "notify"),
     )
 }
 
@@ -64,6 +65,8 @@ CASE_TYPES: dict[str, CaseType] = {
         CaseType("GRP", "suggestion", "group", "groups", "group 民主管理小组"),
         CaseType("DSP", "dispute", "dispute", "disputes", "dispute 调解"),
         CaseType("FUP", "followup", "follow-up", "followups", "follow-up 回访"),
+        CaseType("NTF", "notification", "notification", "notifications", "notification 通知"),
+        CaseType("NPF", "notification", "preference", "preferences", "preferences 通知设置"),
     )
 }
 
@@ -99,6 +102,13 @@ SERVICES: dict[str, Service] = {
             "services.followup.service",
         ),
         Service("audit", "Taizhang audit (监督审计)", 8005, "services.audit.app"),
+        Service(
+            "notify",
+            "Taizhang notifications (提醒与进度通知)",
+            8006,
+            "services.notify.app",
+            "services.notify.service",
+        ),
         # The web portal only calls the other services' APIs: it has no stream worker.
         Service("portal", "Taizhang portal (门户)", 8000, "services.portal.app", parts=("api",)),
     )

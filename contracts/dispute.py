@@ -60,6 +60,8 @@ class DisputeApplied(EventPayload):
     acceptance_due: date
     limitation_date: date | None = None
     grievance_id: str | None = None
+    # The worker agreed, when applying, to progress messages at their phone.
+    progress_messages: bool | None = None
 
 
 @REGISTRY.register
@@ -200,6 +202,7 @@ class Apply(Frozen):
     claims: tuple[Claim, ...] = Field(default=(), max_length=50)
     known_since: date | None = None
     accept_on_receipt: bool = False
+    progress_messages: bool | None = None
 
 
 class OpenFromGrievance(Frozen):

@@ -48,6 +48,8 @@ class GrievanceLogged(EventPayload):
     complainant: SealedPerson | None = None
     ack_due: date | None = None
     answer_due: date | None = None
+    # The worker agreed, when the complaint was logged, to progress messages at their phone.
+    progress_messages: bool | None = None
 
 
 @REGISTRY.upcaster("grievance.logged", 1)
@@ -177,6 +179,7 @@ class LogGrievance(Frozen):
     complainant: SealedPerson | None = None
     ack_working_days: int = Field(default=1, ge=1, le=30)
     answer_working_days: int = Field(default=3, ge=1, le=60)
+    progress_messages: bool | None = None
 
 
 class Acknowledge(Frozen):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -16,6 +17,8 @@ from services.common.settings import Settings
 STREAMS = tuple(catalog.STREAMS)
 FOREVER = "-1"
 CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024
+# How long a part starting waits for topics just created to show in the metadata.
+TOPIC_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -138,11 +141,16 @@ def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]
 
 async def assignable(settings: Settings, topics: list[str]) -> list[TopicPartition]:
     """Return every partition of the topics; refuse to start if one is missing."""
-    found = await asyncio.to_thread(partitions_of, settings, topics)
-    missing = [t for t, ids in found.items() if not ids]
-    if missing:
-        raise RuntimeError(f"topic {missing[0]} does not exist; create the topics first")
-    return [TopicPartition(t, p) for t, ids in found.items() for p in ids]
+    # A topic created a moment ago may not show in the broker's metadata yet.
+    deadline = time.monotonic() + TOPIC_WAIT_S
+    while True:
+        found = await asyncio.to_thread(partitions_of, settings, topics)
+        missing = [t for t, ids in found.items() if not ids]
+        if not missing:
+            return [TopicPartition(t, p) for t, ids in found.items() for p in ids]
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"topic {missing[0]} does not exist; create the topics first")
+        await asyncio.sleep(0.5)
 
 
 async def broker_reachable(settings: Settings, timeout: float = 3.0) -> bool:

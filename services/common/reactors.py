@@ -213,7 +213,7 @@ def reactor(
 
 
 def gathering_reactor(
-    source_stream: str,
+    source_stream: str | tuple[str, ...],
     name: str,
     *,
     file_under: FileUnder,
@@ -227,7 +227,8 @@ def gathering_reactor(
     second pass reads that topic, where the events filed under one key share a partition and
     keep each case's order, and answers each with what it remembers under that key. Both
     memories are tables kept in the partition of their key, so several workers can share the
-    partitions and each key still has one writer.
+    partitions and each key still has one writer. Several source streams may be gathered
+    under the same keys, each with its own first pass.
     """
 
     def install(worker: DeciderWorker[Any]) -> None:
@@ -247,10 +248,13 @@ def gathering_reactor(
             )
             return Answer(commands, kept.model_dump(mode="json") if kept else None)
 
-        source = worker.raw_topic(worker.settings.topic(f"{source_stream}.events"))
+        sources = (source_stream,) if isinstance(source_stream, str) else source_stream
         filed = _table(worker, f"{name}-filed")
         filer = ReactorBody(worker, name, file, filed, passes_to=gathered)
-        worker.app.agent(source, name=f"{name}-filer", concurrency=1)(filer.run)
+        for i, stream in enumerate(sources):
+            source = worker.raw_topic(worker.settings.topic(f"{stream}.events"))
+            agent = f"{name}-filer" if i == 0 else f"{name}-{stream}-filer"
+            worker.app.agent(source, name=agent, concurrency=1)(filer.run)
         memory_table = _table(worker, f"{name}-memory")
         body = ReactorBody(worker, name, answer, memory_table, by_filed_key=True)
         worker.app.agent(worker.raw_topic(gathered), name=f"{name}-reactor", concurrency=1)(

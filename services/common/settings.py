@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     mediation_url: str = _local("mediation")
     followup_url: str = _local("followup")
     audit_url: str = _local("audit")
+    notify_url: str = _local("notify")
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")

@@ -39,6 +39,14 @@ class Complainant(Body):
 
     name: str = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{5,20}$")
+    # Asked when the complaint is logged: may the union text the worker how it stands?
+    progress_messages: bool = False
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Complainant:
+        if self.progress_messages and not self.phone:
+            raise ValueError("progress messages need the worker's phone")
+        return self
 
 
 class LogBody(Body):
@@ -108,6 +116,7 @@ def _logged(ctx: ServiceContext, case_id: str, body: LogBody) -> g.LogGrievance:
         complainant=complainant,
         ack_working_days=levels.ack_working_days,
         answer_working_days=levels.answer_working_days,
+        progress_messages=body.complainant.progress_messages if body.complainant else None,
     )
 
 

@@ -175,6 +175,7 @@ def _log(
             complainant=p.complainant,
             ack_due=calendar.add_working_days(received, p.ack_working_days),
             answer_due=calendar.add_working_days(received, p.answer_working_days),
+            progress_messages=p.progress_messages if p.complainant is not None else None,
         )
     ]
 

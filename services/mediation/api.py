@@ -79,6 +79,7 @@ def _applied(ctx: ServiceContext, _case_id: str, body: ApplyBody) -> d.Apply:
         ),
         known_since=body.known_since,
         accept_on_receipt=body.accept_on_receipt,
+        progress_messages=body.applicant.progress_messages,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts import dispute as d
 from contracts.scope import DisputeCategory
@@ -26,6 +26,14 @@ class Applicant(Body):
 
     name: str = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{5,20}$")
+    # Asked when the application is taken: may the union text the worker how it stands?
+    progress_messages: bool = False
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Applicant:
+        if self.progress_messages and not self.phone:
+            raise ValueError("progress messages need the worker's phone")
+        return self
 
 
 class ClaimBody(Body):

@@ -186,6 +186,7 @@ def _apply(
         known_since=p.known_since,
         acceptance_due=calendar.add_working_days(received, ACCEPTANCE_WORKING_DAYS),
         limitation_date=one_year_after(p.known_since, calendar),
+        progress_messages=p.progress_messages,
     )
     if not p.accept_on_receipt:
         return [applied]

@@ -10,7 +10,7 @@ import httpx
 
 from services.common.settings import Settings
 
-SERVICES = ("intake", "suggestions", "mediation", "followup", "audit")
+SERVICES = ("intake", "suggestions", "mediation", "followup", "audit", "notify")
 
 
 class ApiError(Exception):
@@ -52,11 +52,13 @@ class Api:
         self, token: str, service: str, path: str, body: dict[str, Any], key: str | None = None
     ) -> Any:
         """Send a command; the Idempotency-Key makes a double-submitted form count once."""
-        if key and not (key.isascii() and key.isprintable()):
-            # The page puts an ASCII key in its form; no header can carry anything else.
-            raise ApiError(422, "Invalid request", "the form's key is not one the portal gave")
-        headers = {"Idempotency-Key": key} if key else {}
-        return await self._call("POST", token, service, path, json=body, headers=headers)
+        return await self._call("POST", token, service, path, json=body, headers=_keyed(key))
+
+    async def put(
+        self, token: str, service: str, path: str, body: dict[str, Any], key: str | None = None
+    ) -> Any:
+        """Replace a setting, as `post` sends a command."""
+        return await self._call("PUT", token, service, path, json=body, headers=_keyed(key))
 
     async def _call(self, method: str, token: str, service: str, path: str, **kw: Any) -> Any:
         return (await self._send(method, token, service, path, **kw)).json()
@@ -78,6 +80,13 @@ class Api:
     async def close(self) -> None:
         """Close the connection pool."""
         await self.http.aclose()
+
+
+def _keyed(key: str | None) -> dict[str, str]:
+    if key and not (key.isascii() and key.isprintable()):
+        # The page puts an ASCII key in its form; no header can carry anything else.
+        raise ApiError(422, "Invalid request", "the form's key is not one the portal gave")
+    return {"Idempotency-Key": key} if key else {}
 
 
 def _problem(response: httpx.Response) -> ApiError:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from services.common.calendar import SHANGHAI
+from services.portal.notice_words import NOTICE_ENUMS, NOTICE_LABELS
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -297,6 +298,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "none": ("无", "none"),
 }
 
+LABELS |= NOTICE_LABELS
+
 # Words for the values of the contracts' vocabularies: group → value → (Chinese, English).
 ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     "role": {
@@ -489,6 +492,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "completed": ("已完成", "Completed"),
     },
 }
+ENUMS |= NOTICE_ENUMS
 
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

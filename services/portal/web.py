@@ -37,19 +37,21 @@ HOME = {
 }
 # Which pages each role finds in the menu.
 MENU: dict[str, tuple[str, ...]] = {
-    "worker_rep": ("grievances", "new_grievance", "suggestions", "dashboard"),
+    "worker_rep": ("grievances", "new_grievance", "suggestions", "notifications", "dashboard"),
     "union_chair": (
         "grievances",
         "new_grievance",
         "suggestions",
         "queries",
         "disputes",
+        "notifications",
+        "unit_notifications",
         "dashboard",
     ),
-    "group_member": ("suggestions", "queries", "dashboard"),
-    "mediator": ("disputes", "dashboard"),
-    "followup_officer": ("followups", "dashboard"),
-    "auditor": ("audit", "dashboard"),
+    "group_member": ("suggestions", "queries", "notifications", "dashboard"),
+    "mediator": ("disputes", "notifications", "dashboard"),
+    "followup_officer": ("followups", "notifications", "dashboard"),
+    "auditor": ("audit", "unit_notifications", "dashboard"),
     "admin": ("dashboard",),
 }
 MENU_PATHS = {
@@ -60,6 +62,8 @@ MENU_PATHS = {
     "disputes": "/disputes",
     "followups": "/followups",
     "audit": "/audit",
+    "notifications": "/notifications",
+    "unit_notifications": "/notifications/unit",
     "dashboard": "/dashboard",
 }
 

@@ -1,0 +1,1 @@
+"""The notification service: reminders before deadlines and progress messages to workers."""
