@@ -9,6 +9,13 @@ from pydantic import AwareDatetime, Field
 
 from contracts.envelope import Frozen
 from contracts.personal import Sealed, SealedPerson
+from contracts.receipt import (
+    AddWorkerNote,
+    ReceiptIssued,
+    ReceiptRecord,
+    ReissueReceipt,
+    WorkerNoted,
+)
 from contracts.registry import REGISTRY, EventPayload
 from contracts.scope import DisputeCategory
 
@@ -183,6 +190,20 @@ class DisputeReferredToArbitration(EventPayload):
     commission: str | None = Field(default=None, max_length=200)
 
 
+@REGISTRY.register
+class DisputeReceiptIssued(ReceiptIssued):
+    """The worker was given a receipt number and PIN to follow the application."""
+
+    event_type = "dispute.receipt_issued"
+
+
+@REGISTRY.register
+class DisputeWorkerNoted(WorkerNoted):
+    """The worker added a note, or said they were not contacted, through the receipt page."""
+
+    event_type = "dispute.worker_noted"
+
+
 # --- commands -------------------------------------------------------------
 
 
@@ -200,6 +221,7 @@ class Apply(Frozen):
     claims: tuple[Claim, ...] = Field(default=(), max_length=50)
     known_since: date | None = None
     accept_on_receipt: bool = False
+    receipt: ReceiptRecord | None = None
 
 
 class OpenFromGrievance(Frozen):
@@ -299,4 +321,6 @@ COMMANDS: dict[str, type[Frozen]] = {
     "fail": Fail,
     "mark_deadline_passed": MarkDeadlinePassed,
     "refer_to_arbitration": ReferToArbitration,
+    "reissue_receipt": ReissueReceipt,
+    "add_worker_note": AddWorkerNote,
 }

@@ -9,6 +9,13 @@ from pydantic import Field
 
 from contracts.envelope import Frozen
 from contracts.personal import Sealed, SealedPerson
+from contracts.receipt import (
+    AddWorkerNote,
+    ReceiptIssued,
+    ReceiptRecord,
+    ReissueReceipt,
+    WorkerNoted,
+)
 from contracts.registry import REGISTRY, EventPayload
 from contracts.scope import DisputeCategory
 
@@ -162,6 +169,20 @@ class GrievanceOverdue(EventPayload):
     due: date
 
 
+@REGISTRY.register
+class GrievanceReceiptIssued(ReceiptIssued):
+    """The worker was given a receipt number and PIN to follow the grievance."""
+
+    event_type = "grievance.receipt_issued"
+
+
+@REGISTRY.register
+class GrievanceWorkerNoted(WorkerNoted):
+    """The worker added a note, or said they were not contacted, through the receipt page."""
+
+    event_type = "grievance.worker_noted"
+
+
 # --- commands -------------------------------------------------------------
 
 
@@ -177,6 +198,7 @@ class LogGrievance(Frozen):
     complainant: SealedPerson | None = None
     ack_working_days: int = Field(default=1, ge=1, le=30)
     answer_working_days: int = Field(default=3, ge=1, le=60)
+    receipt: ReceiptRecord | None = None
 
 
 class Acknowledge(Frozen):
@@ -256,4 +278,6 @@ COMMANDS: dict[str, type[Frozen]] = {
     "withdraw": Withdraw,
     "mark_overdue": MarkOverdue,
     "link_dispute": LinkDispute,
+    "reissue_receipt": ReissueReceipt,
+    "add_worker_note": AddWorkerNote,
 }

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Actor, now_utc
 from services.common import logging as logs
+from services.common import receipts
 from services.common.bearer import CurrentActor
 from services.common.bodies import CommandResult, Transition, check_backdate
 from services.common.bus import BrokerUnavailable
@@ -23,6 +24,7 @@ from services.common.context import Ctx, ServiceContext
 from services.common.ids import Keyed, fingerprint, keyed, new_case_id
 from services.common.problems import Problem
 from services.common.queries import case_row_for, check_unit
+from services.common.slips import OpenedResult, receipt_view
 
 log = logs.get(__name__)
 KEY_HEADER = "Idempotency-Key"
@@ -84,6 +86,8 @@ class Opening(Generic[N]):
     occurred_at: str
     # A case whose id follows from its body rather than from the command (one group per unit).
     case_id: Callable[[N], str] | None = None
+    # The worker is given a receipt (number and PIN) to follow the case without an account.
+    receipt: bool = False
 
 
 async def submit(
@@ -100,10 +104,12 @@ async def submit(
     correlation_id: str | None = None,
     status: int = 200,
     location: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """Send a command, wait for its decision and for the read model to show it, and answer.
 
-    Every answer, refusals and 503 included, names the command's Idempotency-Key.
+    Every answer, refusals and 503 included, names the command's Idempotency-Key; `extra`
+    joins the answer of a command that was carried out.
     """
     issued = now_utc()
     check_backdate(occurred_at, issued, ctx.settings.max_backdate_days)
@@ -151,7 +157,9 @@ async def submit(
     result = CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
     if location is not None:
         headers["Location"] = location
-    return JSONResponse(result.model_dump(), status_code=status, headers=headers)
+    return JSONResponse(
+        {**result.model_dump(), **(extra or {})}, status_code=status, headers=headers
+    )
 
 
 def _unavailable(
@@ -257,17 +265,24 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
             case_id = opening.case_id(body)
         else:
             case_id = new_case_id(opening.prefix, key.command_id)
+        payload = opening.payload(ctx, case_id, body)
+        extra = None
+        if opening.receipt:
+            slip = receipts.issue(ctx.settings.master_key, case_id, key.command_id)
+            payload = payload.model_copy(update={"receipt": slip.record})
+            extra = {"receipt": receipt_view(ctx, slip)}
         return await submit(
             ctx,
             actor,
             command_type=opening.command,
             case_id=case_id,
             key=key,
-            payload=opening.payload(ctx, case_id, body),
+            payload=payload,
             request_body=body.model_dump(mode="json"),
             occurred_at=getattr(body, opening.occurred_at),
             status=201,
             location=f"{router.prefix}/{case_id}",
+            extra=extra,
         )
 
     params = [
@@ -282,7 +297,7 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
         endpoint,
         methods=["POST"],
         status_code=201,
-        response_model=CommandResult,
+        response_model=OpenedResult if opening.receipt else CommandResult,
         responses=responses(201),
     )
 

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     mediation_url: str = _local("mediation")
     followup_url: str = _local("followup")
     audit_url: str = _local("audit")
+    # Where a worker follows a case with a receipt: the address an SMS gives them.
+    portal_url: str = _local("portal")
+    # Proxies (the portal, a load balancer) whose X-Forwarded-For names the real client of a
+    # public route, comma-separated; by default no one's is believed.
+    trusted_proxies: str = ""
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")

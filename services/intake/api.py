@@ -26,9 +26,13 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
+from services.common.receipt_guard import ReceiptGuard
+from services.common.receipt_routes import receipt_routes
 from services.intake.domain import CASE_PREFIX, Grievance, Status, statistics
+from services.intake.public import public_view
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
+receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 stats_router = APIRouter(tags=["statistics"])
 PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
 SEALED = "[sealed]"
@@ -122,6 +126,7 @@ command_routes(
         payload=_logged,
         what="log grievances",
         occurred_at="received_at",
+        receipt=True,
     ),
     verbs=[
         Verb(
@@ -192,6 +197,13 @@ command_routes(
         ),
     ],
 )
+
+
+def _public(ctx: ServiceContext, case: Grievance) -> dict[str, Any]:
+    return public_view(case, ctx.units.service_levels(case.unit).callback_working_days)
+
+
+receipt_routes(router, receipts_router, _public, guard=ReceiptGuard())
 
 
 # --- queries ----------------------------------------------------------------

@@ -27,6 +27,8 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
+from services.common.receipt_guard import ReceiptGuard
+from services.common.receipt_routes import receipt_routes
 from services.mediation.bodies import (
     AcceptBody,
     AgreementBody,
@@ -39,9 +41,11 @@ from services.mediation.bodies import (
     SessionBody,
     fen,
 )
-from services.mediation.domain import CASE_PREFIX, Status
+from services.mediation.domain import CASE_PREFIX, Dispute, Status
+from services.mediation.public import public_view
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])
+receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 SEALED = "[sealed]"
 EXISTENCE_FIELDS = (
     "case_id",
@@ -111,6 +115,7 @@ command_routes(
         payload=_applied,
         what="record disputes",
         occurred_at="received_at",
+        receipt=True,
     ),
     verbs=[
         Verb(
@@ -189,6 +194,13 @@ command_routes(
         ),
     ],
 )
+
+
+def _public(_ctx: ServiceContext, case: Dispute) -> dict[str, Any]:
+    return public_view(case)
+
+
+receipt_routes(router, receipts_router, _public, guard=ReceiptGuard())
 
 
 # --- queries ----------------------------------------------------------------
