@@ -67,6 +67,8 @@ class DisputeApplied(EventPayload):
     acceptance_due: date
     limitation_date: date | None = None
     grievance_id: str | None = None
+    # The worker's receipt, where one was given (the PIN only as its keyed slow hash).
+    receipt: ReceiptRecord | None = None
 
 
 @REGISTRY.register
@@ -192,7 +194,7 @@ class DisputeReferredToArbitration(EventPayload):
 
 @REGISTRY.register
 class DisputeReceiptIssued(ReceiptIssued):
-    """The worker was given a receipt number and PIN to follow the application."""
+    """The worker was given a new PIN (or a first receipt) to follow the application."""
 
     event_type = "dispute.receipt_issued"
 

@@ -55,6 +55,8 @@ class GrievanceLogged(EventPayload):
     complainant: SealedPerson | None = None
     ack_due: date | None = None
     answer_due: date | None = None
+    # The worker's receipt, where one was given (the PIN only as its keyed slow hash).
+    receipt: ReceiptRecord | None = None
 
 
 @REGISTRY.upcaster("grievance.logged", 1)
@@ -171,7 +173,7 @@ class GrievanceOverdue(EventPayload):
 
 @REGISTRY.register
 class GrievanceReceiptIssued(ReceiptIssued):
-    """The worker was given a receipt number and PIN to follow the grievance."""
+    """The worker was given a new PIN (or a first receipt) to follow the grievance."""
 
     event_type = "grievance.receipt_issued"
 

@@ -24,7 +24,7 @@ class ReceiptRecord(Frozen):
 
 
 class ReceiptIssued(EventPayload):
-    """A receipt was given to the worker (again, with a new PIN, when `reissued`)."""
+    """A receipt was given to the worker after the case opened (a new PIN when `reissued`)."""
 
     number: str = Field(pattern=RECEIPT_PATTERN)
     pin_hash: str = Field(pattern=r"^[0-9a-f]{64}$")

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from contracts.envelope import Actor
+from contracts.personal import Sealed
 from contracts.receipt import AddWorkerNote, ReceiptRecord, ReissueReceipt
 from services.common import logging as logs
 from services.common import receipts
@@ -61,12 +62,8 @@ def client_of(request: Request, trusted: str) -> str:
 
 
 def _record(ctx: ServiceContext, case_id: str) -> ReceiptRecord | None:
-    """The receipt the case was given last (a reissued PIN replaces the one before)."""
-    issued = [e for e in ctx.model.history(case_id) if e["event_type"].endswith(".receipt_issued")]
-    if not issued:
-        return None
-    p = issued[-1]["payload"]
-    return ReceiptRecord(number=p["number"], pin_hash=p["pin_hash"], nonce=p["nonce"])
+    """The receipt the case holds now (a reissued PIN replaces the one before)."""
+    return receipts.latest([e["payload"] for e in ctx.model.history(case_id)])
 
 
 def _opened(ctx: ServiceContext, guard: ReceiptGuard, request: Request, body: ReceiptBody) -> Any:
@@ -158,3 +155,17 @@ def receipt_routes(
     )
     public_router.add_api_route("/lookup", lookup, methods=["POST"])
     public_router.add_api_route("/notes", note, methods=["POST"], status_code=201)
+
+
+def worker_said(ctx: ServiceContext, case_id: str, *, readable: bool) -> list[dict[str, Any]]:
+    """What the worker wrote through the receipt page, opened for those who read personal data."""
+    said = []
+    for event in ctx.model.history(case_id):
+        if not event["event_type"].endswith(".worker_noted"):
+            continue
+        sealed = event["payload"].get("note")
+        text = None
+        if sealed:
+            text = ctx.sealer.open(Sealed.model_validate(sealed)) if readable else "[sealed]"
+        said.append({"at": event["occurred_at"], "kind": event["payload"]["kind"], "note": text})
+    return said

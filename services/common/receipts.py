@@ -7,6 +7,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from contracts.receipt import (
     RECEIPT_PATTERN,
@@ -92,11 +93,16 @@ def kind_of(number: str) -> str:
     return KINDS[number[0]]
 
 
-def opening(record: ReceiptRecord | None, issued: type[ReceiptIssued]) -> list[EventPayload]:
-    """The receipt event that goes with a case's first event, if the case was given one."""
-    if record is None:
-        return []
-    return [issued(number=record.number, pin_hash=record.pin_hash, nonce=record.nonce)]
+def latest(payloads: list[dict[str, Any]]) -> ReceiptRecord | None:
+    """The receipt a case holds now, from its events' payloads in order: the last one given."""
+    found = None
+    for payload in payloads:
+        given = payload.get("receipt") if "pin_hash" not in payload else payload
+        if isinstance(given, dict) and "pin_hash" in given:
+            found = ReceiptRecord(
+                number=given["number"], pin_hash=given["pin_hash"], nonce=given["nonce"]
+            )
+    return found
 
 
 def decide(

@@ -27,7 +27,7 @@ from services.common.queries import (
     sealing_key,
 )
 from services.common.receipt_guard import ReceiptGuard
-from services.common.receipt_routes import receipt_routes
+from services.common.receipt_routes import receipt_routes, worker_said
 from services.intake.domain import CASE_PREFIX, Grievance, Status, statistics
 from services.intake.public import public_view
 
@@ -260,7 +260,8 @@ async def list_grievances(
 async def get_grievance(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one grievance as it stands."""
     row = row_to_read(ctx, actor, case_id)
-    return {**case_view(row), **_personal(ctx, actor, case_id)}
+    said = worker_said(ctx, case_id, readable=actor.role in PERSONAL_DATA_ROLES)
+    return {**case_view(row), **_personal(ctx, actor, case_id), "worker_said": said}
 
 
 history_route(

@@ -185,8 +185,8 @@ def _log(
             complainant=p.complainant,
             ack_due=calendar.add_working_days(received, p.ack_working_days),
             answer_due=calendar.add_working_days(received, p.answer_working_days),
-        ),
-        *receipts.opening(p.receipt, g.GrievanceReceiptIssued),
+            receipt=p.receipt,
+        )
     ]
 
 
@@ -256,6 +256,7 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
             last_event_at=at,
             ack_due=event.ack_due,
             answer_due=event.answer_due,
+            receipt=event.receipt.number if event.receipt else None,
         )
     if state is None:
         raise ValueError(f"{env.event_type} before grievance.logged in {env.case_id}")

@@ -28,7 +28,7 @@ from services.common.queries import (
     sealing_key,
 )
 from services.common.receipt_guard import ReceiptGuard
-from services.common.receipt_routes import receipt_routes
+from services.common.receipt_routes import receipt_routes, worker_said
 from services.mediation.bodies import (
     AcceptBody,
     AgreementBody,
@@ -319,7 +319,8 @@ async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, 
     view = _view(actor, row)
     if view["confidential"]:
         return view
-    return {**view, **_personal(ctx, actor, case_id)}
+    said = worker_said(ctx, case_id, readable=_opens_personal_data(actor))
+    return {**view, **_personal(ctx, actor, case_id), "worker_said": said}
 
 
 history_route(

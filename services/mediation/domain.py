@@ -190,15 +190,15 @@ def _apply(
         known_since=p.known_since,
         acceptance_due=calendar.add_working_days(received, ACCEPTANCE_WORKING_DAYS),
         limitation_date=one_year_after(p.known_since, calendar),
+        receipt=p.receipt,
     )
-    given = receipts.opening(p.receipt, d.DisputeReceiptIssued)
     if not p.accept_on_receipt:
-        return [applied, *given]
+        return [applied]
     accepted = d.DisputeAccepted(
         accepted_on=received,
         mediation_deadline=calendar.add_days(received, MEDIATION_DAYS),
     )
-    return [applied, *given, accepted]
+    return [applied, accepted]
 
 
 def _open_from_grievance(
@@ -257,6 +257,7 @@ def evolve(state: Dispute | None, env: Envelope, event: EventPayload) -> Dispute
             last_event_at=at,
             acceptance_due=event.acceptance_due,
             deadline=event.acceptance_due,
+            receipt=event.receipt.number if event.receipt else None,
         )
     if state is None:
         raise ValueError(f"{env.event_type} before dispute.applied in {env.case_id}")
