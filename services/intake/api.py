@@ -11,6 +11,7 @@ from contracts import grievance as g
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
+from services.common.asof import AsOf, instant, report_states
 from services.common.bearer import CurrentActor
 from services.common.bodies import Body, Day, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
@@ -278,8 +279,9 @@ async def grievance_stats(
     unit: str | None = None,
     from_: Annotated[Day | None, Query(alias="from")] = None,
     to: Day | None = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """Count a unit's grievances opened in a period, by status and category, with punctuality."""
     unit = report_unit(ctx, actor, unit, known=False)
-    cases: list[Grievance] = ctx.model.states(units=[unit], filters=period(from_, to))
-    return {"unit": unit, "from": from_, "to": to, **statistics(cases)}
+    cases: list[Grievance] = report_states(ctx.model, unit, period(from_, to), as_of)
+    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **statistics(cases)}

@@ -165,6 +165,12 @@ LABELS: dict[str, tuple[str, str]] = {
         "An agreement was reached and awaits performance.",
     ),
     "next.dispute.none.undated": ("本事项已结束。", "This matter is finished."),
+    "field.as_of": ("截至时点", "As of"),
+    "dashboard.as_of": (
+        "以下数字是台账截至 {at}（北京时间）已记录的情况，之后的变化不计入。",
+        "These figures are the ledger as recorded by {at} (China time);"
+        " later changes are left out.",
+    ),
     "field.unit": ("单位", "Unit"),
     "field.category": ("诉求类别", "Category"),
     "field.channel": ("受理渠道", "Channel"),

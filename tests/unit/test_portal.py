@@ -25,6 +25,7 @@ from services.mediation.public import NEXT as DISPUTE_NEXT
 from services.portal.audit import chain_badge, chosen_moment, lineage_tree
 from services.portal.charts import bar_chart, percent, rate_chart
 from services.portal.client import ApiError
+from services.portal.dashboard import moment
 from services.portal.democracy import tally
 from services.portal.followups import by_urgency, filters
 from services.portal.grievances import service_level
@@ -285,3 +286,9 @@ def test_the_worker_is_told_every_next_step_in_words(lang: Lang) -> None:
             text = said(words, {"kind": kind, "next": step, "next_by": by}, "note")
             assert text["next"] and not text["next"].startswith("next."), (kind, step, by)
             assert "{date}" not in text["next"] and text["done"] != "receipt.done.note"
+
+
+def test_the_as_of_picker_is_read_in_china_time() -> None:
+    assert moment("2026-01-01T00:00") == "2026-01-01T00:00:00+08:00"
+    assert moment("2026-01-01T00:00:00+00:00") == "2026-01-01T00:00:00+00:00"
+    assert moment("") is None and moment("yesterday") is None and moment("1999-12-31T23:00") is None
