@@ -13,7 +13,7 @@ from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
 from services.common.asof import AsOf, instant, report_states
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, Day, Moment, Transition
+from services.common.bodies import Body, Day, Imported, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
 from services.common.context import Ctx, ServiceContext
 from services.common.queries import (
@@ -57,6 +57,7 @@ class LogBody(Body):
     complainant: Complainant | None = None
     anonymous: bool = False
     received_at: Moment | None = None
+    imported: Imported | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> LogBody:
