@@ -263,6 +263,10 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
     if isinstance(event, g.GrievanceDisputeLinked):
         # The link may be recorded after later grievance events; it does not move the clock.
         return state.model_copy(update={"dispute_id": event.dispute_id})
+    if isinstance(event, g.GrievanceOverdue):
+        # A mark that a due date passed is an observation, not a step: an imported ledger's
+        # steps dated before it still follow, so it does not move the clock either.
+        return state.model_copy(update={"overdue": (*state.overdue, event.stage)})
     s = state.model_copy(update={"last_event_at": at})
     change = receipts.evolved(s.worker_notes, event, at)
     if change is not None:
@@ -300,8 +304,6 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
             )
         case g.GrievanceWithdrawn():
             return s.model_copy(update={"status": "withdrawn", **answered})
-        case g.GrievanceOverdue(stage=stage):
-            return s.model_copy(update={"overdue": (*s.overdue, stage)})
     raise ValueError(f"grievance cannot apply {env.event_type}")
 
 

@@ -261,6 +261,11 @@ def evolve(state: Dispute | None, env: Envelope, event: EventPayload) -> Dispute
         )
     if state is None:
         raise ValueError(f"{env.event_type} before dispute.applied in {env.case_id}")
+    if isinstance(event, d.DisputeAcceptanceOverdue):
+        # An observation that the decision is late; steps dated before it may still follow.
+        return state.model_copy(
+            update={"acceptance_overdue": True, "may_apply_for_arbitration": True}
+        )
     s = state.model_copy(update={"last_event_at": at})
     ended = {"ended_at": at, "deadline": None}
     arbitrable = {**ended, "may_apply_for_arbitration": True}
@@ -276,10 +281,6 @@ def evolve(state: Dispute | None, env: Envelope, event: EventPayload) -> Dispute
                     "outcome_reason": reason,
                     **arbitrable,
                 }
-            )
-        case d.DisputeAcceptanceOverdue():
-            return s.model_copy(
-                update={"acceptance_overdue": True, "may_apply_for_arbitration": True}
             )
         case d.DisputeAccepted():
             return s.model_copy(
