@@ -19,6 +19,7 @@ from services.portal import (
     democracy,
     followups,
     grievances,
+    imports,
     mediation,
     receipts,
     session,
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         followups,
         audit,
         dashboard,
+        imports,
     ):
         app.include_router(module.router)
     return app

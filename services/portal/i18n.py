@@ -171,6 +171,34 @@ LABELS: dict[str, tuple[str, str]] = {
         "These figures are the ledger as recorded by {at} (China time);"
         " later changes are left out.",
     ),
+    "nav.import": ("导入台账", "Import a ledger"),
+    "import.title": ("导入Excel台账", "Import an Excel ledger"),
+    "import.intro": (
+        "上传本单位现有的Excel台账（.xlsx）。先核对每一行将变成什么，确认后才写入。",
+        "Upload the unit's existing Excel ledger (.xlsx). You see what each row becomes"
+        " first; nothing is written until you confirm.",
+    ),
+    "import.file": ("台账文件", "Ledger file"),
+    "import.kind": ("台账类别", "Kind of ledger"),
+    "import.check": ("检查（不写入）", "Check it (writes nothing)"),
+    "import.dry_run_intro": (
+        "以下是试导入结果：每一行将登记成的案件和办理步骤，以及无法读取的行和原因。尚未写入任何内容。",
+        "This is the dry run: the case and steps each row becomes, and every row that cannot"
+        " be read, with the reason. Nothing is written yet.",
+    ),
+    "import.rows": ("行数", "Rows"),
+    "import.counts": ("可导入 {ok} 行，无法读取 {bad} 行", "{ok} to import, {bad} unreadable"),
+    "import.unused": ("未使用的列", "Columns not used"),
+    "import.confirm": ("确认导入", "Import it"),
+    "import.done": ("导入完成。", "The ledger is imported."),
+    "import.another": ("导入另一份台账", "Import another ledger"),
+    "import.chairs_only": ("只有工会主席可以导入台账。", "Only a union chair imports a ledger."),
+    "import.choose": ("请选择文件、单位和台账类别。", "Choose the file, the unit and the kind."),
+    "import.unreadable": ("这个文件读不出台账。", "This file does not read as a ledger."),
+    "import.again": (
+        "找不到刚才检查的文件，请重新上传。",
+        "The file checked before is gone; upload it again.",
+    ),
     "field.unit": ("单位", "Unit"),
     "field.category": ("诉求类别", "Category"),
     "field.channel": ("受理渠道", "Channel"),
@@ -615,6 +643,11 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "followup.contacted": ("回访职工", "Worker called back"),
         "followup.completed": ("回访完成", "Follow-up completed"),
         "followup.overdue": ("回访逾期", "Follow-up overdue"),
+    },
+    "import_kind": {
+        "grievance": ("职工诉求台账", "Grievances"),
+        "suggestion": ("合理化建议台账", "Suggestions"),
+        "dispute": ("劳动争议调解台账", "Mediation cases"),
     },
     "note_kind": {
         "note": ("职工留言", "Worker's note"),

@@ -45,6 +45,7 @@ MENU: dict[str, tuple[str, ...]] = {
         "queries",
         "disputes",
         "dashboard",
+        "import",
     ),
     "group_member": ("suggestions", "queries", "dashboard"),
     "mediator": ("disputes", "dashboard"),
@@ -61,6 +62,7 @@ MENU_PATHS = {
     "followups": "/followups",
     "audit": "/audit",
     "dashboard": "/dashboard",
+    "import": "/import",
 }
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import sync_playwright
 
 from services.ledgerimport.columns import day_of, moment_of
 from tests.integration.conftest import Stack, warm_up
 from tests.integration.reading import ok
+from tests.integration.test_portal_e2e import ARGS, CHROMIUM, DESKTOP, SHOTS, shot, signed_in
 from tests.unit.ledger_sample import write_sample
 
 pytestmark = pytest.mark.integration
@@ -25,6 +27,7 @@ def istack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with Stack(bootstrap, tmp_path_factory.mktemp("import"), "import") as s:
         s.start("intake")
         warm_up(s)
+        s.spawn("portal", "api")
         yield s
 
 
@@ -79,3 +82,31 @@ def test_a_ledger_imports_once_with_its_dates_and_a_corrected_one_adds_only_the_
     with istack.client("intake", **CHAIR) as chair:
         view = ok(chair.get(f"/grievances/{case_id}"))
     assert view["status"] == "closed" and total(istack) == 24
+
+
+def test_a_chair_uploads_a_ledger_sees_the_dry_run_and_then_imports_it(
+    istack: Stack, tmp_path: Path
+) -> None:
+    ledger = write_sample(tmp_path / "upload.xlsx", rows=12)
+    assert CHROMIUM.exists(), "install Debian's chromium package (make test does)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = signed_in(browser, istack, "chair-co", DESKTOP)
+        page.goto(f"{istack.url('portal')}/import")
+        page.set_input_files("#import-file", str(ledger))
+        page.select_option("#import-unit", "demo/co/p02")
+        page.click("#import-check")
+        assert "可导入 12 行，无法读取 2 行" in page.inner_text("#import-counts")
+        assert "✗ no date" in page.inner_text("#import-report")
+        shot(page, "30-chair-sees-the-dry-run-of-a-ledger")
+        with istack.client("intake", **CHAIR) as chair:
+            before = ok(chair.get("/grievances", params={"unit": "demo/co/p02"}))["total"]
+        assert before == 0, "the dry run writes nothing"
+        page.click("#import-confirm")
+        outcome = page.inner_text("#import-outcome")
+        assert "12 row(s) sent" in outcome and "new event(s)" in outcome
+        shot(page, "31-chair-imported-the-ledger")
+        browser.close()
+    with istack.client("intake", **CHAIR) as chair:
+        assert ok(chair.get("/grievances", params={"unit": "demo/co/p02"}))["total"] == 12
