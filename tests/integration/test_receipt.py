@@ -20,6 +20,7 @@ from tests.integration.test_portal_e2e import ARGS, CHROMIUM, PHONE, SHOTS, shot
 
 pytestmark = pytest.mark.integration
 CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
+DISPUTE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +132,22 @@ def test_an_application_for_mediation_gets_a_receipt_mediation_answers(rstack: S
     # A dispute's receipt is not a grievance's: intake knows nothing of it.
     elsewhere = public(rstack, "intake", "lookup", {"receipt": slip["number"], "pin": slip["pin"]})
     assert elsewhere.status_code == 404
+    DISPUTE["id"], DISPUTE["number"] = created.json()["case_id"], slip["number"]
+
+
+def test_a_chair_gives_the_applicant_a_new_pin_on_the_dispute_page(
+    browser: Browser, rstack: Stack
+) -> None:
+    page = signed_in(browser, rstack, "chair-co", PHONE)
+    page.goto(f"{rstack.url('portal')}/disputes/{DISPUTE['id']}")
+    page.click("#reissue")
+    page.wait_for_url("**?done=receipt")
+    assert page.inner_text("#slip-number") == DISPUTE["number"]
+    pin = page.inner_text("#slip-pin")
+    shot(page, "25-chair-gives-a-new-pin-for-a-dispute-phone")
+    page.context.close()
+    shown = public(rstack, "mediation", "lookup", {"receipt": DISPUTE["number"], "pin": pin})
+    assert shown.status_code == 200 and shown.json()["kind"] == "dispute"
 
 
 def test_the_worker_follows_the_case_on_a_phone(browser: Browser, rstack: Stack) -> None:
