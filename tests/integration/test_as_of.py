@@ -7,14 +7,18 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
+from services.common.calendar import SHANGHAI
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
 from tests.integration.reading import ok
+from tests.integration.test_portal_e2e import ARGS, CHROMIUM, DESKTOP, shot, signed_in
 
 pytestmark = pytest.mark.integration
 UNIT = "demo/co/p04"
@@ -32,6 +36,7 @@ def astack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         warm_up(s)
         for service in ("suggestions", "followup", "audit"):
             s.start(service)
+        s.spawn("portal", "api")
         yield s
 
 
@@ -111,3 +116,26 @@ def test_the_figures_as_of_an_instant_do_not_move_after_later_events(astack: Sta
     assert set(earlier) == {r["case_id"] for r in rows_before}
     assert earlier[first]["status"] == "resolved" and earlier[third]["status"] == "logged"
     assert {r["case_id"]: r["status"] for r in ledger(astack)}[first] == "closed"
+    dashboard_as_of(astack, then)
+
+
+def dashboard_as_of(stack: Stack, then: str) -> None:
+    """The dashboard's picker, in China's time, shows the figures of that minute's end."""
+    local = datetime.fromisoformat(then).astimezone(SHANGHAI) + timedelta(minutes=1)
+    assert CHROMIUM.exists(), "install Debian's chromium package (make test does)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = signed_in(browser, stack, "chair-co", DESKTOP)
+        page.goto(f"{stack.url('portal')}/dashboard?unit={UNIT}")
+        grievances = page.locator("td[data-figure='3']")
+        assert grievances.inner_text() == "4"
+        page.fill("#d-as-of", local.strftime("%Y-%m-%dT%H:%M"))
+        page.click("form.filters button.primary")
+        page.wait_for_url("**as_of=*")
+        assert page.locator("#as-of-note").is_visible()
+        # The minute after `then` may hold the back-dated grievance, logged seconds later.
+        assert grievances.inner_text() in ("3", "4")
+        page.goto(f"{stack.url('portal')}/dashboard?unit={UNIT}&as_of={quote(then)}")
+        assert grievances.inner_text() == "3"
+        shot(page, "40-dashboard-as-of-an-instant")
+        browser.close()
