@@ -51,6 +51,12 @@ class ReceiptGuard:
             return Verdict("limited", 60)
         return None
 
+    def check_client(self, client: str) -> Verdict | None:
+        """Count a try of a client whose receipt is checked elsewhere; None to go on."""
+        if self._over(f"c:{client}", self.per_client, self.clock()):
+            return Verdict("limited", 60)
+        return None
+
     def failed(self, receipt: str) -> bool:
         """Count a wrong PIN; return whether the receipt is locked now."""
         wrong = self._wrong.pop(receipt, 0) + 1

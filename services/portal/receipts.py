@@ -21,7 +21,7 @@ RESOURCE = {"GRV": "grievances", "DSP": "disputes"}
 SLIP_COOKIE = "tz_slip"
 SLIP_S = 300
 # The portal is where the worker's browser is seen: it limits tries per browser itself.
-GUARD = ReceiptGuard(per_receipt=1_000_000, per_client=20)
+GUARD = ReceiptGuard(per_client=20)
 
 
 def _client(request: Request) -> str:
@@ -46,7 +46,7 @@ async def _shown(page: Page, values: dict[str, str], path: str, extra: dict[str,
     pin = values.get("pin", "")
     if number is None or not (pin.isdigit() and len(pin) == 6):
         raise ApiError(422, "Invalid receipt", t("receipt.wrong"))
-    refused = GUARD.check("portal", _client(page.request))
+    refused = GUARD.check_client(_client(page.request))
     if refused is not None:
         raise ApiError(429, "Too many tries", t("receipt.locked"))
     body = {"receipt": number, "pin": pin, **extra}

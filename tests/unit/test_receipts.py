@@ -84,6 +84,8 @@ def test_tries_are_limited_per_receipt_and_per_client_within_a_minute() -> None:
     assert guard.check("G-4444-4444", "same") is not None
     now[0] = 61.0
     assert guard.check("G-2222-2222", "c1") is None
+    assert all(guard.check_client("browser") is None for _ in range(5))
+    assert guard.check_client("browser") is not None
 
 
 def test_the_guard_forgets_the_oldest_beyond_its_bound() -> None:
