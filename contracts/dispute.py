@@ -9,6 +9,13 @@ from pydantic import AwareDatetime, Field
 
 from contracts.envelope import Frozen
 from contracts.personal import Sealed, SealedPerson
+from contracts.receipt import (
+    AddWorkerNote,
+    ReceiptIssued,
+    ReceiptRecord,
+    ReissueReceipt,
+    WorkerNoted,
+)
 from contracts.registry import REGISTRY, EventPayload
 from contracts.scope import DisputeCategory
 
@@ -62,6 +69,8 @@ class DisputeApplied(EventPayload):
     grievance_id: str | None = None
     # The worker agreed, when applying, to progress messages at their phone.
     progress_messages: bool | None = None
+    # The worker's receipt, where one was given (the PIN only as its keyed slow hash).
+    receipt: ReceiptRecord | None = None
 
 
 @REGISTRY.register
@@ -185,6 +194,20 @@ class DisputeReferredToArbitration(EventPayload):
     commission: str | None = Field(default=None, max_length=200)
 
 
+@REGISTRY.register
+class DisputeReceiptIssued(ReceiptIssued):
+    """The worker was given a new PIN (or a first receipt) to follow the application."""
+
+    event_type = "dispute.receipt_issued"
+
+
+@REGISTRY.register
+class DisputeWorkerNoted(WorkerNoted):
+    """The worker added a note, or said they were not contacted, through the receipt page."""
+
+    event_type = "dispute.worker_noted"
+
+
 # --- commands -------------------------------------------------------------
 
 
@@ -203,6 +226,7 @@ class Apply(Frozen):
     known_since: date | None = None
     accept_on_receipt: bool = False
     progress_messages: bool | None = None
+    receipt: ReceiptRecord | None = None
 
 
 class OpenFromGrievance(Frozen):
@@ -302,4 +326,6 @@ COMMANDS: dict[str, type[Frozen]] = {
     "fail": Fail,
     "mark_deadline_passed": MarkDeadlinePassed,
     "refer_to_arbitration": ReferToArbitration,
+    "reissue_receipt": ReissueReceipt,
+    "add_worker_note": AddWorkerNote,
 }

@@ -9,6 +9,13 @@ from pydantic import Field
 
 from contracts.envelope import Frozen
 from contracts.personal import Sealed, SealedPerson
+from contracts.receipt import (
+    AddWorkerNote,
+    ReceiptIssued,
+    ReceiptRecord,
+    ReissueReceipt,
+    WorkerNoted,
+)
 from contracts.registry import REGISTRY, EventPayload
 from contracts.scope import DisputeCategory
 
@@ -50,6 +57,8 @@ class GrievanceLogged(EventPayload):
     answer_due: date | None = None
     # The worker agreed, when the complaint was logged, to progress messages at their phone.
     progress_messages: bool | None = None
+    # The worker's receipt, where one was given (the PIN only as its keyed slow hash).
+    receipt: ReceiptRecord | None = None
 
 
 @REGISTRY.upcaster("grievance.logged", 1)
@@ -164,6 +173,20 @@ class GrievanceOverdue(EventPayload):
     due: date
 
 
+@REGISTRY.register
+class GrievanceReceiptIssued(ReceiptIssued):
+    """The worker was given a new PIN (or a first receipt) to follow the grievance."""
+
+    event_type = "grievance.receipt_issued"
+
+
+@REGISTRY.register
+class GrievanceWorkerNoted(WorkerNoted):
+    """The worker added a note, or said they were not contacted, through the receipt page."""
+
+    event_type = "grievance.worker_noted"
+
+
 # --- commands -------------------------------------------------------------
 
 
@@ -180,6 +203,7 @@ class LogGrievance(Frozen):
     ack_working_days: int = Field(default=1, ge=1, le=30)
     answer_working_days: int = Field(default=3, ge=1, le=60)
     progress_messages: bool | None = None
+    receipt: ReceiptRecord | None = None
 
 
 class Acknowledge(Frozen):
@@ -259,4 +283,6 @@ COMMANDS: dict[str, type[Frozen]] = {
     "withdraw": Withdraw,
     "mark_overdue": MarkOverdue,
     "link_dispute": LinkDispute,
+    "reissue_receipt": ReissueReceipt,
+    "add_worker_note": AddWorkerNote,
 }

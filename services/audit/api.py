@@ -17,6 +17,7 @@ from contracts.envelope import Actor
 from services.audit import export, replay, verdicts
 from services.audit.lineage import IndexNotReady, indexed
 from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
+from services.common.asof import AsOf
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Moment
 from services.common.problems import Problem
@@ -158,12 +159,16 @@ async def export_ledger(
     from_: Annotated[Day | None, Query(alias="from")] = None,
     to: Day | None = None,
     fmt: Annotated[Literal["xlsx", "csv"], Query(alias="format")] = "xlsx",
+    as_of: AsOf = None,
 ) -> Response:
-    """Return a unit's 台账 as xlsx or csv: one row per case of every service, as the CLI writes."""
+    """Return a unit's 台账 as xlsx or csv: one row per case of every service, as the CLI writes.
+
+    With `as_of`, the cases as the ledger had recorded them by that instant.
+    """
     if load_units(ctx.settings.units_file).get(unit) is None:
         raise Problem(422, "Unknown unit", f"there is no unit {unit!r}")
     check_period(from_, to)
-    period = export.Period(from_, to)
+    period = export.Period(from_, to, as_of)
     try:
         count, content = await asyncio.to_thread(
             _ledger_file, ctx.settings, unit, period, actor, fmt

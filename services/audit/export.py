@@ -16,7 +16,10 @@ from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.audit.rebuild import services_with_read_models
 from services.audit.replay import FINISHED
+from services.common.asof import fold_cases
 from services.common.auth import can_see
+from services.common.calendar import local_date
+from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.vault import Sealer, SqliteKeyVault
 
@@ -48,6 +51,8 @@ class Period:
 
     start: date | None
     end: date | None
+    # The ledger as it stood at this instant: only what had been recorded by then.
+    as_of: datetime | None = None
 
 
 def ledger_rows(
@@ -73,6 +78,8 @@ def _ledger_rows(
     sealer: Sealer | None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     personal = sealer is not None
+    if period.as_of is not None:
+        today = local_date(period.as_of)
     today = today or datetime.now(UTC).date()
     rows: list[dict[str, Any]] = []
     satisfaction: dict[str, tuple[str, str]] = {}
@@ -90,7 +97,10 @@ def _ledger_rows(
                 limit=10**9,
                 offset=0,
             )
-            for row in found:
+            shown: list[Any] = found
+            if period.as_of is not None:
+                shown = _as_of(model, found, period.as_of)
+            for row in shown:
                 state = json.loads(row["state"])
                 if state.get("satisfaction"):
                     stamp = str(row["updated_at"])
@@ -111,6 +121,27 @@ def _ledger_rows(
     rows.sort(key=lambda r: (r["opened"], r["case_id"]))
     columns = [*COLUMNS, *(PERSONAL_COLUMNS if actor.role != "auditor" else ())]
     return columns, rows
+
+
+def _as_of(model: ReadModel[Any], found: list[Any], as_of: datetime) -> list[dict[str, Any]]:
+    """The rows of the cases as they stood at `as_of`; cases opened later are left out."""
+    by_id = {r["case_id"]: r for r in found}
+    rows = []
+    for state in fold_cases(model, list(by_id), as_of):
+        now = by_id[state.case_id]
+        then = state.model_dump(mode="json")
+        rows.append(
+            {
+                "case_id": state.case_id,
+                "unit": now["unit"],
+                "status": then.get("status", ""),
+                "opened_at": now["opened_at"],
+                "updated_at": then.get("last_event_at") or now["opened_at"],
+                "correlation_id": now["correlation_id"],
+                "state": json.dumps(then),
+            }
+        )
+    return rows
 
 
 def _row(row: Any, state: dict[str, Any], today: date) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,10 @@ def export_ledger(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="last opening date, YYYY-MM-DD")] = None,
     fmt: Annotated[str, typer.Option("--format", help="xlsx or csv")] = "xlsx",
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="the ledger as recorded by this instant, ISO 8601 with zone"),
+    ] = None,
     bearer: Annotated[
         str | None,
         typer.Option(
@@ -42,6 +47,14 @@ def export_ledger(
         )
     except ValueError as exc:
         raise fail(f"--from/--to: {exc}; use YYYY-MM-DD", EXIT_USAGE) from exc
+    if as_of:
+        try:
+            instant = datetime.fromisoformat(as_of)
+        except ValueError as exc:
+            raise fail(f"--as-of: {exc}; use 2026-01-01T00:00:00+08:00", EXIT_USAGE) from exc
+        if instant.tzinfo is None:
+            raise fail("--as-of needs its timezone, as in 2026-01-01T00:00:00+08:00", EXIT_USAGE)
+        period = replace(period, as_of=instant)
     if bearer:
         try:
             actor = read_token(settings, bearer)

@@ -49,6 +49,15 @@ Moment = Annotated[AwareDatetime, AfterValidator(_moment)]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def backdate_days(role: str, imported: Imported | None, usual: int, importing: int) -> int:
+    """How far back a command may be dated: further only for a chair importing a ledger."""
+    if imported is None:
+        return usual
+    if role != "union_chair":
+        raise Problem(403, "Forbidden", "only a union chair imports an existing ledger")
+    return max(usual, importing)
+
+
 def check_backdate(occurred_at: datetime | None, now: datetime, max_days: int) -> None:
     """Refuse a command said to have happened longer ago than the deployment allows."""
     if occurred_at is not None and occurred_at < now - timedelta(days=max_days):
@@ -57,7 +66,8 @@ def check_backdate(occurred_at: datetime | None, now: datetime, max_days: int) -
             "Too far back",
             f"the time given ({occurred_at.isoformat()}) is more than {max_days} days ago;"
             f" a command may be back-dated by at most {max_days} days"
-            " (TAIZHANG_MAX_BACKDATE_DAYS)",
+            " (TAIZHANG_MAX_BACKDATE_DAYS; TAIZHANG_IMPORT_MAX_BACKDATE_DAYS for a chair's"
+            " ledger import)",
         )
 
 
@@ -79,11 +89,25 @@ class Body(BaseModel):
         return data
 
 
+class Imported(Body):
+    """Where a command read from an existing ledger comes from: the file and its row."""
+
+    file_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    row: int = Field(ge=1, le=1_000_000)
+
+    @property
+    def cause(self) -> str:
+        """The causation its events carry: `import/<sha256>/<row>`."""
+        return f"import/{self.file_sha256}/{self.row}"
+
+
 class Transition(Body):
     """Fields every transition may carry."""
 
     expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
     occurred_at: Moment | None = None
+    # Sent by the ledger import: a union chair may back-date further (see `backdate_days`).
+    imported: Imported | None = None
 
 
 class CommandResult(BaseModel):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
@@ -16,16 +15,25 @@ from pydantic import BaseModel
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Actor, now_utc
 from services.common import logging as logs
+from services.common import receipts
 from services.common.bearer import CurrentActor
-from services.common.bodies import CommandResult, Transition, check_backdate
+from services.common.bodies import (
+    CommandResult,
+    Imported,
+    Transition,
+    backdate_days,
+    check_backdate,
+)
 from services.common.bus import BrokerUnavailable
 from services.common.context import Ctx, ServiceContext
 from services.common.ids import Keyed, fingerprint, keyed, new_case_id
+from services.common.openapi import KEY_HEADER as KEY_HEADER
+from services.common.openapi import declare, param, responses
 from services.common.problems import Problem
 from services.common.queries import case_row_for, check_unit
+from services.common.slips import OpenedResult, receipt_view
 
 log = logs.get(__name__)
-KEY_HEADER = "Idempotency-Key"
 IdempotencyKey = Annotated[str | None, Header(alias=KEY_HEADER, max_length=128)]
 RETRY_AFTER_S = 5
 # How long an answer waits for the read model to show what was decided.
@@ -40,7 +48,7 @@ class Opens(Protocol):
         """The unit the case belongs to."""
         ...
 
-    def model_dump(self, *, mode: str) -> dict[str, Any]:
+    def model_dump(self, *, mode: str, exclude: set[str] | None = None) -> dict[str, Any]:
         """The body as sent."""
         ...
 
@@ -84,6 +92,8 @@ class Opening(Generic[N]):
     occurred_at: str
     # A case whose id follows from its body rather than from the command (one group per unit).
     case_id: Callable[[N], str] | None = None
+    # The worker is given a receipt (number and PIN) to follow the case without an account.
+    receipt: bool = False
 
 
 async def submit(
@@ -100,13 +110,22 @@ async def submit(
     correlation_id: str | None = None,
     status: int = 200,
     location: str | None = None,
+    extra: dict[str, Any] | None = None,
+    imported: Imported | None = None,
 ) -> JSONResponse:
     """Send a command, wait for its decision and for the read model to show it, and answer.
 
-    Every answer, refusals and 503 included, names the command's Idempotency-Key.
+    Every answer, refusals and 503 included, names the command's Idempotency-Key; `extra`
+    joins the answer of a command that was carried out.
     """
     issued = now_utc()
-    check_backdate(occurred_at, issued, ctx.settings.max_backdate_days)
+    limit = backdate_days(
+        actor.role,
+        imported,
+        ctx.settings.max_backdate_days,
+        ctx.settings.import_max_backdate_days,
+    )
+    check_backdate(occurred_at, issued, limit)
     meta = CommandEnvelope(
         command_id=key.command_id,
         command_type=command_type,
@@ -116,7 +135,8 @@ async def submit(
         occurred_at=occurred_at or issued,
         expected_version=expected_version,
         correlation_id=correlation_id or case_id,
-        causation_id=key.command_id,
+        # An imported command names the ledger file and row it was read from.
+        causation_id=imported.cause if imported is not None else key.command_id,
         payload=payload.model_dump(mode="json"),
         fingerprint=fingerprint(ctx.settings.master_key, command_type, case_id, request_body),
     )
@@ -151,7 +171,9 @@ async def submit(
     result = CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
     if location is not None:
         headers["Location"] = location
-    return JSONResponse(result.model_dump(), status_code=status, headers=headers)
+    return JSONResponse(
+        {**result.model_dump(), **(extra or {})}, status_code=status, headers=headers
+    )
 
 
 def _unavailable(
@@ -202,49 +224,13 @@ async def transition(
         case_id=case_id,
         key=keyed(actor, f"{resource}/{case_id}/{command_type}", key),
         payload=payload,
-        request_body=body.model_dump(mode="json"),
+        # A corrected ledger's file differs, its unchanged rows are the same request.
+        request_body=body.model_dump(mode="json", exclude={"imported"}),
         occurred_at=body.occurred_at,
         expected_version=body.expected_version,
         correlation_id=row["correlation_id"],
+        imported=body.imported,
     )
-
-
-def responses(status: int) -> dict[int | str, dict[str, Any]]:
-    """What OpenAPI shows of a command route's answers beyond its body: the key, and 503."""
-    key = {
-        "description": "The command's key, as sent or as assigned: a retry sending it is"
-        " answered with this command's outcome",
-        "schema": {"type": "string"},
-    }
-    retry = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
-    return {
-        status: {"headers": {KEY_HEADER: key}},
-        503: {
-            "description": "The ledger could not take or decide the command in time; retry"
-            " with the Idempotency-Key given here (also the body's `idempotency_key`)",
-            "headers": {KEY_HEADER: key, "Retry-After": retry},
-            "content": {"application/problem+json": {"schema": {"type": "object"}}},
-        },
-    }
-
-
-def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    return inspect.Parameter(name, kind, annotation=annotation, default=default)
-
-
-def _declare(
-    endpoint: Callable[..., Awaitable[Any]],
-    name: str,
-    description: str,
-    params: list[inspect.Parameter],
-    returns: Any,
-) -> None:
-    """Give a made endpoint the name, description and typed parameters OpenAPI shows."""
-    endpoint.__name__ = endpoint.__qualname__ = name
-    endpoint.__doc__ = description
-    # The route reads its parameters (the body model above all) from this signature.
-    vars(endpoint)["__signature__"] = inspect.Signature(params, return_annotation=returns)
 
 
 def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> None:
@@ -257,32 +243,40 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
             case_id = opening.case_id(body)
         else:
             case_id = new_case_id(opening.prefix, key.command_id)
+        payload = opening.payload(ctx, case_id, body)
+        extra = None
+        if opening.receipt:
+            slip = receipts.issue(ctx.settings.master_key, case_id, key.command_id)
+            payload = payload.model_copy(update={"receipt": slip.record})
+            extra = {"receipt": receipt_view(ctx, slip)}
         return await submit(
             ctx,
             actor,
             command_type=opening.command,
             case_id=case_id,
             key=key,
-            payload=opening.payload(ctx, case_id, body),
-            request_body=body.model_dump(mode="json"),
+            payload=payload,
+            request_body=body.model_dump(mode="json", exclude={"imported"}),
             occurred_at=getattr(body, opening.occurred_at),
             status=201,
             location=f"{router.prefix}/{case_id}",
+            extra=extra,
+            imported=getattr(body, "imported", None),
         )
 
     params = [
-        _param("body", opening.body),
-        _param("ctx", Ctx),
-        _param("actor", CurrentActor),
-        _param("idempotency_key", IdempotencyKey, None),
+        param("body", opening.body),
+        param("ctx", Ctx),
+        param("actor", CurrentActor),
+        param("idempotency_key", IdempotencyKey, None),
     ]
-    _declare(endpoint, opening.name, opening.description, params, JSONResponse)
+    declare(endpoint, opening.name, opening.description, params, JSONResponse)
     router.add_api_route(
         "",
         endpoint,
         methods=["POST"],
         status_code=201,
-        response_model=CommandResult,
+        response_model=OpenedResult if opening.receipt else CommandResult,
         responses=responses(201),
     )
 
@@ -304,15 +298,15 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
             ctx, actor, row, resource, verb.command, given, payload, idempotency_key
         )
 
-    case_id = _param("case_id", str)
-    context = [_param("ctx", Ctx), _param("actor", CurrentActor)]
-    key = _param("idempotency_key", IdempotencyKey, None)
+    case_id = param("case_id", str)
+    context = [param("ctx", Ctx), param("actor", CurrentActor)]
+    key = param("idempotency_key", IdempotencyKey, None)
     if verb.optional:
-        params = [case_id, *context, _param("body", verb.body | None, None), key]
+        params = [case_id, *context, param("body", verb.body | None, None), key]
     else:
-        params = [case_id, _param("body", verb.body), *context, key]
+        params = [case_id, param("body", verb.body), *context, key]
     name = verb.name or verb.path.replace("-", "_")
-    _declare(endpoint, name, verb.description, params, JSONResponse)
+    declare(endpoint, name, verb.description, params, JSONResponse)
     router.add_api_route(
         f"/{{case_id}}/{verb.path}",
         endpoint,

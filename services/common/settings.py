@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # How long ago a command may say it happened: a grievance logged late, say.
     max_backdate_days: int = Field(default=3 * 365, ge=1, le=36500)
+    # How far back a union chair's import of an existing ledger may date its commands.
+    import_max_backdate_days: int = Field(default=10 * 365, ge=1, le=36500)
     rate_limit_per_minute: int = 6000
     log_level: str = "INFO"
     # Where the web portal finds each service's HTTP API.
@@ -57,6 +59,11 @@ class Settings(BaseSettings):
     followup_url: str = _local("followup")
     audit_url: str = _local("audit")
     notify_url: str = _local("notify")
+    # Where a worker follows a case with a receipt: the address an SMS gives them.
+    portal_url: str = _local("portal")
+    # Proxies (the portal, a load balancer) whose X-Forwarded-For names the real client of a
+    # public route, comma-separated; by default no one's is believed.
+    trusted_proxies: str = ""
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")

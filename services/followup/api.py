@@ -11,6 +11,7 @@ from pydantic import Field
 from contracts import followup as f
 from contracts.envelope import Actor
 from contracts.personal import Sealed
+from services.common.asof import AsOf, instant, report_states
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Transition
 from services.common.commands import Verb, command_routes
@@ -168,8 +169,9 @@ async def followup_stats(
     unit: str | None = None,
     from_: Annotated[Day | None, Query(alias="from")] = None,
     to: Day | None = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """Closure, on-time and satisfaction rates of a unit's follow-ups scheduled in a period."""
     unit = report_unit(ctx, actor, unit, known=True)
-    cases: list[Followup] = ctx.model.states(units=[unit], filters=period(from_, to))
-    return {"unit": unit, "from": from_, "to": to, **statistics(cases)}
+    cases: list[Followup] = report_states(ctx.model, unit, period(from_, to), as_of)
+    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **statistics(cases)}

@@ -11,8 +11,9 @@ from contracts import grievance as g
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
+from services.common.asof import AsOf, instant, report_states
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, Day, Moment, Transition
+from services.common.bodies import Body, Day, Imported, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
 from services.common.context import Ctx, ServiceContext
 from services.common.queries import (
@@ -26,9 +27,13 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
+from services.common.receipt_guard import ReceiptGuard
+from services.common.receipt_routes import receipt_routes, worker_said
 from services.intake.domain import CASE_PREFIX, Grievance, Status, statistics
+from services.intake.public import public_view
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
+receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 stats_router = APIRouter(tags=["statistics"])
 PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
 SEALED = "[sealed]"
@@ -60,6 +65,7 @@ class LogBody(Body):
     complainant: Complainant | None = None
     anonymous: bool = False
     received_at: Moment | None = None
+    imported: Imported | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> LogBody:
@@ -131,6 +137,7 @@ command_routes(
         payload=_logged,
         what="log grievances",
         occurred_at="received_at",
+        receipt=True,
     ),
     verbs=[
         Verb(
@@ -203,6 +210,13 @@ command_routes(
 )
 
 
+def _public(ctx: ServiceContext, case: Grievance) -> dict[str, Any]:
+    return public_view(case, ctx.units.service_levels(case.unit).callback_working_days)
+
+
+receipt_routes(router, receipts_router, _public, guard=ReceiptGuard())
+
+
 # --- queries ----------------------------------------------------------------
 
 
@@ -257,7 +271,8 @@ async def list_grievances(
 async def get_grievance(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one grievance as it stands."""
     row = row_to_read(ctx, actor, case_id)
-    return {**case_view(row), **_personal(ctx, actor, case_id)}
+    said = worker_said(ctx, case_id, readable=actor.role in PERSONAL_DATA_ROLES)
+    return {**case_view(row), **_personal(ctx, actor, case_id), "worker_said": said}
 
 
 history_route(
@@ -274,8 +289,9 @@ async def grievance_stats(
     unit: str | None = None,
     from_: Annotated[Day | None, Query(alias="from")] = None,
     to: Day | None = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """Count a unit's grievances opened in a period, by status and category, with punctuality."""
     unit = report_unit(ctx, actor, unit, known=False)
-    cases: list[Grievance] = ctx.model.states(units=[unit], filters=period(from_, to))
-    return {"unit": unit, "from": from_, "to": to, **statistics(cases)}
+    cases: list[Grievance] = report_states(ctx.model, unit, period(from_, to), as_of)
+    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **statistics(cases)}

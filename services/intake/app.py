@@ -9,7 +9,7 @@ from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker
-from services.intake.api import router, stats_router
+from services.intake.api import receipts_router, router, stats_router
 from services.intake.domain import Grievance
 from services.intake.policies import link_dispute
 from services.intake.service import KIND
@@ -24,7 +24,9 @@ def read_model(settings: Settings) -> ReadModel[Grievance]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the intake HTTP app."""
-    return case_app(settings or Settings(), "intake", KIND, read_model, [router, stats_router])
+    return case_app(
+        settings or Settings(), "intake", KIND, read_model, [router, stats_router, receipts_router]
+    )
 
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Grievance]:

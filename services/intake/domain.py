@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts import grievance as g
 from contracts.envelope import Envelope
+from contracts.receipt import AddWorkerNote, ReissueReceipt
 from contracts.registry import EventPayload
+from services.common import receipts
 from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day, local_date
 from services.common.domain import (
     Command,
@@ -77,6 +79,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "withdraw": REPS,
     "mark_overdue": ("system",),
     "link_dispute": ("system",),
+    "reissue_receipt": REPS,
+    # Sent for the worker by the receipt page, who holds no account.
+    "add_worker_note": ("system",),
 }
 ANSWERED: frozenset[Status] = frozenset(
     {"escalated", "decided", "referred_to_mediation", "resolved", "closed", "withdrawn"}
@@ -113,6 +118,9 @@ class Grievance(BaseModel):
     reopen_count: int = 0
     overdue: tuple[g.Stage, ...] = ()
     closed_at: datetime | None = None
+    receipt: str | None = None
+    worker_notes: int = 0
+    not_contacted_at: datetime | None = None
 
 
 def decide(
@@ -131,6 +139,8 @@ def decide(
     check_occurred_at(cmd, state.last_event_at)
     if isinstance(p, g.MarkOverdue):
         return _mark_overdue(state, cmd, p)
+    if isinstance(p, (ReissueReceipt, AddWorkerNote)):
+        return receipts.decide(state.receipt, cmd, g.GrievanceReceiptIssued, g.GrievanceWorkerNoted)
     _require_status(state, kind)
     match p:
         case g.Acknowledge():
@@ -176,6 +186,7 @@ def _log(
             ack_due=calendar.add_working_days(received, p.ack_working_days),
             answer_due=calendar.add_working_days(received, p.answer_working_days),
             progress_messages=p.progress_messages if p.complainant is not None else None,
+            receipt=p.receipt,
         )
     ]
 
@@ -246,13 +257,21 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
             last_event_at=at,
             ack_due=event.ack_due,
             answer_due=event.answer_due,
+            receipt=event.receipt.number if event.receipt else None,
         )
     if state is None:
         raise ValueError(f"{env.event_type} before grievance.logged in {env.case_id}")
     if isinstance(event, g.GrievanceDisputeLinked):
         # The link may be recorded after later grievance events; it does not move the clock.
         return state.model_copy(update={"dispute_id": event.dispute_id})
+    if isinstance(event, g.GrievanceOverdue):
+        # A mark that a due date passed is an observation, not a step: an imported ledger's
+        # steps dated before it still follow, so it does not move the clock either.
+        return state.model_copy(update={"overdue": (*state.overdue, event.stage)})
     s = state.model_copy(update={"last_event_at": at})
+    change = receipts.evolved(s.worker_notes, event, at)
+    if change is not None:
+        return s.model_copy(update=change)
     answered = {"answered_at": s.answered_at or at}
     match event:
         case g.GrievanceAcknowledged():
@@ -286,8 +305,6 @@ def evolve(state: Grievance | None, env: Envelope, event: EventPayload) -> Griev
             )
         case g.GrievanceWithdrawn():
             return s.model_copy(update={"status": "withdrawn", **answered})
-        case g.GrievanceOverdue(stage=stage):
-            return s.model_copy(update={"overdue": (*s.overdue, stage)})
     raise ValueError(f"grievance cannot apply {env.event_type}")
 
 

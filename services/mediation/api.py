@@ -27,6 +27,8 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
+from services.common.receipt_guard import ReceiptGuard
+from services.common.receipt_routes import receipt_routes, worker_said
 from services.mediation.bodies import (
     AcceptBody,
     AgreementBody,
@@ -39,9 +41,11 @@ from services.mediation.bodies import (
     SessionBody,
     fen,
 )
-from services.mediation.domain import CASE_PREFIX, Status
+from services.mediation.domain import CASE_PREFIX, Dispute, Status
+from services.mediation.public import public_view
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])
+receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 SEALED = "[sealed]"
 EXISTENCE_FIELDS = (
     "case_id",
@@ -112,6 +116,7 @@ command_routes(
         payload=_applied,
         what="record disputes",
         occurred_at="received_at",
+        receipt=True,
     ),
     verbs=[
         Verb(
@@ -190,6 +195,13 @@ command_routes(
         ),
     ],
 )
+
+
+def _public(_ctx: ServiceContext, case: Dispute) -> dict[str, Any]:
+    return public_view(case)
+
+
+receipt_routes(router, receipts_router, _public, guard=ReceiptGuard())
 
 
 # --- queries ----------------------------------------------------------------
@@ -308,7 +320,8 @@ async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, 
     view = _view(actor, row)
     if view["confidential"]:
         return view
-    return {**view, **_personal(ctx, actor, case_id)}
+    said = worker_said(ctx, case_id, readable=_opens_personal_data(actor))
+    return {**view, **_personal(ctx, actor, case_id), "worker_said": said}
 
 
 history_route(

@@ -9,7 +9,7 @@ from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.worker import DeciderWorker
-from services.mediation.api import router
+from services.mediation.api import receipts_router, router
 from services.mediation.domain import Dispute
 from services.mediation.policies import open_from_grievance
 from services.mediation.service import KIND
@@ -24,7 +24,9 @@ def read_model(settings: Settings) -> ReadModel[Dispute]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the mediation HTTP app."""
-    return case_app(settings or Settings(), "mediation", KIND, read_model, [router])
+    return case_app(
+        settings or Settings(), "mediation", KIND, read_model, [router, receipts_router]
+    )
 
 
 def create_worker(settings: Settings | None = None) -> DeciderWorker[Dispute]:

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from contracts import dispute as d
 from contracts.scope import DisputeCategory
-from services.common.bodies import Body, Day, Moment, Name, Transition
+from services.common.bodies import Body, Day, Imported, Moment, Name, Transition
 
 # Yuan with at most two decimals; the ceiling matches the contracts' bound in fen.
 Yuan = Annotated[Decimal, Field(ge=0, le=Decimal(d.MAX_FEN) / 100, decimal_places=2)]
@@ -64,6 +64,7 @@ class ApplyBody(Body):
     known_since: Day
     oral_recorded_at: Moment | None = None
     received_at: Moment | None = None
+    imported: Imported | None = None
     accept_on_receipt: bool = False
 
 

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from contracts import dispute as d
 from contracts.envelope import Envelope
+from contracts.receipt import AddWorkerNote, ReissueReceipt
 from contracts.registry import EventPayload
 from contracts.scope import DisputeCategory
+from services.common import receipts
 from services.common.calendar import OFFICIAL, WorkCalendar, local_date
 from services.common.domain import (
     Command,
@@ -77,6 +79,8 @@ def decide(
     if state is None:
         raise NotFound(f"dispute {cmd.meta.case_id} does not exist")
     check_occurred_at(cmd, state.last_event_at)
+    if isinstance(p, (ReissueReceipt, AddWorkerNote)):
+        return receipts.decide(state.receipt, cmd, d.DisputeReceiptIssued, d.DisputeWorkerNoted)
     require_status(state, kind)
     if kind in CASE_WORK:
         require_assigned_mediator(state, cmd)
@@ -187,6 +191,7 @@ def _apply(
         acceptance_due=calendar.add_working_days(received, ACCEPTANCE_WORKING_DAYS),
         limitation_date=one_year_after(p.known_since, calendar),
         progress_messages=p.progress_messages,
+        receipt=p.receipt,
     )
     if not p.accept_on_receipt:
         return [applied]
@@ -253,12 +258,21 @@ def evolve(state: Dispute | None, env: Envelope, event: EventPayload) -> Dispute
             last_event_at=at,
             acceptance_due=event.acceptance_due,
             deadline=event.acceptance_due,
+            receipt=event.receipt.number if event.receipt else None,
         )
     if state is None:
         raise ValueError(f"{env.event_type} before dispute.applied in {env.case_id}")
+    if isinstance(event, d.DisputeAcceptanceOverdue):
+        # An observation that the decision is late; steps dated before it may still follow.
+        return state.model_copy(
+            update={"acceptance_overdue": True, "may_apply_for_arbitration": True}
+        )
     s = state.model_copy(update={"last_event_at": at})
     ended = {"ended_at": at, "deadline": None}
     arbitrable = {**ended, "may_apply_for_arbitration": True}
+    change = receipts.evolved(s.worker_notes, event, at)
+    if change is not None:
+        return s.model_copy(update=change)
     match event:
         case d.DisputeDeclined(code=code, reason=reason):
             return s.model_copy(
@@ -268,10 +282,6 @@ def evolve(state: Dispute | None, env: Envelope, event: EventPayload) -> Dispute
                     "outcome_reason": reason,
                     **arbitrable,
                 }
-            )
-        case d.DisputeAcceptanceOverdue():
-            return s.model_copy(
-                update={"acceptance_overdue": True, "may_apply_for_arbitration": True}
             )
         case d.DisputeAccepted():
             return s.model_copy(

@@ -62,3 +62,6 @@ class Dispute(BaseModel):
     may_apply_for_arbitration: bool = False
     payment_order_available: bool = False
     ended_at: datetime | None = None
+    receipt: str | None = None
+    worker_notes: int = 0
+    not_contacted_at: datetime | None = None

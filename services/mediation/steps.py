@@ -22,6 +22,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "fail": COMMITTEE,
     "mark_deadline_passed": ("system",),
     "refer_to_arbitration": REPS_AND_COMMITTEE,
+    "reissue_receipt": REPS_AND_COMMITTEE,
+    # Sent for the worker by the receipt page, who holds no account.
+    "add_worker_note": ("system",),
 }
 ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
     "decline": ("applied",),

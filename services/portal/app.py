@@ -19,8 +19,10 @@ from services.portal import (
     democracy,
     followups,
     grievances,
+    imports,
     mediation,
     notices,
+    receipts,
     session,
 )
 from services.portal.client import Api
@@ -68,8 +70,19 @@ def create_app(settings: Settings) -> FastAPI:
         error = {"message": current.words("error.other"), "detail": ""}
         return current.render("problem.html", status=500, error=error)
 
-    modules = (session, grievances, democracy, mediation, followups, notices, audit, dashboard)
-    for module in modules:
+    # The receipt routes come before the case pages' own, whose steps they would match.
+    for module in (
+        session,
+        receipts,
+        grievances,
+        democracy,
+        mediation,
+        followups,
+        notices,
+        audit,
+        dashboard,
+        imports,
+    ):
         app.include_router(module.router)
     return app
 

@@ -60,6 +60,20 @@ class Api:
         """Replace a setting, as `post` sends a command."""
         return await self._call("PUT", token, service, path, json=body, headers=_keyed(key))
 
+    async def public_post(
+        self, service: str, path: str, body: dict[str, Any], client: str, key: str | None = None
+    ) -> Any:
+        """Send a worker's request to a public route, naming the browser it came from."""
+        headers = {"X-Forwarded-For": client, **({"Idempotency-Key": key} if key else {})}
+        try:
+            url = f"{self.urls[service]}{quote(path, safe='/')}"
+            response = await self.http.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "Unavailable", f"{service} cannot be reached") from exc
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response.json()
+
     async def _call(self, method: str, token: str, service: str, path: str, **kw: Any) -> Any:
         return (await self._send(method, token, service, path, **kw)).json()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from services.common.calendar import SHANGHAI
 from services.common.units import within
 from services.portal.charts import bar_chart, percent, rate_chart
 from services.portal.client import ApiError
@@ -25,9 +26,35 @@ def _day(value: str | None) -> str | None:
         return None
 
 
+def moment(value: str | None) -> str | None:
+    """Read the picker's local time (China) as an instant; None when blank or unreadable."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=SHANGHAI)
+    if not 2000 <= when.year <= 2100:
+        return None
+    return when.isoformat()
+
+
+def _local(instant: str | None) -> str:
+    """The picker's value: the instant in China's time, to the minute."""
+    if instant is None:
+        return ""
+    return datetime.fromisoformat(instant).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
-    page: UserPage, unit: str | None = None, from_: str | None = None, to: str | None = None
+    page: UserPage,
+    unit: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    as_of: str | None = None,
 ) -> Response:
     """Charts of a unit's figures in a period, with the numbers beneath."""
     actor = page.user()
@@ -36,7 +63,8 @@ async def dashboard(
         u for u in page.portal.units.units if actor.role == "auditor" or within(actor.unit, u.id)
     ]
     chosen = unit or (units[0].id if actor.role == "auditor" and units else actor.unit)
-    params = {"unit": chosen, "from": _day(from_), "to": _day(to)}
+    instant = moment(as_of)
+    params = {"unit": chosen, "from": _day(from_), "to": _day(to), "as_of": instant}
     error = None
     democracy: dict[str, Any] = {}
     intake: dict[str, Any] = {}
@@ -81,6 +109,7 @@ async def dashboard(
         chosen=chosen,
         from_=params["from"] or "",
         to=params["to"] or "",
+        as_of=_local(instant),
         counts=counts,
         rates=[(label, rate, percent(rate)) for label, rate in rates],
         followup_error=followup_error,

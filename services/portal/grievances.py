@@ -12,6 +12,7 @@ from contracts import grievance as g
 from contracts.scope import DisputeCategory
 from services.intake.domain import ALLOWED_FROM
 from services.portal.client import ApiError
+from services.portal.receipts import shown_once, slip_of, with_slip
 from services.portal.web import Page, UserPage, days_until, form_of, friendly
 
 router = APIRouter()
@@ -153,7 +154,8 @@ async def log(page: UserPage, request: Request) -> Response:
         result = await page.post("intake", "/grievances", body, key=values.get("key") or None)
     except ApiError as exc:
         return _new_form(page, values, {**friendly(t, exc), "status": str(exc.status)})
-    return RedirectResponse(f"/grievances/{result['case_id']}?done=logged", status_code=303)
+    case_id = result["case_id"]
+    return with_slip(f"/grievances/{case_id}?done=logged", case_id, result["receipt"])
 
 
 async def _case_page(
@@ -174,7 +176,8 @@ async def _case_page(
     acting = actor.role in ACTING_ROLES
     offered = [a for a in ACTIONS if acting and case["status"] in ALLOWED_FROM.get(a.command, ())]
     done = page.request.query_params.get("done")
-    return page.render(
+    slip = slip_of(page, case_id)
+    response = page.render(
         "grievance.html",
         status=int(error.get("status", "422")) if error else 200,
         case=case,
@@ -189,7 +192,10 @@ async def _case_page(
         hows=HOWS,
         dispute_categories=DISPUTE_CATEGORIES,
         field_labels=FIELD_LABELS,
+        slip=slip,
+        reissuable=acting and case.get("receipt") is not None,
     )
+    return shown_once(response, case_id, "grievances") if slip else response
 
 
 @router.get("/grievances/{case_id}", response_class=HTMLResponse)

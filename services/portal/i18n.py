@@ -37,6 +37,169 @@ LABELS: dict[str, tuple[str, str]] = {
         "Demo sign-in is offered in development only.",
     ),
     "signed_in_as": ("当前用户", "Signed in as"),
+    "receipt.title": ("查询办理进度", "Follow your case"),
+    "receipt.intro": (
+        "请输入受理回执上的回执号和查询码（短信里也有），查看您的诉求或调解申请办到哪一步了。",
+        "Type the receipt number and PIN from your receipt (or the SMS) to see where your"
+        " grievance or mediation stands.",
+    ),
+    "receipt.number": ("回执号", "Receipt number"),
+    "receipt.pin": ("查询码", "PIN"),
+    "receipt.show": ("查看进度", "Show my case"),
+    "receipt.privacy": (
+        "这里只显示这一件事的进度，不显示任何人的姓名。查询码请勿告诉他人。",
+        "Only this case is shown here, and no one's name. Keep the PIN to yourself.",
+    ),
+    "receipt.wrong": (
+        "回执号或查询码不对，请对照回执再输一次。连续输错几次后，这张回执会暂时锁定。",
+        "The receipt number or PIN is wrong; check them against the receipt. After a few"
+        " wrong PINs the receipt is locked for a while.",
+    ),
+    "receipt.locked": (
+        "尝试次数太多，这张回执已暂时锁定，请15分钟后再试，或联系工会重新获取查询码。",
+        "Too many tries: the receipt is locked for now. Try again in 15 minutes, or ask the"
+        " union for a new PIN.",
+    ),
+    "receipt.kind": ("事项", "Matter"),
+    "receipt.kind.grievance": ("职工诉求", "Grievance"),
+    "receipt.kind.dispute": ("劳动争议调解", "Labour-dispute mediation"),
+    "receipt.opened": ("受理日期", "Received on"),
+    "receipt.handled_by": ("办理", "Handled by"),
+    "receipt.acceptance_due": ("受理决定期限", "Acceptance decided by"),
+    "receipt.mediation_deadline": ("调解期限", "Mediation ends by"),
+    "receipt.next": ("接下来", "What happens next"),
+    "receipt.callback": (
+        "工会将在{date}前给您打回访电话，听取您对处理结果是否满意。",
+        "The union will call you by {date} to ask whether you are satisfied.",
+    ),
+    "receipt.overdue": (
+        "已超过办理时限，工会已记录在案。",
+        "A time limit has passed; it is on record.",
+    ),
+    "receipt.not_contacted_on": (
+        "您在{date}反映过没有人联系您。",
+        "On {date} you told us no one had contacted you.",
+    ),
+    "receipt.say": ("给工会留言", "Tell the union"),
+    "receipt.note": ("留言（会加密保存）", "Your note (stored encrypted)"),
+    "receipt.send": ("发送留言", "Send the note"),
+    "receipt.not_contacted": ("没有人联系过我", "No one has contacted me"),
+    "receipt.note_empty": ("请先写下留言。", "Write the note first."),
+    "receipt.done.note": ("留言已送达，经办人会在案件中看到。", "Your note has reached the case."),
+    "receipt.done.not_contacted": (
+        "已记录：没有人联系过您。经办人会在案件中看到。",
+        "Recorded: no one has contacted you. The case handler will see it.",
+    ),
+    "receipt.another": ("查询另一张回执", "Look up another receipt"),
+    "receipt.worker_said": ("职工通过回执留言", "What the worker said through the receipt"),
+    "slip.title": ("受理回执", "Receipt"),
+    "slip.once": (
+        "请把回执号和查询码交给职工（可复制下面的短信）。查询码只显示这一次。",
+        "Give the worker the receipt number and PIN (copy the SMS below). The PIN is shown"
+        " this once.",
+    ),
+    "slip.sms": ("短信内容", "SMS text"),
+    "slip.copy": ("复制短信", "Copy the SMS"),
+    "slip.reissue": ("重新生成查询码", "Give a new PIN"),
+    "next.grievance.acknowledge": (
+        "工会将在{date}前确认受理您的诉求。",
+        "The union will acknowledge your grievance by {date}.",
+    ),
+    "next.grievance.answer": (
+        "工会正在办理，将在{date}前答复处理意见。",
+        "The union is on it and will give you its answer by {date}.",
+    ),
+    "next.grievance.answer.undated": ("工会正在办理。", "The union is working on it."),
+    "next.grievance.leadership": (
+        "已提交项目领导班子研究，将在{date}前作出决定。",
+        "It is with the project leadership team, who decide by {date}.",
+    ),
+    "next.grievance.leadership.undated": (
+        "已提交项目领导班子研究。",
+        "It is with the leadership team.",
+    ),
+    "next.grievance.mediation.undated": (
+        "已转劳动争议调解，调解委员会将与您联系。",
+        "It went to labour-dispute mediation; the mediation committee will contact you.",
+    ),
+    "next.grievance.callback.undated": ("已办结。", "It is resolved."),
+    "next.grievance.none.undated": ("本事项已结束。", "This matter is finished."),
+    "next.dispute.acceptance": (
+        "调解委员会将在{date}前决定是否受理（3个工作日内）。",
+        "The mediation committee decides by {date} whether to accept it (within 3 working days).",
+    ),
+    "next.dispute.mediator": (
+        "已受理，将指派调解员；调解应在{date}前结束（15日内）。",
+        "Accepted; a mediator will be assigned. Mediation is to end by {date} (within 15 days).",
+    ),
+    "next.dispute.mediation": (
+        "正在调解，应在{date}前结束。",
+        "Mediation is under way and is to end by {date}.",
+    ),
+    "next.dispute.performance": (
+        "已达成调解协议，应在{date}前履行；届时工会将回访核实。",
+        "An agreement was reached, to be performed by {date}; the union will check with you then.",
+    ),
+    "next.dispute.arbitration": (
+        "您可以在{date}前向劳动争议仲裁委员会申请仲裁。",
+        "You may apply to the labour-dispute arbitration commission by {date}.",
+    ),
+    "next.dispute.arbitration.undated": (
+        "您可以向劳动争议仲裁委员会申请仲裁。",
+        "You may apply to the labour-dispute arbitration commission.",
+    ),
+    "next.grievance.acknowledge.undated": (
+        "工会将尽快确认受理您的诉求。",
+        "The union will acknowledge your grievance soon.",
+    ),
+    "next.dispute.acceptance.undated": (
+        "调解委员会将在3个工作日内决定是否受理。",
+        "The mediation committee decides within 3 working days whether to accept it.",
+    ),
+    "next.dispute.mediator.undated": (
+        "已受理，将指派调解员。",
+        "Accepted; a mediator will be assigned.",
+    ),
+    "next.dispute.mediation.undated": ("正在调解。", "Mediation is under way."),
+    "next.dispute.performance.undated": (
+        "已达成调解协议，等待履行。",
+        "An agreement was reached and awaits performance.",
+    ),
+    "next.dispute.none.undated": ("本事项已结束。", "This matter is finished."),
+    "field.as_of": ("截至时点", "As of"),
+    "dashboard.as_of": (
+        "以下数字是台账截至 {at}（北京时间）已记录的情况，之后的变化不计入。",
+        "These figures are the ledger as recorded by {at} (China time);"
+        " later changes are left out.",
+    ),
+    "nav.import": ("导入台账", "Import a ledger"),
+    "import.title": ("导入Excel台账", "Import an Excel ledger"),
+    "import.intro": (
+        "上传本单位现有的Excel台账（.xlsx）。先核对每一行将变成什么，确认后才写入。",
+        "Upload the unit's existing Excel ledger (.xlsx). You see what each row becomes"
+        " first; nothing is written until you confirm.",
+    ),
+    "import.file": ("台账文件", "Ledger file"),
+    "import.kind": ("台账类别", "Kind of ledger"),
+    "import.check": ("检查（不写入）", "Check it (writes nothing)"),
+    "import.dry_run_intro": (
+        "以下是试导入结果：每一行将登记成的案件和办理步骤，以及无法读取的行和原因。尚未写入任何内容。",
+        "This is the dry run: the case and steps each row becomes, and every row that cannot"
+        " be read, with the reason. Nothing is written yet.",
+    ),
+    "import.rows": ("行数", "Rows"),
+    "import.counts": ("可导入 {ok} 行，无法读取 {bad} 行", "{ok} to import, {bad} unreadable"),
+    "import.unused": ("未使用的列", "Columns not used"),
+    "import.confirm": ("确认导入", "Import it"),
+    "import.done": ("导入完成。", "The ledger is imported."),
+    "import.another": ("导入另一份台账", "Import another ledger"),
+    "import.chairs_only": ("只有工会主席可以导入台账。", "Only a union chair imports a ledger."),
+    "import.choose": ("请选择文件、单位和台账类别。", "Choose the file, the unit and the kind."),
+    "import.unreadable": ("这个文件读不出台账。", "This file does not read as a ledger."),
+    "import.again": (
+        "找不到刚才检查的文件，请重新上传。",
+        "The file checked before is gone; upload it again.",
+    ),
     "field.unit": ("单位", "Unit"),
     "field.category": ("诉求类别", "Category"),
     "field.channel": ("受理渠道", "Channel"),
@@ -447,6 +610,10 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "grievance.withdrawn": ("撤回", "Withdrawn"),
         "grievance.dispute_linked": ("关联调解案件", "Dispute linked"),
         "grievance.overdue": ("超过办理时限", "Service level missed"),
+        "grievance.receipt_issued": ("出具受理回执", "Receipt issued"),
+        "grievance.worker_noted": ("职工留言", "Worker's note"),
+        "dispute.receipt_issued": ("出具受理回执", "Receipt issued"),
+        "dispute.worker_noted": ("职工留言", "Worker's note"),
         "dispute.applied": ("申请调解", "Applied"),
         "dispute.declined": ("不予受理", "Declined"),
         "dispute.acceptance_overdue": ("受理超期", "Acceptance overdue"),
@@ -479,6 +646,21 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "followup.contacted": ("回访职工", "Worker called back"),
         "followup.completed": ("回访完成", "Follow-up completed"),
         "followup.overdue": ("回访逾期", "Follow-up overdue"),
+    },
+    "import_kind": {
+        "grievance": ("职工诉求台账", "Grievances"),
+        "suggestion": ("合理化建议台账", "Suggestions"),
+        "dispute": ("劳动争议调解台账", "Mediation cases"),
+    },
+    "note_kind": {
+        "note": ("职工留言", "Worker's note"),
+        "not_contacted": ("职工反映：没有人联系过我", "Worker says: no one has contacted me"),
+    },
+    "handled_by": {
+        "union": ("工会", "The union"),
+        "leadership_team": ("项目领导班子", "The project leadership team"),
+        "committee": ("调解委员会", "The mediation committee"),
+        "mediator": ("调解员", "A mediator"),
     },
     "followup_kind": {
         "progress": ("跟踪办理进展", "Progress tracking"),

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.mediation.domain import ALLOWED_FROM, MEDIATION_DAYS, ROLES
 from services.portal.client import ApiError
 from services.portal.democracy import Step
+from services.portal.receipts import shown_once, slip_of
 from services.portal.web import Page, UserPage, form_of, friendly, horizon
 
 router = APIRouter()
@@ -134,7 +135,8 @@ async def _dispute_page(
         for step in STEPS
         if actor.role in step.roles and case["status"] in ALLOWED_FROM.get(step.command, ())
     ]
-    return page.render(
+    slip = slip_of(page, case_id)
+    response = page.render(
         "dispute.html",
         status=int(error.get("status", "422")) if error else 200,
         case=case,
@@ -146,7 +148,10 @@ async def _dispute_page(
         values=values or {},
         field_labels=FIELD_LABELS,
         done=page.request.query_params.get("done"),
+        slip=slip,
+        reissuable=actor.role in ROLES["reissue_receipt"] and bool(case.get("receipt")),
     )
+    return shown_once(response, case_id, "disputes") if slip else response
 
 
 @router.get("/disputes/{case_id}", response_class=HTMLResponse)

@@ -47,6 +47,7 @@ MENU: dict[str, tuple[str, ...]] = {
         "notifications",
         "unit_notifications",
         "dashboard",
+        "import",
     ),
     "group_member": ("suggestions", "queries", "notifications", "dashboard"),
     "mediator": ("disputes", "notifications", "dashboard"),
@@ -65,6 +66,7 @@ MENU_PATHS = {
     "notifications": "/notifications",
     "unit_notifications": "/notifications/unit",
     "dashboard": "/dashboard",
+    "import": "/import",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from contracts.envelope import Envelope, format_ts
 from contracts.grievance import GrievanceLogged
 from contracts.registry import EventPayload
+from services.common.asof import AsOf, fold_cases, instant
 from services.common.auth import NO_CONTENT, can_see
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day
@@ -20,6 +21,7 @@ from services.common.queries import check_period
 from services.common.readmodel import ReadModel
 
 router = APIRouter(tags=["statistics"])
+Counts = dict[tuple[str, str | None, str | None, str | None], int]
 
 # Grievances are counted from intake's events as they pass, never asked of intake.
 SCHEMA = """
@@ -29,6 +31,10 @@ CREATE TABLE IF NOT EXISTS unit_grievances (
     logged_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS unit_grievances_unit ON unit_grievances (unit, logged_at);
+CREATE TABLE IF NOT EXISTS unit_grievances_recorded (
+    case_id TEXT PRIMARY KEY,
+    recorded_at TEXT NOT NULL
+);
 """
 
 
@@ -38,6 +44,10 @@ def count_grievance(db: sqlite3.Connection, env: Envelope, payload: EventPayload
         db.execute(
             "INSERT OR IGNORE INTO unit_grievances (case_id, unit, logged_at) VALUES (?, ?, ?)",
             (env.case_id, payload.unit, format_ts(env.occurred_at)),
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO unit_grievances_recorded (case_id, recorded_at) VALUES (?, ?)",
+            (env.case_id, format_ts(env.recorded_at)),
         )
 
 
@@ -57,21 +67,40 @@ def _period(column: str, start: date | None, end: date | None) -> tuple[str, lis
     return (" AND " + " AND ".join(clauses) if clauses else ""), args
 
 
+def _counted(states: list[Any]) -> Counts:
+    """Count past states by the fields the figures are made of, as the query of today does."""
+    counts: Counts = {}
+    for state in states:
+        fields = state.model_dump(mode="json")
+        key = (state.case_id[:3], fields.get("kind"), fields.get("outcome"), fields.get("status"))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def statistics(
-    model: ReadModel[Any], unit: str, start: date | None, end: date | None
+    model: ReadModel[Any],
+    unit: str,
+    start: date | None,
+    end: date | None,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Count a unit subtree's cases opened in the period (UTC dates, both ends included)."""
     where, args = _subtree(unit)
     period, period_args = _period("opened_at", start, end)
-    rows = model.select(
-        "SELECT substr(case_id, 1, 3) AS prefix, json_extract(state, '$.kind') AS kind,"
-        " json_extract(state, '$.outcome') AS outcome, json_extract(state, '$.status') AS status,"
-        f" count(*) AS n FROM cases WHERE {where}{period} GROUP BY 1, 2, 3, 4",
-        [*args, *period_args],
-    )
-    counts: dict[tuple[str, str | None, str | None, str | None], int] = {
-        (r["prefix"], r["kind"], r["outcome"], r["status"]): r["n"] for r in rows
-    }
+    if as_of is None:
+        rows = model.select(
+            "SELECT substr(case_id, 1, 3) AS prefix, json_extract(state, '$.kind') AS kind,"
+            " json_extract(state, '$.outcome') AS outcome,"
+            " json_extract(state, '$.status') AS status,"
+            f" count(*) AS n FROM cases WHERE {where}{period} GROUP BY 1, 2, 3, 4",
+            [*args, *period_args],
+        )
+        counts: Counts = {(r["prefix"], r["kind"], r["outcome"], r["status"]): r["n"] for r in rows}
+    else:
+        ids = model.select(
+            f"SELECT case_id FROM cases WHERE {where}{period}", [*args, *period_args]
+        )
+        counts = _counted(fold_cases(model, [r["case_id"] for r in ids], as_of))
 
     def total(prefix: str, kind: str | None = None, **match: str) -> int:
         return sum(
@@ -83,8 +112,17 @@ def statistics(
         )
 
     g_period, g_args = _period("logged_at", start, end)
+    known = ""
+    if as_of is not None:
+        # Grievances noted before their recording time was kept count from their logging time.
+        known = (
+            " AND coalesce((SELECT recorded_at FROM unit_grievances_recorded r"
+            " WHERE r.case_id = unit_grievances.case_id), logged_at) <= ?"
+        )
+        g_args = [*g_args, format_ts(as_of)]
     grievances = model.select(
-        f"SELECT count(*) AS n FROM unit_grievances WHERE {where}{g_period}", [*args, *g_args]
+        f"SELECT count(*) AS n FROM unit_grievances WHERE {where}{g_period}{known}",
+        [*args, *g_args],
     )[0]["n"]
     adopted = total("SUG", "suggestion", outcome="adopted")
     rejected = total("SUG", "suggestion", outcome="rejected")
@@ -93,6 +131,7 @@ def statistics(
         "unit": unit,
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
+        "as_of": instant(as_of),
         "suggestions": total("SUG", "suggestion"),
         "adopted": adopted,
         "rejected": rejected,
@@ -115,6 +154,7 @@ async def stats(
     unit: str | None = None,
     start: Annotated[Day | None, Query(alias="from")] = None,
     end: Annotated[Day | None, Query(alias="to")] = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """Count suggestions, adoption, vetoes, queries and grievances of a unit subtree in a period.
 
@@ -128,4 +168,4 @@ async def stats(
     if not can_see(actor, unit):
         raise Problem(404, "Not found", f"unit {unit} is not among your units")
     check_period(start, end)
-    return statistics(ctx.model, unit, start, end)
+    return statistics(ctx.model, unit, start, end, as_of)

@@ -19,15 +19,19 @@ from services.common.settings import Settings
 from services.common.units import load_units
 from services.followup.domain import Status as FollowupStatus
 from services.intake.domain import Status as GrievanceStatus
+from services.intake.public import NEXT as GRIEVANCE_NEXT
 from services.mediation.domain import Status as DisputeStatus
+from services.mediation.public import NEXT as DISPUTE_NEXT
 from services.portal.audit import chain_badge, chosen_moment, lineage_tree
 from services.portal.charts import bar_chart, percent, rate_chart
 from services.portal.client import ApiError
+from services.portal.dashboard import moment
 from services.portal.democracy import tally
 from services.portal.followups import by_urgency, filters
 from services.portal.grievances import service_level
-from services.portal.i18n import ENUMS, LABELS, Words
+from services.portal.i18n import ENUMS, LABELS, Lang, Words
 from services.portal.mediation import clock
+from services.portal.receipts import said
 from services.portal.session import _safe_next, demo_sign_in_allowed, load_demo_users
 from services.portal.web import friendly, today
 from services.suggestions.domain import QueryStatus, SuggestionStatus
@@ -270,3 +274,21 @@ def test_demo_sign_in_is_refused_in_production() -> None:
 )
 def test_the_language_switch_only_returns_to_this_site(target: str | None, safe: str) -> None:
     assert _safe_next(target) == safe
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_worker_is_told_every_next_step_in_words(lang: Lang) -> None:
+    words = Words(lang)
+    cases = [("grievance", s) for s in GRIEVANCE_NEXT.values()]
+    cases += [("dispute", s) for s in DISPUTE_NEXT.values()]
+    for kind, step in cases:
+        for by in (None, "2026-12-01"):
+            text = said(words, {"kind": kind, "next": step, "next_by": by}, "note")
+            assert text["next"] and not text["next"].startswith("next."), (kind, step, by)
+            assert "{date}" not in text["next"] and text["done"] != "receipt.done.note"
+
+
+def test_the_as_of_picker_is_read_in_china_time() -> None:
+    assert moment("2026-01-01T00:00") == "2026-01-01T00:00:00+08:00"
+    assert moment("2026-01-01T00:00:00+00:00") == "2026-01-01T00:00:00+00:00"
+    assert moment("") is None and moment("yesterday") is None and moment("1999-12-31T23:00") is None

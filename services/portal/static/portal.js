@@ -30,7 +30,20 @@ function bindReplaySlider() {
   name();
 }
 
+// The receipt's SMS text is copied with one tap, for the rep to paste into a message.
+function bindCopyButtons() {
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    button.addEventListener("click", () => {
+      const field = document.getElementById(button.dataset.copy);
+      if (!field) return;
+      field.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(field.value).catch(() => {});
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   bindAnonymousSwitch();
+  bindCopyButtons();
   bindReplaySlider();
 });

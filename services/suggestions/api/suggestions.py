@@ -12,17 +12,17 @@ from contracts import suggestion as s
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.common.bearer import CurrentActor
-from services.common.bodies import Body, CommandResult, Day, Moment, Transition
+from services.common.bodies import Body, CommandResult, Day, Imported, Moment, Transition
 from services.common.commands import (
     IdempotencyKey,
     Opening,
     Verb,
     command_routes,
-    responses,
     submit,
 )
 from services.common.context import Ctx, ServiceContext
 from services.common.ids import keyed
+from services.common.openapi import responses
 from services.common.queries import (
     Page,
     Skip,
@@ -60,6 +60,7 @@ class SubmitBody(Body):
     worker: Worker | None = None
     anonymous: bool = False
     submitted_at: Moment | None = None
+    imported: Imported | None = None
 
     @model_validator(mode="after")
     def _not_both(self) -> SubmitBody:
