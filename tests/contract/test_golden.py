@@ -11,7 +11,7 @@ import pytest
 from contracts.envelope import chain_hash, parse_record
 from contracts.grievance import GrievanceLogged
 from contracts.registry import REGISTRY
-from contracts.schema import event_schemas
+from contracts.schema import event_schemas, privacy_schema
 from services.intake.domain import Grievance
 from services.intake.service import KIND
 
@@ -72,3 +72,9 @@ def test_published_schemas_are_up_to_date() -> None:
     for event_type, schema in event_schemas().items():
         on_disk = json.loads((folder / f"{event_type}.json").read_text(encoding="utf-8"))
         assert on_disk == schema, f"run `make contracts`: {event_type} changed"
+
+
+def test_published_erasure_schema_is_up_to_date() -> None:
+    folder = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
+    on_disk = json.loads((folder / "person.erased.json").read_text(encoding="utf-8"))
+    assert on_disk == privacy_schema(), "run `make contracts`: person.erased changed"

@@ -1,0 +1,18 @@
+"""Keys for one purpose each, derived from the master secret, so no two uses share a key."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+def subkey(master: str, purpose: str, version: int = 1) -> bytes:
+    """A 32-byte key for one purpose, derived from the master secret."""
+    return HKDF(
+        algorithm=SHA256(), length=32, salt=None, info=f"taizhang/{purpose}/v{version}".encode()
+    ).derive(master.encode())
+
+
+def key_id(purpose: str, version: int = 1) -> str:
+    """Name a derived key as it is stored beside what it protects."""
+    return f"{purpose}/v{version}"
