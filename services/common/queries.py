@@ -11,11 +11,13 @@ from fastapi import APIRouter, Query
 
 from contracts.catalog import CASE_TYPES
 from contracts.envelope import Actor, format_ts
+from contracts.personal import Sealed
 from services.common.auth import NO_CONTENT, READ_ALL, can_act, can_see
 from services.common.bearer import CurrentActor
 from services.common.calendar import end_of_day, shifted
 from services.common.context import Ctx, ServiceContext
 from services.common.problems import Problem
+from services.common.vault import Sealer
 
 # Paging past this many cases is a search, not a listing.
 MAX_OFFSET = 10_000_000
@@ -119,6 +121,18 @@ def case_view(row: Any) -> dict[str, Any]:
         # An event of the case could not be applied: the state shown stops before it.
         view["quarantined"] = json.loads(row["quarantined"])
     return view
+
+
+def reveal(sealer: Sealer, value: Any) -> Any:
+    """Open a sealed text (`[erased]` once its key is gone); text written in clear stays as is."""
+    if isinstance(value, dict) and value.keys() == {"kid", "nonce", "ct"}:
+        return sealer.open(Sealed.model_validate(value))
+    return value
+
+
+def revealed(sealer: Sealer, view: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Return a case view with its sealed free-text fields opened."""
+    return {**view, **{f: reveal(sealer, view[f]) for f in fields if f in view}}
 
 
 def sealing_key(row: Any) -> str:
