@@ -268,7 +268,9 @@ async def get_grievance(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str
 history_route(
     router,
     "grievance_history",
-    "Return the grievance's events, oldest first, exactly as recorded (personal data sealed).",
+    "Return the grievance's events, oldest first, exactly as recorded (personal data sealed);"
+    " `opened` gives an event's decision, resolution or reason as text.",
+    texts=("resolution", "decision", "reason"),
 )
 
 

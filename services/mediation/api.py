@@ -324,6 +324,8 @@ async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, 
 history_route(
     router,
     "dispute_history",
-    "Return the dispute's events, oldest first, as recorded (personal data sealed).",
+    "Return the dispute's events, oldest first, as recorded (personal data sealed);"
+    " `opened` gives an event's agreement terms or reason as text.",
     guard=_confidential,
+    texts=("terms", "reason"),
 )
