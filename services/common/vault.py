@@ -62,10 +62,11 @@ class SqliteKeyVault:
         }
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # First, so that every process opening the shared file at once waits its turn.
+        self._db.execute("PRAGMA busy_timeout=5000")
         # Erased keys are overwritten in place, not left in free pages for a disk reader.
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS data_keys (kid TEXT PRIMARY KEY, wrapped BLOB,"
             " erased INTEGER NOT NULL DEFAULT 0)"
