@@ -8,9 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, ValidationError, model_validator
 
@@ -27,7 +29,7 @@ from services.common.vault import KeyVault, Sealer, SqliteKeyVault
 log = logs.get(__name__)
 
 
-def vault_path(settings: Settings) -> Any:
+def vault_path(settings: Settings) -> Path:
     """The one vault file every process of this machine shares."""
     return settings.var_dir / "vault.sqlite"
 
@@ -213,19 +215,23 @@ async def erase_person(
     actor: Annotated[Actor, Depends(_admin)],
 ) -> dict[str, Any]:
     """Erase a person's data for good (PIPL Art. 47); every service shows `[erased]` in seconds."""
-    key_id = body.person_id
-    if body.phone is not None:
-        known = await asyncio.to_thread(ctx.privacy.sealer.known, body.phone)
-        if known is None:
-            raise Problem(404, "Not found", "no person is filed under that phone number")
-        key_id = known
-    assert key_id is not None
-    event = await erase(
-        ctx.privacy.settings,
-        ctx.producer,
-        ctx.privacy.vault,
-        key_id=key_id,
-        actor=actor,
-        reason=body.reason,
-    )
+    key_id = body.person_id or await asyncio.to_thread(ctx.privacy.sealer.known, body.phone or "")
+    if key_id is None:
+        raise Problem(404, "Not found", "no person is filed under that phone number")
+    try:
+        event = await erase(
+            ctx.privacy.settings,
+            ctx.producer,
+            ctx.privacy.vault,
+            key_id=key_id,
+            actor=actor,
+            reason=body.reason,
+        )
+    except KafkaError as exc:
+        raise Problem(
+            503,
+            "Ledger unavailable",
+            "the erasure could not be written; nothing was erased, send it again",
+            headers={"Retry-After": "5"},
+        ) from exc
     return event.model_dump(mode="json")
