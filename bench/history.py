@@ -76,10 +76,11 @@ def grievance_case(number: int, sealer: Sealer) -> Case:
         anonymous=False,
         complainant=person,
     ).model_dump(mode="json")
+    resolution = sealer.seal(person.person_id, RESOLUTION).model_dump(mode="json")
     steps: list[tuple[str, dict[str, Any]]] = [
         ("log", logged),
         ("acknowledge", {}),
-        ("resolve", {"how": "on_site", "resolution": RESOLUTION}),
+        ("resolve", {"how": "on_site", "resolution": resolution}),
         ("close", {}),
     ]
     at = BEGINNING + timedelta(minutes=number)

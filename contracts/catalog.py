@@ -55,6 +55,11 @@ STREAMS: dict[str, Stream] = {
     )
 }
 
+# Erasures of a person's data (PIPL Art. 47): every process that holds data keys reads it.
+# Not a case stream: it has no commands, no deciders and no hash chains.
+PRIVACY_STREAM = Stream("privacy", "Personal data erasure (个人信息删除)", "audit")
+PRIVACY_TOPIC = f"{PRIVACY_STREAM.name}.events"
+
 # The order is that of the envelope's case-id pattern, which the published schemas carry.
 CASE_TYPES: dict[str, CaseType] = {
     c.prefix: c

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from contracts.envelope import Frozen
-from contracts.personal import Sealed, SealedPerson
+from contracts.personal import Sealed, SealedPerson, SealedText, as_written
 from contracts.receipt import (
     AddWorkerNote,
     ReceiptIssued,
@@ -26,14 +26,13 @@ Relation = Literal["none", "applicant", "respondent", "respondent_management", "
 DeclineCode = Literal["out_of_scope", "missing_facts", "pending_arbitration_or_litigation", "other"]
 # Ten million yuan in fen: no claim a union mediates comes near it, so more is a typing error.
 MAX_FEN = 1_000_000_000
-Text = Field(min_length=1, max_length=2000)
 UserId = Field(min_length=1, max_length=128)
 
 
 class Claim(Frozen):
-    """One thing the worker asks for; money claims carry the amount in fen (CNY cents)."""
+    """One thing the worker asks for, sealed; money claims carry the amount in fen (CNY cents)."""
 
-    description: str = Field(min_length=1, max_length=500)
+    description: SealedText
     amount_fen: int | None = Field(default=None, ge=1, le=MAX_FEN)
 
 
@@ -49,9 +48,10 @@ class Respondent(Frozen):
 
 @REGISTRY.register
 class DisputeApplied(EventPayload):
-    """A worker applied for mediation; due dates and the limitation date are fixed here."""
+    """A worker applied for mediation; due dates and limitation fixed here; v2 seals claims."""
 
     event_type = "dispute.applied"
+    schema_version = 2
 
     unit: str
     form: Form
@@ -73,14 +73,21 @@ class DisputeApplied(EventPayload):
     receipt: ReceiptRecord | None = None
 
 
+REGISTRY.upcaster("dispute.applied", 1)(as_written)
+
+
 @REGISTRY.register
 class DisputeDeclined(EventPayload):
-    """The mediation committee declined the application, with a reason the worker can read."""
+    """The committee declined the application, with a reason the worker can read; v2 seals it."""
 
     event_type = "dispute.declined"
+    schema_version = 2
 
     code: DeclineCode
-    reason: str = Text
+    reason: SealedText
+
+
+REGISTRY.upcaster("dispute.declined", 1)(as_written)
 
 
 @REGISTRY.register
@@ -137,14 +144,18 @@ class DisputeExtended(EventPayload):
 
 @REGISTRY.register
 class DisputeAgreementReached(EventPayload):
-    """A mediation agreement signed by both parties and the mediator."""
+    """A mediation agreement signed by both parties and the mediator; v2 seals its terms."""
 
     event_type = "dispute.agreement_reached"
+    schema_version = 2
 
-    terms: str = Field(min_length=1, max_length=4000)
+    terms: SealedText
     amount_fen: int = Field(ge=0, le=MAX_FEN)
     perform_by: date
     signed_by: tuple[Signatory, ...]
+
+
+REGISTRY.upcaster("dispute.agreement_reached", 1)(as_written)
 
 
 @REGISTRY.register
@@ -156,23 +167,31 @@ class DisputePerformed(EventPayload):
 
 @REGISTRY.register
 class DisputeBreached(EventPayload):
-    """The agreement was not carried out: arbitration is open, and for money owed a court order."""
+    """The agreement was not kept: arbitration is open, for money owed a court order; v2 seals."""
 
     event_type = "dispute.breached"
+    schema_version = 2
 
-    reason: str = Text
+    reason: SealedText
     limitation_date: date
     payment_order_available: bool
 
 
+REGISTRY.upcaster("dispute.breached", 1)(as_written)
+
+
 @REGISTRY.register
 class DisputeFailed(EventPayload):
-    """Mediation ended without agreement: arbitration is open."""
+    """Mediation ended without agreement: arbitration is open; v2 seals the reason."""
 
     event_type = "dispute.failed"
+    schema_version = 2
 
-    reason: str = Text
+    reason: SealedText
     limitation_date: date
+
+
+REGISTRY.upcaster("dispute.failed", 1)(as_written)
 
 
 @REGISTRY.register
@@ -238,10 +257,10 @@ class OpenFromGrievance(Frozen):
 
 
 class Decline(Frozen):
-    """Decline the application."""
+    """Decline the application; the reason arrives sealed."""
 
     code: DeclineCode
-    reason: str = Text
+    reason: Sealed
 
 
 class Accept(Frozen):
@@ -277,9 +296,9 @@ class Extend(Frozen):
 
 
 class RecordAgreement(Frozen):
-    """Record the signed mediation agreement."""
+    """Record the signed mediation agreement; its terms arrive sealed."""
 
-    terms: str = Field(min_length=1, max_length=4000)
+    terms: Sealed
     amount_fen: int = Field(ge=0, le=MAX_FEN)
     perform_by: date
     signed_by: tuple[Signatory, ...] = ()
@@ -290,15 +309,15 @@ class RecordPerformance(Frozen):
 
 
 class RecordBreach(Frozen):
-    """Record that the agreement was not carried out."""
+    """Record that the agreement was not carried out; a person's reason arrives sealed."""
 
-    reason: str = Text
+    reason: SealedText
 
 
 class Fail(Frozen):
-    """End the mediation without agreement."""
+    """End the mediation without agreement; the reason arrives sealed."""
 
-    reason: str = Text
+    reason: Sealed
 
 
 class MarkDeadlinePassed(Frozen):

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.envelope import Frozen
-from contracts.personal import Sealed
+from contracts.personal import Sealed, SealedText, as_written
 from contracts.registry import REGISTRY, EventPayload
 
 # progress: an escalated grievance or a suggestion referred to leadership, tracked by its 专人;
@@ -19,7 +19,6 @@ Satisfaction = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 AgreementFinding = Literal["performed", "breached"]
 SourceCase = Field(pattern=r"^(GRV|SUG|DSP)-[0-9A-Z]{4,40}$")
 UserId = Field(min_length=1, max_length=128)
-Text = Field(min_length=1, max_length=2000)
 
 
 # --- events ---------------------------------------------------------------
@@ -42,11 +41,15 @@ class FollowupScheduled(EventPayload):
 
 @REGISTRY.register
 class FollowupProgressNoted(EventPayload):
-    """The owner noted how the matter stands."""
+    """The owner noted how the matter stands; v2 seals the note."""
 
     event_type = "followup.progress_noted"
+    schema_version = 2
 
-    note: str = Text
+    note: SealedText
+
+
+REGISTRY.upcaster("followup.progress_noted", 1)(as_written)
 
 
 @REGISTRY.register
@@ -61,14 +64,18 @@ class FollowupContacted(EventPayload):
 
 @REGISTRY.register
 class FollowupCompleted(EventPayload):
-    """The follow-up is done; whether it was done by its due date is fixed here."""
+    """The follow-up is done, on time or not; v2 seals the note and the breach reason."""
 
     event_type = "followup.completed"
+    schema_version = 2
 
     on_time: bool
-    note: str | None = Field(default=None, max_length=2000)
+    note: SealedText | None = None
     agreement: AgreementFinding | None = None
-    breach_reason: str | None = Field(default=None, max_length=2000)
+    breach_reason: SealedText | None = None
+
+
+REGISTRY.upcaster("followup.completed", 1)(as_written)
 
 
 @REGISTRY.register
@@ -97,9 +104,9 @@ class Schedule(Frozen):
 
 
 class NoteProgress(Frozen):
-    """Note progress."""
+    """Note progress; the note arrives sealed."""
 
-    note: str = Text
+    note: Sealed
 
 
 class Contact(Frozen):
@@ -110,11 +117,14 @@ class Contact(Frozen):
 
 
 class Complete(Frozen):
-    """Complete the follow-up; a performance check says whether the agreement was carried out."""
+    """Complete the follow-up; a performance check says whether the agreement was kept.
 
-    note: str | None = Field(default=None, max_length=2000)
+    The note and the breach reason arrive sealed.
+    """
+
+    note: Sealed | None = None
     agreement: AgreementFinding | None = None
-    breach_reason: str | None = Field(default=None, max_length=2000)
+    breach_reason: Sealed | None = None
 
 
 class MarkOverdue(Frozen):

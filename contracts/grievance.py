@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from contracts.envelope import Frozen
-from contracts.personal import Sealed, SealedPerson
+from contracts.personal import Sealed, SealedPerson, SealedText, as_written
 from contracts.receipt import (
     AddWorkerNote,
     ReceiptIssued,
@@ -33,7 +33,6 @@ Category = Literal[
 Channel = Literal["in_person", "phone", "hotline_12351", "app", "mailbox"]
 ResolvedHow = Literal["on_site", "leadership", "mediation"]
 Stage = Literal["acknowledge", "answer"]
-Text = Field(min_length=1, max_length=2000)
 
 
 # --- events ---------------------------------------------------------------
@@ -81,12 +80,16 @@ class GrievanceAcknowledged(EventPayload):
 
 @REGISTRY.register
 class GrievanceResolved(EventPayload):
-    """The matter was resolved, and how."""
+    """The matter was resolved, and how; v2 seals the resolution."""
 
     event_type = "grievance.resolved"
+    schema_version = 2
 
     how: ResolvedHow
-    resolution: str = Text
+    resolution: SealedText
+
+
+REGISTRY.upcaster("grievance.resolved", 1)(as_written)
 
 
 @REGISTRY.register
@@ -102,11 +105,15 @@ class GrievanceEscalated(EventPayload):
 
 @REGISTRY.register
 class GrievanceDecisionRecorded(EventPayload):
-    """The leadership team's decision on an escalated grievance."""
+    """The leadership team's decision on an escalated grievance; v2 seals it."""
 
     event_type = "grievance.decision_recorded"
+    schema_version = 2
 
-    decision: str = Text
+    decision: SealedText
+
+
+REGISTRY.upcaster("grievance.decision_recorded", 1)(as_written)
 
 
 @REGISTRY.register
@@ -138,20 +145,28 @@ class GrievanceClosed(EventPayload):
 
 @REGISTRY.register
 class GrievanceReopened(EventPayload):
-    """The grievance went back to work."""
+    """The grievance went back to work; v2 seals the reason."""
 
     event_type = "grievance.reopened"
+    schema_version = 2
 
-    reason: str = Text
+    reason: SealedText
+
+
+REGISTRY.upcaster("grievance.reopened", 1)(as_written)
 
 
 @REGISTRY.register
 class GrievanceWithdrawn(EventPayload):
-    """The worker withdrew the complaint."""
+    """The worker withdrew the complaint; v2 seals the reason."""
 
     event_type = "grievance.withdrawn"
+    schema_version = 2
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: SealedText | None = None
+
+
+REGISTRY.upcaster("grievance.withdrawn", 1)(as_written)
 
 
 @REGISTRY.register
@@ -211,10 +226,10 @@ class Acknowledge(Frozen):
 
 
 class Resolve(Frozen):
-    """Resolve the matter."""
+    """Resolve the matter; the resolution arrives sealed."""
 
     how: ResolvedHow
-    resolution: str = Text
+    resolution: Sealed
 
 
 class Escalate(Frozen):
@@ -225,9 +240,9 @@ class Escalate(Frozen):
 
 
 class RecordDecision(Frozen):
-    """Record the leadership team's decision."""
+    """Record the leadership team's decision; it arrives sealed."""
 
-    decision: str = Text
+    decision: Sealed
 
 
 class ReferToMediation(Frozen):
@@ -247,15 +262,15 @@ class Close(Frozen):
 
 
 class Reopen(Frozen):
-    """Reopen the grievance."""
+    """Reopen the grievance; a person's reason arrives sealed, a call-back's is the ledger's own."""
 
-    reason: str = Text
+    reason: SealedText
 
 
 class Withdraw(Frozen):
-    """Withdraw the grievance."""
+    """Withdraw the grievance; the reason arrives sealed."""
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Sealed | None = None
 
 
 class LinkDispute(Frozen):

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts.catalog import STREAMS
+from contracts.catalog import PRIVACY_STREAM, PRIVACY_TOPIC, STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope
+from contracts.privacy import PersonErased
 from contracts.registry import REGISTRY
 
 
@@ -30,6 +31,13 @@ def event_schemas() -> dict[str, dict[str, Any]]:
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         out[event_type] = schema
     return out
+
+
+def privacy_schema() -> dict[str, Any]:
+    """Return the JSON Schema of an erasure as it is written to the privacy topic."""
+    schema = PersonErased.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
 
 
 def asyncapi() -> dict[str, Any]:
@@ -55,9 +63,14 @@ def asyncapi() -> dict[str, Any]:
             "description": f"{title}: the deciders' answers, keyed by command id.",
             "messages": {"reply": {"payload": Reply.model_json_schema()}},
         }
+    channels[PRIVACY_TOPIC] = {
+        "address": PRIVACY_TOPIC,
+        "description": f"{PRIVACY_STREAM.title}: every erasure, kept forever, keyed by key id.",
+        "messages": {"person_erased": {"$ref": "#/components/messages/person_erased"}},
+    }
     messages = {
         t.replace(".", "_"): {"name": t, "payload": {"$ref": f"schemas/{t}.json"}}
-        for t in REGISTRY.types()
+        for t in [*REGISTRY.types(), "person.erased"]
     }
     return {
         "asyncapi": "3.0.0",
@@ -75,6 +88,11 @@ def write_schemas(dest: Path) -> list[Path]:
         path = dest / f"{event_type}.json"
         path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(path)
+    path = dest / "person.erased.json"
+    path.write_text(
+        json.dumps(privacy_schema(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    written.append(path)
     doc = dest.parent / "asyncapi.json"
     doc.write_text(json.dumps(asyncapi(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     written.append(doc)

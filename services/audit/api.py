@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
@@ -20,6 +21,7 @@ from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
 from services.common.asof import AsOf
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Moment
+from services.common.privacy import Privacy
 from services.common.problems import Problem
 from services.common.queries import check_period
 from services.common.settings import Settings
@@ -33,6 +35,9 @@ class AuditContext:
     """What the audit routes need, built once at start-up."""
 
     settings: Settings
+    # Erasures are sent from here: the one service that reads every stream's cases.
+    producer: AIOKafkaProducer
+    privacy: Privacy
 
 
 def audit_context(request: Request) -> AuditContext:

@@ -16,9 +16,12 @@ from services.audit.api import AuditContext, router
 from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
 from services.audit.records import end_offsets, event_partitions
+from services.common import kafka as kafka_kit
 from services.common.app import Health, build_app
 from services.common.gauges import dead_letters
 from services.common.kafka import STREAMS
+from services.common.privacy import privacy
+from services.common.privacy import router as privacy_router
 from services.common.settings import Settings
 
 
@@ -54,7 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def context() -> AsyncIterator[AuditContext]:
-        yield AuditContext(settings=settings)
+        producer = kafka_kit.producer(settings, client_id="taizhang-audit")
+        await producer.start()
+        try:
+            async with privacy(settings) as keys:
+                yield AuditContext(settings=settings, producer=producer, privacy=keys)
+        finally:
+            await producer.stop()
 
     return build_app(
         settings,
@@ -66,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _indexed,
         ),
         registry=lambda _ctx: registry,
-        routers=[router, proofs_api.router],
+        routers=[router, proofs_api.router, privacy_router],
         gauges=lambda _ctx: dead_letters(settings),
     )
 

@@ -169,6 +169,8 @@ def _row(row: Any, state: dict[str, Any], today: date) -> dict[str, Any]:
 def _first(state: dict[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = state.get(key)
+        if isinstance(value, dict):
+            return SEALED  # free text sealed under a worker's key, such as a decision
         if value not in (None, ""):
             return str(value)
     return None

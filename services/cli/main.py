@@ -10,6 +10,7 @@ from services.cli import proofs, system, tokens
 from services.cli.audit import audit_app
 from services.cli.export import export_app
 from services.cli.imports import import_app
+from services.cli.privacy import privacy_app
 from services.cli.system import broker_app
 
 app = typer.Typer(help="Taizhang (台账): the union's case ledger.", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(broker_app, name="broker")
 app.add_typer(export_app, name="export")
 app.add_typer(import_app, name="import")
+app.add_typer(privacy_app, name="privacy")
 app.command()(tokens.token)
 app.command()(system.topics)
 app.command()(tokens.contracts)

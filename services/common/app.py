@@ -20,12 +20,12 @@ from services.common.decider import CaseKind
 from services.common.gauges import Gauge, isolation, render
 from services.common.limits import LimitsMiddleware
 from services.common.presence import WorkerWatch
+from services.common.privacy import privacy
 from services.common.problems import LastResort, install_problem_handlers
 from services.common.projector import Projector
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.units import load_units
-from services.common.vault import Sealer, SqliteKeyVault
 
 log = logs.get(__name__)
 C = TypeVar("C")
@@ -121,29 +121,28 @@ async def case_context(
     model = model_factory(settings)
     projector = Projector(settings, model, model.topics, producer, f"{resource}-read-model")
     bus = CommandBus(settings, kind.stream, producer)
-    vault = SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key)
-    ctx = ServiceContext(
-        settings=settings,
-        kind=kind,
-        resource=resource,
-        bus=bus,
-        projector=projector,
-        model=model,
-        sealer=Sealer(vault, settings.master_key),
-        units=load_units(settings.units_file),
-        metrics=Metrics(),
-    )
-    await bus.start()
-    await projector.start()
-    log.info("service.started", resource=resource)
-    try:
-        yield ctx
-    finally:
-        await projector.stop()
-        await bus.stop()
-        await producer.stop()
-        model.close()
-        vault.close()
+    async with privacy(settings) as keys:
+        ctx = ServiceContext(
+            settings=settings,
+            kind=kind,
+            resource=resource,
+            bus=bus,
+            projector=projector,
+            model=model,
+            sealer=keys.sealer,
+            units=load_units(settings.units_file),
+            metrics=Metrics(),
+        )
+        await bus.start()
+        await projector.start()
+        log.info("service.started", resource=resource)
+        try:
+            yield ctx
+        finally:
+            await projector.stop()
+            await bus.stop()
+            await producer.stop()
+            model.close()
 
 
 async def _lag(ctx: ServiceContext, reachable: bool) -> dict[str, Any]:

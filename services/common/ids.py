@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.envelope import Actor
+from services.common.subkeys import key_id, subkey
 
 COMMAND_NAMESPACE = uuid.UUID("a4d9e3f2-1b6c-5d70-8e4f-92c1b7a5d3e8")
 REACTION_NAMESPACE = uuid.UUID("5e0c7a92-4f1d-5b3a-8c6e-1d9f2b7a4e50")
@@ -48,10 +49,18 @@ def keyed(actor: Actor, resource: str, key: str | None) -> Keyed:
     return Keyed(chosen, command_id_for(actor, resource, chosen))
 
 
-def fingerprint(secret: str, *parts: Any) -> str:
-    """Keyed digest of a request, to tell a true retry from a reused key (no clear data kept)."""
+FINGERPRINT_VERSION = 1
+
+
+def fingerprint(master: str, *parts: Any) -> str:
+    """Keyed digest of a request, to tell a true retry from a reused key (no clear data kept).
+
+    The digest names the key it was made with, so the key can be replaced later.
+    """
     data = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
-    return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+    key = subkey(master, "fingerprint", FINGERPRINT_VERSION)
+    digest = hmac.new(key, data, hashlib.sha256).hexdigest()
+    return f"{key_id('fingerprint', FINGERPRINT_VERSION)}:{digest}"
 
 
 def reaction_command_id(source_event_id: str, command_type: str, case_id: str) -> str:

@@ -42,10 +42,12 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs: every stream's, then the audit service's."""
+    """Return every topic the system needs: every stream's, the erasures, the audit's."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
         *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
+        # Erasures are kept forever: a process started later still learns every one.
+        TopicSpec(settings.topic(catalog.PRIVACY_TOPIC), keep_forever),
         # One checkpoint names every case's chain head: megabytes once there are many cases.
         TopicSpec(
             settings.topic(catalog.AUDIT_CHECKPOINTS),

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common import logging as logs
 from services.common.bus import BrokerUnavailable
 from services.common.settings import ROOT
+from services.common.vault import KeyErased
 
 log = logs.get(__name__)
 
@@ -154,6 +155,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, title_of(exc.status_code), str(exc.detail))
+
+    @app.exception_handler(KeyErased)
+    async def _erased(_: Request, exc: KeyErased) -> JSONResponse:
+        detail = "this person's data was erased: nothing more can be recorded under their key"
+        return problem_response(409, "Person erased", detail)
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Query
 
 from contracts.catalog import CASE_TYPES
 from contracts.envelope import Actor, format_ts
+from contracts.personal import Sealed
 from services.common.auth import NO_CONTENT, READ_ALL, can_act, can_see
 from services.common.bearer import CurrentActor
 from services.common.calendar import end_of_day, shifted
 from services.common.context import Ctx, ServiceContext
 from services.common.problems import Problem
+from services.common.vault import Sealer
 
 # Paging past this many cases is a search, not a listing.
 MAX_OFFSET = 10_000_000
@@ -121,6 +123,18 @@ def case_view(row: Any) -> dict[str, Any]:
     return view
 
 
+def reveal(sealer: Sealer, value: Any) -> Any:
+    """Open a sealed text (`[erased]` once its key is gone); text written in clear stays as is."""
+    if _sealed(value):
+        return sealer.open(Sealed.model_validate(value))
+    return value
+
+
+def revealed(sealer: Sealer, view: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Return a case view with its sealed free-text fields opened."""
+    return {**view, **{f: reveal(sealer, view[f]) for f in fields if f in view}}
+
+
 def sealing_key(row: Any) -> str:
     """The key that seals a case's free text: its person's, or the case's own if anonymous."""
     person = json.loads(row["state"]).get("person_id")
@@ -160,12 +174,26 @@ def history(
     *,
     prefix: str | None = None,
     guard: Guard | None = None,
+    texts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Return a case's events, oldest first, as recorded, unless `guard` refuses them."""
+    """Return a case's events, oldest first, as recorded, unless `guard` refuses them.
+
+    Each event's sealed `texts` are also given opened, beside the payload as recorded.
+    """
     row = row_to_read(ctx, actor, case_id, prefix=prefix)
     if guard is not None:
         guard(actor, row)
-    return {"case_id": case_id, "events": ctx.model.history(case_id)}
+    events = ctx.model.history(case_id)
+    for event in events:
+        payload = event.get("payload") or {}
+        opened = {f: reveal(ctx.sealer, payload[f]) for f in texts if _sealed(payload.get(f))}
+        if opened:
+            event["opened"] = opened
+    return {"case_id": case_id, "events": events}
+
+
+def _sealed(value: Any) -> bool:
+    return isinstance(value, dict) and value.keys() == {"kid", "nonce", "ct"}
 
 
 def history_route(
@@ -175,11 +203,15 @@ def history_route(
     *,
     prefix: str | None = None,
     guard: Guard | None = None,
+    texts: tuple[str, ...] = (),
 ) -> None:
-    """Add GET {case_id}/history, the events of one case as recorded, to a case router."""
+    """Add GET {case_id}/history, the events of one case as recorded, to a case router.
+
+    `texts` name the payload fields every reader of the history also gets opened.
+    """
 
     async def events(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
-        return history(ctx, actor, case_id, prefix=prefix, guard=guard)
+        return history(ctx, actor, case_id, prefix=prefix, guard=guard, texts=texts)
 
     router.add_api_route(
         "/{case_id}/history", events, methods=["GET"], name=name, description=description

@@ -1,4 +1,4 @@
-"""Keys for one purpose each, derived from a master secret, so each can be rotated by version."""
+"""Keys for one purpose each, derived from the master secret, so no two uses share a key."""
 
 from __future__ import annotations
 
@@ -11,3 +11,8 @@ def subkey(master: str, purpose: str, version: int = 1) -> bytes:
     return HKDF(
         algorithm=SHA256(), length=32, salt=None, info=f"taizhang/{purpose}/v{version}".encode()
     ).derive(master.encode())
+
+
+def key_id(purpose: str, version: int = 1) -> str:
+    """Name a derived key as it is stored beside what it protects."""
+    return f"{purpose}/v{version}"

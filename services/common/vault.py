@@ -15,6 +15,16 @@ from typing import Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.personal import ERASED, Sealed, SealedPerson
+from services.common.subkeys import key_id, subkey
+
+# Rows wrapped before keys were derived per purpose name this: the master secret's SHA-256.
+LEGACY_WRAP = "sha256"
+WRAP_VERSION = 1
+LOOKUP_VERSION = 1
+
+
+class KeyErased(LookupError):
+    """The data key was destroyed: nothing more can be sealed under it."""
 
 
 class KeyVault(Protocol):
@@ -23,8 +33,14 @@ class KeyVault(Protocol):
     def key(self, kid: str, *, create: bool) -> bytes | None:
         """Return the data key, creating it if asked; None once erased or never made."""
 
+    def person(self, lookup: str, earlier: str | None = None) -> str:
+        """Return the person id filed under a keyed lookup, filing one if none is."""
+
+    def known(self, lookup: str) -> str | None:
+        """Return the person id filed under a keyed lookup, or None; files nothing."""
+
     def erase(self, kid: str) -> bool:
-        """Destroy a data key for good; return whether one existed."""
+        """Destroy a data key and the lookups leading to it; return whether one existed."""
 
 
 def _b64(data: bytes) -> str:
@@ -36,17 +52,32 @@ def _unb64(text: str) -> bytes:
 
 
 class SqliteKeyVault:
-    """The embedded vault: data keys wrapped under a master key in a SQLite file."""
+    """The embedded vault: data keys wrapped under a key derived from the master secret."""
 
     def __init__(self, path: Path, master_key: str) -> None:
-        self._kek = AESGCM(hashlib.sha256(master_key.encode()).digest())
+        self._wrap_id = key_id("vault-wrap", WRAP_VERSION)
+        self._keks = {
+            LEGACY_WRAP: AESGCM(hashlib.sha256(master_key.encode()).digest()),
+            self._wrap_id: AESGCM(subkey(master_key, "vault-wrap", WRAP_VERSION)),
+        }
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # First, so that every process opening the shared file at once waits its turn.
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Erased keys are overwritten in place, not left in free pages for a disk reader.
+        self._db.execute("PRAGMA secure_delete=ON")
+        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS data_keys (kid TEXT PRIMARY KEY, wrapped BLOB,"
             " erased INTEGER NOT NULL DEFAULT 0)"
+        )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(data_keys)")}
+        if "wrap" not in columns:
+            self._db.execute(
+                f"ALTER TABLE data_keys ADD COLUMN wrap TEXT NOT NULL DEFAULT '{LEGACY_WRAP}'"
+            )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS people (lookup TEXT PRIMARY KEY, person_id TEXT NOT NULL)"
         )
         self._cache: dict[str, bytes] = {}
 
@@ -57,29 +88,80 @@ class SqliteKeyVault:
                 return self._cache[kid]
             if create:
                 nonce = os.urandom(12)
-                wrapped = nonce + self._kek.encrypt(nonce, AESGCM.generate_key(256), kid.encode())
+                kek = self._keks[self._wrap_id]
+                wrapped = nonce + kek.encrypt(nonce, AESGCM.generate_key(256), kid.encode())
                 self._db.execute(
-                    "INSERT OR IGNORE INTO data_keys (kid, wrapped) VALUES (?, ?)", (kid, wrapped)
+                    "INSERT OR IGNORE INTO data_keys (kid, wrapped, wrap) VALUES (?, ?, ?)",
+                    (kid, wrapped, self._wrap_id),
                 )
             row = self._db.execute(
-                "SELECT wrapped FROM data_keys WHERE kid = ? AND erased = 0", (kid,)
+                "SELECT wrapped, wrap FROM data_keys WHERE kid = ? AND erased = 0", (kid,)
             ).fetchone()
             if row is None:
                 return None
             blob: bytes = row[0]
-            key = self._kek.decrypt(blob[:12], blob[12:], kid.encode())
+            key = self._keks[row[1]].decrypt(blob[:12], blob[12:], kid.encode())
             self._cache[kid] = key
             return key
 
+    def person(self, lookup: str, earlier: str | None = None) -> str:
+        """Return the person id filed under a keyed lookup, filing one if none is.
+
+        The one filed is `earlier` while that id's key lives (cases from before lookups were
+        filed), else a fresh random id.
+        """
+        with self._lock:
+            live = (
+                earlier
+                and self._db.execute(
+                    "SELECT 1 FROM data_keys WHERE kid = ? AND erased = 0", (earlier,)
+                ).fetchone()
+            )
+            fresh = earlier if live else f"PER-{uuid.uuid4().hex[:20]}"
+            self._db.execute(
+                "INSERT OR IGNORE INTO people (lookup, person_id) VALUES (?, ?)", (lookup, fresh)
+            )
+            row = self._db.execute(
+                "SELECT person_id FROM people WHERE lookup = ?", (lookup,)
+            ).fetchone()
+            person_id: str = row[0]
+            return person_id
+
     def erase(self, kid: str) -> bool:
-        """Destroy a data key for good; return whether one existed."""
+        """Destroy a data key and the lookups leading to it; return whether one existed."""
         with self._lock:
             self._cache.pop(kid, None)
-            cur = self._db.execute(
-                "UPDATE data_keys SET wrapped = NULL, erased = 1 WHERE kid = ? AND erased = 0",
-                (kid,),
-            )
-            return cur.rowcount > 0
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "UPDATE data_keys SET wrapped = NULL, erased = 1 WHERE kid = ? AND erased = 0",
+                    (kid,),
+                )
+                existed = cur.rowcount > 0
+                # A key never made is marked erased too, so it can never be made afterwards.
+                marked = self._db.execute(
+                    "INSERT OR IGNORE INTO data_keys (kid, wrapped, erased) VALUES (?, NULL, 1)",
+                    (kid,),
+                ).rowcount
+                dropped = self._db.execute(
+                    "DELETE FROM people WHERE person_id = ?", (kid,)
+                ).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if existed or marked or dropped:
+                # Fold the log into the file and empty it, so no old page keeps the wrapped key.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return existed
+
+    def known(self, lookup: str) -> str | None:
+        """Return the person id filed under a keyed lookup, or None; files nothing."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT person_id FROM people WHERE lookup = ?", (lookup,)
+            ).fetchone()
+            return None if row is None else str(row[0])
 
     def close(self) -> None:
         """Close the vault's file."""
@@ -90,22 +172,51 @@ class SqliteKeyVault:
 class Sealer:
     """Seals and opens personal data with the vault's keys."""
 
-    def __init__(self, vault: KeyVault, pepper: str) -> None:
+    def __init__(self, vault: KeyVault, master_key: str) -> None:
         self._vault = vault
-        self._pepper = pepper.encode()
+        self._lookup = subkey(master_key, "person-lookup", LOOKUP_VERSION)
+        self._legacy = master_key.encode()
+
+    @property
+    def vault(self) -> KeyVault:
+        """The vault the keys live in."""
+        return self._vault
+
+    def lookup(self, phone: str) -> str:
+        """Return the keyed lookup of a phone number: the same for the same digits."""
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        mac = hmac.new(self._lookup, f"phone:{digits}".encode(), hashlib.sha256).hexdigest()
+        return f"{key_id('person-lookup', LOOKUP_VERSION)}:{mac}"
 
     def person_id(self, phone: str | None) -> str:
-        """Derive a stable pseudonymous id from a phone number, or a fresh one without it."""
+        """Return the random person id filed for a phone number, or a fresh one without it.
+
+        The id is not derived from the number: once the person is erased, nothing links a
+        later case from the same number to the erased ones.
+        """
         if not phone:
             return f"PER-{uuid.uuid4().hex[:20]}"
+        return self._vault.person(self.lookup(phone), self._earlier_id(phone))
+
+    def known(self, phone: str) -> str | None:
+        """Return the person id a phone number leads to, or None; files nothing."""
+        filed = self._vault.known(self.lookup(phone))
+        if filed is not None:
+            return filed
+        earlier = self._earlier_id(phone)
+        return earlier if self._vault.key(earlier, create=False) is not None else None
+
+    def _earlier_id(self, phone: str) -> str:
+        """The id cases got before lookups were filed: an HMAC of the number itself."""
         digits = "".join(ch for ch in phone if ch.isdigit())
-        mac = hmac.new(self._pepper, f"phone:{digits}".encode(), hashlib.sha256).digest()
+        mac = hmac.new(self._legacy, f"phone:{digits}".encode(), hashlib.sha256).digest()
         return f"PER-{mac.hex()[:20]}"
 
     def seal(self, kid: str, text: str) -> Sealed:
         """Encrypt text under the data key `kid`, binding the key id as associated data."""
         key = self._vault.key(kid, create=True)
-        assert key is not None, "a data key being created cannot be missing"
+        if key is None:
+            raise KeyErased(kid)
         nonce = os.urandom(12)
         return Sealed(
             kid=kid,

@@ -57,6 +57,11 @@ def _person_key(ctx: ServiceContext, source_case_id: str) -> str:
     return str(rows[0][0]) if rows else f"CASE-{source_case_id}"
 
 
+def _seal(ctx: ServiceContext, row: Any, text: str) -> Sealed:
+    """Seal an owner's note under the key of the worker the followed case is about."""
+    return ctx.sealer.seal(_person_key(ctx, json.loads(row["state"])["source_case_id"]), text)
+
+
 def _contact(ctx: ServiceContext, row: Any, body: ContactBody) -> f.Contact:
     """Seal the worker's comment under the key of the case the follow-up came from."""
     source = json.loads(row["state"])["source_case_id"]
@@ -72,7 +77,7 @@ command_routes(
             "note_progress",
             "Note how the followed matter stands.",
             ProgressBody,
-            lambda _ctx, _row, b: f.NoteProgress(note=b.note),
+            lambda ctx, row, b: f.NoteProgress(note=_seal(ctx, row, b.note)),
         ),
         Verb(
             "contact",
@@ -86,8 +91,10 @@ command_routes(
             "complete",
             "Complete the follow-up; a performance check says whether the agreement was kept.",
             CompleteBody,
-            lambda _ctx, _row, b: f.Complete(
-                note=b.note, agreement=b.agreement, breach_reason=b.breach_reason
+            lambda ctx, row, b: f.Complete(
+                note=_seal(ctx, row, b.note) if b.note else None,
+                agreement=b.agreement,
+                breach_reason=_seal(ctx, row, b.breach_reason) if b.breach_reason else None,
             ),
             optional=True,
         ),
@@ -158,7 +165,9 @@ async def get_followup(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str,
 history_route(
     router,
     "followup_history",
-    "Return the follow-up's events, oldest first, exactly as recorded (personal data sealed).",
+    "Return the follow-up's events, oldest first, exactly as recorded (personal data sealed);"
+    " `opened` gives an event's note or breach reason as text.",
+    texts=("note", "breach_reason"),
 )
 
 

@@ -7,7 +7,9 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from contracts import dispute as d
 from contracts import grievance as g
+from contracts import suggestion as s
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.app import case_app
@@ -30,11 +32,18 @@ CREATE TABLE IF NOT EXISTS source_people (
 
 
 def remember_person(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
-    """Keep whose key seals a grievance's personal data, so call-back words use it too."""
+    """Keep whose key seals a source case's personal data, so follow-up words use it too."""
+    person = None
     if isinstance(event, g.GrievanceLogged) and event.complainant is not None:
+        person = event.complainant.person_id
+    elif isinstance(event, d.DisputeApplied) and event.applicant is not None:
+        person = event.applicant.person_id
+    elif isinstance(event, s.SuggestionSubmitted) and event.worker is not None:
+        person = event.worker.person_id
+    if person is not None:
         db.execute(
             "INSERT OR IGNORE INTO source_people (case_id, person_id) VALUES (?, ?)",
-            (env.case_id, event.complainant.person_id),
+            (env.case_id, person),
         )
 
 
@@ -45,7 +54,10 @@ def read_model(settings: Settings) -> ReadModel[Followup]:
         KIND,
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=PEOPLE,
-        foreign={settings.topic("grievance.events"): remember_person},
+        foreign={
+            settings.topic(f"{stream}.events"): remember_person
+            for stream in ("grievance", "dispute", "suggestion")
+        },
     )
 
 

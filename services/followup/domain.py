@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts import followup as f
 from contracts.envelope import Envelope
+from contracts.personal import Sealed
 from contracts.registry import EventPayload
 from services.common.calendar import OFFICIAL, WorkCalendar, end_of_day, local_date, shifted
 from services.common.domain import (
@@ -135,9 +136,9 @@ def _schedule(
 
 def _complete(
     state: Followup,
-    note: str | None,
+    note: Sealed | None,
     agreement: f.AgreementFinding | None,
-    reason: str | None,
+    reason: Sealed | None,
     on_time: bool,
 ) -> f.FollowupCompleted:
     if state.kind == "callback":

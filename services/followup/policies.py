@@ -9,6 +9,7 @@ from contracts import followup as f
 from contracts import grievance as g
 from contracts import suggestion as s
 from contracts.envelope import Envelope
+from contracts.personal import Sealed
 from contracts.registry import EventPayload
 from services.common.ids import new_case_id
 from services.common.reactions import Commands, SourceCase, reaction
@@ -89,12 +90,15 @@ def close_the_loop(env: Envelope, event: EventPayload, source: SourceCase) -> Co
         return [("grievance", cmd)]
     if isinstance(event, f.FollowupCompleted) and target.startswith("DSP-"):
         if event.agreement == "breached":
-            reason = event.breach_reason or f"found breached at performance check {env.case_id}"
+            # The officer's reason goes on sealed as it came; without one, the ledger says why.
+            found: Sealed | str = (
+                event.breach_reason or f"found breached at performance check {env.case_id}"
+            )
             cmd = reaction(
                 env,
                 command_type="record_breach",
                 case_id=target,
-                payload=d.RecordBreach(reason=reason).model_dump(mode="json"),
+                payload=d.RecordBreach(reason=found).model_dump(mode="json"),
                 unit=unit,
             )
             return [("dispute", cmd)]

@@ -24,6 +24,7 @@ from services.common.queries import (
     listing,
     period,
     report_unit,
+    revealed,
     row_to_read,
     sealing_key,
 )
@@ -37,6 +38,8 @@ receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 stats_router = APIRouter(tags=["statistics"])
 PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
 SEALED = "[sealed]"
+# The free text a grievance's state holds sealed, shown to whoever may read the case.
+TEXTS = ("resolution", "decision")
 
 
 class Complainant(Body):
@@ -153,7 +156,9 @@ command_routes(
             "resolve",
             "Record how the matter was resolved.",
             ResolveBody,
-            lambda _ctx, _row, b: g.Resolve(how=b.how, resolution=b.resolution),
+            lambda ctx, row, b: g.Resolve(
+                how=b.how, resolution=ctx.sealer.seal(sealing_key(row), b.resolution)
+            ),
         ),
         Verb(
             "escalate",
@@ -167,7 +172,9 @@ command_routes(
             "record_decision",
             "Record the leadership team's decision.",
             DecisionBody,
-            lambda _ctx, _row, b: g.RecordDecision(decision=b.decision),
+            lambda ctx, row, b: g.RecordDecision(
+                decision=ctx.sealer.seal(sealing_key(row), b.decision)
+            ),
         ),
         Verb(
             "refer-to-mediation",
@@ -196,14 +203,16 @@ command_routes(
             "reopen",
             "Send the grievance back to work.",
             ReasonBody,
-            lambda _ctx, _row, b: g.Reopen(reason=b.reason),
+            lambda ctx, row, b: g.Reopen(reason=ctx.sealer.seal(sealing_key(row), b.reason)),
         ),
         Verb(
             "withdraw",
             "withdraw",
             "Withdraw the grievance at the worker's request.",
             WithdrawBody,
-            lambda _ctx, _row, b: g.Withdraw(reason=b.reason),
+            lambda ctx, row, b: g.Withdraw(
+                reason=ctx.sealer.seal(sealing_key(row), b.reason) if b.reason else None
+            ),
             optional=True,
         ),
     ],
@@ -244,6 +253,11 @@ def _personal(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]
     }
 
 
+def _view(ctx: ServiceContext, row: Any) -> dict[str, Any]:
+    """A grievance as its readers see it: the decision and the resolution opened."""
+    return revealed(ctx.sealer, case_view(row), TEXTS)
+
+
 @router.get("")
 async def list_grievances(
     ctx: Ctx,
@@ -264,7 +278,7 @@ async def list_grievances(
         **period(opened_from, opened_to, ("opened_from", "opened_to")),
         "overdue": overdue,
     }
-    return listing(ctx, actor, unit, filters, limit, offset)
+    return listing(ctx, actor, unit, filters, limit, offset, view=lambda row: _view(ctx, row))
 
 
 @router.get("/{case_id}")
@@ -272,13 +286,15 @@ async def get_grievance(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str
     """Return one grievance as it stands."""
     row = row_to_read(ctx, actor, case_id)
     said = worker_said(ctx, case_id, readable=actor.role in PERSONAL_DATA_ROLES)
-    return {**case_view(row), **_personal(ctx, actor, case_id), "worker_said": said}
+    return {**_view(ctx, row), **_personal(ctx, actor, case_id), "worker_said": said}
 
 
 history_route(
     router,
     "grievance_history",
-    "Return the grievance's events, oldest first, exactly as recorded (personal data sealed).",
+    "Return the grievance's events, oldest first, exactly as recorded (personal data sealed);"
+    " `opened` gives an event's decision, resolution or reason as text.",
+    texts=("resolution", "decision", "reason"),
 )
 
 

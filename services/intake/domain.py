@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts import grievance as g
 from contracts.envelope import Envelope
+from contracts.personal import SealedText
 from contracts.receipt import AddWorkerNote, ReissueReceipt
 from contracts.registry import EventPayload
 from services.common import receipts
@@ -108,10 +109,10 @@ class Grievance(BaseModel):
     acknowledged_at: datetime | None = None
     answered_at: datetime | None = None
     resolved_how: g.ResolvedHow | None = None
-    resolution: str | None = None
+    resolution: SealedText | None = None
     escalation_owner: str | None = None
     escalation_due: date | None = None
-    decision: str | None = None
+    decision: SealedText | None = None
     dispute_category: str | None = None
     dispute_id: str | None = None
     feedback_count: int = 0

@@ -24,6 +24,8 @@ from services.common.queries import (
     Skip,
     history_route,
     listing,
+    reveal,
+    revealed,
     row_to_read,
     sealing_key,
 )
@@ -47,6 +49,8 @@ from services.mediation.public import public_view
 router = APIRouter(prefix="/disputes", tags=["disputes"])
 receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 SEALED = "[sealed]"
+# The free text a dispute's state holds sealed, opened for those the dispute is confided to.
+TEXTS = ("agreement_terms", "outcome_reason")
 EXISTENCE_FIELDS = (
     "case_id",
     "unit",
@@ -76,7 +80,7 @@ def _applied(ctx: ServiceContext, _case_id: str, body: ApplyBody) -> d.Apply:
         oral_recorded_at=body.oral_recorded_at,
         claims=tuple(
             d.Claim(
-                description=c.description,
+                description=ctx.sealer.seal(kid, c.description),
                 amount_fen=fen(c.amount) if c.amount is not None else None,
             )
             for c in body.claims
@@ -96,9 +100,10 @@ def _session(ctx: ServiceContext, row: Any, body: SessionBody) -> d.RecordSessio
     )
 
 
-def _agreement(_ctx: ServiceContext, _row: Any, body: AgreementBody) -> d.RecordAgreement:
+def _agreement(ctx: ServiceContext, row: Any, body: AgreementBody) -> d.RecordAgreement:
+    """Seal the agreement's terms under the applicant's key."""
     return d.RecordAgreement(
-        terms=body.terms,
+        terms=ctx.sealer.seal(sealing_key(row), body.terms),
         amount_fen=fen(body.amount),
         perform_by=body.perform_by,
         signed_by=tuple(body.signed_by),
@@ -132,7 +137,9 @@ command_routes(
             "decline",
             "Decline the application, with a reason the worker can read.",
             DeclineBody,
-            lambda _ctx, _row, b: d.Decline(code=b.code, reason=b.reason),
+            lambda ctx, row, b: d.Decline(
+                code=b.code, reason=ctx.sealer.seal(sealing_key(row), b.reason)
+            ),
         ),
         Verb(
             "assign",
@@ -176,14 +183,14 @@ command_routes(
             "record_breach",
             "Record that the agreement was not carried out.",
             ReasonBody,
-            lambda _ctx, _row, b: d.RecordBreach(reason=b.reason),
+            lambda ctx, row, b: d.RecordBreach(reason=ctx.sealer.seal(sealing_key(row), b.reason)),
         ),
         Verb(
             "fail",
             "fail",
             "End the mediation without agreement.",
             ReasonBody,
-            lambda _ctx, _row, b: d.Fail(reason=b.reason),
+            lambda ctx, row, b: d.Fail(reason=ctx.sealer.seal(sealing_key(row), b.reason)),
         ),
         Verb(
             "refer-to-arbitration",
@@ -226,7 +233,7 @@ def _days_left(deadline: str | None) -> int | None:
     return (date.fromisoformat(deadline) - local_date(now_utc())).days
 
 
-def _view(actor: Actor, row: Any) -> dict[str, Any]:
+def _view(ctx: ServiceContext, actor: Actor, row: Any) -> dict[str, Any]:
     """Render a dispute: its content for those it is confided to, its existence for the rest."""
     state = json.loads(row["state"])
     full = {
@@ -238,7 +245,11 @@ def _view(actor: Actor, row: Any) -> dict[str, Any]:
         "days_left": _days_left(state.get("deadline")),
     }
     if _confidant(actor, row, state):
-        return {**full, "confidential": False}
+        opened = revealed(ctx.sealer, full, TEXTS)
+        opened["claims"] = [
+            {**c, "description": reveal(ctx.sealer, c["description"])} for c in full["claims"]
+        ]
+        return {**opened, "confidential": False}
     return {
         **{k: full[k] for k in EXISTENCE_FIELDS},
         "days_left": full["days_left"],
@@ -307,7 +318,7 @@ async def list_disputes(
         {"status": status, "category": category, "mediator": mediator},
         limit,
         offset,
-        view=lambda row: _view(actor, row),
+        view=lambda row: _view(ctx, actor, row),
         at_most={"deadline": deadline_before.isoformat() if deadline_before else None},
         order_by="deadline" if deadline_before else None,
     )
@@ -317,7 +328,7 @@ async def list_disputes(
 async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one dispute as it stands (its content only to those it is confided to)."""
     row = row_to_read(ctx, actor, case_id)
-    view = _view(actor, row)
+    view = _view(ctx, actor, row)
     if view["confidential"]:
         return view
     said = worker_said(ctx, case_id, readable=_opens_personal_data(actor))
@@ -327,6 +338,8 @@ async def get_dispute(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, 
 history_route(
     router,
     "dispute_history",
-    "Return the dispute's events, oldest first, as recorded (personal data sealed).",
+    "Return the dispute's events, oldest first, as recorded (personal data sealed);"
+    " `opened` gives an event's agreement terms or reason as text.",
     guard=_confidential,
+    texts=("terms", "reason"),
 )

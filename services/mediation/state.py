@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from contracts import dispute as d
+from contracts.personal import SealedText
 from contracts.scope import DisputeCategory
 
 Status = Literal[
@@ -54,11 +55,11 @@ class Dispute(BaseModel):
     deadline: date | None = None
     mediator: str | None = None
     sessions: int = 0
-    agreement_terms: str | None = None
+    agreement_terms: SealedText | None = None
     agreement_fen: int | None = None
     perform_by: date | None = None
     decline_code: d.DeclineCode | None = None
-    outcome_reason: str | None = None
+    outcome_reason: SealedText | None = None
     may_apply_for_arbitration: bool = False
     payment_order_available: bool = False
     ended_at: datetime | None = None

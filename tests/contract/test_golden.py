@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 
 from contracts.envelope import chain_hash, parse_record
-from contracts.grievance import GrievanceLogged
+from contracts.grievance import GrievanceLogged, GrievanceResolved
 from contracts.registry import REGISTRY
-from contracts.schema import event_schemas
+from contracts.schema import event_schemas, privacy_schema
 from services.intake.domain import Grievance
 from services.intake.service import KIND
 
@@ -33,11 +33,13 @@ def test_golden_record_reads_and_its_hash_holds(path: Path) -> None:
     assert payload.event_type == env.event_type
 
 
-@pytest.mark.parametrize(
-    "path",
-    [f for f in FILES if ".v1." not in f.name or "logged" not in f.name],
-    ids=lambda p: p.name,
-)
+def _current(path: Path) -> bool:
+    """Whether a golden record is of its event type's current version (the published one)."""
+    event_type, version = path.name.removesuffix(".json").rsplit(".v", 1)
+    return REGISTRY.model(event_type).schema_version == int(version)
+
+
+@pytest.mark.parametrize("path", [f for f in FILES if _current(f)], ids=lambda p: p.name)
 def test_current_golden_record_matches_published_schema(path: Path) -> None:
     record = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(record, event_schemas()[record["event_type"]])
@@ -56,6 +58,23 @@ def test_v1_logged_is_upcast_to_v2() -> None:
     assert state.anonymous and state.channel == "hotline_12351"
 
 
+@pytest.mark.parametrize("path", [f for f in FILES if not _current(f)], ids=lambda p: p.name)
+def test_earlier_versions_read_as_the_current_model(path: Path) -> None:
+    _, env = parse_record(path.read_bytes())
+    payload = REGISTRY.read(env)
+    assert type(payload).schema_version > env.schema_version
+
+
+def test_text_written_before_sealing_reads_as_written() -> None:
+    _, env = parse_record((GOLDEN / "grievance.resolved.v1.json").read_bytes())
+    payload = REGISTRY.read(env)
+    assert isinstance(payload, GrievanceResolved)
+    assert payload.resolution == "每周增加两次面食和时令蔬菜"
+    _, sealed = parse_record((GOLDEN / "grievance.resolved.v2.json").read_bytes())
+    assert isinstance(REGISTRY.read(sealed), GrievanceResolved)
+    assert "ct" in sealed.payload["resolution"]
+
+
 def test_upcasting_never_changes_the_stored_hash() -> None:
     raw, env = parse_record((GOLDEN / "grievance.logged.v1.json").read_bytes())
     REGISTRY.read(env)
@@ -72,3 +91,9 @@ def test_published_schemas_are_up_to_date() -> None:
     for event_type, schema in event_schemas().items():
         on_disk = json.loads((folder / f"{event_type}.json").read_text(encoding="utf-8"))
         assert on_disk == schema, f"run `make contracts`: {event_type} changed"
+
+
+def test_published_erasure_schema_is_up_to_date() -> None:
+    folder = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
+    on_disk = json.loads((folder / "person.erased.json").read_text(encoding="utf-8"))
+    assert on_disk == privacy_schema(), "run `make contracts`: person.erased changed"

@@ -22,6 +22,9 @@ from services.common.decider import CaseKind, Head, process
 from services.common.settings import Settings
 from services.intake.service import KIND as GRIEVANCE
 
+# Free text as the API sends it: sealed (under a key these histories never hold).
+SEALED = {"kid": "CASE-HISTORY0001", "nonce": "AAAAAAAAAAAAAAAA", "ct": "c2VhbGVk"}
+
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 UNITS = [f"demo/co/p{i:02d}" for i in range(1, 14)]
 
@@ -59,16 +62,16 @@ def grievance_script(rng: random.Random, unit: str) -> list[Step]:
     if rng.random() < 0.4:
         steps += [
             ("escalate", {"owner": "lead-" + unit[-3:], "due": "2027-12-31"}),
-            ("record_decision", {"decision": "更换食堂承包方"}),
-            ("resolve", {"how": "leadership", "resolution": "新承包方已进场"}),
+            ("record_decision", {"decision": SEALED}),
+            ("resolve", {"how": "leadership", "resolution": SEALED}),
         ]
     else:
-        steps.append(("resolve", {"how": "on_site", "resolution": "现场解决"}))
+        steps.append(("resolve", {"how": "on_site", "resolution": SEALED}))
     steps.append(("close", {}))
     if rng.random() < 0.3:
         steps += [
-            ("reopen", {"reason": "回访不满意"}),
-            ("resolve", {"how": "on_site", "resolution": "再次整改"}),
+            ("reopen", {"reason": SEALED}),
+            ("resolve", {"how": "on_site", "resolution": SEALED}),
             ("close", {}),
         ]
     return steps[: rng.randint(1, len(steps))] if rng.random() < 0.2 else steps

@@ -277,7 +277,9 @@ def test_a_breach_found_at_the_performance_check_is_recorded_on_the_dispute(
         assert breached["event_type"] == "dispute.breached"
         assert breached["causation_id"] == found["event_ids"][0]
         assert breached["actor"]["role"] == "system"
-        assert breached["payload"]["reason"] == "到期未补发工资"
+        # The officer's words go on sealed under the applicant's key, opened for the chair.
+        assert breached["payload"]["reason"]["kid"].startswith("PER-")
+        assert breached["opened"]["reason"] == "到期未补发工资"
         assert breached["payload"]["payment_order_available"] is True
 
 

@@ -32,7 +32,7 @@ from services.followup.app import create_worker
 from services.followup.policies import followup_id_for
 from services.intake.service import KIND as GRIEVANCE_KIND
 from tests.integration.conftest import Stack
-from tests.integration.history import Step, decide_case, write
+from tests.integration.history import SEALED, Step, decide_case, write
 from tests.integration.polling import eventually
 from tests.integration.reading import ok, read_topic
 
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 
 UNIT = "demo/co/p05"
 OFFICER = {"user": "fup-p05", "role": "followup_officer", "unit": UNIT}
-RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": "现场解决"})
+RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": SEALED})
 BAD_HEAD = "FUP-POISONHEAD0001"
 KEPT_BY_AN_OLDER_RELEASE = b'"kept by an older release"'
 
@@ -194,7 +194,7 @@ def poison_records(w: World, opened: Envelope) -> None:
         w.stack, w.topic("followup.events"), opened.case_id, unreadable.to_bytes()
     )
     # A command for the case whose head cannot be read, and one dated at the calendar's edge.
-    for_head = command(BAD_HEAD, "note_progress", {"note": "进展"})
+    for_head = command(BAD_HEAD, "note_progress", {"note": SEALED})
     source = {"source_case_id": "DSP-0000000000AA", "source_event_id": str(uuid.uuid4())}
     reminder = {"kind": "limitation_reminder", "unit": UNIT, "limitation_date": "0001-01-05"}
     tripping = command(new_case_id("FUP", str(uuid.uuid4())), "schedule", {**reminder, **source})

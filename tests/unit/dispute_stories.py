@@ -60,7 +60,7 @@ def mediating(on: date = date(2026, 11, 23)) -> Story[domain.Dispute]:
 
 
 SIGNED = ["applicant", "respondent", "mediator"]
-AGREEMENT = {"terms": "公司支付工资", "amount_fen": 1_250_000, "perform_by": "2026-12-10"}
+AGREEMENT = {"terms": SEALED, "amount_fen": 1_250_000, "perform_by": "2026-12-10"}
 
 
 def agreed() -> Story[domain.Dispute]:

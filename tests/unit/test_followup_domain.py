@@ -147,11 +147,11 @@ def test_a_call_back_is_completed_by_the_call_and_only_a_call_back_records_one()
 
 def test_the_owner_or_an_officer_works_on_it_and_no_one_else() -> None:
     story = schedule("progress", owner="lead-p01", due="2026-12-04")
-    assert story.when("note_progress", {"note": "已研究"}, actor=OWNER).reply.ok
+    assert story.when("note_progress", {"note": SEALED}, actor=OWNER).reply.ok
     assert story.state().status == "in_progress" and story.state().progress_notes == 1
-    status, _ = story.refusal(story.when("note_progress", {"note": "x"}, actor=OTHER_REP))
+    status, _ = story.refusal(story.when("note_progress", {"note": SEALED}, actor=OTHER_REP))
     assert status == 403
-    assert story.when("complete", {"note": "已落实"}, actor=OFFICER).reply.ok
+    assert story.when("complete", {"note": SEALED}, actor=OFFICER).reply.ok
     assert story.state().status == "completed"
 
 
@@ -170,7 +170,7 @@ def test_performance_check_finds_the_agreement_performed_or_breached() -> None:
     assert story.refusal(story.when("complete", {}, actor=OFFICER))[0] == 422
     no_reason = story.when("complete", {"agreement": "breached"}, actor=OFFICER)
     assert "breach_reason" in story.refusal(no_reason)[1]
-    body = {"agreement": "breached", "breach_reason": "未按期支付"}
+    body = {"agreement": "breached", "breach_reason": SEALED}
     assert story.when("complete", body, actor=OFFICER).reply.ok
     assert story.state().agreement == "breached"
 

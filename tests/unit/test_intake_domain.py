@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.envelope import Actor
+from contracts.personal import Sealed
 from services.intake import domain
 from services.intake.service import KIND
 from tests.unit.stories import T0, Story
@@ -48,12 +49,12 @@ def at(story: Story[domain.Grievance], *statuses_path: Step) -> Story[domain.Gri
 
 
 ACK: Step = ("acknowledge", {})
-RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": "每周增加两次面食"})
+RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": SEALED})
 ESCALATE: Step = ("escalate", {"owner": "lead-1", "due": "2026-12-10"})
-DECIDE: Step = ("record_decision", {"decision": "更换食堂承包方"})
+DECIDE: Step = ("record_decision", {"decision": SEALED})
 REFER: Step = ("refer_to_mediation", {"dispute_category": "remuneration"})
 CLOSE: Step = ("close", {})
-REOPEN: Step = ("reopen", {"reason": "工友不满意"})
+REOPEN: Step = ("reopen", {"reason": SEALED})
 WITHDRAW: Step = ("withdraw", {})
 FEEDBACK: Step = ("give_feedback", {"note": SEALED})
 
@@ -101,7 +102,7 @@ def test_the_canteen_complaint_is_acknowledged_resolved_and_closed() -> None:
 def test_escalation_then_decision_then_resolution() -> None:
     story = at(logged(), ACK, ESCALATE, DECIDE, RESOLVE)
     assert story.state().escalation_owner == "lead-1"
-    assert story.state().decision == "更换食堂承包方"
+    assert story.state().decision == Sealed.model_validate(SEALED)
     assert story.state().status == "resolved"
 
 
@@ -109,7 +110,7 @@ def test_referred_grievance_is_resolved_by_mediation_only() -> None:
     story = at(logged(), ACK, REFER)
     status, detail = story.refusal(story.when(*RESOLVE))
     assert status == 422 and "resolved by mediation" in detail
-    assert story.when("resolve", {"how": "mediation", "resolution": "调解达成协议"}).reply.ok
+    assert story.when("resolve", {"how": "mediation", "resolution": SEALED}).reply.ok
 
 
 def test_reopen_after_close_goes_back_to_work() -> None:
@@ -170,7 +171,7 @@ def test_illegal_transition_is_refused(status: str, command: str) -> None:
     assert story.state().status == status
     command_type, payload = COMMANDS[command]
     if command == "resolve" and status == "referred_to_mediation":
-        payload = {"how": "mediation", "resolution": "x"}
+        payload = {"how": "mediation", "resolution": SEALED}
     refused, detail = story.refusal(story.when(command_type, payload))
     assert refused == 409
     assert f"it is {status.replace('_', ' ')}" in detail
@@ -181,7 +182,7 @@ def test_legal_transition_appends_one_event(status: str, command: str) -> None:
     story = at(logged(), *PATHS[status])
     command_type, payload = COMMANDS[command]
     if command == "resolve" and status == "referred_to_mediation":
-        payload = {"how": "mediation", "resolution": "x"}
+        payload = {"how": "mediation", "resolution": SEALED}
     outcome = story.when(command_type, payload)
     assert outcome.reply.ok, outcome.reply
     assert len(outcome.events) == 1

@@ -24,7 +24,7 @@ from services.common.readschema import Record
 from services.common.timers import sweep
 from services.intake.service import KIND
 from tests.unit.stories import T0, Story
-from tests.unit.test_intake_domain import log_payload
+from tests.unit.test_intake_domain import SEALED, log_payload
 
 GOOD, BAD, OTHER = "GRV-TEST00000301", "GRV-TEST00000302", "GRV-TEST00000303"
 TOPIC, FOREIGN = "grievance.events", "dispute.events"
@@ -35,7 +35,7 @@ def history(case_id: str, *steps: str) -> list[Envelope]:
     story = Story(KIND, case_id)
     assert story.when("log", log_payload(anonymous=True, complainant=None)).reply.ok
     for step in steps:
-        payload = {"how": "on_site", "resolution": "已整改"} if step == "resolve" else {}
+        payload = {"how": "on_site", "resolution": SEALED} if step == "resolve" else {}
         assert story.when(step, payload).reply.ok, step
     return story.events
 

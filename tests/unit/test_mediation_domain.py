@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.envelope import Actor
+from contracts.personal import Sealed
 from contracts.registry import REGISTRY
 from services.common.decider import Head, process
 from services.intake.domain import Grievance
@@ -122,28 +123,26 @@ def test_breach_opens_arbitration_and_a_payment_order_for_wages() -> None:
 
 def test_failure_with_reason_opens_arbitration() -> None:
     story = mediating()
-    outcome = story.when("fail", {"reason": "双方分歧过大"}, actor=MEDIATOR)
+    outcome = story.when("fail", {"reason": SEALED}, actor=MEDIATOR)
     assert story.then_types(outcome) == ["dispute.failed"]
     assert outcome.events[0].payload["limitation_date"] == "2027-11-23"
-    assert (
-        story.state().may_apply_for_arbitration and story.state().outcome_reason == "双方分歧过大"
+    assert story.state().may_apply_for_arbitration and story.state().outcome_reason == Sealed(
+        **SEALED
     )
 
 
 def test_limitation_date_never_moves_earlier() -> None:
     story = mediating()
-    story.when("fail", {"reason": "x"}, actor=MEDIATOR)
+    story.when("fail", {"reason": SEALED}, actor=MEDIATOR)
     limitation = story.state().limitation_date
     assert limitation is not None and limitation >= date(2027, 11, 1)
 
 
 def test_declined_with_a_reason_the_worker_can_read() -> None:
     story = applied()
-    outcome = story.when(
-        "decline", {"code": "out_of_scope", "reason": "该事项不属于劳动争议"}, actor=CHAIR
-    )
+    outcome = story.when("decline", {"code": "out_of_scope", "reason": SEALED}, actor=CHAIR)
     assert story.then_types(outcome) == ["dispute.declined"]
-    assert story.state().outcome_reason == "该事项不属于劳动争议"
+    assert story.state().outcome_reason == Sealed(**SEALED)
     assert story.refusal(story.when("accept", {}, actor=CHAIR))[0] == 409
 
 
@@ -154,7 +153,7 @@ def test_declined_with_a_reason_the_worker_can_read() -> None:
         ("record_agreement", {**AGREEMENT, "signed_by": SIGNED}),
         ("record_performance", {}),
         ("record_breach", {"reason": "x"}),
-        ("fail", {"reason": "x"}),
+        ("fail", {"reason": SEALED}),
         ("assign", {"mediator": "med-1"}),
         ("extend", {"days": 1, "consent": ["applicant", "respondent"]}),
     ],

@@ -11,8 +11,9 @@ from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal.app import create_app
 from services.portal.client import Api
+from services.portal.i18n import Words
 from services.portal.session import load_demo_users
-from services.portal.web import Portal
+from services.portal.web import TEMPLATES, Portal
 
 # Nothing listens on port 9 of the loopback: every service is "down".
 DOWN = "http://127.0.0.1:9"
@@ -120,3 +121,25 @@ async def test_a_followup_officer_is_told_when_the_followup_service_is_down(
     assert sent.status_code == 503 and "跟踪回访服务暂时无法连接" in sent.text
     board = await portal.get("/dashboard")
     assert "跟踪回访服务暂时无法连接" in board.text
+
+
+def test_a_timeline_shows_sealed_text_opened_and_never_the_sealed_value() -> None:
+    sealed = {"kid": "PER-0123456789abcdef0123", "nonce": "AAAAAAAAAAAAAAAA", "ct": "c2VhbGVk"}
+    event = {
+        "case_version": 2,
+        "occurred_at": "2026-11-23T01:00:00.000000Z",
+        "event_type": "grievance.resolved",
+        "actor": {"role": "worker_rep", "user_id": "rep-p01"},
+    }
+    events = [
+        {
+            **event,
+            "payload": {"how": "on_site", "resolution": sealed},
+            "opened": {"resolution": "已整改"},
+        },
+        {**event, "payload": {"how": "on_site", "resolution": "写于封存之前"}},
+        {**event, "payload": {"how": "on_site", "resolution": sealed}},
+    ]
+    html = TEMPLATES.get_template("_timeline.html").render(t=Words("zh"), events=events)
+    assert "已整改" in html and "写于封存之前" in html
+    assert "c2VhbGVk" not in html and "PER-0123456789abcdef0123" not in html

@@ -1,0 +1,233 @@
+"""Erasure end to end: nothing a worker said is in clear anywhere, and erasing them reaches all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaConsumer
+
+from contracts.catalog import PRIVACY_TOPIC
+from contracts.personal import ERASED
+from services.followup.policies import followup_id_for
+from tests.integration.conftest import GRIEVANCE, Stack, warm_up
+from tests.integration.polling import eventually
+from tests.integration.reading import ok, read_topic
+
+pytestmark = pytest.mark.integration
+
+NAME, PHONE = "欧阳明远", "13987654321"
+DETAILS = "三号工地脚手架松动无人处理"
+RESOLUTION = "项目部已加固脚手架并当面致歉"
+MATTERS = "十一月工资被克扣两千元"
+CLAIM = "补发被克扣的十一月工资"
+COMMENT = "工友表示这次处理得很及时"
+WORDS = (NAME, PHONE, DETAILS, RESOLUTION, MATTERS, CLAIM, COMMENT)
+
+UNIT = "demo/co/p01"
+OFFICER = {"user": "fup-p01", "role": "followup_officer", "unit": UNIT}
+CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
+ADMIN = {"user": "admin-1", "role": "admin", "unit": "demo"}
+
+
+@pytest.fixture(scope="module")
+def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Every service that holds a worker's words, and the audit service that erases them."""
+    with Stack(bootstrap, tmp_path_factory.mktemp("privacy"), "privacy") as s:
+        s.start("intake")
+        warm_up(s)
+        for service in ("mediation", "followup", "audit"):
+            s.start(service)
+        yield s
+
+
+def found_in(blob: bytes) -> list[str]:
+    """The seeded words a blob holds, as UTF-8 or as JSON's escapes."""
+    return [w for w in WORDS if w.encode() in blob or json.dumps(w)[1:-1].encode() in blob]
+
+
+def everything_stored(stack: Stack) -> dict[str, bytes]:
+    """The raw bytes of every topic of the deployment and of every file under its folder."""
+    consumer = KafkaConsumer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
+    try:
+        topics = sorted(t for t in consumer.topics() if t.startswith(stack.prefix))
+    finally:
+        consumer.close()
+    stored = {}
+    for topic in topics:
+        parts = []
+        for record in read_topic(stack, topic):
+            parts += [record.key or b"", record.value or b""]
+            parts += [value for _, value in record.headers or []]
+        stored[topic] = b"\n".join(parts)
+    for path in Path(stack.var).rglob("*"):
+        if path.is_file():
+            stored[str(path)] = path.read_bytes()
+    return stored
+
+
+def opened(client: httpx.Client, path: str) -> dict[str, Any]:
+    return ok(client.get(path))
+
+
+def resolution_in_history(client: httpx.Client, gid: str) -> Any:
+    """The resolution a grievance's history gives opened."""
+    events = opened(client, f"/grievances/{gid}/history")["events"]
+    return next(e for e in events if e["event_type"] == "grievance.resolved")["opened"][
+        "resolution"
+    ]
+
+
+def test_a_worker_is_sealed_everywhere_and_erased_everywhere(pstack: Stack) -> None:
+    with (
+        pstack.client("intake") as rep,
+        pstack.client("mediation", **CHAIR) as chair,
+        pstack.client("followup", **OFFICER) as officer,
+        pstack.client("audit", **ADMIN) as admin,
+    ):
+        body = {**GRIEVANCE, "details": DETAILS, "complainant": {"name": NAME, "phone": PHONE}}
+        gid = ok(rep.post("/grievances", json=body), 201)["case_id"]
+        ok(rep.post(f"/grievances/{gid}/acknowledge", json={}))
+        ok(
+            rep.post(
+                f"/grievances/{gid}/resolve", json={"how": "on_site", "resolution": RESOLUTION}
+            )
+        )
+        resolved = ok(rep.get(f"/grievances/{gid}/history"))["events"][-1]
+        fup = followup_id_for(resolved["event_id"], "callback")
+        eventually(
+            lambda: officer.get(f"/followups/{fup}"),
+            until=lambda response: response.status_code == 200,
+            what="the call-back to be scheduled",
+        )
+        comment = {"satisfaction": "satisfied", "comment": COMMENT}
+        ok(officer.post(f"/followups/{fup}/contact", json=comment))
+        application = {
+            "unit": UNIT,
+            "form": "written",
+            "applicant": {"name": NAME, "phone": f"{PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}"},
+            "respondent": {"employer": "演示建设集团有限公司", "management": ["pm-p01"]},
+            "category": "remuneration",
+            "matters": MATTERS,
+            "claims": [{"description": CLAIM, "amount": "2000.00"}],
+            "known_since": (date.today() - timedelta(days=30)).isoformat(),
+        }
+        applied = eventually(
+            lambda: chair.post("/disputes", json=application),
+            until=lambda response: response.status_code == 201,
+            timeout=90,
+            what="the mediation worker to open a dispute",
+        )
+        dsp = ok(applied, 201)["case_id"]
+
+        grievance = opened(rep, f"/grievances/{gid}")
+        dispute = opened(chair, f"/disputes/{dsp}")
+        # Whoever may read them reads them, and one phone number is one person.
+        assert grievance["complainant"] == {"name": NAME, "phone": PHONE}
+        assert (grievance["details"], grievance["resolution"]) == (DETAILS, RESOLUTION)
+        assert dispute["matters"] == MATTERS and dispute["claims"][0]["description"] == CLAIM
+        assert dispute["person_id"] == grievance["person_id"]
+        assert opened(officer, f"/followups/{fup}")["comment"] == COMMENT
+        assert resolution_in_history(rep, gid) == RESOLUTION
+
+        stored = everything_stored(pstack)
+        # What is not personal is there in clear: the scan reads what it should.
+        assert any(GRIEVANCE["summary"].encode() in blob for blob in stored.values())
+        assert any(t.endswith("grievance.events") for t in stored)
+        assert any(p.endswith(".sqlite") for p in stored)
+        leaks = {where: words for where, blob in stored.items() if (words := found_in(blob))}
+        assert leaks == {}
+
+        erasure = ok(
+            admin.post("/privacy/erasures", json={"phone": PHONE, "reason": "worker_request"}),
+            201,
+        )
+        assert erasure["key_id"] == grievance["person_id"]
+
+        def everywhere() -> list[Any]:
+            g = opened(rep, f"/grievances/{gid}")
+            d = opened(chair, f"/disputes/{dsp}")
+            return [
+                g["complainant"]["name"],
+                g["complainant"]["phone"],
+                g["details"],
+                g["resolution"],
+                resolution_in_history(rep, gid),
+                d["applicant"]["name"],
+                d["matters"],
+                d["claims"][0]["description"],
+                opened(officer, f"/followups/{fup}")["comment"],
+            ]
+
+        eventually(
+            everywhere,
+            until=lambda shown: shown == [ERASED] * 9,
+            timeout=15,
+            what="every service to show the worker erased",
+        )
+        ledger = admin_free_export(pstack)
+        assert NAME not in ledger and ERASED in ledger
+
+        # The erasure names a key and a ground, nothing of the person.
+        told = [
+            json.loads(r.value) for r in read_topic(pstack, pstack.settings.topic(PRIVACY_TOPIC))
+        ]
+        assert [t["key_id"] for t in told] == [grievance["person_id"]]
+        assert found_in(json.dumps(told, ensure_ascii=False).encode()) == []
+        verified = pstack.cli("audit", "verify", "--all")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+        again = ok(rep.post("/grievances", json=body), 201)["case_id"]
+        fresh = opened(rep, f"/grievances/{again}")
+        assert fresh["person_id"] != grievance["person_id"]
+        assert fresh["complainant"] == {"name": NAME, "phone": PHONE}
+        assert opened(rep, f"/grievances/{gid}")["complainant"]["name"] == ERASED
+        # Nothing more is recorded under the erased key: a clear refusal, not a failure.
+        refused = rep.post(f"/grievances/{gid}/reopen", json={"reason": "工友再次反映"})
+        assert refused.status_code == 409 and refused.json()["title"] == "Person erased"
+
+
+def admin_free_export(stack: Stack) -> str:
+    """The unit's ledger as its worker rep exports it, as text."""
+    with stack.client("audit") as rep:
+        response = rep.get("/audit/export", params={"unit": UNIT, "format": "csv"})
+    assert response.status_code == 200, response.text
+    return response.content.decode("utf-8-sig")
+
+
+def test_only_an_admin_erases_and_a_bad_request_writes_nothing(pstack: Stack) -> None:
+    topic = pstack.settings.topic(PRIVACY_TOPIC)
+    before = len(read_topic(pstack, topic))
+    with pstack.client("audit", **CHAIR) as chair, pstack.client("audit", **ADMIN) as admin:
+        body = {"person_id": "PER-0123456789abcdef0123", "reason": "worker_request"}
+        assert chair.post("/privacy/erasures", json=body).status_code == 403
+        free_text = {"person_id": "PER-0123456789abcdef0123", "reason": "他本人要求"}
+        assert admin.post("/privacy/erasures", json=free_text).status_code == 422
+        both = {**body, "phone": PHONE}
+        assert admin.post("/privacy/erasures", json=both).status_code == 422
+        unknown = {"phone": "13000000000", "reason": "worker_request"}
+        assert admin.post("/privacy/erasures", json=unknown).status_code == 404
+    assert len(read_topic(pstack, topic)) == before
+
+
+def test_the_command_line_erases_a_person_too(pstack: Stack) -> None:
+    with pstack.client("intake") as rep:
+        body = {**GRIEVANCE, "complainant": {"name": "命令行工友", "phone": "13911112222"}}
+        gid = ok(rep.post("/grievances", json=body), 201)["case_id"]
+        person = opened(rep, f"/grievances/{gid}")["person_id"]
+        done = pstack.cli("privacy", "erase", "--person", person, "--reason", "consent_withdrawn")
+        assert done.returncode == 0, done.stderr
+        assert person in done.stdout
+        eventually(
+            lambda: opened(rep, f"/grievances/{gid}")["complainant"]["name"],
+            until=lambda name: name == ERASED,
+            timeout=15,
+            what="the intake service to hear the erasure",
+        )
+    wrong = pstack.cli("privacy", "erase", "--person", person, "--reason", "because")
+    assert wrong.returncode == 2 and "unknown reason" in wrong.stderr
