@@ -39,7 +39,7 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs: every stream's, then the audit checkpoints."""
+    """Return every topic the system needs: every stream's, the audit checkpoints, the keys."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
         *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
@@ -48,6 +48,8 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
             settings.topic("audit.checkpoints"),
             {**keep_forever, "max.message.bytes": str(CHECKPOINT_MAX_BYTES)},
         ),
+        # Each service's public keys under their ids: compacted, so every key ever used stays.
+        TopicSpec(settings.topic("signing.keys"), {"cleanup.policy": "compact"}),
     ]
 
 

@@ -6,7 +6,8 @@ lost the partition and came back still holding a batch) and aborts whatever such
 had left open. Only then are the partition's case heads read, committed ones only, so they
 are the heads every committed event was decided from. A batch's events and the heads they
 lead to are stored in one transaction: both land or neither does, and a fenced producer can
-land nothing at all.
+land nothing at all. Every event is signed with the service's key on its way out, and the
+key is published before the first event signed with it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from aiokafka.structs import RecordMetadata
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.keys import publish_key
 from services.common.settings import Settings
+from services.common.signing import Signer
 
 log = logs.get(__name__)
 StoredHead = dict[str, Any]
@@ -68,18 +71,19 @@ def later_head(held: StoredHead | None, incoming: StoredHead) -> tuple[StoredHea
 class Transaction:
     """One batch of a partition: its events and the heads they lead to, stored all or nothing."""
 
-    def __init__(self, claim: Claim, events_topic: str, heads_topic: str) -> None:
+    def __init__(self, claim: Claim, events_topic: str, heads_topic: str, signer: Signer) -> None:
         self.claim, self.events_topic, self.heads_topic = claim, events_topic, heads_topic
+        self.signer = signer
         self.kept: dict[str, StoredHead] = {}
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
-        """Write events in order; return where each landed, once every in-sync replica has it."""
+        """Sign and write events in order; return where each landed, once every replica has it."""
         producer = self.claim.producer
         futures = [
             await producer.send(
                 self.events_topic,
                 key=env.case_id.encode(),
-                value=env.to_bytes(),
+                value=self.signer.seal(env).to_bytes(),
                 headers=[("event_type", env.event_type.encode())],
             )
             for env in events
@@ -107,9 +111,17 @@ class Partitions:
     """The command partitions this instance writes, each claimed once, written in transactions."""
 
     def __init__(
-        self, settings: Settings, *, writer: str, events_topic: str, heads_topic: str
+        self,
+        settings: Settings,
+        *,
+        writer: str,
+        events_topic: str,
+        heads_topic: str,
+        signer: Signer,
     ) -> None:
         self.settings = settings
+        self.signer = signer
+        self._published = False
         # Names the transactional ids: one per partition, the same in every instance.
         self.writer = writer
         self.events_topic, self.heads_topic = events_topic, heads_topic
@@ -168,7 +180,7 @@ class Partitions:
         async with claim.lock:
             if self.claims.get(claim.partition) is not claim:
                 raise Fenced(f"partition {claim.partition} was released")
-            txn = Transaction(claim, self.events_topic, self.heads_topic)
+            txn = Transaction(claim, self.events_topic, self.heads_topic, self.signer)
             try:
                 await claim.producer.begin_transaction()
                 yield txn
@@ -183,6 +195,10 @@ class Partitions:
             claim.heads.update(txn.kept)
 
     async def _claim(self, partition: int) -> Claim:
+        if not self._published:
+            # Readers find the key before any event signed with it.
+            await asyncio.to_thread(publish_key, self.settings, self.signer)
+            self._published = True
         producer = kafka_kit.producer(
             self.settings,
             transactional_id=f"{self.writer}-{partition}",

@@ -32,7 +32,7 @@ from services.followup.app import create_worker
 from services.followup.policies import followup_id_for
 from services.intake.service import KIND as GRIEVANCE_KIND
 from tests.integration.conftest import Stack
-from tests.integration.history import Step, decide_case, write
+from tests.integration.history import Step, decide_case, signed, write
 from tests.integration.polling import eventually
 from tests.integration.reading import ok, read_topic
 
@@ -191,7 +191,10 @@ def poison_records(w: World, opened: Envelope) -> None:
     # An event the read model cannot apply, though it follows the chain.
     unreadable = after(opened, "followup.progress_noted", {"progress": "no note"})
     w.quarantined_at = send(
-        w.stack, w.topic("followup.events"), opened.case_id, unreadable.to_bytes()
+        w.stack,
+        w.topic("followup.events"),
+        opened.case_id,
+        signed(w.stack.settings, unreadable).to_bytes(),
     )
     # A command for the case whose head cannot be read, and one dated at the calendar's edge.
     for_head = command(BAD_HEAD, "note_progress", {"note": "进展"})
