@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -22,11 +23,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from contracts.envelope import Envelope, canonical_bytes
 
 PREFIX = b"taizhang-event-v1:"
+HEAD_PREFIX = b"taizhang-head-v1:"
+# The fields that say who signed, left out of what is signed.
+SIGNED_BY = ("key_id", "signature")
 
 
 def signed_message(digest: str) -> bytes:
     """Return the bytes an event's signature is made over: a fixed prefix and its hash."""
     return PREFIX + digest.encode("ascii")
+
+
+def head_message(head: Mapping[str, Any]) -> bytes:
+    """Return the bytes a case head's signature is made over: a prefix and the head's digest."""
+    body = {k: v for k, v in head.items() if k not in SIGNED_BY}
+    return HEAD_PREFIX + hashlib.sha256(canonical_bytes(body)).hexdigest().encode("ascii")
 
 
 def b64url(raw: bytes) -> str:
@@ -82,6 +92,11 @@ class Signer:
         """Return the event with this key's id and its signature over the event's hash."""
         signature = b64url(self.sign(signed_message(env.hash)))
         return env.model_copy(update={"key_id": self.key_id, "signature": signature})
+
+    def seal_head(self, head: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a case head with this key's id and its signature over the head's digest."""
+        body = {k: v for k, v in head.items() if k not in SIGNED_BY}
+        return {**body, "key_id": self.key_id, "signature": b64url(self.sign(head_message(body)))}
 
     def published(self) -> PublicKey:
         """Return the public half, as it is published."""
@@ -164,18 +179,44 @@ class KeyRing:
 
 def verify_event(env: Envelope, ring: KeyRing, service: str) -> str | None:
     """Say what is wrong with an event's signature under the service's keys; None if it holds."""
-    if env.key_id is None or env.signature is None:
+    return _verify(env.key_id, env.signature, signed_message(env.hash), ring, service)
+
+
+def _verify(
+    key_id: object, signature: object, message: bytes, ring: KeyRing, service: str
+) -> str | None:
+    if not isinstance(key_id, str) or not isinstance(signature, str):
         return "carries no signature"
-    key = ring.get(env.key_id)
+    key = ring.get(key_id)
     if key is None:
-        return f"signed with key {env.key_id}, which is not among the keys believed"
+        return f"signed with key {key_id}, which is not among the keys believed"
     if key.service != service:
         return f"signed with a key of {key.service}, but {service} writes these events"
     try:
-        signature = unb64url(env.signature)
-        Ed25519PublicKey.from_public_bytes(key.public).verify(signature, signed_message(env.hash))
+        Ed25519PublicKey.from_public_bytes(key.public).verify(unb64url(signature), message)
     except (ValueError, InvalidSignature):
-        return f"the signature does not verify under key {env.key_id}"
+        return f"the signature does not verify under key {key_id}"
+    return None
+
+
+def admit_head(
+    case_id: str,
+    head: Mapping[str, Any],
+    ring: KeyRing,
+    service: str,
+    coverage: Coverage | None,
+) -> str | None:
+    """Say why a stored case head must not be believed; None if it may.
+
+    A signed head must verify under the service's keys; an unsigned one, kept from before
+    signing existed, only where the newest signed checkpoint saw the case at that very head.
+    """
+    key_id, signature = head.get("key_id"), head.get("signature")
+    if key_id is not None or signature is not None:
+        return _verify(key_id, signature, head_message(head), ring, service)
+    seen = coverage.heads.get(case_id) if coverage is not None else None
+    if seen is None or seen != (head.get("version"), head.get("hash")):
+        return "an unsigned head that no signed checkpoint saw"
     return None
 
 
@@ -186,14 +227,16 @@ class Coverage:
     position: str
     at: str
     ends: dict[tuple[str, int], int] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
+    # Each case's (version, hash) as the checkpoint saw it.
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def covers(self, env: Envelope, topic: str, partition: int, offset: int) -> bool:
         """Whether the event lies before the checkpoint and within the version it saw."""
         end = self.ends.get((topic, partition))
         if end is None or not 0 <= offset < end:
             return False
-        return env.case_version <= self.versions.get(env.case_id, 0)
+        seen = self.heads.get(env.case_id)
+        return seen is not None and env.case_version <= seen[0]
 
 
 def unsigned(env: Envelope) -> bool:
@@ -244,7 +287,7 @@ def open_checkpoint(value: bytes, position: str, trusted: str | None) -> Coverag
             for topic, parts in body["ends"].items()
             for p, o in parts.items()
         }
-        versions = {str(case): int(v) for case, (v, _h) in body["cases"].items()}
+        heads = {str(case): (int(v), str(h)) for case, (v, h) in body["cases"].items()}
     except (InvalidSignature, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointUnusable("the checkpoint's signature does not hold") from exc
-    return Coverage(position, str(body.get("at", "")), ends, versions)
+    return Coverage(position, str(body.get("at", "")), ends, heads)

@@ -143,7 +143,8 @@ def test_a_published_key_must_be_named_by_its_own_hash() -> None:
 def test_unsigned_events_are_believed_only_where_the_checkpoint_covers_them() -> None:
     steps = grievance_script(random.Random(1), "demo/co/p01")[:3]
     old = decide_case(KIND, "GRV-AAAA00000001", steps, T0)
-    covered = Coverage("audit.checkpoints/0@7", "now", {(TOPIC, 0): 3}, {old[0].case_id: 2})
+    seen = {old[0].case_id: (2, old[1].hash)}
+    covered = Coverage("audit.checkpoints/0@7", "now", {(TOPIC, 0): 3}, seen)
     assert admit(old[0], RING, "intake", (TOPIC, 0, 0), covered) is None
     assert admit(old[1], RING, "intake", (TOPIC, 0, 1), covered) is None
     past_version = admit(old[2], RING, "intake", (TOPIC, 0, 2), covered)
@@ -160,7 +161,8 @@ def test_a_checkpoint_covers_what_it_signed_and_nothing_once_altered(tmp_path: P
     value = checkpoint.sign(key, body)
     trusted = checkpoint.public_key(settings)
     covered = open_checkpoint(value, "audit.checkpoints/0@0", trusted)
-    assert covered.ends == {(TOPIC, 0): 5} and covered.versions == {"GRV-AAAA00000001": 2}
+    assert covered.ends == {(TOPIC, 0): 5}
+    assert covered.heads == {"GRV-AAAA00000001": (2, "ab" * 32)}
     data = json.loads(value)
     data["body"]["ends"][TOPIC]["0"] = 500
     with pytest.raises(ValueError, match="does not hold"):
