@@ -45,10 +45,11 @@ class KeyMissing(RuntimeError):
     """A service has no signing key, or a reader has no pinned keys, where one is required."""
 
 
-def signer_for(settings: Settings, service: str, version: int = 1) -> Signer:
+def signer_for(settings: Settings, service: str) -> Signer:
     """Return a service's signing key: from the master secret in development, else its file."""
     if settings.environment != "production":
-        return Signer.from_seed(service, subkey(settings.master_key, f"signing/{service}", version))
+        seed = subkey(settings.master_key, f"signing/{service}", settings.signing_key_version)
+        return Signer.from_seed(service, seed)
     path = settings.signing_key_file
     if path is None or not path.exists():
         raise KeyMissing(
@@ -191,7 +192,7 @@ class Trust:
     settings: Settings
     ring: KeyRing | None = None
     covered: Coverage | None = None
-    _covered_read: bool = False
+    covered_read: bool = False
     _read_at: float = 0.0
 
     def __post_init__(self) -> None:
@@ -207,7 +208,7 @@ class Trust:
 
     def check(self, env: Envelope, topic: str, partition: int, offset: int) -> str | None:
         """Judge an event with what is held now, reading keys or checkpoint only the first time."""
-        if unsigned(env) and not self._covered_read:
+        if unsigned(env) and not self.covered_read:
             self.refresh(checkpoint=True)
         elif not unsigned(env) and self.ring is None:
             self.refresh(checkpoint=False)
@@ -223,5 +224,5 @@ class Trust:
         with self._lock:
             self.ring = believed_keys(self.settings)
             if checkpoint:
-                self.covered, self._covered_read = coverage(self.settings), True
+                self.covered, self.covered_read = coverage(self.settings), True
             self._read_at = time.monotonic()

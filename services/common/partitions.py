@@ -6,8 +6,9 @@ lost the partition and came back still holding a batch) and aborts whatever such
 had left open. Only then are the partition's case heads read, committed ones only, so they
 are the heads every committed event was decided from. A batch's events and the heads they
 lead to are stored in one transaction: both land or neither does, and a fenced producer can
-land nothing at all. Every event is signed with the service's key on its way out, and the
-key is published before the first event signed with it.
+land nothing at all. Every event and every head is signed with the service's key on its
+way out, and the key is published before the first thing signed with it; a head read back
+that is not believed is kept as unreadable, so its case's commands and deadlines are parked.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from aiokafka.structs import RecordMetadata
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.keys import publish_key
+from services.common.keys import Trust, publish_key
 from services.common.settings import Settings
-from services.common.signing import Signer
+from services.common.signing import SIGNED_BY, KeyRing, Signer, admit_head
 
 log = logs.get(__name__)
 StoredHead = dict[str, Any]
@@ -98,7 +99,9 @@ class Transaction:
             await producer.send(
                 self.heads_topic,
                 key=case_id.encode(),
-                value=json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode(),
+                value=json.dumps(
+                    self.signer.seal_head(head), ensure_ascii=False, separators=(",", ":")
+                ).encode(),
                 partition=self.claim.partition,
             )
             for case_id, head in heads.items()
@@ -122,6 +125,8 @@ class Partitions:
         self.settings = settings
         self.signer = signer
         self._published = False
+        # What the heads read back are checked against: the service's keys, the checkpoint.
+        self.trust = Trust(settings)
         # Names the transactional ids: one per partition, the same in every instance.
         self.writer = writer
         self.events_topic, self.heads_topic = events_topic, heads_topic
@@ -228,6 +233,7 @@ class Partitions:
             client_id="taizhang-heads",
         )
         heads: dict[str, StoredHead] = {}
+        await asyncio.to_thread(self.trust.refresh, checkpoint=False)
         await consumer.start()
         try:
             consumer.assign([tp])
@@ -243,9 +249,22 @@ class Partitions:
                         heads.pop(case_id, None)
                         continue
                     try:
-                        heads[case_id], problem = later_head(
-                            heads.get(case_id), json.loads(msg.value)
-                        )
+                        incoming = json.loads(msg.value)
+                        refused = await self._disbelief(case_id, incoming)
+                        if refused is not None:
+                            log.error(
+                                "head.refused",
+                                case_id=case_id,
+                                topic=tp.topic,
+                                partition=tp.partition,
+                                offset=msg.offset,
+                                reason=refused,
+                            )
+                            heads[case_id] = {UNREADABLE: f"not believed: {refused}"}
+                            continue
+                        # Held as the decider keeps it; who signed it was checked above.
+                        held = {k: v for k, v in incoming.items() if k not in SIGNED_BY}
+                        heads[case_id], problem = later_head(heads.get(case_id), held)
                     except (ValueError, TypeError, AttributeError) as exc:
                         # Kept as unreadable: the case's commands are parked, the others go on.
                         heads[case_id] = {UNREADABLE: f"not a head: {exc}"}
@@ -262,6 +281,16 @@ class Partitions:
         finally:
             await consumer.stop()
         return heads
+
+    async def _disbelief(self, case_id: str, head: Any) -> str | None:
+        """Why a stored head must not be believed, or None; the checkpoint is read if needed."""
+        if not isinstance(head, dict):
+            return None
+        unsigned = head.get("key_id") is None and head.get("signature") is None
+        if unsigned and not self.trust.covered_read:
+            await asyncio.to_thread(self.trust.refresh, checkpoint=True)
+        ring = self.trust.ring or KeyRing()
+        return admit_head(case_id, head, ring, self.signer.service, self.trust.covered)
 
 
 # Failures after which the writer cannot write again: another one registered its id, or its

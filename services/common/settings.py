@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     token_ttl_hours: int = 12
     # Outside development: the Ed25519 private key (PEM) this service signs its events with.
     signing_key_file: Path | None = None
+    # In development, which key derived from the master secret signs: a rotation adds one.
+    signing_key_version: int = Field(default=1, ge=1, le=1000)
     # The service keys readers believe, `key_id` or `key_id=public_key`, comma-separated;
     # empty believes every key published (refused in production).
     pinned_keys: str = Field(default="", max_length=20_000)

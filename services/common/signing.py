@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -111,6 +112,11 @@ class PublicKey:
     service: str
     public: bytes
 
+    @functools.cached_property
+    def verifier(self) -> Ed25519PublicKey:
+        """The loaded key, made once per key rather than once per event."""
+        return Ed25519PublicKey.from_public_bytes(self.public)
+
     def to_record(self) -> dict[str, str]:
         """Return the record published on the keys topic."""
         return {"key_id": self.key_id, "service": self.service, "public_key": b64url(self.public)}
@@ -193,7 +199,7 @@ def _verify(
     if key.service != service:
         return f"signed with a key of {key.service}, but {service} writes these events"
     try:
-        Ed25519PublicKey.from_public_bytes(key.public).verify(unb64url(signature), message)
+        key.verifier.verify(unb64url(signature), message)
     except (ValueError, InvalidSignature):
         return f"the signature does not verify under key {key_id}"
     return None

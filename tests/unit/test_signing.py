@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts.envelope import Envelope, chain_hash, parse_record, seal_envelope
@@ -22,6 +23,7 @@ from services.common.signing import (
     PublicKey,
     Signer,
     admit,
+    admit_head,
     key_id_of,
     open_checkpoint,
     parse_pins,
@@ -204,3 +206,31 @@ def test_outside_development_a_service_needs_its_key_file(tmp_path: Path) -> Non
         signer_for(production, "intake")
     development = Settings(environment="development", master_key=MASTER)
     assert signer_for(development, "intake").key_id == INTAKE.key_id
+    rotated = Settings(environment="development", master_key=MASTER, signing_key_version=2)
+    assert signer_for(rotated, "intake").key_id != INTAKE.key_id
+    pem = tmp_path / "intake.pem"
+    pem.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    from_file = Settings(
+        environment="production", jwt_secret="x" * 32, master_key="y" * 32, signing_key_file=pem
+    )
+    assert signer_for(from_file, "intake").key_id.startswith("intake:")
+
+
+def test_a_case_head_is_believed_only_as_its_decider_signed_it() -> None:
+    head = {"version": 2, "hash": "ab" * 32, "state": {"status": "acknowledged"}, "answered": {}}
+    stored = INTAKE.seal_head(head)
+    assert admit_head("GRV-AAAA00000001", stored, RING, "intake", None) is None
+    rewritten = {**stored, "state": {"status": "withdrawn"}}
+    problem = admit_head("GRV-AAAA00000001", rewritten, RING, "intake", None)
+    assert "does not verify" in str(problem)
+    assert "no signed checkpoint" in str(admit_head("GRV-AAAA00000001", head, RING, "intake", None))
+    seen = Coverage("audit.checkpoints/0@1", "now", {}, {"GRV-AAAA00000001": (2, "ab" * 32)})
+    assert admit_head("GRV-AAAA00000001", head, RING, "intake", seen) is None
+    moved = {**head, "version": 3}
+    assert admit_head("GRV-AAAA00000001", moved, RING, "intake", seen) is not None
