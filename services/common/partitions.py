@@ -27,14 +27,13 @@ from aiokafka.structs import RecordMetadata
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.isolation import UNREADABLE
 from services.common.keys import Trust, publish_key
 from services.common.settings import Settings
 from services.common.signing import SIGNED_BY, KeyRing, Signer, admit_head
 
 log = logs.get(__name__)
 StoredHead = dict[str, Any]
-# The mark of a stored head that could not be read.
-UNREADABLE = "unreadable"
 
 
 class Fenced(Exception):

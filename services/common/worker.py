@@ -22,9 +22,9 @@ from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
-from services.common.isolation import reason_of
+from services.common.isolation import UNREADABLE, reason_of
 from services.common.keys import Trust, signer_for
-from services.common.partitions import UNREADABLE, Claim, Fenced, Partitions
+from services.common.partitions import Claim, Fenced, Partitions
 from services.common.producer import WorkerProducer
 from services.common.settings import Settings
 from services.common.timers import Stalled, sweep
