@@ -79,7 +79,7 @@ def _due(
     stream_kind: CaseKind[Any], case_id: str, stored: Any, now: datetime
 ) -> list[CommandEnvelope]:
     if isinstance(stored, dict) and UNREADABLE in stored:
-        raise ValueError(f"the head cannot be read: {stored[UNREADABLE]}")
+        raise ValueError(f"the head is kept as unreadable: {stored[UNREADABLE]}")
     head = Head.model_validate(stored)
     if head.state is None:
         return []

@@ -28,6 +28,7 @@ from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
 from services.common.calendar import local_date
 from services.common.ids import new_case_id
+from services.common.keys import signer_for
 from services.followup.app import create_worker
 from services.followup.policies import followup_id_for
 from services.intake.service import KIND as GRIEVANCE_KIND
@@ -130,7 +131,9 @@ def poison_memories(stack: Stack, memory_case: str) -> None:
     worker = create_worker(stack.settings)
     worker.declare_changelogs()
     sources = worker.app.tables["followup-grievance-sources"].changelog_topic.get_topic_name()
-    head = json.dumps({"version": "three", "hash": "0" * 64}).encode()
+    # Signed by the service, as an older release could have written it: believed, unreadable.
+    unreadable = {"version": "three", "hash": "0" * 64}
+    head = json.dumps(signer_for(stack.settings, "followup").seal_head(unreadable)).encode()
     send(stack, worker.partitions.heads_topic, BAD_HEAD, head)
     send(stack, sources, memory_case, KEPT_BY_AN_OLDER_RELEASE)
 

@@ -130,7 +130,7 @@ def test_a_head_kept_as_unreadable_or_not_believed_sets_its_case_aside() -> None
     swept = sweep(KIND, [(OTHER.encode(), refused), heads[0]], later)
     [stalled] = swept.failed
     assert stalled.case_id == OTHER and stalled.version is None
-    assert "not believed" in stalled.reason
+    assert "kept as unreadable: not believed" in stalled.reason
     assert {c.case_id for c in swept.commands} == {GOOD}
 
 
