@@ -15,7 +15,7 @@ from contracts.envelope import Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.deadletters import Record, dead_letter
+from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.isolation import position, quarantine_mark, quarantined_since, reason_of
 from services.common.reactions import (
     Commands,
@@ -74,9 +74,8 @@ class ReactorBody:
     believed, or one the step fails on, for whatever reason, is dead-lettered too, and the
     case (or the key records were filed under) is quarantined: its later records are
     dead-lettered naming that first failure, never answered from a memory that missed an
-    event. What it remembers is written only
-    once the commands are stored, so a redelivered record is answered again, with the same
-    command ids.
+    event. What it remembers is written only once the commands are stored, so a redelivered
+    record is answered again, with the same command ids.
     """
 
     def __init__(
@@ -151,7 +150,15 @@ class ReactorBody:
         own topic, so only a signature can vouch for them there.
         """
         where = (record.topic, record.partition, -1 if self.by_filed_key else record.offset)
-        return await asyncio.to_thread(self.worker.trust.judge, env, *where)
+        while True:
+            try:
+                return await asyncio.to_thread(self.worker.trust.judge, env, *where)
+            except Exception as exc:
+                if not broker_fault(exc):
+                    raise
+                # The keys could not be read: the record waits, it is neither believed nor parked.
+                log.warning("reaction.keys_unreadable", reactor=self.name, error=reason_of(exc))
+                await asyncio.sleep(1.0)
 
     async def _park(
         self, record: Record, why: str, case_id: str | None = None, *, quarantined: bool = False
