@@ -39,6 +39,7 @@ CHECKPOINTS_TOPIC = "audit.checkpoints"
 # How long a reader waits before it reads the keys and the checkpoint again for an event
 # that names a key it does not hold, or that lies past the checkpoint it holds.
 REFRESH_S = 1.0
+MAX_LOOKED_FOR = 1000
 
 
 class KeyMissing(RuntimeError):
@@ -197,11 +198,28 @@ class Trust:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        # Key ids already looked for on the keys topic, so a forger's made-up ids cost one
+        # read each at most, and only up to a bound.
+        self._looked_for: set[str] = set()
 
     def judge(self, env: Envelope, topic: str, partition: int, offset: int) -> str | None:
-        """Say why an event read at a place must not be believed; None if it may."""
+        """Say why an event read at a place must not be believed; None if it may.
+
+        A key id not held yet is looked for once straight away (its service may have just
+        published it), then no more often than every REFRESH_S.
+        """
         problem = self.check(env, topic, partition, offset)
-        if problem is not None and self.stale():
+        if problem is None:
+            return None
+        key_id = env.key_id
+        fresh_key = (
+            key_id is not None
+            and key_id not in self._looked_for
+            and len(self._looked_for) < MAX_LOOKED_FOR
+        )
+        if fresh_key or self.stale():
+            if key_id is not None and fresh_key:
+                self._looked_for.add(key_id)
             self.refresh(checkpoint=unsigned(env))
             problem = self.check(env, topic, partition, offset)
         return problem

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from contracts.envelope import Envelope, chain_hash, parse_record, seal_envelope
 from services.audit import checkpoint, verification
 from services.audit.records import LogRecord, Position
-from services.common.keys import KeyMissing, signer_for
+from services.common.keys import KeyMissing, Trust, signer_for
 from services.common.settings import Settings
 from services.common.signing import (
     Coverage,
@@ -234,3 +235,28 @@ def test_a_case_head_is_believed_only_as_its_decider_signed_it() -> None:
     assert admit_head("GRV-AAAA00000001", head, RING, "intake", seen) is None
     moved = {**head, "version": 3}
     assert admit_head("GRV-AAAA00000001", moved, RING, "intake", seen) is not None
+
+
+class CountingTrust(Trust):
+    """A trust whose keys topic is a list: it counts how often it is read."""
+
+    def __init__(self, published: list[PublicKey]) -> None:
+        super().__init__(Settings(master_key=MASTER))
+        self.published, self.reads = published, 0
+
+    def refresh(self, *, checkpoint: bool) -> None:
+        self.reads += 1
+        self.ring, self.covered_read = KeyRing.of(self.published), True
+        self._read_at = time.monotonic()
+
+
+def test_a_key_published_after_the_ring_was_read_is_looked_for_at_once() -> None:
+    first = history()[0]
+    trust = CountingTrust([])
+    trust.refresh(checkpoint=False)
+    trust.published.append(INTAKE.published())
+    assert trust.judge(first, TOPIC, 0, 0) is None and trust.reads == 2
+    stranger = Signer("intake", Ed25519PrivateKey.generate()).seal(withdrawn_after(first))
+    for _ in range(3):
+        assert "not among the keys believed" in str(trust.judge(stranger, TOPIC, 0, 1))
+    assert trust.reads == 3, "a made-up key id is looked for once, not every time"
