@@ -16,6 +16,7 @@ from bench.stack import Stack
 from contracts import catalog
 from services.cli import processes
 from services.common import kafka as kafka_kit
+from services.common.keys import publish_key, signer_for
 from services.common.settings import Settings
 from services.common.vault import Sealer, SqliteKeyVault
 
@@ -55,7 +56,9 @@ async def append_raw(settings: Settings, topic: str, cases: list[Case]) -> dict[
         request_timeout_ms=15_000,
     )
     await producer.start()
-    envs = [env for case in cases for batch in case.events for env in batch]
+    # The same bytes the decider writes, signed before the clock starts.
+    signer = signer_for(settings, "intake")
+    envs = [signer.seal(env) for case in cases for batch in case.events for env in batch]
     began = time.perf_counter()
     futures = [
         await producer.send(
@@ -88,6 +91,9 @@ async def bulk_load(settings: Settings, sealer: Sealer, first: int, count: int, 
     )
     await producer.start()
     topic = settings.topic("grievance.events")
+    # Signed as the decider signs, so every reader believes the history.
+    signer = signer_for(settings, "intake")
+    await asyncio.to_thread(publish_key, settings, signer)
     began = time.perf_counter()
     pending: list[asyncio.Future[Any]] = []
     chunk: list[Case] = []
@@ -98,7 +104,7 @@ async def bulk_load(settings: Settings, sealer: Sealer, first: int, count: int, 
                     await producer.send(
                         topic,
                         key=env.case_id.encode(),
-                        value=env.to_bytes(),
+                        value=signer.seal(env).to_bytes(),
                         headers=[("event_type", env.event_type.encode())],
                     )
                 )

@@ -13,7 +13,7 @@ from typing import Any
 
 import uvloop
 
-from bench import append, intake, memory, rebuild, replay
+from bench import append, intake, memory, rebuild, replay, signatures
 from bench.goals import goals
 from bench.history import grievance_cases
 from bench.machine import machine
@@ -50,6 +50,13 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
 
     log("scenario 5: memory")
     results["memory"] = memory.measure(stack)
+
+    results["signing"] = signed = signatures.measure()
+    log(
+        f"signatures: hash {signed['hash_us']:.1f} µs, sign {signed['sign_us']:.1f} µs"
+        f" ({signed['sign_vs_hash']:.1f}× hashing), check {signed['verify_us']:.1f} µs"
+        f" ({signed['verify_vs_hash']:.1f}× hashing) per event"
+    )
 
     results["goals"] = [g.as_dict() for g in goals(results)]
     if not all(g["met"] for g in results["goals"]):

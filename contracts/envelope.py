@@ -13,6 +13,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from contracts.catalog import CASE_ID_PATTERN
 
 GENESIS_HASH = "0" * 64
+# Fields of an event that its hash leaves out: the hash itself and the signature made over it.
+UNHASHED = ("hash", "key_id", "signature")
 EVENT_NAMESPACE = uuid.UUID("6f1c2e0a-7d4b-5b8e-9a51-3c7e2f4a9d10")
 
 Role = Literal[
@@ -69,6 +71,10 @@ class Envelope(Frozen):
     payload: dict[str, Any]
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # Which service key signed the event, and the signature over its hash; events written
+    # before signing existed carry neither, and neither is part of the hash.
+    key_id: str | None = Field(default=None, max_length=128)
+    signature: str | None = Field(default=None, max_length=128)
 
     @field_validator("occurred_at", "recorded_at")
     @classmethod
@@ -87,6 +93,9 @@ class Envelope(Frozen):
 def wire_dict(env: Envelope) -> dict[str, Any]:
     """Render an envelope with canonical timestamps and string ids."""
     data = env.model_dump(mode="json")
+    for name in UNHASHED:
+        if data.get(name) is None:
+            data.pop(name, None)
     data["occurred_at"] = format_ts(env.occurred_at)
     data["recorded_at"] = format_ts(env.recorded_at)
     return data
@@ -98,8 +107,8 @@ def canonical_bytes(data: dict[str, Any]) -> bytes:
 
 
 def chain_hash(data: dict[str, Any]) -> str:
-    """Return the SHA-256 of an envelope's canonical JSON with the hash field left out."""
-    body = {k: v for k, v in data.items() if k != "hash"}
+    """Return the SHA-256 of an envelope's canonical JSON without its hash and signature."""
+    body = {k: v for k, v in data.items() if k not in UNHASHED}
     return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 

@@ -17,14 +17,16 @@ from fastapi.responses import Response
 from contracts.envelope import Actor
 from services.audit import export, replay, verdicts
 from services.audit.lineage import IndexNotReady, indexed
-from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
+from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase, reading
 from services.common.asof import AsOf
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Moment
+from services.common.keys import audit_key, believed_keys, published_keys
 from services.common.privacy import Privacy
 from services.common.problems import Problem
 from services.common.queries import check_period
 from services.common.settings import Settings
+from services.common.signing import KeyRing
 from services.common.units import load_units
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -113,9 +115,14 @@ async def lineage(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
 
 @router.get("/verify/{case_id}")
 async def verify(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
-    """Check one case's chain, versions and schemas; name the offset of anything wrong."""
+    """Check one case as the CLI does: chain, versions, schemas, signatures and the checkpoint.
+
+    Says which checkpoint and which service keys the verdict relied on, and names the
+    offset of anything wrong.
+    """
     with _problems():
-        verdict = await asyncio.to_thread(verdicts.verify_case, ctx.settings, case_id=case_id)
+        report = await asyncio.to_thread(verdicts.verify_log, ctx.settings, case_id=case_id)
+    verdict = report.verdict
     version, head = verdict.heads.get(case_id, (0, ""))
     return {
         "case_id": case_id,
@@ -124,6 +131,7 @@ async def verify(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
         "redeliveries": verdict.redeliveries,
         "version": version,
         "head": head,
+        **report.summary(),
         "findings": [
             {
                 "kind": f.kind,
@@ -136,6 +144,30 @@ async def verify(case_id: str, ctx: Ctx, _: Auditor) -> dict[str, Any]:
             for f in verdict.findings
         ],
     }
+
+
+@router.get("/keys")
+async def keys(ctx: Ctx) -> dict[str, Any]:
+    """Return every service key published, and whether this deployment believes it (pinned).
+
+    Public keys are base64url of their 32 raw Ed25519 bytes; an event's signature is made
+    over `taizhang-event-v1:` and its hash. Anyone may read them: they are public.
+    """
+    with _problems(), reading():
+        published, believed = await asyncio.to_thread(_keys, ctx.settings)
+    return {
+        "keys": [
+            {**key.to_record(), "believed": key.key_id in believed}
+            for key in sorted(published, key=lambda k: k.key_id)
+        ],
+        "pinned": bool(ctx.settings.pinned_keys.strip()),
+        "checkpoint_key": audit_key(ctx.settings),
+    }
+
+
+def _keys(settings: Settings) -> tuple[KeyRing, set[str]]:
+    published = published_keys(settings)
+    return published, set(believed_keys(settings).ids())
 
 
 MEDIA = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,9 +104,17 @@ class CaseIndex(TreeTables):
         rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets").fetchall()
         return {(t, p): o for t, p, o in rows}
 
-    def add(self, records: Sequence[LogRecord], ends: dict[tuple[str, int], int]) -> None:
-        """Index records and advance the partitions' offsets to `ends`, in one transaction."""
-        rows = [_row(r) for r in records]
+    def add(
+        self,
+        records: Sequence[LogRecord],
+        ends: dict[tuple[str, int], int],
+        refused: Collection[Position] = (),
+    ) -> None:
+        """Index records and advance the partitions' offsets to `ends`, in one transaction.
+
+        A refused record (one not believed) is filed as a place of its key only.
+        """
+        rows = [_row(r, refused=r.position in refused) for r in records]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -214,8 +222,10 @@ class CaseIndex(TreeTables):
         return links
 
 
-def _row(rec: LogRecord) -> tuple[object, ...]:
+def _row(rec: LogRecord, *, refused: bool = False) -> tuple[object, ...]:
     pos = rec.position
+    if refused:
+        return (pos.topic, pos.partition, pos.offset, rec.key or "", *([None] * 7))
     try:
         _, env = parse_record(rec.value)
         recorded = env.to_wire()["recorded_at"]

@@ -1,4 +1,8 @@
-"""The audit worker: keeps the per-case index up to date and publishes signed checkpoints."""
+"""The audit worker: keeps the per-case index up to date and publishes signed checkpoints.
+
+The index files only events it believes (signed under their service's keys, or covered
+by the last signed checkpoint), so the checkpoints it signs never bless a forgery.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import Field
 
 from contracts.catalog import AUDIT_TREE_HEADS
-from contracts.envelope import canonical_bytes, now_utc
+from contracts.envelope import canonical_bytes, chain_hash, now_utc, parse_record
 from services.audit import checkpoint, merkle, treeheads
 from services.audit.index import CaseIndex, index_path
 from services.audit.meter import QUIET, Meter
 from services.audit.records import (
     LogRecord,
+    Position,
     end_offsets,
     event_partitions,
     read_partitions,
@@ -28,6 +34,7 @@ from services.audit.records import (
 )
 from services.common import logging as logs
 from services.common.kafka import STREAMS
+from services.common.keys import Trust
 from services.common.presence import Presence
 from services.common.settings import Settings
 
@@ -45,8 +52,69 @@ class AuditSettings(treeheads.KeySettings):
     tree_head_every: int = Field(default=1000, ge=1, le=10_000_000)
 
 
+class Refusals:
+    """Events the index does not believe: logged, parked beside their topic, filed as places only.
+
+    Their case versions and hashes stay out of the index, so no checkpoint signed from it
+    ever covers them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.trust = Trust(settings)
+        self._producer: KafkaProducer | None = None
+
+    def judge(self, rec: LogRecord) -> str | None:
+        """Why a readable record must not be believed, or None (unreadable ones verify names)."""
+        try:
+            raw, env = parse_record(rec.value)
+        except ValueError:
+            return None
+        if chain_hash(raw) != raw.get("hash"):
+            return "hash does not match the record's content"
+        pos = rec.position
+        return self.trust.judge(env, pos.topic, pos.partition, pos.offset)
+
+    def park(self, rec: LogRecord, reason: str) -> None:
+        """Log a refused record's place and park it in `<topic>.dlq`."""
+        pos, dlq = rec.position, f"{rec.position.topic}.dlq"
+        log.error(
+            "record.dead_lettered",
+            case_id=rec.key,
+            topic=pos.topic,
+            partition=pos.partition,
+            offset=pos.offset,
+            dlq=dlq,
+            reason=reason[:500],
+            consumer="audit-index",
+        )
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                acks="all",
+                client_id="taizhang-audit-refusals",
+            )
+        headers = [
+            ("source_topic", pos.topic.encode()),
+            ("source_partition", str(pos.partition).encode()),
+            ("source_offset", str(pos.offset).encode()),
+            ("reason", f"audit index: {reason}"[:1000].encode()),
+            ("consumer", b"audit-index"),
+        ]
+        key = rec.key.encode() if rec.key else None
+        self._producer.send(dlq, key=key, value=rec.value, headers=headers).get(30)
+
+    def close(self) -> None:
+        """Close the producer, if one was opened."""
+        if self._producer is not None:
+            self._producer.close()
+
+
 def catch_up(
-    settings: Settings, index: CaseIndex, on_batch: Callable[[int], None] | None = None
+    settings: Settings,
+    index: CaseIndex,
+    on_batch: Callable[[int], None] | None = None,
+    refusals: Refusals | None = None,
 ) -> int:
     """Index every record written since the index's stored offsets; return how many."""
     parts = event_partitions(settings, STREAMS)
@@ -54,24 +122,35 @@ def catch_up(
     starts = {tp: stored.get((tp.topic, tp.partition), 0) for tp in parts}
     ends = end_offsets(settings, parts)
     batch: list[LogRecord] = []
+    refused: set[Position] = set()
     done = 0
+    judged = refusals or Refusals(settings)
 
     def flush(final: bool) -> None:
         nonlocal done
         reached = {(r.position.topic, r.position.partition): r.position.offset + 1 for r in batch}
         if final:
             reached.update({(tp.topic, tp.partition): ends[tp] for tp in parts})
-        index.add(batch, reached)
+        index.add(batch, reached, refused)
         done += len(batch)
         if on_batch:
             on_batch(len(batch))
         batch.clear()
+        refused.clear()
 
-    for rec in read_partitions(settings, parts, starts, ends):
-        batch.append(rec)
-        if len(batch) >= BATCH:
-            flush(final=False)
-    flush(final=True)
+    try:
+        for rec in read_partitions(settings, parts, starts, ends):
+            problem = judged.judge(rec)
+            if problem is not None:
+                judged.park(rec, f"not believed: {problem}")
+                refused.add(rec.position)
+            batch.append(rec)
+            if len(batch) >= BATCH:
+                flush(final=False)
+        flush(final=True)
+    finally:
+        if refusals is None:
+            judged.close()
     return done
 
 
@@ -167,6 +246,7 @@ class AuditWorker:
         signal.signal(signal.SIGINT, self._halt)
         checkpoint.signing_key(self.settings)
         index = self._open_index()
+        refusals = Refusals(self.settings)
         # Seen by the audit API's /health as a member of the service's group.
         presence = Presence(self.settings, "audit", self.settings.topic("audit.checkpoints"))
         presence.start()
@@ -174,7 +254,7 @@ class AuditWorker:
         try:
             while not self._stop:
                 try:
-                    added = catch_up(self.settings, index)
+                    added = catch_up(self.settings, index, refusals=refusals)
                     if added:
                         log.info("audit.indexed", records=added, total=index.count())
                     self._maybe_checkpoint(index)
@@ -184,6 +264,7 @@ class AuditWorker:
                 time.sleep(self.settings.index_interval_s)
         finally:
             presence.stop()
+            refusals.close()
             index.close()
 
     def _open_index(self) -> CaseIndex:

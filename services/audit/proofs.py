@@ -20,6 +20,7 @@ from services.audit.records import (
     reading,
     stream_of,
 )
+from services.common.keys import believed_keys
 from services.common.settings import Settings
 
 FORMAT = "taizhang-proof-bundle/v1"
@@ -204,4 +205,14 @@ def prove_case(settings: Settings, case_id: str, keys: dict[str, str]) -> dict[s
     except LookupError as exc:
         raise LogUnreachable(str(exc)) from exc
     records = [(fetched[p], leaf) for p, leaf in numbered]
-    return bundle_of(case_id, records, heads, leaves, keys)
+    return bundle_of(case_id, records, heads, leaves, {**_signers_keys(settings, records), **keys})
+
+
+def _signers_keys(settings: Settings, records: Sequence[tuple[LogRecord, int]]) -> dict[str, str]:
+    """The published keys, believed here, that signed the case's events: a bundle carries them."""
+    signers = {_signer(rec.value) for rec, _ in records} - {None}
+    if not signers:
+        return {}
+    ring = believed_keys(settings)
+    found = (ring.get(kid) for kid in sorted(str(k) for k in signers))
+    return {key.key_id: treeheads.b64url(key.public) for key in found if key is not None}

@@ -17,6 +17,7 @@ from kafka import TopicPartition
 from contracts.catalog import SERVICES
 from services.audit.meter import QUIET, Meter
 from services.audit.records import end_offsets, read_partitions, reading, topic_partitions
+from services.common.keys import Trust
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
 from services.common.settings import Settings
@@ -96,13 +97,15 @@ def replay_into(
     """Feed a fresh read model every record from offset 0 up to `stops`; return (events, dead)."""
     events = dead = 0
     batch: list[Record] = []
+    # Rebuilt as the live one was built: only events the readers believe are applied.
+    trust = Trust(settings)
 
     def flush() -> None:
         nonlocal events, dead
         if not batch:
             return
         try:
-            dead += len(model.apply_batch(batch))
+            dead += len(model.apply_batch(batch, trust.judge))
             model.commit()
         except BaseException:
             model.rollback()

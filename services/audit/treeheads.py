@@ -65,17 +65,19 @@ class KeySettings(Settings):
     # The audit signing key (PEM, PKCS#8); outside production it is derived from the master key.
     audit_key_file: Path | None = None
     # The audit public key (base64url) heads are checked with where the signing key is not kept.
-    audit_public_key: str | None = Field(default=None, max_length=64)
+    tree_head_public_key: str | None = Field(default=None, max_length=64)
 
 
 def audit_keys(settings: Settings) -> Keys:
     """Return the audit service's public key by its id: the one configured, else the signer's."""
     own = KeySettings(**settings.model_dump())
-    if own.audit_public_key:
+    if own.tree_head_public_key:
         try:
-            public = Ed25519PublicKey.from_public_bytes(unb64url(own.audit_public_key))
+            public = Ed25519PublicKey.from_public_bytes(unb64url(own.tree_head_public_key))
         except ValueError as exc:
-            raise TreeHeadError(f"TAIZHANG_AUDIT_PUBLIC_KEY is not a public key: {exc}") from exc
+            raise TreeHeadError(
+                f"TAIZHANG_TREE_HEAD_PUBLIC_KEY is not a public key: {exc}"
+            ) from exc
     else:
         public = audit_key(own, own.audit_key_file).public_key()
     return {key_id("audit", public): public}

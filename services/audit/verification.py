@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -11,6 +11,9 @@ from contracts.catalog import CASE_ID
 from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY
 from services.audit.records import LogRecord, Position
+
+# Given an event and where it lies: why it must not be believed (its signature), or None.
+Admit = Callable[[Envelope, Position], str | None]
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,17 @@ class _Chain:
 
 
 def verify(
-    records: Iterable[LogRecord], verdict: Verdict | None = None, *, references: bool = False
+    records: Iterable[LogRecord],
+    verdict: Verdict | None = None,
+    *,
+    references: bool = False,
+    admit: Admit | None = None,
 ) -> Verdict:
     """Check hash chains, versions, schemas and duplicates of every case in the records.
 
     With `references`, ids of other cases named by an event (its correlation id or a
-    payload field) must be cases present in the records too.
+    payload field) must be cases present in the records too. With `admit`, every event's
+    signature is judged as well, and one not believed is a finding at its offset.
     """
     verdict = verdict or Verdict()
     chains: dict[str, _Chain] = {}
@@ -70,7 +78,7 @@ def verify(
         if chain is None:
             chain = chains[case_id] = _Chain()
             verdict.cases += 1
-        _verify_record(case_id, rec, chain, verdict, named)
+        _verify_record(case_id, rec, chain, verdict, named, admit)
     for case_id, chain in chains.items():
         verdict.heads[case_id] = (chain.expected - 1, chain.prev)
         verdict.hashes[case_id] = {v: h for v, (h, _) in chain.seen.items()}
@@ -95,6 +103,7 @@ def _verify_record(
     chain: _Chain,
     verdict: Verdict,
     named: list[tuple[str, Position, str, str]],
+    admit: Admit | None = None,
 ) -> None:
     def report(kind: str, detail: str) -> None:
         verdict.findings.append(Finding(case_id, rec.position, kind, detail))
@@ -112,6 +121,9 @@ def _verify_record(
     if chain_hash(raw) != raw["hash"]:
         report("altered", f"version {env.case_version}: content does not match its hash")
         return
+    problem = admit(env, rec.position) if admit is not None else None
+    if problem is not None:
+        report("signature", f"{env.event_type} as version {env.case_version}: {problem}")
     try:
         REGISTRY.read(env)
     except (ValueError, ValidationError) as exc:

@@ -168,7 +168,7 @@ def verify_cmd(
     case_id: Annotated[str | None, typer.Argument(help="one case; omit with --all")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="every case of every service")] = False,
 ) -> None:
-    """Check chains, versions, schemas, references and the signed checkpoint; name each offset."""
+    """Check chains, versions, schemas, references, signatures and the checkpoint; name offsets."""
     settings = Settings()
     if (case_id is None) == (not all_cases):
         raise fail("give a case id or --all", EXIT_USAGE)
@@ -179,6 +179,16 @@ def verify_cmd(
             with _progress() as progress:
                 report = verdicts.verify_log(settings, meter=Bars(progress))
     verdict = report.verdict
+    out.print(
+        f"keys believed: {', '.join(report.believed) or 'none'};"
+        f" events verified under: {', '.join(report.relied_on) or 'none'}",
+        highlight=False,
+    )
+    if report.covered:
+        out.print(
+            f"{report.covered} unsigned event(s) believed as covered by the checkpoint",
+            highlight=False,
+        )
     if report.held is not None:
         point = report.held
         pinned = "" if report.pinned else " (by the key it carries: no audit public key here)"
@@ -256,12 +266,20 @@ def index_cmd(
 
 
 @audit_app.command("checkpoint")
-def checkpoint_cmd() -> None:
+def checkpoint_cmd(
+    legacy: Annotated[
+        bool,
+        typer.Option(
+            "--legacy",
+            help="believe events written before signing existed (once, when signing begins)",
+        ),
+    ] = False,
+) -> None:
     """Sign a checkpoint over every case's chain head now (refused if the log has findings)."""
     settings = Settings()
     try:
         with answering(settings):
-            signed = verdicts.sign_checkpoint(settings)
+            signed = verdicts.sign_checkpoint(settings, legacy=legacy)
     except verdicts.LogHasFindings as exc:
         raise fail(f"{exc}; run `taizhang audit verify --all`", EXIT_FINDINGS) from exc
     out.print(

@@ -9,6 +9,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 # The one key of a reader's memory of a case once it is quarantined.
 QUARANTINED = "quarantined"
+# The one key of a case head kept as unreadable (or not believed), with why.
+UNREADABLE = "unreadable"
 
 
 def reason_of(exc: BaseException) -> str:

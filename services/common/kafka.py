@@ -42,7 +42,7 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs: every stream's, the erasures, the audit's."""
+    """Return every topic the system needs: every stream's, the erasures, the audit's, the keys."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
         *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
@@ -54,6 +54,8 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
             {**keep_forever, "max.message.bytes": str(CHECKPOINT_MAX_BYTES)},
         ),
         TopicSpec(settings.topic(catalog.AUDIT_TREE_HEADS), keep_forever),
+        # Each service's public keys under their ids: compacted, so every key ever used stays.
+        TopicSpec(settings.topic("signing.keys"), {"cleanup.policy": "compact"}),
     ]
 
 

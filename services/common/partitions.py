@@ -6,7 +6,9 @@ lost the partition and came back still holding a batch) and aborts whatever such
 had left open. Only then are the partition's case heads read, committed ones only, so they
 are the heads every committed event was decided from. A batch's events and the heads they
 lead to are stored in one transaction: both land or neither does, and a fenced producer can
-land nothing at all.
+land nothing at all. Every event and every head is signed with the service's key on its
+way out, and the key is published before the first thing signed with it; a head read back
+that is not believed is kept as unreadable, so its case's commands and deadlines are parked.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from aiokafka.structs import RecordMetadata
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.isolation import UNREADABLE
+from services.common.keys import Trust, publish_key
 from services.common.settings import Settings
+from services.common.signing import SIGNED_BY, KeyRing, Signer, admit_head
 
 log = logs.get(__name__)
 StoredHead = dict[str, Any]
-# The mark of a stored head that could not be read.
-UNREADABLE = "unreadable"
 
 
 class Fenced(Exception):
@@ -68,18 +71,19 @@ def later_head(held: StoredHead | None, incoming: StoredHead) -> tuple[StoredHea
 class Transaction:
     """One batch of a partition: its events and the heads they lead to, stored all or nothing."""
 
-    def __init__(self, claim: Claim, events_topic: str, heads_topic: str) -> None:
+    def __init__(self, claim: Claim, events_topic: str, heads_topic: str, signer: Signer) -> None:
         self.claim, self.events_topic, self.heads_topic = claim, events_topic, heads_topic
+        self.signer = signer
         self.kept: dict[str, StoredHead] = {}
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
-        """Write events in order; return where each landed, once every in-sync replica has it."""
+        """Sign and write events in order; return where each landed, once every replica has it."""
         producer = self.claim.producer
         futures = [
             await producer.send(
                 self.events_topic,
                 key=env.case_id.encode(),
-                value=env.to_bytes(),
+                value=self.signer.seal(env).to_bytes(),
                 headers=[("event_type", env.event_type.encode())],
             )
             for env in events
@@ -94,7 +98,9 @@ class Transaction:
             await producer.send(
                 self.heads_topic,
                 key=case_id.encode(),
-                value=json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode(),
+                value=json.dumps(
+                    self.signer.seal_head(head), ensure_ascii=False, separators=(",", ":")
+                ).encode(),
                 partition=self.claim.partition,
             )
             for case_id, head in heads.items()
@@ -107,9 +113,19 @@ class Partitions:
     """The command partitions this instance writes, each claimed once, written in transactions."""
 
     def __init__(
-        self, settings: Settings, *, writer: str, events_topic: str, heads_topic: str
+        self,
+        settings: Settings,
+        *,
+        writer: str,
+        events_topic: str,
+        heads_topic: str,
+        signer: Signer,
     ) -> None:
         self.settings = settings
+        self.signer = signer
+        self._published = False
+        # What the heads read back are checked against: the service's keys, the checkpoint.
+        self.trust = Trust(settings)
         # Names the transactional ids: one per partition, the same in every instance.
         self.writer = writer
         self.events_topic, self.heads_topic = events_topic, heads_topic
@@ -168,7 +184,7 @@ class Partitions:
         async with claim.lock:
             if self.claims.get(claim.partition) is not claim:
                 raise Fenced(f"partition {claim.partition} was released")
-            txn = Transaction(claim, self.events_topic, self.heads_topic)
+            txn = Transaction(claim, self.events_topic, self.heads_topic, self.signer)
             try:
                 await claim.producer.begin_transaction()
                 yield txn
@@ -183,6 +199,10 @@ class Partitions:
             claim.heads.update(txn.kept)
 
     async def _claim(self, partition: int) -> Claim:
+        if not self._published:
+            # Readers find the key before any event signed with it.
+            await asyncio.to_thread(publish_key, self.settings, self.signer)
+            self._published = True
         producer = kafka_kit.producer(
             self.settings,
             transactional_id=f"{self.writer}-{partition}",
@@ -212,6 +232,7 @@ class Partitions:
             client_id="taizhang-heads",
         )
         heads: dict[str, StoredHead] = {}
+        await asyncio.to_thread(self.trust.refresh, checkpoint=False)
         await consumer.start()
         try:
             consumer.assign([tp])
@@ -227,9 +248,22 @@ class Partitions:
                         heads.pop(case_id, None)
                         continue
                     try:
-                        heads[case_id], problem = later_head(
-                            heads.get(case_id), json.loads(msg.value)
-                        )
+                        incoming = json.loads(msg.value)
+                        refused = await self._disbelief(case_id, incoming)
+                        if refused is not None:
+                            log.error(
+                                "head.refused",
+                                case_id=case_id,
+                                topic=tp.topic,
+                                partition=tp.partition,
+                                offset=msg.offset,
+                                reason=refused,
+                            )
+                            heads[case_id] = {UNREADABLE: f"not believed: {refused}"}
+                            continue
+                        # Held as the decider keeps it; who signed it was checked above.
+                        held = {k: v for k, v in incoming.items() if k not in SIGNED_BY}
+                        heads[case_id], problem = later_head(heads.get(case_id), held)
                     except (ValueError, TypeError, AttributeError) as exc:
                         # Kept as unreadable: the case's commands are parked, the others go on.
                         heads[case_id] = {UNREADABLE: f"not a head: {exc}"}
@@ -246,6 +280,16 @@ class Partitions:
         finally:
             await consumer.stop()
         return heads
+
+    async def _disbelief(self, case_id: str, head: Any) -> str | None:
+        """Why a stored head must not be believed, or None; the checkpoint is read if needed."""
+        if not isinstance(head, dict):
+            return None
+        unsigned = head.get("key_id") is None and head.get("signature") is None
+        if unsigned and not self.trust.covered_read:
+            await asyncio.to_thread(self.trust.refresh, checkpoint=True)
+        ring = self.trust.ring or KeyRing()
+        return admit_head(case_id, head, ring, self.signer.service, self.trust.covered)
 
 
 # Failures after which the writer cannot write again: another one registered its id, or its

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.keys import Trust
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
 from services.common.settings import Settings
@@ -33,6 +34,8 @@ class Projector:
         self.topics = topics
         self.producer = producer
         self.consumer_name = consumer_name
+        # Only events whose signatures hold (or that a signed checkpoint covers) are applied.
+        self.trust = Trust(settings)
         self.positions: dict[tuple[str, int], int] = {}
         self.applied = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -102,7 +105,7 @@ class Projector:
     async def _apply(self, records: list[Record]) -> None:
         while True:
             try:
-                dead = await asyncio.to_thread(self.model.apply_batch, records)
+                dead = await asyncio.to_thread(self.model.apply_batch, records, self.trust.judge)
             except Exception:
                 await asyncio.to_thread(self.model.rollback)
                 log.exception("projection.batch_failed", first_offset=records[0].offset)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,7 @@ from contracts.envelope import Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.deadletters import Record, dead_letter
+from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.isolation import position, quarantine_mark, quarantined_since, reason_of
 from services.common.reactions import (
     Commands,
@@ -69,12 +70,12 @@ class ReactorBody:
     """How one installed reactor handles each record: check, decide, send, then remember.
 
     A record that cannot be read, or that does not belong to its case as followed so far,
-    is dead-lettered beside its topic and the reactor moves on. One the step fails on, for
-    whatever reason, is dead-lettered too, and the case (or the key records were filed
-    under) is quarantined: its later records are dead-lettered naming that first failure,
-    never answered from a memory that missed an event. What it remembers is written only
-    once the commands are stored, so a redelivered record is answered again, with the same
-    command ids.
+    is dead-lettered beside its topic and the reactor moves on. One whose signature is not
+    believed, or one the step fails on, for whatever reason, is dead-lettered too, and the
+    case (or the key records were filed under) is quarantined: its later records are
+    dead-lettered naming that first failure, never answered from a memory that missed an
+    event. What it remembers is written only once the commands are stored, so a redelivered
+    record is answered again, with the same command ids.
     """
 
     def __init__(
@@ -108,7 +109,11 @@ class ReactorBody:
         case_id = env.case_id
         key = record.key if self.by_filed_key else case_id.encode()
         stored = self.memory.get(key) if self.memory is not None else None
-        verdict = judge(self.step, key.decode(errors="replace"), stored, env, payload)
+        disbelief = await self._disbelief(record, env)
+        if disbelief is not None:
+            verdict = Verdict(parked=f"not believed: {disbelief}", quarantine=True)
+        else:
+            verdict = judge(self.step, key.decode(errors="replace"), stored, env, payload)
         if verdict.answer is None:
             quarantined = verdict.quarantine and self.memory is not None
             await self._park(record, verdict.parked, case_id, quarantined=quarantined)
@@ -137,6 +142,23 @@ class ReactorBody:
                 self.memory.pop(key, None)
             else:
                 self.memory[key] = answer.memory
+
+    async def _disbelief(self, record: Record, env: Envelope) -> str | None:
+        """Why the event must not be believed, or None; a passed-on record is judged as signed.
+
+        A second pass reads records the first one believed and passed on, at places of its
+        own topic, so only a signature can vouch for them there.
+        """
+        where = (record.topic, record.partition, -1 if self.by_filed_key else record.offset)
+        while True:
+            try:
+                return await asyncio.to_thread(self.worker.trust.judge, env, *where)
+            except Exception as exc:
+                if not broker_fault(exc):
+                    raise
+                # The keys could not be read: the record waits, it is neither believed nor parked.
+                log.warning("reaction.keys_unreadable", reactor=self.name, error=reason_of(exc))
+                await asyncio.sleep(1.0)
 
     async def _park(
         self, record: Record, why: str, case_id: str | None = None, *, quarantined: bool = False

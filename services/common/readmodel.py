@@ -1,7 +1,8 @@
 """A service's SQLite read model: cases, events and consumed offsets, in one transaction.
 
 An event that follows its case's chain but cannot be applied leaves nothing behind and
-quarantines its case (`quarantine.py`); every record, applied or not, moves the offset on.
+quarantines its case (`quarantine.py`), as does one whose signature is not believed; every
+record, applied or not, moves the offset on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from services.common.readschema import SCHEMA, DeadLetter, Record
 S = TypeVar("S", bound=BaseModel)
 Hook = Callable[[sqlite3.Connection, Envelope, EventPayload, BaseModel], None]
 ForeignHook = Callable[[sqlite3.Connection, Envelope, EventPayload], None]
+# Given an event and where it was read: why it must not be believed, or None.
+Admit = Callable[[Envelope, str, int, int], str | None]
 
 
 class ReadModel(Generic[S]):
@@ -55,6 +58,7 @@ class ReadModel(Generic[S]):
         self._reader.row_factory = sqlite3.Row
         self.duplicates = 0
         self._careful = False
+        self._admit: Admit | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -68,13 +72,17 @@ class ReadModel(Generic[S]):
         rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets").fetchall()
         return {(t, p): o for t, p, o in rows}
 
-    def apply_batch(self, records: Sequence[Record]) -> list[DeadLetter]:
+    def apply_batch(
+        self, records: Sequence[Record], admit: Admit | None = None
+    ) -> list[DeadLetter]:
         """Apply records inside an open transaction; the caller commits or rolls back.
 
         A batch goes straight through; only one with an event that cannot be applied is
         applied again from its start, each event on a savepoint, to set that case aside.
+        `admit` judges each event's signature; without it every sound event is believed.
         """
         self._lock.acquire()
+        self._admit = admit
         before = self.duplicates
         try:
             return self._applied(records, careful=False)
@@ -168,11 +176,18 @@ class ReadModel(Generic[S]):
             sound = chain_hash(raw) == raw.get("hash")
         except Exception as exc:  # whatever the bytes are, the projection goes on
             return DeadLetter(rec, f"unreadable record: {_short(exc)}")
-        return (
-            env
-            if sound
-            else DeadLetter(rec, "hash does not match the record's content", env.case_id)
+        if not sound:
+            return DeadLetter(rec, "hash does not match the record's content", env.case_id)
+        problem = self._admit(env, rec.topic, rec.partition, rec.offset) if self._admit else None
+        if problem is None:
+            return env
+        reason = f"not believed: {problem}"
+        self._db.execute(
+            'INSERT OR IGNORE INTO quarantined (case_id, reason, topic, partition, "offset")'
+            " VALUES (?, ?, ?, ?, ?)",
+            (env.case_id, reason, rec.topic, rec.partition, rec.offset),
         )
+        return DeadLetter(rec, reason, env.case_id, quarantined=True)
 
     def _seen(self, table: str, env: Envelope, rec: Record) -> DeadLetter | bool:
         """Whether the event was applied before (a repeat, counted); a dead letter when its id

@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     jwt_secret: str = DEFAULT_SECRET
     master_key: str = DEFAULT_SECRET
     token_ttl_hours: int = 12
+    # Outside development: the Ed25519 private key (PEM) this service signs its events with.
+    signing_key_file: Path | None = None
+    # In development, which key derived from the master secret signs: a rotation adds one.
+    signing_key_version: int = Field(default=1, ge=1, le=1000)
+    # The service keys readers believe, `key_id` or `key_id=public_key`, comma-separated;
+    # empty believes every key published (refused in production).
+    pinned_keys: str = Field(default="", max_length=20_000)
+    # The audit service's public key (base64) that signed checkpoints are checked with.
+    audit_public_key: str | None = None
     # How long a command may take to be stored and decided before its caller hears 503.
     reply_timeout_s: float = Field(default=4.0, gt=0.0, le=300.0)
     timer_interval_s: float = 30.0

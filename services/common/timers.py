@@ -11,7 +11,7 @@ from typing import Any
 from contracts.commands import CommandEnvelope
 from services.common.decider import CaseKind, Head
 from services.common.ids import timer_command_id
-from services.common.isolation import reason_of
+from services.common.isolation import UNREADABLE, reason_of
 from services.common.reactions import system_actor
 
 
@@ -78,6 +78,8 @@ def _mark(stored: Any) -> str:
 def _due(
     stream_kind: CaseKind[Any], case_id: str, stored: Any, now: datetime
 ) -> list[CommandEnvelope]:
+    if isinstance(stored, dict) and UNREADABLE in stored:
+        raise ValueError(f"the head is kept as unreadable: {stored[UNREADABLE]}")
     head = Head.model_validate(stored)
     if head.state is None:
         return []

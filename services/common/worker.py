@@ -15,14 +15,16 @@ from aiokafka.errors import KafkaError
 from faust.types import TP
 from pydantic import BaseModel
 
+from contracts.catalog import STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope, now_utc
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
-from services.common.isolation import reason_of
-from services.common.partitions import UNREADABLE, Claim, Fenced, Partitions
+from services.common.isolation import UNREADABLE, reason_of
+from services.common.keys import Trust, signer_for
+from services.common.partitions import Claim, Fenced, Partitions
 from services.common.producer import WorkerProducer
 from services.common.settings import Settings
 from services.common.timers import Stalled, sweep
@@ -81,7 +83,10 @@ class DeciderWorker(Generic[S]):
             writer=f"{self.app.conf.id}-{kind.stream}-decider",
             events_topic=self.events_topic,
             heads_topic=heads_topic,
+            signer=signer_for(settings, STREAMS[kind.stream].service),
         )
+        # What the worker's reactors believe of the events they read.
+        self.trust = Trust(settings)
         self._settling: asyncio.Task[None] | None = None
         self.app.on_partitions_assigned.connect(self._assigned)
         self.app.on_before_shutdown.connect(self._shutdown)

@@ -88,11 +88,17 @@ def chosen_moment(timeline: list[dict[str, Any]], at: int | None) -> tuple[int, 
 
 
 def chain_badge(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The chain badge from the audit service's verdict; the first finding names where it broke."""
+    """The chain badge from the audit service's verdict: where it first broke, what it relied on.
+
+    The verdict is the one the CLI gives, signatures and the checkpoint included.
+    """
     if verdict is None:
         return None
+    keys = ", ".join((verdict.get("keys") or {}).get("relied_on") or []) or "—"
+    point = verdict.get("checkpoint") or {}
+    relied = {"keys": keys, "checkpoint": point.get("position") or "—"}
     if verdict.get("clean"):
-        return {"ok": True, "count": verdict.get("events", 0)}
+        return {"ok": True, "count": verdict.get("events", 0), **relied}
     first = (verdict.get("findings") or [{}])[0]
     where = "/".join(str(first.get(k, "?")) for k in ("topic", "partition", "offset"))
     return {
@@ -100,6 +106,7 @@ def chain_badge(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
         "what": str(first.get("kind", "")).replace("_", " "),
         "position": where,
         "count": verdict.get("events", 0),
+        **relied,
     }
 
 

@@ -382,8 +382,13 @@ LABELS: dict[str, tuple[str, str]] = {
         "The hash chain cannot be checked just now; refresh shortly.",
     ),
     "audit.chain_note": (
-        "由审计服务按账本原始记录逐条核对哈希、版本和格式。",
-        "Checked by the audit service against the ledger's own records: hashes, versions, formats.",
+        "由审计服务按账本原始记录逐条核对哈希、版本、格式和签名。",
+        "Checked by the audit service against the ledger's own records: hashes, versions, formats,"
+        " signatures.",
+    ),
+    "audit.chain_relied": (
+        "依据的签名密钥：{keys}；签名检查点：{checkpoint}。",
+        "Relied on the signing keys {keys} and the signed checkpoint {checkpoint}.",
     ),
     "audit.unavailable": (
         "审计服务暂时无法连接，请稍后再试。",

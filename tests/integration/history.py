@@ -16,9 +16,11 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from contracts.catalog import SERVICES, service_of
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope
 from services.common.decider import CaseKind, Head, process
+from services.common.keys import publish_key, signer_for
 from services.common.settings import Settings
 from services.intake.service import KIND as GRIEVANCE
 
@@ -128,9 +130,17 @@ def generate(target: int, seed: int = 6) -> Iterator[tuple[str, list[Envelope]]]
         yield case_id, events
 
 
+def signed(settings: Settings, env: Envelope) -> Envelope:
+    """The event as its service's decider signs it."""
+    return signer_for(settings, service_of(env.case_id).name).seal(env)
+
+
 def write(settings: Settings, cases: Iterator[tuple[str, list[Envelope]]]) -> Generated:
-    """Produce every event onto its stream's events topic, keyed by case id."""
+    """Produce every event, signed as its decider would, onto its stream's events topic."""
     out = Generated()
+    signers = {s: signer_for(settings, s) for s in SERVICES if SERVICES[s].kinds}
+    for signer in signers.values():
+        publish_key(settings, signer)
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
@@ -140,6 +150,7 @@ def write(settings: Settings, cases: Iterator[tuple[str, list[Envelope]]]) -> Ge
     )
     try:
         for case_id, events in cases:
+            events = [signers[service_of(case_id).name].seal(e) for e in events]
             out.events[case_id] = events
             for env in events:
                 producer.send(

@@ -167,4 +167,12 @@ def test_verify_all_is_clean_then_finds_every_kind_of_tampering(world: World) ->
     # The emptied and rewritten partition no longer has the tree its signed head vouched for.
     heads = [line for line in lines if line.startswith("tree-head ")]
     assert len(heads) == 1 and f"{topic}/{victim_partition}@" in heads[0], found.stdout[-3000:]
-    assert "7 finding(s)" in found.stdout
+    # Whoever rewrote the log could not sign: every event appended unsigned is named too.
+    unsigned = [
+        line for line in lines if line.startswith("signature ") and "carries no signature" in line
+    ]
+    rewritten_lines = [line for line in unsigned if line.startswith(f"signature {rewritten} ")]
+    assert len(rewritten_lines) == len(new_history)
+    for case_id in (gap_case, schema_case, orphan):
+        assert len([line for line in unsigned if f" {case_id} " in line]) == 1, case_id
+    assert f"{7 + len(new_history) + 3} finding(s)" in found.stdout

@@ -20,6 +20,7 @@ from contracts.envelope import Actor, seal_envelope
 from services.common.calendar import local_date
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import DUE, GRIEVANCE, Stack, warm_up
+from tests.integration.history import signed
 from tests.integration.polling import consistently, eventually
 from tests.integration.reading import ok
 
@@ -337,7 +338,9 @@ def test_an_escalation_due_on_the_calendar_s_last_day_already_logged_stops_nothi
     )
     producer = KafkaProducer(bootstrap_servers=bstack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     producer.send(
-        f"{bstack.prefix}grievance.events", key=gid.encode(), value=escalated.to_bytes()
+        f"{bstack.prefix}grievance.events",
+        key=gid.encode(),
+        value=signed(bstack.settings, escalated).to_bytes(),
     ).get(timeout=10)
     producer.close()
     fup = followup_id_for(str(escalated.event_id), "progress")

@@ -17,6 +17,7 @@ from contracts.envelope import Actor, seal_envelope
 from services.common.calendar import OFFICIAL, local_date
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
+from tests.integration.history import signed
 from tests.integration.polling import consistently, eventually
 from tests.integration.reading import ok, read_topic
 
@@ -339,7 +340,9 @@ def test_an_event_of_a_case_that_never_existed_is_dead_lettered_and_the_rest_flo
         event_id=uuid.uuid4(),
     )
     producer = KafkaProducer(bootstrap_servers=fstack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
-    sent = producer.send(topic, key=ghost.encode(), value=forged.to_bytes()).get(timeout=10)
+    sent = producer.send(
+        topic, key=ghost.encode(), value=signed(fstack.settings, forged).to_bytes()
+    ).get(timeout=10)
     junk = producer.send(topic, key=b"GRV-JUNK00000001", value=b"{not json").get(timeout=10)
     producer.close()
 

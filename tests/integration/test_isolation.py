@@ -28,11 +28,12 @@ from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
 from services.common.calendar import local_date
 from services.common.ids import new_case_id
+from services.common.keys import signer_for
 from services.followup.app import create_worker
 from services.followup.policies import followup_id_for
 from services.intake.service import KIND as GRIEVANCE_KIND
 from tests.integration.conftest import Stack
-from tests.integration.history import SEALED, Step, decide_case, write
+from tests.integration.history import SEALED, Step, decide_case, signed, write
 from tests.integration.polling import eventually
 from tests.integration.reading import ok, read_topic
 
@@ -130,7 +131,9 @@ def poison_memories(stack: Stack, memory_case: str) -> None:
     worker = create_worker(stack.settings)
     worker.declare_changelogs()
     sources = worker.app.tables["followup-grievance-sources"].changelog_topic.get_topic_name()
-    head = json.dumps({"version": "three", "hash": "0" * 64}).encode()
+    # Signed by the service, as an older release could have written it: believed, unreadable.
+    unreadable = {"version": "three", "hash": "0" * 64}
+    head = json.dumps(signer_for(stack.settings, "followup").seal_head(unreadable)).encode()
     send(stack, worker.partitions.heads_topic, BAD_HEAD, head)
     send(stack, sources, memory_case, KEPT_BY_AN_OLDER_RELEASE)
 
@@ -191,7 +194,10 @@ def poison_records(w: World, opened: Envelope) -> None:
     # An event the read model cannot apply, though it follows the chain.
     unreadable = after(opened, "followup.progress_noted", {"progress": "no note"})
     w.quarantined_at = send(
-        w.stack, w.topic("followup.events"), opened.case_id, unreadable.to_bytes()
+        w.stack,
+        w.topic("followup.events"),
+        opened.case_id,
+        signed(w.stack.settings, unreadable).to_bytes(),
     )
     # A command for the case whose head cannot be read, and one dated at the calendar's edge.
     for_head = command(BAD_HEAD, "note_progress", {"note": SEALED})

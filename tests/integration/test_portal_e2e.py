@@ -232,6 +232,8 @@ def test_auditor_slides_back_to_before_the_resolution(
     page.click("button.primary")
     page.wait_for_url(f"**/audit/{case['id']}")
     assert "哈希链完整（4 条记录）" in page.inner_text("#chain")
+    # The badge says whose keys its verdict relied on, as the command line does.
+    assert "依据的签名密钥：intake:" in page.inner_text("#chain-relied")
     status = page.locator("section.replay [data-replay-status]")
     assert status.get_attribute("data-replay-status") == "closed"
 

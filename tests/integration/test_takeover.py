@@ -18,6 +18,7 @@ import pytest
 
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
+from services.common.keys import signer_for
 from services.common.partitions import Fenced, Partitions
 from services.intake.service import KIND
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
@@ -168,6 +169,7 @@ def test_a_fenced_writer_lands_nothing(pair: Stack) -> None:
             writer=f"{pair.prefix}fence-test",
             events_topic=f"{pair.prefix}grievance.events",
             heads_topic=heads_topic,
+            signer=signer_for(pair.settings, "intake"),
         )
 
     async def run() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from bench.intake import reply_times
 from bench.loadgen import HttpError, open_loop, parse_head
 from bench.profile import fold, own_share, waiting_share
 from bench.report import plain, render
+from bench.signatures import measure as signatures_measure
 from bench.stats import Step, at_least, at_most, highest_sustained, percentile, rate_steps
 
 
@@ -151,6 +152,14 @@ def results() -> dict[str, Any]:
             "cli_import_ms": 500.0,
         },
         "memory": {"intake-api": {"peak_mb": 90.0, "now_mb": 80.0}},
+        "signing": {
+            "events": 5000,
+            "hash_us": 10.0,
+            "sign_us": 60.0,
+            "verify_us": 120.0,
+            "sign_vs_hash": 6.0,
+            "verify_vs_hash": 12.0,
+        },
         "goals": [
             at_least("append vs raw aiokafka", 10, 50, "% of raw").as_dict(),
             at_most("peak RSS, heaviest (intake-api)", 90, 300, "MB").as_dict(),
@@ -166,6 +175,7 @@ def test_the_report_has_the_machine_every_scenario_and_the_verdicts() -> None:
     assert "| taizhang | 40 | 40 | 1.0 | 80.0 | 80.0 | 160 / 160 | no |" in text
     for heading in ("## 1. Intake", "## 2. Append", "## 3. Replay", "## 4. One case", "## 5."):
         assert heading in text
+    assert "| sign | 60.0 | 6.00 |" in text and "| check | 120.0 | 12.00 |" in text
     closing = text.split("## Closing note", 1)[1]
     assert "append vs raw aiokafka" in closing and "appends a whole batch" in closing
     assert "peak RSS" not in closing
@@ -225,3 +235,11 @@ def test_the_harness_imports_nothing_from_the_tests() -> None:
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n == "tests" or n.startswith("tests.") for n in names), path
+
+
+def test_signing_and_checking_are_timed_beside_hashing_alone() -> None:
+    measured = signatures_measure(50)
+    assert measured["events"] == 50
+    assert measured["hash_us"] > 0 and measured["sign_us"] > 0 and measured["verify_us"] > 0
+    ratio = measured["sign_us"] / measured["hash_us"]
+    assert abs(measured["sign_vs_hash"] - ratio) < 0.05 * ratio + 0.01

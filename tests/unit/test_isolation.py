@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from contracts import grievance as g
 from contracts.envelope import Envelope, seal_envelope
 from contracts.registry import REGISTRY, EventPayload
-from services.common.isolation import quarantine_mark, quarantined_since, reason_of
+from services.common.isolation import UNREADABLE, quarantine_mark, quarantined_since, reason_of
 from services.common.queries import case_view
 from services.common.reactions import NeverOpened, SourceCase, Stray, follow_chain
 from services.common.reactors import Answer, judge
@@ -122,6 +122,16 @@ def test_any_error_of_a_deadline_rule_or_a_head_sets_only_that_case_aside() -> N
         (OTHER, None, "ValidationError"),
         (GOOD, 1, "OverflowError"),
     ]
+
+
+def test_a_head_kept_as_unreadable_or_not_believed_sets_its_case_aside() -> None:
+    heads, later = overdue_heads()
+    refused = {UNREADABLE: "not believed: an unsigned head that no signed checkpoint saw"}
+    swept = sweep(KIND, [(OTHER.encode(), refused), heads[0]], later)
+    [stalled] = swept.failed
+    assert stalled.case_id == OTHER and stalled.version is None
+    assert "kept as unreadable: not believed" in stalled.reason
+    assert {c.case_id for c in swept.commands} == {GOOD}
 
 
 # --- reactors ---------------------------------------------------------------------------------

@@ -162,19 +162,34 @@ def test_the_slider_asks_for_the_moment_of_the_chosen_event() -> None:
 
 
 def test_the_chain_badge_names_the_first_finding_of_the_verdict() -> None:
-    assert chain_badge({"clean": True, "events": 3, "findings": []}) == {"ok": True, "count": 3}
+    clean = {
+        "clean": True,
+        "events": 3,
+        "findings": [],
+        "keys": {"believed": ["intake:0a1b", "intake:2c3d"], "relied_on": ["intake:2c3d"]},
+        "checkpoint": {"position": "audit.checkpoints/0@4"},
+    }
+    assert chain_badge(clean) == {
+        "ok": True,
+        "count": 3,
+        "keys": "intake:2c3d",
+        "checkpoint": "audit.checkpoints/0@4",
+    }
     broken = {
         "clean": False,
         "events": 3,
         "findings": [
             {"kind": "hash_mismatch", "topic": "grievance.events", "partition": 0, "offset": 12}
         ],
+        "checkpoint": None,
     }
     assert chain_badge(broken) == {
         "ok": False,
         "what": "hash mismatch",
         "position": "grievance.events/0/12",
         "count": 3,
+        "keys": "—",
+        "checkpoint": "—",
     }
     assert chain_badge(None) is None
 

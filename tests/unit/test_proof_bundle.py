@@ -218,8 +218,8 @@ def test_heads_are_checked_with_the_configured_public_key_where_no_signing_key_i
 ) -> None:
     production = Settings(environment="production", jwt_secret="j" * 32, master_key="m" * 32)
     public = treeheads.b64url(treeheads.raw_public(AUDIT.public_key()))
-    monkeypatch.setenv("TAIZHANG_AUDIT_PUBLIC_KEY", public)
+    monkeypatch.setenv("TAIZHANG_TREE_HEAD_PUBLIC_KEY", public)
     assert list(treeheads.audit_keys(production)) == [treeheads.key_id("audit", AUDIT.public_key())]
-    monkeypatch.setenv("TAIZHANG_AUDIT_PUBLIC_KEY", public[:-2])
-    with pytest.raises(treeheads.TreeHeadError, match="AUDIT_PUBLIC_KEY"):
+    monkeypatch.setenv("TAIZHANG_TREE_HEAD_PUBLIC_KEY", public[:-2])
+    with pytest.raises(treeheads.TreeHeadError, match="TREE_HEAD_PUBLIC_KEY"):
         treeheads.audit_keys(production)
