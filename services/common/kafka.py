@@ -16,6 +16,9 @@ from services.common.settings import Settings
 STREAMS = tuple(catalog.STREAMS)
 FOREVER = "-1"
 CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024
+REVOCATIONS = "access.revocations"
+# Longer than the longest lifetime a token may be issued with (a week).
+REVOCATIONS_RETENTION_MS = (7 * 24 + 1) * 3_600_000
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs: every stream's, then the audit checkpoints."""
+    """Return every topic the system needs: every stream's, the audit checkpoints, revocations."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
         *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
@@ -47,6 +50,11 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             settings.topic("audit.checkpoints"),
             {**keep_forever, "max.message.bytes": str(CHECKPOINT_MAX_BYTES)},
+        ),
+        # Revoked tokens: the latest word on each, kept while any token could still be used.
+        TopicSpec(
+            settings.topic(REVOCATIONS),
+            {"cleanup.policy": "compact,delete", "retention.ms": str(REVOCATIONS_RETENTION_MS)},
         ),
     ]
 

@@ -23,7 +23,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TAIZHANG_", extra="ignore", populate_by_name=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Fails closed: a deployment that says nothing is production.
+    environment: Literal["development", "test", "production"] = "production"
+    # Signing in as a demo user: development only, and only when asked for.
+    demo_sign_in: bool = False
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
@@ -34,7 +37,14 @@ class Settings(BaseSettings):
     units_file: Path = ROOT / "deploy" / "units.yaml"
     jwt_secret: str = DEFAULT_SECRET
     master_key: str = DEFAULT_SECRET
-    token_ttl_hours: int = 12
+    token_ttl_hours: int = Field(default=12, ge=1, le=24)
+    # No token is believed that was issued to live longer than this.
+    token_max_hours: int = Field(default=24, ge=1, le=24 * 7)
+    token_issuer: str = Field(default="taizhang", min_length=1, max_length=200)
+    # Who a token is for: the ledger's APIs, and not some other system sharing the secret.
+    token_audience: str = Field(default="taizhang-api", min_length=1, max_length=200)
+    # The version of the token and command signing keys: raise it to rotate them.
+    key_version: int = Field(default=1, ge=1, le=1000)
     # How long a command may take to be stored and decided before its caller hears 503.
     reply_timeout_s: float = Field(default=4.0, gt=0.0, le=300.0)
     timer_interval_s: float = 30.0
@@ -59,15 +69,21 @@ class Settings(BaseSettings):
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and DEFAULT_SECRET in (
-            self.jwt_secret,
-            self.master_key,
-        ):
+    def _fail_closed(self) -> Settings:
+        if self.environment == "development":
+            return self
+        if DEFAULT_SECRET in (self.jwt_secret, self.master_key):
             raise ValueError(
                 "TAIZHANG_JWT_SECRET and TAIZHANG_MASTER_KEY must be set outside development"
             )
+        if self.demo_sign_in:
+            raise ValueError("TAIZHANG_DEMO_SIGN_IN is for development only")
         return self
+
+    @property
+    def demo_sign_in_allowed(self) -> bool:
+        """Whether people may sign in as a demo user: asked for, in development."""
+        return self.demo_sign_in and self.environment == "development"
 
     def topic(self, name: str) -> str:
         """Return a topic name with this deployment's prefix."""

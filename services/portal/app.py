@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common import logging as logs
 from services.common.limits import LimitsMiddleware
+from services.common.revocations import Revocations
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal import audit, dashboard, democracy, followups, grievances, mediation, session
@@ -26,17 +27,21 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         api = Api.from_settings(settings)
+        revocations = Revocations(settings)
+        await revocations.start()
         app.state.portal = Portal(
             settings=settings,
             api=api,
             units=load_units(settings.units_file),
             demo_users=session.load_demo_users(settings),
+            revocations=revocations,
         )
         log.info("portal.started", services=api.urls)
         try:
             yield
         finally:
             await api.close()
+            await revocations.stop()
 
     app = FastAPI(title="Taizhang portal", version="1", lifespan=lifespan, docs_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from contracts.envelope import Actor, now_utc
-from services.common.auth import TokenError, read_token
+from services.common.auth import TokenError, read_claims
 from services.common.calendar import local_date
+from services.common.revocations import Revocations
 from services.common.settings import Settings
 from services.common.units import Units
 from services.portal.client import Api, ApiError
@@ -76,6 +77,8 @@ class Portal:
     api: Api
     units: Units
     demo_users: list[dict[str, str]]
+    # What is revoked, followed from the broker; None where the portal runs without one.
+    revocations: Revocations | None = None
 
 
 @dataclass
@@ -159,9 +162,11 @@ def page(request: Request) -> Page:
     actor = None
     if token:
         try:
-            actor = read_token(ctx.settings, token)
+            claims = read_claims(ctx.settings, token)
         except TokenError:
-            actor = None
+            claims = None
+        if claims is not None and not (ctx.revocations and ctx.revocations.refused(claims)):
+            actor = claims.actor
     return Page(request=request, portal=ctx, words=words, actor=actor, token=token)
 
 

@@ -242,8 +242,11 @@ def test_malformed_json_and_oversize_bodies(rep: httpx.Client) -> None:
 def test_health_and_metrics(stack: Stack) -> None:
     health = httpx.get(f"{stack.url('intake')}/health").json()
     assert health["broker"] is True and health["lag"] == 0
-    metrics = httpx.get(f"{stack.url('intake')}/metrics").text
-    assert "taizhang_commands_total" in metrics
+    assert httpx.get(f"{stack.url('intake')}/metrics").status_code == 401
+    with stack.client("intake") as rep:
+        assert rep.get("/metrics").status_code == 403
+    with stack.client("intake", user="auditor", role="auditor", unit="demo") as auditor:
+        assert "taizhang_commands_total" in auditor.get("/metrics").text
 
 
 def test_stats_count_a_units_grievances_in_a_period(stack: Stack) -> None:

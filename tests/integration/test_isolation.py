@@ -40,6 +40,7 @@ pytestmark = pytest.mark.integration
 
 UNIT = "demo/co/p05"
 OFFICER = {"user": "fup-p05", "role": "followup_officer", "unit": UNIT}
+AUDITOR = {"user": "auditor", "role": "auditor", "unit": "demo"}
 RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": "现场解决"})
 BAD_HEAD = "FUP-POISONHEAD0001"
 KEPT_BY_AN_OLDER_RELEASE = b'"kept by an older release"'
@@ -353,8 +354,8 @@ def test_every_parked_record_is_named_in_one_log_line_and_counted_in_metrics(wor
 
     def counts() -> tuple[dict[str, int], dict[str, int], str]:
         on_topics = {t: len(read_topic(world.stack, t)) for t in dlqs}
-        with world.stack.client("followup", **OFFICER) as officer:
-            exposed = officer.get("/metrics").text
+        with world.stack.client("followup", **AUDITOR) as auditor:
+            exposed = auditor.get("/metrics").text
         gauges = re.finditer(r'taizhang_dead_letters\{topic="([^"]+)"\} (\S+)', exposed)
         counted = {m[1]: int(float(m[2])) for m in gauges if m[1] in dlqs}
         return on_topics, counted, exposed

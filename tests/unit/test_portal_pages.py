@@ -35,7 +35,7 @@ async def _client(settings: Settings) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def portal() -> AsyncIterator[httpx.AsyncClient]:
-    client = await _client(Settings(environment="development"))
+    client = await _client(Settings(environment="development", demo_sign_in=True))
     async with client:
         yield client
 
