@@ -26,12 +26,12 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
+from services.common.views import PERSONAL_ROLES, SEALED
 from services.intake.domain import CASE_PREFIX, Grievance, Status, statistics
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
 stats_router = APIRouter(tags=["statistics"])
-PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
-SEALED = "[sealed]"
+PERSONAL_DATA_ROLES = PERSONAL_ROLES["grievance"]
 
 
 class Complainant(Body):

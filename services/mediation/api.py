@@ -12,7 +12,6 @@ from contracts import dispute as d
 from contracts.envelope import Actor, now_utc
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
-from services.common.auth import can_see
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Transition
 from services.common.calendar import local_date
@@ -27,6 +26,7 @@ from services.common.queries import (
     row_to_read,
     sealing_key,
 )
+from services.common.views import PERSONAL_ROLES, SEALED, confided
 from services.mediation.bodies import (
     AcceptBody,
     AgreementBody,
@@ -42,7 +42,6 @@ from services.mediation.bodies import (
 from services.mediation.domain import CASE_PREFIX, Status
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])
-SEALED = "[sealed]"
 EXISTENCE_FIELDS = (
     "case_id",
     "unit",
@@ -196,15 +195,11 @@ command_routes(
 
 def _confidant(actor: Actor, row: Any, state: dict[str, Any]) -> bool:
     """Whether the caller may see the dispute's content: mediation is confidential."""
-    if actor.role == "auditor":
-        return True
-    if actor.role == "union_chair" and can_see(actor, row["unit"]):
-        return True
-    return actor.role == "mediator" and state.get("mediator") == actor.user_id
+    return confided(actor, row["unit"], state)
 
 
 def _opens_personal_data(actor: Actor) -> bool:
-    return actor.role in ("union_chair", "mediator")
+    return actor.role in PERSONAL_ROLES["dispute"]
 
 
 def _days_left(deadline: str | None) -> int | None:
