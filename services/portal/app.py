@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -16,6 +16,7 @@ from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal import audit, dashboard, democracy, followups, grievances, mediation, session
 from services.portal.client import Api
+from services.portal.guard import FormRefused, check_form
 from services.portal.web import HERE, Portal, SignInNeeded, page
 
 log = logs.get(__name__)
@@ -43,7 +44,17 @@ def create_app(settings: Settings) -> FastAPI:
             await api.close()
             await revocations.stop()
 
-    app = FastAPI(title="Taizhang portal", version="1", lifespan=lifespan, docs_url=None)
+    async def forms(request: Request) -> None:
+        await check_form(request, settings)
+
+    # Every route: a form is refused before any is read if it is not this site's.
+    app = FastAPI(
+        title="Taizhang portal",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        dependencies=[Depends(forms)],
+    )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     # A form is read whole before it is parsed: its size is bounded like any service's body.
     app.add_middleware(
@@ -55,6 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(SignInNeeded)
     async def _sign_in(_: Request, __: SignInNeeded) -> Response:
         return RedirectResponse("/signin", status_code=303)
+
+    @app.exception_handler(FormRefused)
+    async def _refused(request: Request, exc: FormRefused) -> Response:
+        log.warning("portal.form_refused", path=request.url.path, reason=str(exc))
+        current = page(request)
+        error = {"message": current.words("error.form"), "detail": ""}
+        return current.render("problem.html", status=403, error=error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -105,7 +105,7 @@ async def signout(page: AnyPage) -> Response:
     """Revoke the session's token for every service, and forget it."""
     if page.actor is not None:
         try:
-            await page.post("intake", "/tokens/revoke", {})
+            await page.api.sign_out(page.token)
         except ApiError as exc:
             # The cookie goes anyway; the token lapses at its expiry if it could not be revoked.
             log.warning("portal.signout_not_revoked", status=exc.status)
