@@ -14,6 +14,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 from contracts.commands import CommandEnvelope, Reply
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common import signing
 from services.common.settings import Settings
 
 log = logs.get(__name__)
@@ -192,6 +193,7 @@ class CommandBus:
                     self.commands_topic,
                     key=meta.case_id.encode(),
                     value=meta.model_dump_json().encode(),
+                    headers=signing.headers(self.settings, meta),
                 ),
                 deadline - loop.time(),
             )

@@ -19,6 +19,7 @@ from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope, now_utc
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common import signing
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
 from services.common.isolation import reason_of
@@ -114,6 +115,7 @@ class DeciderWorker(Generic[S]):
                         e.message.topic,
                         e.message.partition,
                         e.message.offset,
+                        signature=signing.header_of(e.message.headers),
                     )
                     for e in events
                 ]
@@ -237,13 +239,14 @@ class DeciderWorker(Generic[S]):
         return replies
 
     async def _command(self, record: Record) -> CommandEnvelope | None:
-        """Read a command record; dead-letter it if it is unreadable or not this stream's."""
+        """Read a command record; dead-letter it if unreadable, not this stream's or unsigned."""
         try:
             meta = CommandEnvelope.model_validate_json(record.value)
             if not self.kind.owns(meta.case_id):
                 raise ValueError(
                     f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
                 )
+            signing.verify(self.settings, meta, record.signature)
         except Exception as exc:  # whatever it holds, one record must not stop the others
             await dead_letter(self.sender, record, reason_of(exc))
             return None

@@ -26,6 +26,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
+from services.common import signing
 from services.common.calendar import local_date
 from services.common.ids import new_case_id
 from services.followup.app import create_worker
@@ -117,10 +118,12 @@ def command(case_id: str, command_type: str, payload: dict[str, Any]) -> Command
     )
 
 
-def send(stack: Stack, topic: str, key: str, value: bytes) -> tuple[int, int]:
+def send(
+    stack: Stack, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+) -> tuple[int, int]:
     producer = KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     try:
-        sent = producer.send(topic, key=key.encode(), value=value).get(timeout=10)
+        sent = producer.send(topic, key=key.encode(), value=value, headers=headers).get(timeout=10)
         return sent.partition, sent.offset
     finally:
         producer.close()
@@ -200,7 +203,10 @@ def poison_records(w: World, opened: Envelope) -> None:
     reminder = {"kind": "limitation_reminder", "unit": UNIT, "limitation_date": "0001-01-05"}
     tripping = command(new_case_id("FUP", str(uuid.uuid4())), "schedule", {**reminder, **source})
     for meta in (for_head, tripping):
-        send(w.stack, w.topic("followup.commands"), meta.case_id, meta.model_dump_json().encode())
+        # Signed as the ledger signs them: what trips them is what they say, not who sent them.
+        signed = signing.headers(w.stack.settings, meta)
+        value = meta.model_dump_json().encode()
+        send(w.stack, w.topic("followup.commands"), meta.case_id, value, signed)
     w.head_command, w.rule_command = for_head.command_id, tripping.command_id
     # An escalation due on the last day of the calendar, the date that stopped the worker.
     overflow_id, overflow = grievance()
