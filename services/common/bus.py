@@ -106,6 +106,7 @@ class CommandBus:
         """Listen to every replies partition from its current end, and watch the broker."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka_kit.secured_async(self.settings),
             group_id=None,
             enable_auto_commit=False,
             client_id="taizhang-replies",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.helpers import create_ssl_context
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
@@ -59,12 +61,57 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def secured(settings: Settings) -> dict[str, Any]:
+    """The options that connect a blocking client as this deployment's user, over TLS."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_ca_file is not None:
+        options["ssl_cafile"] = str(settings.kafka_ca_file)
+    if settings.kafka_security_protocol == "SASL_SSL":
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_username,
+            "sasl_plain_password": settings.kafka_password,
+        }
+    return options
+
+
+def secured_async(settings: Settings) -> dict[str, Any]:
+    """The same options for an asyncio client, which takes the TLS settings as a context."""
+    options = secured(settings)
+    if options:
+        cafile = options.pop("ssl_cafile", None)
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    return options
+
+
+def stream_credentials(settings: Settings) -> Any:
+    """The stream processor's credentials for the broker, or None in plaintext."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    context = create_ssl_context(
+        cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file else None
+    )
+    if settings.kafka_security_protocol == "SSL":
+        return SSLCredentials(context)
+    return SASLCredentials(
+        username=settings.kafka_username,
+        password=settings.kafka_password,
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
 def admin(settings: Settings) -> KafkaAdminClient:
     """Open an admin client to the configured cluster."""
     return KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="taizhang-admin",
         request_timeout_ms=15_000,
+        **secured(settings),
     )
 
 
@@ -120,6 +167,7 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
         "linger_ms": 1,
         "request_timeout_ms": 15_000,
         "client_id": "taizhang",
+        **secured_async(settings),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -135,7 +183,9 @@ def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="taizhang-metadata"
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="taizhang-metadata",
+        **secured(settings),
     )
     try:
         return {t: sorted(consumer.partitions_for_topic(t) or ()) for t in topics}
@@ -183,6 +233,7 @@ def dead_letter_counts(settings: Settings) -> dict[str, int]:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="taizhang-metrics",
         request_timeout_ms=15_000,
+        **secured(settings),
     )
     try:
         topics = sorted(

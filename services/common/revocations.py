@@ -85,6 +85,7 @@ class Revocations:
         parts = await kafka_kit.assignable(self.settings, [self.topic])
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka_kit.secured_async(self.settings),
             group_id=None,
             enable_auto_commit=False,
             client_id="taizhang-revocations",

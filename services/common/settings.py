@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    # How the clients reach the broker: PLAINTEXT on one machine, SASL_SSL on a cluster.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = ""
+    # The certificate authority the broker's certificate is checked against.
+    kafka_ca_file: Path | None = None
     topic_prefix: str = ""
     partitions: int = Field(default=6, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=5)

@@ -53,6 +53,7 @@ class DeciderWorker(Generic[S]):
         self.app = faust.App(
             f"{settings.topic_prefix}taizhang-{name}",
             broker=brokers,
+            broker_credentials=kafka_kit.stream_credentials(settings),
             store="memory://",
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
