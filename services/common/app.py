@@ -80,6 +80,7 @@ def build_app(
     app.state.settings = settings
     app.add_middleware(
         LimitsMiddleware,
+        settings=settings,
         max_body=settings.max_body_bytes,
         per_minute=settings.rate_limit_per_minute,
     )

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # How long ago a command may say it happened: a grievance logged late, say.
     max_backdate_days: int = Field(default=3 * 365, ge=1, le=36500)
-    rate_limit_per_minute: int = 6000
+    rate_limit_per_minute: int = Field(default=6000, ge=1, le=10**9)
     log_level: str = "INFO"
     # Where the web portal finds each service's HTTP API.
     intake_url: str = _local("intake")

@@ -17,7 +17,7 @@ from services.common.units import load_units
 from services.portal import audit, dashboard, democracy, followups, grievances, mediation, session
 from services.portal.client import Api
 from services.portal.guard import FormRefused, check_form
-from services.portal.web import HERE, Portal, SignInNeeded, page
+from services.portal.web import HERE, SESSION_COOKIE, Portal, SignInNeeded, page
 
 log = logs.get(__name__)
 
@@ -59,8 +59,10 @@ def create_app(settings: Settings) -> FastAPI:
     # A form is read whole before it is parsed: its size is bounded like any service's body.
     app.add_middleware(
         LimitsMiddleware,
+        settings=settings,
         max_body=settings.max_body_bytes,
         per_minute=settings.rate_limit_per_minute,
+        cookie=SESSION_COOKIE,
     )
 
     @app.exception_handler(SignInNeeded)

@@ -22,7 +22,6 @@ from rich.console import Console
 
 from services.cli.demo import load_suggestions_demo
 from services.common.settings import ROOT
-from services.portal.guard import CSRF_COOKIE, form_token
 from tests.integration.conftest import Stack, warm_up
 from tests.integration.polling import eventually
 
@@ -93,12 +92,6 @@ def browser(pstack: Stack) -> Iterator[Browser]:
 def case(pstack: Stack) -> dict[str, str]:
     """What the steps of the story hand on to each other."""
     return {}
-
-
-def csrf(stack: Stack, client: httpx.Client) -> str:
-    """The token the portal's pages put in this client's forms (visiting a page for its cookie)."""
-    client.get("/signin")
-    return form_token(stack.settings, client.cookies[CSRF_COOKIE])
 
 
 def signed_in(browser: Browser, stack: Stack, user: str, viewport: ViewportSize) -> Page:
@@ -341,7 +334,7 @@ def test_a_rep_of_another_unit_cannot_see_the_case(
 def test_portal_never_signs_in_without_a_demo_user(pstack: Stack) -> None:
     with httpx.Client(base_url=pstack.url("portal"), follow_redirects=False) as client:
         assert client.get("/grievances").headers["location"] == "/signin"
-        unknown = client.post("/signin", data={"user": "nobody", "csrf": csrf(pstack, client)})
+        unknown = client.post("/signin", data={"user": "nobody", "csrf": pstack.csrf(client)})
         assert unknown.status_code == 303 and "tz_session" not in unknown.cookies
     with httpx.Client(
         base_url=pstack.url("portal"), follow_redirects=False, cookies={"tz_session": "forged"}
@@ -357,7 +350,7 @@ def test_an_address_or_a_form_no_service_can_be_sent_is_refused_not_failed(pstac
         case = chair.get("/suggestions", params={"limit": 1}).json()["items"][0]["case_id"]
     session = {"tz_session": pstack.token(**CHAIR)}
     with httpx.Client(base_url=pstack.url("portal"), cookies=session) as client:
-        token = csrf(pstack, client)
+        token = pstack.csrf(client)
         odd = client.post("/suggestions/%11%C3%A9/vote", data={"vote": "for", "csrf": token})
         assert odd.status_code == 404, odd.text
         keyed = client.post(
@@ -373,10 +366,10 @@ def test_signing_out_revokes_the_token_for_every_service_and_an_admin_revokes_a_
     pstack: Stack,
 ) -> None:
     with httpx.Client(base_url=pstack.url("portal"), follow_redirects=False) as browser:
-        signed = browser.post("/signin", data={"user": "rep-p01", "csrf": csrf(pstack, browser)})
+        signed = browser.post("/signin", data={"user": "rep-p01", "csrf": pstack.csrf(browser)})
         token = signed.cookies["tz_session"]
         assert browser.get("/grievances").status_code == 200
-        out = browser.post("/signout", data={"csrf": csrf(pstack, browser)})
+        out = browser.post("/signout", data={"csrf": pstack.csrf(browser)})
         assert out.status_code == 303
     bearer = {"Authorization": f"Bearer {token}"}
     for service, path in (
