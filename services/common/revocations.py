@@ -23,7 +23,7 @@ from services.common.auth import Claims
 from services.common.settings import Settings
 
 log = logs.get(__name__)
-CATCH_UP_S = 15.0
+CATCH_UP_S = 30.0
 
 
 class Revocation(BaseModel):
