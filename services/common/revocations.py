@@ -13,7 +13,7 @@ import contextlib
 import time
 from typing import Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field
 
@@ -82,7 +82,7 @@ class Revocations:
 
     async def start(self) -> None:
         """Read every revocation there is, then follow the topic in the background."""
-        parts = await kafka_kit.assignable(self.settings, [self.topic])
+        parts = await self._partitions()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             **kafka_kit.secured_async(self.settings),
@@ -100,6 +100,17 @@ class Revocations:
             while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
                 await self._read(consumer)
         self._task = asyncio.create_task(self._follow(consumer), name="revocations")
+
+    async def _partitions(self) -> list[TopicPartition]:
+        """The topic's partitions, waited for a while: a topic just made shows none at first."""
+        deadline = time.monotonic() + CATCH_UP_S
+        while True:
+            try:
+                return await kafka_kit.assignable(self.settings, [self.topic])
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def stop(self) -> None:
         """Stop following the topic."""

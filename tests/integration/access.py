@@ -3,8 +3,9 @@
 Each row names a rule; a rule gives the status a role expects from a unit (`own`: the
 case's unit, `child`: the case lies in a child of the actor's unit, `other`: a sibling
 unit). Every route refuses a missing token, an expired one and one for another audience
-with 401, except those marked public. A rule of None checks only the tokens: the route
-changes a case, and who may change it is the deciders' and the stories' business.
+with 401, except those marked public. A command route declares who is refused; a cell
+where the role may change the case says None and is left to the stories, since asking it
+would change the case. A row of None checks only the tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Literal
 
 Scope = Literal["own", "child", "other"]
-Rule = Callable[[str, Scope], int]
+Rule = Callable[[str, Scope], int | None]
 Rows = dict[tuple[str, str], Rule | None]
 ROLES = (
     "worker_rep",
@@ -88,15 +89,38 @@ def admins(role: str, scope: Scope) -> int:
     return 204 if role == "admin" else 403
 
 
-def case_routes(prefix: str, read: Rule, history: Rule, verbs: tuple[str, ...]) -> Rows:
+def opens(role: str, scope: Scope) -> int | None:
+    """Opening a case in a unit: refused outside the actor's units and to those who only read."""
+    if role in ("auditor", "admin") or scope == "other":
+        return 403
+    return None
+
+
+def changes(role: str, scope: Scope) -> int | None:
+    """A command on a case: not found outside the actor's units, refused to those who read."""
+    if role == "auditor" or (role == "admin" and scope != "other"):
+        return 403
+    return 404 if scope == "other" else None
+
+
+def nothing(role: str, scope: Scope) -> int:
+    """A command on a case id that names no case."""
+    return 404
+
+
+def case_routes(
+    prefix: str, read: Rule, history: Rule, verbs: tuple[str, ...], *, found: bool = True
+) -> Rows:
     """The routes of one case resource: open, list, one case, its history, its verbs."""
     rows: Rows = {
-        ("POST", prefix): None,
+        ("POST", prefix): opens if found else None,
         ("GET", prefix): reads,
         ("GET", f"{prefix}/{{case_id}}"): read,
         ("GET", f"{prefix}/{{case_id}}/history"): history,
     }
-    rows.update({("POST", f"{prefix}/{{case_id}}/{verb}"): None for verb in verbs})
+    rows.update(
+        {("POST", f"{prefix}/{{case_id}}/{v}"): changes if found else nothing for v in verbs}
+    )
     return rows
 
 
@@ -118,7 +142,9 @@ DISPUTE_VERBS = (
     "accept", "decline", "assign", "sessions", "extend", "agreement", "performed",
     "breached", "fail", "refer-to-arbitration",
 )  # fmt: skip
-FOLLOWUPS = case_routes("/followups", absent, absent, ("progress", "contact", "complete"))
+FOLLOWUPS = case_routes(
+    "/followups", absent, absent, ("progress", "contact", "complete"), found=False
+)
 del FOLLOWUPS[("POST", "/followups")]  # opened by the ledger itself, from other cases' events
 MATRIX: dict[str, Rows] = {
     "intake": {
@@ -129,8 +155,10 @@ MATRIX: dict[str, Rows] = {
     "suggestions": {
         **COMMON,
         **case_routes("/suggestions", reads, reads, SUGGESTION_VERBS),
-        **case_routes("/queries", absent, absent, ("answer", "accept-answer", "reject-answer")),
-        **case_routes("/groups", absent, absent, ("replace-member",)),
+        **case_routes(
+            "/queries", absent, absent, ("answer", "accept-answer", "reject-answer"), found=False
+        ),
+        **case_routes("/groups", absent, absent, ("replace-member",), found=False),
         ("GET", "/stats"): reads,
     },
     "mediation": {**COMMON, **case_routes("/disputes", reads, confided, DISPUTE_VERBS)},
