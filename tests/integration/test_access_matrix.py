@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import importlib
+import io
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,7 @@ from services.common.auth import issue_token
 from services.common.subkeys import subkey
 from tests.integration.access import ACTOR_UNIT, CASE_UNIT, MATRIX, ROLES, SCOPES, public
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
+from tests.integration.polling import eventually
 from tests.integration.reading import ok
 
 # One stack of five services on a shared machine, then some fifteen hundred requests.
@@ -86,7 +89,7 @@ def cases(mstack: Stack) -> dict[str, str]:
     with mstack.client("intake") as rep:
         grievance = ok(rep.post("/grievances", json=GRIEVANCE), 201)["case_id"]
     with mstack.client("suggestions") as rep:
-        body = {**SUGGESTION, "anonymous": True}
+        body = {**SUGGESTION, "worker": {"name": "张建华", "phone": "13700000003"}}
         suggestion = ok(rep.post("/suggestions", json=body), 201)["case_id"]
     with mstack.client("mediation", **CHAIR) as chair:
         dispute = ok(chair.post("/disputes", json=DISPUTE), 201)["case_id"]
@@ -199,3 +202,33 @@ def test_every_cell_of_the_matrix_holds_against_the_running_services(
         for scope in SCOPES
     )
     assert checked == routes * len(tokens) + cells
+
+
+def test_the_ledger_shows_each_role_a_case_as_its_services_api_does(
+    mstack: Stack, cases: dict[str, str]
+) -> None:
+    def ledger(**who: str) -> dict[str, dict[str, str]]:
+        with mstack.client("audit", **who) as client:
+            answer = client.get("/audit/export", params={"unit": CASE_UNIT, "format": "csv"})
+        assert answer.status_code == 200, answer.text
+        rows = csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig")))
+        return {r["case_id"]: r for r in rows}
+
+    grievance, suggestion, dispute = (
+        cases[k] for k in ("/grievances", "/suggestions", "/disputes")
+    )
+    rep = eventually(
+        lambda: ledger(),
+        until=lambda rows: {grievance, suggestion, dispute} <= set(rows),
+        timeout=30,
+        what="the ledger to hold the matrix's three cases",
+    )
+    # A rep sees the worker of a grievance and of a suggestion, not a dispute's applicant.
+    assert rep[grievance]["person"] == "王小林" and rep[suggestion]["person"] == "张建华"
+    assert rep[dispute]["person"] == "[sealed]" and rep[dispute]["category"] == "[sealed]"
+    officer = ledger(user="fup-p01", role="followup_officer", unit=CASE_UNIT)
+    assert officer[grievance]["person"] == "王小林"
+    assert officer[suggestion]["person"] == "[sealed]", "the suggestions API hides its author"
+    assert officer[dispute]["person"] == "[sealed]"
+    chair = ledger(**CHAIR)
+    assert chair[dispute]["person"] == "李建国" and chair[dispute]["category"] == "remuneration"
