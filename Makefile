@@ -7,6 +7,9 @@ INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 JARS := var/kafka/libs/.complete
 PYTEST_ARGS ?=
+# This machine's system is a development one: elsewhere the committed default secrets and
+# demo sign-in are refused, and a deployment that names no environment is production.
+export TAIZHANG_ENVIRONMENT ?= development
 
 .PHONY: install jars chromium run up down logs test unit fuzz lint fmt contracts bench clean
 
@@ -28,11 +31,11 @@ $(JARS): deploy/kafka/pom.xml
 ## run: broker, topics, every service and the demo data, in the foreground; a part that
 ## exits is restarted, Ctrl-C stops it all
 run: install jars
-	$(BIN)/taizhang up --foreground
+	TAIZHANG_DEMO_SIGN_IN=1 $(BIN)/taizhang up --foreground
 
 ## up / down: the same, with the supervisor in the background (down stops it and every part)
 up: install jars
-	$(BIN)/taizhang up
+	TAIZHANG_DEMO_SIGN_IN=1 $(BIN)/taizhang up
 
 down: install
 	$(BIN)/taizhang down

@@ -17,6 +17,7 @@ from services.common.bearer import CurrentActor
 from services.common.ids import command_id_for, new_case_id
 from services.common.limits import LimitsMiddleware
 from services.common.problems import Problem, install_problem_handlers
+from services.common.revocations import Revocations
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.common.vault import Sealer, SqliteKeyVault
@@ -74,8 +75,11 @@ def ledger(path: Path) -> Ledger:
 def _app(settings: Settings, title: str) -> FastAPI:
     app = FastAPI(title=title)
     app.state.settings = settings
+    # The same check of revoked tokens as the ledger's, on a list nobody adds to here.
+    app.state.revocations = Revocations(settings)
     app.add_middleware(
         LimitsMiddleware,
+        settings=settings,
         max_body=settings.max_body_bytes,
         per_minute=settings.rate_limit_per_minute,
     )

@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from contracts.envelope import canonical_bytes, format_ts
 from services.audit.records import BOOTSTRAP_TIMEOUT_MS, Position
+from services.common import kafka as kafka_kit
 from services.common.kafka import CHECKPOINT_MAX_BYTES
 from services.common.settings import Settings
 
@@ -130,6 +131,7 @@ def publish(settings: Settings, value: bytes) -> Position:
     """Write a signed checkpoint to the checkpoints topic and return where it landed."""
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_kit.secured(settings),
         acks="all",
         client_id="taizhang-audit-checkpoints",
         compression_type="gzip",
@@ -147,6 +149,7 @@ def latest(settings: Settings) -> tuple[Position, bytes] | None:
     topic = settings.topic(TOPIC)
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_kit.secured(settings),
         group_id=None,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,

@@ -22,10 +22,12 @@ from services.common.calendar import local_date
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.vault import Sealer, SqliteKeyVault
+from services.common.views import PERSONAL_ROLES, SEALED, confided, sees_person
 
-# Roles whose work needs the worker's identity; everyone else sees it sealed.
-PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
-SEALED = "[sealed]"
+# Roles that may see some case's worker; which cases, the view rules of its kind decide.
+PERSONAL_DATA_ROLES = tuple(sorted({r for roles in PERSONAL_ROLES.values() for r in roles}))
+# A cell a spreadsheet would read as a formula (or as the start of one) begins with these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = (
     "case_id",
     "type",
@@ -108,7 +110,12 @@ def _ledger_rows(
                     if prior is None or prior[0] < stamp:
                         satisfaction[row["correlation_id"]] = (stamp, str(state["satisfaction"]))
                 line = _row(row, state, today)
-                if personal:
+                stream = CASE_TYPES[str(row["case_id"]).split("-", 1)[0]].stream
+                unit_of = str(row["unit"])
+                if stream == "dispute" and not confided(actor, unit_of, state):
+                    # Mediation is confidential: its existence shows, not what it is about.
+                    line.update(category=SEALED, outcome=SEALED)
+                if personal and sees_person(actor, stream, unit_of, state):
                     line["person"] = _person(model.history(row["case_id"]), sealer)
                 elif actor.role != "auditor":
                     line["person"] = SEALED
@@ -196,7 +203,7 @@ def write(path: Path, fmt: str, columns: list[str], rows: list[dict[str, Any]], 
             writer = csv.writer(fh)
             writer.writerow(columns)
             for r in rows:
-                writer.writerow([_cell(r.get(c)) for c in columns])
+                writer.writerow([as_text(_cell(r.get(c))) for c in columns])
         return
     from openpyxl import Workbook
 
@@ -217,7 +224,12 @@ def _sheet_value(value: Any) -> Any:
     # The log keeps text as it was given; a cell cannot hold most control characters.
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", as_text(value)) if isinstance(value, str) else value
+
+
+def as_text(value: str) -> str:
+    """Return text a spreadsheet keeps as text: one that would start a formula is prefixed."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
 def _cell(value: Any) -> str:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from contracts.catalog import CASE_TYPES
 from contracts.envelope import Envelope, parse_record
+from services.common import kafka as kafka_kit
 from services.common.settings import Settings
 
 # An auditor at a terminal should hear within seconds that the broker is not there.
@@ -78,6 +79,7 @@ def partition_of(case_id: str, partitions: int) -> int:
 def _consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_kit.secured(settings),
         group_id=None,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,

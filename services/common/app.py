@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from contracts.catalog import CASE_TYPES, SERVICES
+from services.common import access
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.bearer import CurrentClaims
 from services.common.bus import CommandBus
 from services.common.context import Metrics, ServiceContext
 from services.common.decider import CaseKind
@@ -21,14 +23,16 @@ from services.common.gauges import Gauge, isolation, render
 from services.common.limits import LimitsMiddleware
 from services.common.presence import WorkerWatch
 from services.common.privacy import privacy
-from services.common.problems import LastResort, install_problem_handlers
+from services.common.problems import LastResort, Problem, install_problem_handlers
 from services.common.projector import Projector
 from services.common.readmodel import ReadModel
+from services.common.revocations import Revocations
 from services.common.settings import Settings
 from services.common.units import load_units
 
 log = logs.get(__name__)
 C = TypeVar("C")
+METRICS_ROLES = ("auditor", "admin")
 WORKER_HEALTH = (
     "`worker` says whether the service's worker holds its consumer group, and `worker_gone_s`"
     " how long it has not; the answer is 503 while the broker does not answer, or once the"
@@ -62,14 +66,21 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with context() as ctx:
-            app.state.ctx = ctx
-            yield
+        revocations = Revocations(settings)
+        await revocations.start()
+        app.state.revocations = revocations
+        try:
+            async with context() as ctx:
+                app.state.ctx = ctx
+                yield
+        finally:
+            await revocations.stop()
 
     app = FastAPI(title=SERVICES[service].title, version="1", lifespan=lifespan)
     app.state.settings = settings
     app.add_middleware(
         LimitsMiddleware,
+        settings=settings,
         max_body=settings.max_body_bytes,
         per_minute=settings.rate_limit_per_minute,
     )
@@ -87,8 +98,10 @@ def build_app(
         body = {"status": "ok" if healthy else "degraded", "broker": reachable, **detail, **worker}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    async def metrics(request: Request) -> Response:
-        """Expose Prometheus metrics."""
+    async def metrics(request: Request, claims: CurrentClaims) -> Response:
+        """Expose Prometheus metrics, to auditors and admins."""
+        if claims.actor.role not in METRICS_ROLES:
+            raise Problem(403, "Forbidden", "metrics are for auditors and admins")
         exposed = generate_latest(registry(request.app.state.ctx))
         if gauges is not None:
             exposed += render(await gauges(request.app.state.ctx))
@@ -103,7 +116,7 @@ def build_app(
         description=f"{health.description} {WORKER_HEALTH}",
     )
     app.add_api_route("/metrics", metrics, methods=["GET"], tags=["operations"])
-    for router in routers:
+    for router in (*routers, access.router):
         app.include_router(router)
     return app
 

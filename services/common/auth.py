@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import get_args
 
@@ -9,6 +11,7 @@ import jwt
 
 from contracts.envelope import Actor, Role, now_utc
 from services.common.settings import DEFAULT_SECRET, Settings
+from services.common.subkeys import subkey
 from services.common.units import within
 
 ALGORITHM = "HS256"
@@ -21,34 +24,86 @@ class TokenError(Exception):
     """The token is missing, forged, expired or malformed."""
 
 
+@dataclass(frozen=True)
+class Claims:
+    """What a verified token says: who, and which token (for revoking it)."""
+
+    actor: Actor
+    token_id: str
+    issued_at: int
+    expires_at: int
+
+
+def _kid(version: int) -> str:
+    return f"tokens/v{version}"
+
+
+def _key(settings: Settings, kid: object) -> bytes:
+    """The signing key a token names: this version's or the one before, while rotating."""
+    for version in (settings.key_version, settings.key_version - 1):
+        if version >= 1 and kid == _kid(version):
+            return subkey(settings.jwt_secret, "tokens", version)
+    raise TokenError(f"the token's key {kid!r} is not one this ledger signs with")
+
+
 def issue_token(
-    settings: Settings, *, user: str, role: str, unit: str, hours: int | None = None
+    settings: Settings,
+    *,
+    user: str,
+    role: str,
+    unit: str,
+    hours: int | None = None,
+    audience: str | None = None,
 ) -> str:
     """Sign a token; refused with the default secret outside development."""
     if settings.environment != "development" and settings.jwt_secret == DEFAULT_SECRET:
         raise TokenError("set TAIZHANG_JWT_SECRET: the default secret is for development only")
     if role not in HUMAN_ROLES:
         raise TokenError(f"unknown role {role!r}; one of {', '.join(HUMAN_ROLES)}")
+    lifetime = hours or settings.token_ttl_hours
+    if not 0 < lifetime <= settings.token_max_hours:
+        raise TokenError(f"a token lives {settings.token_max_hours} hours at most")
     now = now_utc()
     claims = {
+        "iss": settings.token_issuer,
+        "aud": audience or settings.token_audience,
         "sub": user,
         "role": role,
         "unit": unit,
+        "jti": uuid.uuid4().hex,
         "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(hours=hours or settings.token_ttl_hours)).timestamp()),
+        "exp": int((now + timedelta(hours=lifetime)).timestamp()),
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    kid = _kid(settings.key_version)
+    return jwt.encode(claims, _key(settings, kid), algorithm=ALGORITHM, headers={"kid": kid})
+
+
+def read_claims(settings: Settings, token: str) -> Claims:
+    """Verify a token (key, issuer, audience, lifetime) and return what it says."""
+    try:
+        key = _key(settings, jwt.get_unverified_header(token).get("kid"))
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=settings.token_audience,
+            issuer=settings.token_issuer,
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+        )
+        issued, expires = int(claims["iat"]), int(claims["exp"])
+        if expires - issued > settings.token_max_hours * 3600:
+            raise TokenError(f"the token lives longer than {settings.token_max_hours} hours")
+        actor = Actor(user_id=claims["sub"], role=claims["role"], unit=claims["unit"])
+        return Claims(
+            actor=actor, token_id=str(claims["jti"]), issued_at=issued, expires_at=expires
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise TokenError(str(exc)) from exc
 
 
 def read_token(settings: Settings, token: str) -> Actor:
     """Verify a token and return the actor it names."""
-    try:
-        claims = jwt.decode(
-            token, settings.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
-        )
-        return Actor(user_id=claims["sub"], role=claims["role"], unit=claims["unit"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise TokenError(str(exc)) from exc
+    return read_claims(settings, token).actor
 
 
 def can_see(actor: Actor, unit: str) -> bool:

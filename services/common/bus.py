@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
 from contracts.commands import CommandEnvelope, Reply
+from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.settings import Settings
@@ -105,6 +106,7 @@ class CommandBus:
         """Listen to every replies partition from its current end, and watch the broker."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka_kit.secured_async(self.settings),
             group_id=None,
             enable_auto_commit=False,
             client_id="taizhang-replies",
@@ -192,6 +194,7 @@ class CommandBus:
                     self.commands_topic,
                     key=meta.case_id.encode(),
                     value=meta.model_dump_json().encode(),
+                    headers=command_signing.headers(self.settings, meta),
                 ),
                 deadline - loop.time(),
             )

@@ -25,6 +25,8 @@ class Record(NamedTuple):
     partition: int
     offset: int
     key: bytes = b""
+    # The signature a command record was sent with, if any.
+    signature: bytes | None = None
 
 
 def broker_fault(exc: BaseException) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.helpers import create_ssl_context
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
@@ -19,6 +21,9 @@ FOREVER = "-1"
 CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024
 # How long a part starting waits for topics just created to show in the metadata.
 TOPIC_WAIT_S = 10.0
+REVOCATIONS = "access.revocations"
+# Longer than the longest lifetime a token may be issued with (a week).
+REVOCATIONS_RETENTION_MS = (7 * 24 + 1) * 3_600_000
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
 
 
 def all_topics(settings: Settings) -> list[TopicSpec]:
-    """Return every topic the system needs: every stream's, the erasures, the audit's, the keys."""
+    """Return every topic the system needs: streams, erasures, the audit's, keys, revocations."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
         *(spec for stream in STREAMS for spec in stream_topics(settings, stream)),
@@ -56,7 +61,56 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic(catalog.AUDIT_TREE_HEADS), keep_forever),
         # Each service's public keys under their ids: compacted, so every key ever used stays.
         TopicSpec(settings.topic("signing.keys"), {"cleanup.policy": "compact"}),
+        # Revoked tokens: the latest word on each, kept while any token could still be used.
+        TopicSpec(
+            settings.topic(REVOCATIONS),
+            {"cleanup.policy": "compact,delete", "retention.ms": str(REVOCATIONS_RETENTION_MS)},
+        ),
     ]
+
+
+def secured(settings: Settings) -> dict[str, Any]:
+    """The options that connect a blocking client as this deployment's user, over TLS."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_ca_file is not None:
+        options["ssl_cafile"] = str(settings.kafka_ca_file)
+    if settings.kafka_security_protocol == "SASL_SSL":
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_username,
+            "sasl_plain_password": settings.kafka_password,
+        }
+    return options
+
+
+def secured_async(settings: Settings) -> dict[str, Any]:
+    """The same options for an asyncio client, which takes the TLS settings as a context."""
+    options = secured(settings)
+    if options:
+        cafile = options.pop("ssl_cafile", None)
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    return options
+
+
+def stream_credentials(settings: Settings) -> Any:
+    """The stream processor's credentials for the broker, or None in plaintext."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return None
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    context = create_ssl_context(
+        cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file else None
+    )
+    if settings.kafka_security_protocol == "SSL":
+        return SSLCredentials(context)
+    return SASLCredentials(
+        username=settings.kafka_username,
+        password=settings.kafka_password,
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
@@ -65,6 +119,7 @@ def admin(settings: Settings) -> KafkaAdminClient:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="taizhang-admin",
         request_timeout_ms=15_000,
+        **secured(settings),
     )
 
 
@@ -120,6 +175,7 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
         "linger_ms": 1,
         "request_timeout_ms": 15_000,
         "client_id": "taizhang",
+        **secured_async(settings),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -135,7 +191,9 @@ def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="taizhang-metadata"
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id="taizhang-metadata",
+        **secured(settings),
     )
     try:
         return {t: sorted(consumer.partitions_for_topic(t) or ()) for t in topics}
@@ -188,6 +246,7 @@ def dead_letter_counts(settings: Settings) -> dict[str, int]:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="taizhang-metrics",
         request_timeout_ms=15_000,
+        **secured(settings),
     )
     try:
         topics = sorted(

@@ -2,26 +2,94 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 import time
-from collections import deque
+from collections import OrderedDict
+from collections.abc import Callable
+from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.auth import TokenError, read_claims
 from services.common.problems import PROBLEM, problem_body, title_of
+from services.common.settings import Settings
+
+# Clients remembered at once: the least recently seen is forgotten first.
+MAX_CLIENTS = 10_000
 
 
 class _TooLarge(Exception):
     """A body grew past the limit while being read."""
 
 
+class Buckets:
+    """A token bucket per client, refilled evenly over a minute, for a bounded set of clients."""
+
+    def __init__(
+        self, per_minute: int, cap: int = MAX_CLIENTS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.per_minute, self.cap, self.clock = per_minute, cap, clock
+        self.rate = per_minute / 60.0
+        self._left: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._left)
+
+    def take(self, key: str) -> float:
+        """Take one request from the client's bucket; return 0, or seconds until one is free."""
+        now = self.clock()
+        tokens, last = self._left.pop(key, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - last) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        self._left[key] = (tokens, now)
+        while len(self._left) > self.cap:
+            self._left.popitem(last=False)
+        return wait
+
+
+def client_of(settings: Settings, scope: Scope, cookie: str | None = None) -> str:
+    """Who a request is from: the verified token's subject, else the client's address.
+
+    A token that does not verify counts as none, so garbage in the header buys no bucket.
+    """
+    headers = dict(scope.get("headers") or [])
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    if not token and cookie is not None:
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except Exception:  # a malformed cookie header is no cookie
+            jar = SimpleCookie()
+        token = jar[cookie].value if cookie in jar else ""
+    if token:
+        try:
+            return f"user:{read_claims(settings, token).actor.user_id}"
+        except TokenError:
+            pass
+    client = scope.get("client")
+    return f"addr:{client[0] if client else '-'}"
+
+
 class LimitsMiddleware:
     """Refuse oversized bodies (413) and over-eager clients (429) before any work is done."""
 
-    def __init__(self, app: ASGIApp, max_body: int, per_minute: int) -> None:
-        self.app, self.max_body, self.per_minute = app, max_body, per_minute
-        self._seen: dict[str, deque[float]] = {}
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        max_body: int,
+        per_minute: int,
+        cookie: str | None = None,
+    ) -> None:
+        self.app, self.settings, self.max_body = app, settings, max_body
+        self.cookie = cookie
+        self.buckets = Buckets(per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,9 +100,11 @@ class LimitsMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
             await self._reject(send, 413, f"the body is over {self.max_body} bytes")
             return
-        client = headers.get(b"authorization", b"") or str(scope.get("client")).encode()
-        if self._limited(hashlib.sha256(client).hexdigest()):
-            await self._reject(send, 429, "too many requests; slow down and retry in a minute")
+        wait = self.buckets.take(client_of(self.settings, scope, self.cookie))
+        if wait > 0:
+            after = max(1, math.ceil(wait))
+            detail = f"too many requests; slow down and retry in {after} s"
+            await self._reject(send, 429, detail, [(b"retry-after", str(after).encode())])
             return
         received = 0
 
@@ -60,15 +130,13 @@ class LimitsMiddleware:
             if not started:
                 await self._reject(send, 413, f"the body is over {self.max_body} bytes")
 
-    def _limited(self, key: str) -> bool:
-        now = time.monotonic()
-        window = self._seen.setdefault(key, deque())
-        while window and window[0] < now - 60:
-            window.popleft()
-        window.append(now)
-        return len(window) > self.per_minute
-
-    async def _reject(self, send: Send, status: int, detail: str) -> None:
+    async def _reject(
+        self,
+        send: Send,
+        status: int,
+        detail: str,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         body = json.dumps(problem_body(status, title_of(status), detail)).encode()
         await send(
             {
@@ -77,6 +145,7 @@ class LimitsMiddleware:
                 "headers": [
                     (b"content-type", PROBLEM.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    *(extra or []),
                 ],
             }
         )

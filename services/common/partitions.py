@@ -226,6 +226,7 @@ class Partitions:
         tp = TopicPartition(self.heads_topic, partition)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka_kit.secured_async(self.settings),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",

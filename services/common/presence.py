@@ -130,6 +130,7 @@ class Presence:
             try:
                 consumer = KafkaConsumer(
                     bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    **kafka_kit.secured(self.settings),
                     group_id=self.group,
                     client_id=self.group,
                     enable_auto_commit=False,

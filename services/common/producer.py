@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaProducer
 
 from contracts.commands import CommandEnvelope
+from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common.settings import Settings
 
@@ -40,10 +41,13 @@ class WorkerProducer:
             return self._producer
 
     async def send_command(self, meta: CommandEnvelope, stream: str) -> None:
-        """Send a command to a stream's decider, keyed by its case, and wait until it is stored."""
+        """Send a command, signed, to a stream's decider, keyed by its case, until it is stored."""
         topic = self.settings.topic(f"{stream}.commands")
         await (await self.get()).send_and_wait(
-            topic, key=meta.case_id.encode(), value=meta.model_dump_json().encode()
+            topic,
+            key=meta.case_id.encode(),
+            value=meta.model_dump_json().encode(),
+            headers=command_signing.headers(self.settings, meta),
         )
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:

@@ -46,6 +46,7 @@ class Projector:
         """Assign every partition and seek to the stored offsets, then tail in the background."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka_kit.secured_async(self.settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

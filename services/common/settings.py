@@ -23,10 +23,20 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TAIZHANG_", extra="ignore", populate_by_name=True)
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Fails closed: a deployment that says nothing is production.
+    environment: Literal["development", "test", "production"] = "production"
+    # Signing in as a demo user: development only, and only when asked for.
+    demo_sign_in: bool = False
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    # How the clients reach the broker: PLAINTEXT on one machine, SASL_SSL on a cluster.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = ""
+    # The certificate authority the broker's certificate is checked against.
+    kafka_ca_file: Path | None = None
     topic_prefix: str = ""
     partitions: int = Field(default=6, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=5)
@@ -34,7 +44,14 @@ class Settings(BaseSettings):
     units_file: Path = ROOT / "deploy" / "units.yaml"
     jwt_secret: str = DEFAULT_SECRET
     master_key: str = DEFAULT_SECRET
-    token_ttl_hours: int = 12
+    token_ttl_hours: int = Field(default=12, ge=1, le=24)
+    # No token is believed that was issued to live longer than this.
+    token_max_hours: int = Field(default=24, ge=1, le=24 * 7)
+    token_issuer: str = Field(default="taizhang", min_length=1, max_length=200)
+    # Who a token is for: the ledger's APIs, and not some other system sharing the secret.
+    token_audience: str = Field(default="taizhang-api", min_length=1, max_length=200)
+    # The version of the token and command signing keys: raise it to rotate them.
+    key_version: int = Field(default=1, ge=1, le=1000)
     # Outside development: the Ed25519 private key (PEM) this service signs its events with.
     signing_key_file: Path | None = None
     # In development, which key derived from the master secret signs: a rotation adds one.
@@ -59,7 +76,7 @@ class Settings(BaseSettings):
     max_backdate_days: int = Field(default=3 * 365, ge=1, le=36500)
     # How far back a union chair's import of an existing ledger may date its commands.
     import_max_backdate_days: int = Field(default=10 * 365, ge=1, le=36500)
-    rate_limit_per_minute: int = 6000
+    rate_limit_per_minute: int = Field(default=6000, ge=1, le=10**9)
     log_level: str = "INFO"
     # Where the web portal finds each service's HTTP API.
     intake_url: str = _local("intake")
@@ -76,15 +93,21 @@ class Settings(BaseSettings):
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and DEFAULT_SECRET in (
-            self.jwt_secret,
-            self.master_key,
-        ):
+    def _fail_closed(self) -> Settings:
+        if self.environment == "development":
+            return self
+        if DEFAULT_SECRET in (self.jwt_secret, self.master_key):
             raise ValueError(
                 "TAIZHANG_JWT_SECRET and TAIZHANG_MASTER_KEY must be set outside development"
             )
+        if self.demo_sign_in:
+            raise ValueError("TAIZHANG_DEMO_SIGN_IN is for development only")
         return self
+
+    @property
+    def demo_sign_in_allowed(self) -> bool:
+        """Whether people may sign in as a demo user: asked for, in development."""
+        return self.demo_sign_in and self.environment == "development"
 
     def topic(self, name: str) -> str:
         """Return a topic name with this deployment's prefix."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from contracts.catalog import STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope, now_utc
+from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.deadletters import Record, broker_fault, dead_letter
@@ -54,6 +55,7 @@ class DeciderWorker(Generic[S]):
         self.app = faust.App(
             f"{settings.topic_prefix}taizhang-{name}",
             broker=brokers,
+            broker_credentials=kafka_kit.stream_credentials(settings),
             store="memory://",
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
@@ -119,6 +121,7 @@ class DeciderWorker(Generic[S]):
                         e.message.topic,
                         e.message.partition,
                         e.message.offset,
+                        signature=command_signing.header_of(e.message.headers),
                     )
                     for e in events
                 ]
@@ -242,13 +245,14 @@ class DeciderWorker(Generic[S]):
         return replies
 
     async def _command(self, record: Record) -> CommandEnvelope | None:
-        """Read a command record; dead-letter it if it is unreadable or not this stream's."""
+        """Read a command record; dead-letter it if unreadable, not this stream's or unsigned."""
         try:
             meta = CommandEnvelope.model_validate_json(record.value)
             if not self.kind.owns(meta.case_id):
                 raise ValueError(
                     f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
                 )
+            command_signing.verify(self.settings, meta, record.signature)
         except Exception as exc:  # whatever it holds, one record must not stop the others
             await dead_letter(self.sender, record, reason_of(exc))
             return None

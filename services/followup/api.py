@@ -26,12 +26,12 @@ from services.common.queries import (
     report_unit,
     row_to_read,
 )
+from services.common.views import PERSONAL_ROLES, SEALED
 from services.followup.domain import Followup, Status, statistics
 
 router = APIRouter(prefix="/followups", tags=["followups"])
 stats_router = APIRouter(tags=["statistics"])
-PERSONAL_DATA_ROLES = ("followup_officer", "union_chair", "worker_rep")
-SEALED = "[sealed]"
+PERSONAL_DATA_ROLES = PERSONAL_ROLES["followup"]
 
 
 class ProgressBody(Transition):

@@ -30,14 +30,14 @@ from services.common.queries import (
 )
 from services.common.receipt_guard import ReceiptGuard
 from services.common.receipt_routes import receipt_routes, worker_said
+from services.common.views import PERSONAL_ROLES, SEALED
 from services.intake.domain import CASE_PREFIX, Grievance, Status, statistics
 from services.intake.public import public_view
 
 router = APIRouter(prefix="/grievances", tags=["grievances"])
 receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 stats_router = APIRouter(tags=["statistics"])
-PERSONAL_DATA_ROLES = ("worker_rep", "union_chair", "followup_officer")
-SEALED = "[sealed]"
+PERSONAL_DATA_ROLES = PERSONAL_ROLES["grievance"]
 # The free text a grievance's state holds sealed, shown to whoever may read the case.
 TEXTS = ("resolution", "decision")
 

@@ -12,7 +12,6 @@ from contracts import dispute as d
 from contracts.envelope import Actor, now_utc
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
-from services.common.auth import can_see
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Transition
 from services.common.calendar import local_date
@@ -31,6 +30,7 @@ from services.common.queries import (
 )
 from services.common.receipt_guard import ReceiptGuard
 from services.common.receipt_routes import receipt_routes, worker_said
+from services.common.views import PERSONAL_ROLES, SEALED, confided
 from services.mediation.bodies import (
     AcceptBody,
     AgreementBody,
@@ -48,7 +48,6 @@ from services.mediation.public import public_view
 
 router = APIRouter(prefix="/disputes", tags=["disputes"])
 receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
-SEALED = "[sealed]"
 # The free text a dispute's state holds sealed, opened for those the dispute is confided to.
 TEXTS = ("agreement_terms", "outcome_reason")
 EXISTENCE_FIELDS = (
@@ -216,15 +215,11 @@ receipt_routes(router, receipts_router, _public, guard=ReceiptGuard())
 
 def _confidant(actor: Actor, row: Any, state: dict[str, Any]) -> bool:
     """Whether the caller may see the dispute's content: mediation is confidential."""
-    if actor.role == "auditor":
-        return True
-    if actor.role == "union_chair" and can_see(actor, row["unit"]):
-        return True
-    return actor.role == "mediator" and state.get("mediator") == actor.user_id
+    return confided(actor, row["unit"], state)
 
 
 def _opens_personal_data(actor: Actor) -> bool:
-    return actor.role in ("union_chair", "mediator")
+    return actor.role in PERSONAL_ROLES["dispute"]
 
 
 def _days_left(deadline: str | None) -> int | None:

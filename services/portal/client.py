@@ -74,6 +74,10 @@ class Api:
             raise _problem(response)
         return response.json()
 
+    async def sign_out(self, token: str) -> None:
+        """Revoke a token for every service (the ledger's APIs share what is revoked)."""
+        await self._send("POST", token, "intake", "/tokens/revoke")
+
     async def _call(self, method: str, token: str, service: str, path: str, **kw: Any) -> Any:
         return (await self._send(method, token, service, path, **kw)).json()
 

@@ -444,6 +444,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "填写的内容有误，请检查后再提交。",
         "Something in the form is not right; please check it.",
     ),
+    "error.form": (
+        "这张表单已过期或不是本站的，请刷新页面后重新提交。",
+        "This form has expired or is not this site's; reload the page and send it again.",
+    ),
     "error.429": ("操作太频繁，请稍后再试。", "Too many requests; please wait a minute."),
     "error.503": (
         "台账暂时无法连接，您填写的内容已保留，请稍后再试。",

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from services.common import logging as logs
 from services.common.auth import TokenError, issue_token
 from services.common.settings import Settings
+from services.portal.client import ApiError
 from services.portal.i18n import LANGS
 from services.portal.web import HOME, LANG_COOKIE, SESSION_COOKIE, AnyPage, form_of
 
 router = APIRouter()
+log = logs.get(__name__)
 YEAR = 365 * 24 * 3600
 
 
@@ -26,13 +30,19 @@ def load_demo_users(settings: Settings) -> list[dict[str, str]]:
 
 
 def demo_sign_in_allowed(settings: Settings) -> bool:
-    """Demo sign-in exists for development and tests; production signs people in otherwise."""
-    return settings.environment != "production"
+    """Demo sign-in exists in development when asked for; elsewhere people sign in otherwise."""
+    return settings.demo_sign_in_allowed
 
 
-def _safe_next(target: str | None) -> str:
-    # Only paths on this site: never an address elsewhere.
-    if not target or not target.startswith("/") or target.startswith("//"):
+def safe_next(target: str | None) -> str:
+    """Return the path to go back to: one on this site, never an address elsewhere."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return "/"
+    # Browsers read a backslash as a slash: "/\\evil.com" is "//evil.com", another site.
+    if "\\" in target or target.startswith("//") or not target.isprintable():
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return "/"
     return target
 
@@ -91,8 +101,14 @@ async def signin(page: AnyPage, request: Request) -> Response:
 
 
 @router.post("/signout")
-async def signout() -> Response:
-    """Forget the session."""
+async def signout(page: AnyPage) -> Response:
+    """Revoke the session's token for every service, and forget it."""
+    if page.actor is not None:
+        try:
+            await page.api.sign_out(page.token)
+        except ApiError as exc:
+            # The cookie goes anyway; the token lapses at its expiry if it could not be revoked.
+            log.warning("portal.signout_not_revoked", status=exc.status)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -101,7 +117,7 @@ async def signout() -> Response:
 @router.get("/lang/{lang}")
 async def switch_language(lang: str, next: str | None = None) -> Response:
     """Switch the portal's language and go back to the page."""
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     if lang in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=YEAR, samesite="lax")
     return response

@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from contracts.envelope import Actor, now_utc
-from services.common.auth import TokenError, read_token
+from services.common.auth import TokenError, read_claims
 from services.common.calendar import local_date
+from services.common.revocations import Revocations
 from services.common.settings import Settings
 from services.common.units import Units
 from services.portal.client import Api, ApiError
+from services.portal.guard import CSRF_COOKIE, form_token, new_seed
 from services.portal.i18n import Words, lang_of
 
 SESSION_COOKIE = "tz_session"
@@ -82,6 +84,8 @@ class Portal:
     api: Api
     units: Units
     demo_users: list[dict[str, str]]
+    # What is revoked, followed from the broker; None where the portal runs without one.
+    revocations: Revocations | None = None
 
 
 @dataclass
@@ -93,6 +97,9 @@ class Page:
     words: Words
     actor: Actor | None
     token: str
+    # The browser's CSRF cookie, and whether this response is the first to give it.
+    csrf_seed: str = ""
+    fresh_seed: bool = False
     values: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,7 +139,7 @@ class Page:
         """Render a page with the shared context."""
         actor = self.actor
         menu = [(MENU_PATHS[m], f"nav.{m}") for m in MENU.get(actor.role, ())] if actor else []
-        return TEMPLATES.TemplateResponse(
+        response = TEMPLATES.TemplateResponse(
             self.request,
             template,
             {
@@ -145,10 +152,20 @@ class Page:
                 + (f"?{self.request.url.query}" if self.request.url.query else ""),
                 "unit_name": self.unit_name,
                 "new_key": lambda: str(uuid.uuid4()),
+                "csrf": form_token(self.portal.settings, self.csrf_seed),
                 **context,
             },
             status_code=status,
         )
+        if self.fresh_seed:
+            response.set_cookie(
+                CSRF_COOKIE,
+                self.csrf_seed,
+                httponly=True,
+                samesite="strict",
+                secure=self.portal.settings.environment == "production",
+            )
+        return response
 
 
 def portal(request: Request) -> Portal:
@@ -165,10 +182,22 @@ def page(request: Request) -> Page:
     actor = None
     if token:
         try:
-            actor = read_token(ctx.settings, token)
+            claims = read_claims(ctx.settings, token)
         except TokenError:
-            actor = None
-    return Page(request=request, portal=ctx, words=words, actor=actor, token=token)
+            claims = None
+        if claims is not None and not (ctx.revocations and ctx.revocations.refused(claims)):
+            actor = claims.actor
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    fresh = not (0 < len(seed) <= 64 and seed.isalnum())
+    return Page(
+        request=request,
+        portal=ctx,
+        words=words,
+        actor=actor,
+        token=token,
+        csrf_seed=new_seed() if fresh else seed,
+        fresh_seed=fresh,
+    )
 
 
 def signed_in(request: Request) -> Page:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.cli.deployment import Deployment, own_broker
+from services.portal.guard import CSRF_COOKIE, form_token
 from tests.integration.polling import eventually
 
 SECRET = "integration-test-secret-0123456789"
@@ -41,6 +42,11 @@ class Stack(Deployment):
             headers={"Authorization": f"Bearer {self.token(**identity)}"},
             timeout=60,
         )
+
+    def csrf(self, portal: httpx.Client) -> str:
+        """The token the portal's pages put in this client's forms, after a visit for the cookie."""
+        portal.get("/signin")
+        return form_token(self.settings, portal.cookies[CSRF_COOKIE])
 
     def log(self, service: str, part: str) -> str:
         """Return what a part of a service has logged so far."""

@@ -298,15 +298,18 @@ def test_the_portal_passes_on_out_of_bounds_forms_without_failing(
     with portal(REP) as rep, bstack.client("intake", **REP) as intake:
         gid = ok(intake.post("/grievances", json=GRIEVANCE), 201)["case_id"]
         ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
-        page = rep.post(f"/grievances/{gid}/escalate", data={"owner": "l", "due": "9999-12-31"})
+        form = {"owner": "l", "due": "9999-12-31", "csrf": bstack.csrf(rep)}
+        page = rep.post(f"/grievances/{gid}/escalate", data=form)
         assert page.status_code == 422 and "2100-12-31" in page.text
         assert version(intake, f"/grievances/{gid}") == 2
         dashboard = rep.get("/dashboard", params={"from_": "0001-01-01", "to": "9999-12-31"})
         assert dashboard.status_code == 200
     with portal(CHAIR) as chair, bstack.client("mediation", **CHAIR) as mediation:
         before = version(mediation, f"/disputes/{dispute}")
+        token = bstack.csrf(chair)
         for days in ("²", HUGE * 200, "-1"):
-            page = chair.post(f"/disputes/{dispute}/extend", data={"days": days, "consent": "on"})
+            form = {"days": days, "consent": "on", "csrf": token}
+            page = chair.post(f"/disputes/{dispute}/extend", data=form)
             assert page.status_code == 422, (days, page.text[-500:])
         assert version(mediation, f"/disputes/{dispute}") == before
     with portal(AUDITOR) as auditor:

@@ -11,10 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 
+from contracts.commands import CommandEnvelope
+from contracts.envelope import Actor
+from services.common import command_signing
 from services.common.calendar import SHANGHAI
 from tests.integration.conftest import DUE, GRIEVANCE, Stack
 from tests.integration.polling import eventually
+from tests.integration.reading import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -242,8 +247,11 @@ def test_malformed_json_and_oversize_bodies(rep: httpx.Client) -> None:
 def test_health_and_metrics(stack: Stack) -> None:
     health = httpx.get(f"{stack.url('intake')}/health").json()
     assert health["broker"] is True and health["lag"] == 0
-    metrics = httpx.get(f"{stack.url('intake')}/metrics").text
-    assert "taizhang_commands_total" in metrics
+    assert httpx.get(f"{stack.url('intake')}/metrics").status_code == 401
+    with stack.client("intake") as rep:
+        assert rep.get("/metrics").status_code == 403
+    with stack.client("intake", user="auditor", role="auditor", unit="demo") as auditor:
+        assert "taizhang_commands_total" in auditor.get("/metrics").text
 
 
 def test_stats_count_a_units_grievances_in_a_period(stack: Stack) -> None:
@@ -262,3 +270,74 @@ def test_stats_count_a_units_grievances_in_a_period(stack: Stack) -> None:
         later = rep5.get("/stats", params={"from": (today + timedelta(days=1)).isoformat()})
         assert later.json()["grievances"] == 0
         assert rep5.get("/stats", params={"unit": "demo/co/p06"}).status_code == 404
+
+
+def test_a_command_written_straight_to_the_topic_acts_as_nobody(
+    rep: httpx.Client, stack: Stack
+) -> None:
+    case = log(rep)
+    topic = stack.settings.topic("grievance.commands")
+
+    def command(role: str = "union_chair", user: str = "chair-co") -> CommandEnvelope:
+        now = datetime.now(UTC)
+        return CommandEnvelope(
+            command_id=str(uuid.uuid4()),
+            command_type="acknowledge",
+            case_id=case,
+            actor=Actor(user_id=user, role=role, unit="demo/co"),
+            issued_at=now,
+            occurred_at=now,
+            correlation_id=case,
+            causation_id=str(uuid.uuid4()),
+            payload={},
+        )
+
+    elsewhere = stack.settings.model_copy(update={"master_key": "another-deployment" * 3})
+    signed = command(user="rep-p01", role="worker_rep")
+    retold = signed.model_copy(update={"actor": Actor(user_id="x", role="admin", unit="demo")})
+    forged = [
+        (command(), []),
+        (command(), command_signing.headers(elsewhere, command())),
+        (retold, command_signing.headers(stack.settings, signed)),
+    ]
+    genuine = command(user="rep-p01", role="worker_rep")
+    producer = KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    try:
+        for meta, headers in [*forged, (genuine, command_signing.headers(stack.settings, genuine))]:
+            value = meta.model_dump_json().encode()
+            producer.send(topic, key=case.encode(), value=value, headers=headers)
+        producer.flush(timeout=10)
+    finally:
+        producer.close()
+    # The genuine command comes last on the case's partition: once it is decided, so are the rest.
+    eventually(
+        lambda: rep.get(f"/grievances/{case}").json(),
+        until=lambda g: g["status"] == "acknowledged",
+        timeout=30,
+        what="the signed command to be decided",
+    )
+    assert rep.get(f"/grievances/{case}").json()["version"] == 2, "only the signed one acted"
+    history = rep.get(f"/grievances/{case}/history").json()
+    assert [e["actor"]["user_id"] for e in history["events"][1:]] == ["rep-p01"]
+    ids = {meta.command_id for meta, _ in forged}
+    parked = eventually(
+        lambda: [
+            r
+            for r in read_topic(stack, f"{topic}.dlq")
+            if json.loads(r.value).get("command_id") in ids
+        ],
+        until=lambda found: len(found) == len(ids),
+        timeout=15,
+        what="every forged command in the dead letters",
+    )
+    lines = [
+        json.loads(line)
+        for line in stack.log("intake", "worker").splitlines()
+        if "record.dead_lettered" in line
+    ]
+    logged = {(x["topic"], x["partition"], x["offset"]) for x in lines}
+    for record in parked:
+        told = dict(record.headers)
+        assert b"signature" in told["reason"] or b"signed with key" in told["reason"]
+        where = (topic, int(told["source_partition"]), int(told["source_offset"]))
+        assert where in logged, "each forged command is named in one log line"

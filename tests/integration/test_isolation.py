@@ -26,6 +26,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from contracts.commands import CommandEnvelope
 from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
+from services.common import command_signing
 from services.common.calendar import local_date
 from services.common.ids import new_case_id
 from services.common.keys import signer_for
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.integration
 
 UNIT = "demo/co/p05"
 OFFICER = {"user": "fup-p05", "role": "followup_officer", "unit": UNIT}
+AUDITOR = {"user": "auditor", "role": "auditor", "unit": "demo"}
 RESOLVE: Step = ("resolve", {"how": "on_site", "resolution": SEALED})
 BAD_HEAD = "FUP-POISONHEAD0001"
 KEPT_BY_AN_OLDER_RELEASE = b'"kept by an older release"'
@@ -117,10 +119,12 @@ def command(case_id: str, command_type: str, payload: dict[str, Any]) -> Command
     )
 
 
-def send(stack: Stack, topic: str, key: str, value: bytes) -> tuple[int, int]:
+def send(
+    stack: Stack, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+) -> tuple[int, int]:
     producer = KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     try:
-        sent = producer.send(topic, key=key.encode(), value=value).get(timeout=10)
+        sent = producer.send(topic, key=key.encode(), value=value, headers=headers).get(timeout=10)
         return sent.partition, sent.offset
     finally:
         producer.close()
@@ -205,7 +209,10 @@ def poison_records(w: World, opened: Envelope) -> None:
     reminder = {"kind": "limitation_reminder", "unit": UNIT, "limitation_date": "0001-01-05"}
     tripping = command(new_case_id("FUP", str(uuid.uuid4())), "schedule", {**reminder, **source})
     for meta in (for_head, tripping):
-        send(w.stack, w.topic("followup.commands"), meta.case_id, meta.model_dump_json().encode())
+        # Signed as the ledger signs them: what trips them is what they say, not who sent them.
+        headers = command_signing.headers(w.stack.settings, meta)
+        value = meta.model_dump_json().encode()
+        send(w.stack, w.topic("followup.commands"), meta.case_id, value, headers)
     w.head_command, w.rule_command = for_head.command_id, tripping.command_id
     # An escalation due on the last day of the calendar, the date that stopped the worker.
     overflow_id, overflow = grievance()
@@ -359,8 +366,8 @@ def test_every_parked_record_is_named_in_one_log_line_and_counted_in_metrics(wor
 
     def counts() -> tuple[dict[str, int], dict[str, int], str]:
         on_topics = {t: len(read_topic(world.stack, t)) for t in dlqs}
-        with world.stack.client("followup", **OFFICER) as officer:
-            exposed = officer.get("/metrics").text
+        with world.stack.client("followup", **AUDITOR) as auditor:
+            exposed = auditor.get("/metrics").text
         gauges = re.finditer(r'taizhang_dead_letters\{topic="([^"]+)"\} (\S+)', exposed)
         counted = {m[1]: int(float(m[2])) for m in gauges if m[1] in dlqs}
         return on_topics, counted, exposed

@@ -71,6 +71,8 @@ def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             suggestions=s.url("suggestions"),
             intake=s.url("intake"),
         )
+        # Demo sign-in is for development, and only when asked for; the services stay "test".
+        s.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
         s.spawn("portal", "api")
         yield s
 
@@ -334,7 +336,7 @@ def test_a_rep_of_another_unit_cannot_see_the_case(
 def test_portal_never_signs_in_without_a_demo_user(pstack: Stack) -> None:
     with httpx.Client(base_url=pstack.url("portal"), follow_redirects=False) as client:
         assert client.get("/grievances").headers["location"] == "/signin"
-        unknown = client.post("/signin", data={"user": "nobody"})
+        unknown = client.post("/signin", data={"user": "nobody", "csrf": pstack.csrf(client)})
         assert unknown.status_code == 303 and "tz_session" not in unknown.cookies
     with httpx.Client(
         base_url=pstack.url("portal"), follow_redirects=False, cookies={"tz_session": "forged"}
@@ -350,10 +352,67 @@ def test_an_address_or_a_form_no_service_can_be_sent_is_refused_not_failed(pstac
         case = chair.get("/suggestions", params={"limit": 1}).json()["items"][0]["case_id"]
     session = {"tz_session": pstack.token(**CHAIR)}
     with httpx.Client(base_url=pstack.url("portal"), cookies=session) as client:
-        odd = client.post("/suggestions/%11%C3%A9/vote", data={"vote": "for"})
+        token = pstack.csrf(client)
+        odd = client.post("/suggestions/%11%C3%A9/vote", data={"vote": "for", "csrf": token})
         assert odd.status_code == 404, odd.text
-        keyed = client.post(f"/suggestions/{case}/vote", data={"vote": "for", "key": "clé"})
+        keyed = client.post(
+            f"/suggestions/{case}/vote", data={"vote": "for", "key": "clé", "csrf": token}
+        )
         assert keyed.status_code == 422, keyed.text
     with pstack.client("suggestions", **CHAIR) as chair:
         votes = chair.get(f"/suggestions/{case}").json().get("votes") or {}
     assert CHAIR["user"] not in votes
+
+
+def test_signing_out_revokes_the_token_for_every_service_and_an_admin_revokes_a_user(
+    pstack: Stack,
+) -> None:
+    with httpx.Client(base_url=pstack.url("portal"), follow_redirects=False) as browser:
+        signed = browser.post("/signin", data={"user": "rep-p01", "csrf": pstack.csrf(browser)})
+        token = signed.cookies["tz_session"]
+        assert browser.get("/grievances").status_code == 200
+        out = browser.post("/signout", data={"csrf": pstack.csrf(browser)})
+        assert out.status_code == 303
+    bearer = {"Authorization": f"Bearer {token}"}
+    for service, path in (
+        ("intake", "/grievances"),
+        ("suggestions", "/suggestions"),
+        ("followup", "/followups"),
+    ):
+        url = f"{pstack.url(service)}{path}"
+
+        def ask(url: str = url) -> httpx.Response:
+            return httpx.get(url, headers=bearer)
+
+        eventually(
+            ask,
+            until=lambda r: r.status_code == 401 and "revoked" in r.text,
+            timeout=15,
+            what=f"{service} to refuse a signed-out token",
+        )
+    stolen = httpx.Client(base_url=pstack.url("portal"), cookies={"tz_session": token})
+    with stolen:
+        assert stolen.get("/grievances", follow_redirects=False).headers["location"] == "/signin"
+    chair = pstack.token(**CHAIR)
+    with pstack.client("intake", user="admin", role="admin", unit="demo") as admin:
+        assert admin.post("/users/chair-co/revoke").status_code == 204
+    with pstack.client("intake", user="rep-p02", unit="demo/co/p02") as others:
+        assert others.post("/users/rep-p01/revoke").status_code == 403
+    eventually(
+        lambda: httpx.get(
+            f"{pstack.url('mediation')}/disputes", headers={"Authorization": f"Bearer {chair}"}
+        ),
+        until=lambda r: r.status_code == 401,
+        timeout=15,
+        what="mediation to refuse a revoked user's token",
+    )
+    # Tokens issued after the revocation (from the next second on) are believed again.
+    eventually(
+        lambda: httpx.get(
+            f"{pstack.url('mediation')}/disputes",
+            headers={"Authorization": f"Bearer {pstack.token(**CHAIR)}"},
+        ),
+        until=lambda r: r.status_code == 200,
+        timeout=15,
+        what="a new sign-in of a revoked user to work",
+    )

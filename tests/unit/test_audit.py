@@ -204,3 +204,25 @@ def test_the_audit_service_and_the_kit_never_import_the_cli() -> None:
                 else []
             )
             assert not [n for n in names if n.startswith("services.cli")], path
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_ledger_cell_that_would_start_a_formula_is_kept_as_text(
+    tmp_path: Path, start: str
+) -> None:
+    from openpyxl import load_workbook
+
+    typed = f'{start}HYPERLINK("http://evil")'
+    row = {"case_id": "GRV-AAAA00000001", "outcome": typed, "days_open": -1}
+    out = tmp_path / "ledger.xlsx"
+    export.write(out, "xlsx", ["case_id", "outcome", "days_open"], [row], "台账")
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    cell = sheet.cell(row=3, column=2)
+    # A spreadsheet keeps a carriage return as a line break; the cell still starts with "'".
+    assert cell.data_type == "s" and str(cell.value).startswith("'")
+    assert sheet.cell(row=3, column=3).value == -1  # numbers stay numbers
+    export.write(tmp_path / "ledger.csv", "csv", ["outcome"], [row], "")
+    text = (tmp_path / "ledger.csv").read_bytes().decode("utf-8-sig")
+    assert text.split("\r\n", 1)[1].lstrip('"').startswith(f"'{start}")
+    assert export.as_text("工资 = 3000") == "工资 = 3000"

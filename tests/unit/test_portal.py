@@ -32,7 +32,7 @@ from services.portal.grievances import service_level
 from services.portal.i18n import ENUMS, LABELS, Lang, Words
 from services.portal.mediation import clock
 from services.portal.receipts import said
-from services.portal.session import _safe_next, demo_sign_in_allowed, load_demo_users
+from services.portal.session import demo_sign_in_allowed, load_demo_users, safe_next
 from services.portal.web import friendly, today
 from services.suggestions.domain import QueryStatus, SuggestionStatus
 
@@ -271,11 +271,20 @@ def test_demo_users_cover_every_working_role_in_known_units() -> None:
     assert len(reps) >= 2, "two units' reps, to show that one cannot see the other's cases"
 
 
-def test_demo_sign_in_is_refused_in_production() -> None:
-    assert demo_sign_in_allowed(Settings(environment="development"))
-    assert not demo_sign_in_allowed(
-        Settings(environment="production", jwt_secret="x" * 32, master_key="y" * 32)
-    )
+def test_demo_sign_in_is_only_for_development_and_only_when_asked_for() -> None:
+    assert demo_sign_in_allowed(Settings(environment="development", demo_sign_in=True))
+    assert not demo_sign_in_allowed(Settings(environment="development"))
+    for environment in ("test", "production"):
+        assert not demo_sign_in_allowed(
+            Settings(environment=environment, jwt_secret="x" * 32, master_key="y" * 32)
+        )
+        with pytest.raises(ValueError, match="DEMO_SIGN_IN"):
+            Settings(
+                environment=environment,
+                jwt_secret="x" * 32,
+                master_key="y" * 32,
+                demo_sign_in=True,
+            )
 
 
 @pytest.mark.parametrize(
@@ -283,12 +292,18 @@ def test_demo_sign_in_is_refused_in_production() -> None:
     [
         ("/grievances?x=1", "/grievances?x=1"),
         ("//evil.example", "/"),
+        ("/\\evil.com", "/"),
+        ("/\\/evil.com", "/"),
+        ("/%5Cevil.com", "/%5Cevil.com"),
         ("https://evil", "/"),
+        ("/\tevil", "/"),
+        ("evil.com", "/"),
+        ("", "/"),
         (None, "/"),
     ],
 )
 def test_the_language_switch_only_returns_to_this_site(target: str | None, safe: str) -> None:
-    assert _safe_next(target) == safe
+    assert safe_next(target) == safe
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -11,12 +11,24 @@ from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal.app import create_app
 from services.portal.client import Api
+from services.portal.guard import CSRF_COOKIE, form_token
 from services.portal.i18n import Words
 from services.portal.session import load_demo_users
 from services.portal.web import TEMPLATES, Portal
 
 # Nothing listens on port 9 of the loopback: every service is "down".
 DOWN = "http://127.0.0.1:9"
+DEV = Settings(environment="development", demo_sign_in=True)
+
+
+async def send(
+    client: httpx.AsyncClient, path: str, data: dict[str, str], settings: Settings = DEV
+) -> httpx.Response:
+    """Post a form as a page of the portal does: with the token its pages put in forms."""
+    if CSRF_COOKIE not in client.cookies:
+        await client.get("/signin")
+    token = form_token(settings, client.cookies[CSRF_COOKIE])
+    return await client.post(path, data={**data, "csrf": token})
 
 
 async def _client(settings: Settings) -> httpx.AsyncClient:
@@ -36,7 +48,7 @@ async def _client(settings: Settings) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def portal() -> AsyncIterator[httpx.AsyncClient]:
-    client = await _client(Settings(environment="development"))
+    client = await _client(DEV)
     async with client:
         yield client
 
@@ -46,7 +58,7 @@ async def test_signing_in_keeps_the_token_in_an_httponly_samesite_cookie(
 ) -> None:
     listed = await portal.get("/signin")
     assert listed.status_code == 200 and 'data-user="rep-p01"' in listed.text
-    signed = await portal.post("/signin", data={"user": "rep-p01"})
+    signed = await send(portal, "/signin", {"user": "rep-p01"})
     assert signed.status_code == 303 and signed.headers["location"] == "/grievances"
     cookie = signed.headers["set-cookie"].lower()
     assert cookie.startswith("tz_session=") and "httponly" in cookie and "samesite=lax" in cookie
@@ -55,7 +67,7 @@ async def test_signing_in_keeps_the_token_in_an_httponly_samesite_cookie(
 async def test_a_service_that_is_down_is_told_in_words_and_the_form_keeps_its_input(
     portal: httpx.AsyncClient,
 ) -> None:
-    await portal.post("/signin", data={"user": "rep-p01"})
+    await send(portal, "/signin", {"user": "rep-p01"})
     listed = await portal.get("/grievances")
     assert listed.status_code == 200
     assert "台账暂时无法连接" in listed.text and "Traceback" not in listed.text
@@ -66,7 +78,7 @@ async def test_a_service_that_is_down_is_told_in_words_and_the_form_keeps_its_in
         "name": "王小林",
         "phone": "13800000001",
     }
-    sent = await portal.post("/grievances/new", data=typed)
+    sent = await send(portal, "/grievances/new", typed)
     assert sent.status_code == 503
     assert 'value="食堂菜品有待改善"' in sent.text and 'value="王小林"' in sent.text
     assert 'id="cat-canteen" value="canteen" checked' in sent.text
@@ -86,7 +98,7 @@ async def test_demo_sign_in_is_refused_in_production() -> None:
     async with client:
         listed = await client.get("/signin")
         assert listed.status_code == 403 and "rep-p01" not in listed.text
-        refused = await client.post("/signin", data={"user": "rep-p01"})
+        refused = await send(client, "/signin", {"user": "rep-p01"}, settings)
         assert refused.status_code == 403 and "tz_session" not in refused.cookies
 
 
@@ -99,7 +111,7 @@ async def test_pages_behind_sign_in_send_visitors_to_sign_in(portal: httpx.Async
 async def test_an_auditor_is_told_in_words_when_the_audit_service_is_down(
     portal: httpx.AsyncClient,
 ) -> None:
-    await portal.post("/signin", data={"user": "aud"})
+    await send(portal, "/signin", {"user": "aud"})
     replay = await portal.get("/audit/GRV-ABCD1234")
     assert replay.status_code == 503
     assert "审计服务暂时无法连接" in replay.text and "Traceback" not in replay.text
@@ -112,11 +124,11 @@ async def test_an_auditor_is_told_in_words_when_the_audit_service_is_down(
 async def test_a_followup_officer_is_told_when_the_followup_service_is_down(
     portal: httpx.AsyncClient,
 ) -> None:
-    await portal.post("/signin", data={"user": "fup-1"})
+    await send(portal, "/signin", {"user": "fup-1"})
     listed = await portal.get("/followups")
     assert listed.status_code == 200 and "跟踪回访服务暂时无法连接" in listed.text
-    sent = await portal.post(
-        "/followups/FUP-ABCD1234/contact", data={"satisfaction": "satisfied", "comment": ""}
+    sent = await send(
+        portal, "/followups/FUP-ABCD1234/contact", {"satisfaction": "satisfied", "comment": ""}
     )
     assert sent.status_code == 503 and "跟踪回访服务暂时无法连接" in sent.text
     board = await portal.get("/dashboard")
@@ -143,3 +155,36 @@ def test_a_timeline_shows_sealed_text_opened_and_never_the_sealed_value() -> Non
     html = TEMPLATES.get_template("_timeline.html").render(t=Words("zh"), events=events)
     assert "已整改" in html and "写于封存之前" in html
     assert "c2VhbGVk" not in html and "PER-0123456789abcdef0123" not in html
+
+
+async def test_a_form_without_this_browsers_token_or_from_another_site_is_refused(
+    portal: httpx.AsyncClient,
+) -> None:
+    bare = await portal.post("/signin", data={"user": "rep-p01"})
+    assert bare.status_code == 403 and "tz_session" not in bare.cookies
+    assert "这张表单已过期" in bare.text
+    token = form_token(DEV, portal.cookies[CSRF_COOKIE])
+    elsewhere = await portal.post(
+        "/signin",
+        data={"user": "rep-p01", "csrf": token},
+        headers={"origin": "https://evil.example"},
+    )
+    assert elsewhere.status_code == 403 and "tz_session" not in elsewhere.cookies
+    other_browser = form_token(DEV, "0" * 32)
+    forged = await portal.post("/signin", data={"user": "rep-p01", "csrf": other_browser})
+    assert forged.status_code == 403
+    same = await portal.post(
+        "/signin", data={"user": "rep-p01", "csrf": token}, headers={"origin": "http://portal"}
+    )
+    assert same.status_code == 303 and "tz_session" in same.cookies
+    page = await portal.get("/grievances/new")
+    forms = page.text.count('<form method="post"')
+    assert forms and page.text.count(f'name="csrf" value="{token}"') == forms
+
+
+async def test_the_language_switch_never_sends_anyone_to_another_site(
+    portal: httpx.AsyncClient,
+) -> None:
+    for target in ("/\\evil.com", "//evil.com", "https://evil.com", "/\\/evil.com"):
+        switched = await portal.get("/lang/en", params={"next": target})
+        assert switched.headers["location"] == "/", target

@@ -32,14 +32,14 @@ from services.common.queries import (
     listing,
     row_to_read,
 )
+from services.common.views import PERSONAL_ROLES, SEALED, SUGGESTION_CONTENT_ROLES
 from services.suggestions.api import Text, UserId
 from services.suggestions.api.groups import group_id_for
 from services.suggestions.domain import SUGGESTION_PREFIX, SuggestionStatus
 
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
-CONTENT_ROLES = ("worker_rep", "group_member", "union_chair")
-WORKER_ROLES = ("worker_rep", "union_chair")
-SEALED = "[sealed]"
+CONTENT_ROLES = SUGGESTION_CONTENT_ROLES
+WORKER_ROLES = PERSONAL_ROLES["suggestion"]
 
 
 class Worker(Body):
