@@ -35,6 +35,19 @@ def public(role: str, scope: Scope) -> int:
     return 200
 
 
+def unknown_receipt(role: str, scope: Scope) -> int:
+    """The worker's receipt routes, open to anyone: a receipt that names no case finds nothing."""
+    return 404
+
+
+def empty_message(role: str, scope: Scope) -> int:
+    """The local gateway of a development deployment takes any sender; an empty message is 422."""
+    return 422
+
+
+PUBLIC = (public, unknown_receipt, empty_message)
+
+
 def reads(role: str, scope: Scope) -> int:
     """A case or a listing: within the actor's units, auditors everywhere, admins never."""
     if role == "admin":
@@ -87,6 +100,31 @@ def anyone(status: int) -> Rule:
 def admins(role: str, scope: Scope) -> int:
     """Revoking another user's tokens."""
     return 204 if role == "admin" else 403
+
+
+def erasers(role: str, scope: Scope) -> int:
+    """Erasing a person: admins only (the matrix sends no person, so an admin hears 422)."""
+    return 422 if role == "admin" else 403
+
+
+def proofs(role: str, scope: Scope) -> int:
+    """A proof asked without saying of what: auditors hear 422, everyone else 403."""
+    return 422 if role == "auditor" else 403
+
+
+def bundles(role: str, scope: Scope) -> int | None:
+    """A case's proof bundle: auditors (whether a head covers it yet is the stories' to say)."""
+    return None if role == "auditor" else 403
+
+
+def unit_reminders(role: str, scope: Scope) -> int | None:
+    """A unit's reminders: its chair and auditors; who else is refused."""
+    return None if role in ("union_chair", "auditor") else 403
+
+
+def own(role: str, scope: Scope) -> int:
+    """Each user's own messages and settings: everyone but admins, who act on no case."""
+    return 403 if role == "admin" else 200
 
 
 def opens(role: str, scope: Scope) -> int | None:
@@ -146,11 +184,23 @@ FOLLOWUPS = case_routes(
     "/followups", absent, absent, ("progress", "contact", "complete"), found=False
 )
 del FOLLOWUPS[("POST", "/followups")]  # opened by the ledger itself, from other cases' events
+
+
+def receipts(prefix: str) -> Rows:
+    """A case service's receipt routes: the worker's own, and a rep issuing a new PIN."""
+    return {
+        ("POST", "/receipts/lookup"): unknown_receipt,
+        ("POST", "/receipts/notes"): unknown_receipt,
+        ("POST", f"{prefix}/{{case_id}}/receipt"): changes,
+    }
+
+
 MATRIX: dict[str, Rows] = {
     "intake": {
         **COMMON,
         **case_routes("/grievances", reads, reads, GRIEVANCE_VERBS),
         ("GET", "/stats"): reads,
+        **receipts("/grievances"),
     },
     "suggestions": {
         **COMMON,
@@ -161,7 +211,11 @@ MATRIX: dict[str, Rows] = {
         **case_routes("/groups", absent, absent, ("replace-member",), found=False),
         ("GET", "/stats"): reads,
     },
-    "mediation": {**COMMON, **case_routes("/disputes", reads, confided, DISPUTE_VERBS)},
+    "mediation": {
+        **COMMON,
+        **case_routes("/disputes", reads, confided, DISPUTE_VERBS),
+        **receipts("/disputes"),
+    },
     "followup": {**COMMON, **FOLLOWUPS, ("GET", "/stats"): reads},
     "audit": {
         **COMMON,
@@ -169,5 +223,27 @@ MATRIX: dict[str, Rows] = {
         ("GET", "/audit/cases/{case_id}/lineage"): auditors,
         ("GET", "/audit/verify/{case_id}"): auditors,
         ("GET", "/audit/export"): ledger,
+        ("GET", "/audit/keys"): public,
+        ("GET", "/audit/tree-heads"): auditors,
+        ("GET", "/audit/proofs/inclusion"): proofs,
+        ("GET", "/audit/proofs/consistency"): proofs,
+        ("GET", "/audit/cases/{case_id}/bundle"): bundles,
+        ("POST", "/privacy/erasures"): erasers,
+    },
+    "notify": {
+        **COMMON,
+        ("GET", "/notifications"): own,
+        ("GET", "/notifications/unit"): unit_reminders,
+        ("GET", "/notifications/{case_id}"): absent,
+        ("GET", "/notifications/{case_id}/history"): absent,
+        ("POST", "/notifications/{case_id}/acknowledge"): nothing,
+        ("GET", "/preferences/me"): own,
+        # Changing one's settings is a command: only the tokens are checked here.
+        ("PUT", "/preferences/me"): None,
+        # The local mailbox and gateway of a development deployment: what they received is
+        # shown to any signed-in user; the gateway takes messages from the sender unsigned.
+        ("GET", "/dev/mailbox"): None,
+        ("GET", "/dev/gateway"): None,
+        ("POST", "/dev/gateway/messages"): empty_message,
     },
 }
