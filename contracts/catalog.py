@@ -51,6 +51,7 @@ STREAMS: dict[str, Stream] = {
         Stream("suggestion", "Democratic management (民主管理)", "suggestions"),
         Stream("dispute", "Labour-dispute mediation (劳动争议调解)", "mediation"),
         Stream("followup", "Follow-up (跟踪回访)", "followup"),
+        Stream("library", "Case library and volunteers (以案说法·护薪)", "library"),
     )
 }
 
@@ -64,6 +65,10 @@ CASE_TYPES: dict[str, CaseType] = {
         CaseType("GRP", "suggestion", "group", "groups", "group 民主管理小组"),
         CaseType("DSP", "dispute", "dispute", "disputes", "dispute 调解"),
         CaseType("FUP", "followup", "follow-up", "followups", "follow-up 回访"),
+        CaseType("TYP", "library", "typical case", "typical-cases", "typical case 典型案例"),
+        CaseType("CLS", "library", "classroom session", "classrooms", "classroom 以案说法课堂"),
+        CaseType("VOL", "library", "volunteer", "volunteers", "volunteer 护薪志愿者"),
+        CaseType("HLP", "library", "help request", "help", "help 护薪帮扶"),
     )
 }
 
@@ -97,6 +102,13 @@ SERVICES: dict[str, Service] = {
             8004,
             "services.followup.app",
             "services.followup.service",
+        ),
+        Service(
+            "library",
+            "Taizhang case library and volunteers (以案说法·护薪)",
+            8006,
+            "services.library.app",
+            "services.library.service",
         ),
         Service("audit", "Taizhang audit (监督审计)", 8005, "services.audit.app"),
         # The web portal only calls the other services' APIs: it has no stream worker.

@@ -21,6 +21,7 @@ Role = Literal[
     "union_chair",
     "mediator",
     "followup_officer",
+    "volunteer",
     "auditor",
     "admin",
     "system",

@@ -65,6 +65,8 @@ class Verb(Generic[B]):
     roles: tuple[str, ...] | None = None
     # The operation's name, where it is not the path's.
     name: str | None = None
+    # Volunteers may send it too, on the cases the case's rules let them work on.
+    helpers: bool = False
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,7 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
         body: Transition | None = None,
         idempotency_key: str | None = None,
     ) -> JSONResponse:
-        row = case_row_for(ctx, actor, case_id, acting=True, prefix=prefix)
+        row = case_row_for(ctx, actor, case_id, acting=True, prefix=prefix, helpers=verb.helpers)
         if verb.roles is not None and actor.role not in verb.roles:
             raise Problem(403, "Forbidden", f"a {actor.role} cannot {verb.command} here")
         given = body if body is not None else verb.body()

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     suggestions_url: str = _local("suggestions")
     mediation_url: str = _local("mediation")
     followup_url: str = _local("followup")
+    library_url: str = _local("library")
     audit_url: str = _local("audit")
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
 

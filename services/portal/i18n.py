@@ -305,6 +305,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "union_chair": ("工会主席", "Union chair"),
         "mediator": ("调解员", "Mediator"),
         "followup_officer": ("跟踪专人", "Follow-up officer"),
+        "volunteer": ("护薪志愿者", "Volunteer"),
         "auditor": ("审计", "Auditor"),
         "admin": ("系统管理员", "Administrator"),
         "system": ("系统", "System"),
