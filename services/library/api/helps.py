@@ -10,6 +10,7 @@ from pydantic import Field
 
 from contracts import library as lib
 from contracts.envelope import Actor
+from services.common import quarantine
 from services.common.auth import HELPERS
 from services.common.bearer import CurrentActor
 from services.common.bodies import Body, Moment, Transition
@@ -139,7 +140,8 @@ def _volunteer_rows(ctx: ServiceContext, actor: Actor, limit: int, offset: int) 
     args = [actor.user_id, *OPEN_TO_VOLUNTEER]
     total = ctx.model.select(f"SELECT COUNT(*) FROM cases WHERE {where}", args)[0][0]
     rows = ctx.model.select(
-        f"SELECT * FROM cases WHERE {where} ORDER BY opened_at DESC LIMIT ? OFFSET ?",
+        f"SELECT *, {quarantine.COLUMN} FROM cases WHERE {where}"
+        " ORDER BY opened_at DESC LIMIT ? OFFSET ?",
         [*args, limit, offset],
     )
     return {

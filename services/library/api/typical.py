@@ -11,6 +11,7 @@ from pydantic import Field
 from contracts import library as lib
 from contracts.envelope import Actor
 from contracts.personal import ERASED, Sealed
+from services.common import quarantine
 from services.common.auth import READ_ALL
 from services.common.bearer import CurrentActor
 from services.common.bodies import Body, Moment, Transition
@@ -121,11 +122,6 @@ def _published(ctx: ServiceContext, row: Any, _body: Transition) -> lib.Publish:
     return lib.Publish()
 
 
-def _approved(ctx: ServiceContext, row: Any, body: ReviewBody) -> lib.Approve:
-    check_unsealed(ctx, json.loads(row["state"]))
-    return lib.Approve(note=body.note)
-
-
 command_routes(
     router,
     opening=Opening(
@@ -158,7 +154,7 @@ command_routes(
             "approve",
             "Approve the edited text (a second person: the unit's chair).",
             ReviewBody,
-            _approved,
+            lambda _ctx, _row, b: lib.Approve(note=b.note),
             optional=True,
         ),
         Verb(
@@ -237,7 +233,8 @@ async def search_typical_cases(
     clause = " AND ".join(where)
     total = ctx.model.select(f"SELECT COUNT(*) FROM cases WHERE {clause}", args)[0][0]
     rows = ctx.model.select(
-        f"SELECT * FROM cases WHERE {clause} ORDER BY opened_at DESC LIMIT ? OFFSET ?",
+        f"SELECT *, {quarantine.COLUMN} FROM cases WHERE {clause}"
+        " ORDER BY opened_at DESC LIMIT ? OFFSET ?",
         [*args, limit, offset],
     )
     return {
