@@ -13,7 +13,17 @@ from services.common import logging as logs
 from services.common.limits import LimitsMiddleware
 from services.common.settings import Settings
 from services.common.units import load_units
-from services.portal import audit, dashboard, democracy, followups, grievances, mediation, session
+from services.portal import (
+    audit,
+    dashboard,
+    democracy,
+    followups,
+    grievances,
+    library,
+    mediation,
+    session,
+    volunteers,
+)
 from services.portal.client import Api
 from services.portal.web import HERE, Portal, SignInNeeded, page
 
@@ -59,7 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         error = {"message": current.words("error.other"), "detail": ""}
         return current.render("problem.html", status=500, error=error)
 
-    for module in (session, grievances, democracy, mediation, followups, audit, dashboard):
+    pages = (session, grievances, democracy, mediation, followups, library, volunteers, audit)
+    for module in (*pages, dashboard):
         app.include_router(module.router)
     return app
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from services.common.calendar import SHANGHAI
+from services.portal import library_words
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -490,6 +491,9 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "completed": ("已完成", "Completed"),
     },
 }
+# The case library's and the volunteers' words live beside their pages.
+LABELS.update(library_words.LABELS)
+ENUMS.update(library_words.ENUMS)
 
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

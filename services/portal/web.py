@@ -34,23 +34,28 @@ HOME = {
     "followup_officer": "/followups",
     "auditor": "/audit",
     "admin": "/dashboard",
+    "volunteer": "/help",
 }
 # Which pages each role finds in the menu.
 MENU: dict[str, tuple[str, ...]] = {
-    "worker_rep": ("grievances", "new_grievance", "suggestions", "dashboard"),
+    "worker_rep": ("grievances", "new_grievance", "suggestions", "library", "dashboard"),
     "union_chair": (
         "grievances",
         "new_grievance",
         "suggestions",
         "queries",
         "disputes",
+        "library",
+        "classrooms",
+        "volunteers",
         "dashboard",
     ),
-    "group_member": ("suggestions", "queries", "dashboard"),
-    "mediator": ("disputes", "dashboard"),
-    "followup_officer": ("followups", "dashboard"),
-    "auditor": ("audit", "dashboard"),
+    "group_member": ("suggestions", "queries", "library", "dashboard"),
+    "mediator": ("disputes", "library", "classrooms", "volunteers", "dashboard"),
+    "followup_officer": ("followups", "library", "dashboard"),
+    "auditor": ("audit", "library", "dashboard"),
     "admin": ("dashboard",),
+    "volunteer": ("help", "library"),
 }
 MENU_PATHS = {
     "grievances": "/grievances",
@@ -61,6 +66,10 @@ MENU_PATHS = {
     "followups": "/followups",
     "audit": "/audit",
     "dashboard": "/dashboard",
+    "library": "/library",
+    "classrooms": "/classrooms",
+    "volunteers": "/volunteers",
+    "help": "/help",
 }
 
 

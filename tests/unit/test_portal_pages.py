@@ -10,7 +10,7 @@ import pytest
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal.app import create_app
-from services.portal.client import Api
+from services.portal.client import SERVICES, Api
 from services.portal.session import load_demo_users
 from services.portal.web import Portal
 
@@ -21,7 +21,7 @@ DOWN = "http://127.0.0.1:9"
 async def _client(settings: Settings) -> httpx.AsyncClient:
     app = create_app(settings)
     api = Api(
-        urls=dict.fromkeys(("intake", "suggestions", "mediation", "followup", "audit"), DOWN),
+        urls=dict.fromkeys(SERVICES, DOWN),
         http=httpx.AsyncClient(timeout=2),
     )
     app.state.portal = Portal(
@@ -120,3 +120,21 @@ async def test_a_followup_officer_is_told_when_the_followup_service_is_down(
     assert sent.status_code == 503 and "跟踪回访服务暂时无法连接" in sent.text
     board = await portal.get("/dashboard")
     assert "跟踪回访服务暂时无法连接" in board.text
+
+
+async def test_the_library_pages_say_so_when_the_library_is_down(
+    portal: httpx.AsyncClient,
+) -> None:
+    await portal.post("/signin", data={"user": "med-1"})
+    for path in ("/library", "/classrooms", "/volunteers"):
+        shown = await portal.get(path)
+        assert shown.status_code == 200 and "台账暂时无法连接" in shown.text, path
+    board = await portal.get("/dashboard")
+    assert "以案说法服务暂时无法连接" in board.text
+
+
+async def test_a_volunteer_starts_on_their_help_requests(portal: httpx.AsyncClient) -> None:
+    signed = await portal.post("/signin", data={"user": "vol-law-1"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/help"
+    shown = await portal.get("/help")
+    assert "请您帮扶的案件" in shown.text and 'href="/disputes"' not in shown.text
