@@ -255,8 +255,8 @@ class HelpRequested(EventPayload):
     volunteer: str = UserId
     volunteer_case_id: str = Field(pattern=r"^VOL-[0-9A-Z]{4,40}$")
     requester: str = UserId
-    # What the volunteer needs to know, written for them: no more of the case than that.
-    brief: str = Field(min_length=1, max_length=2000)
+    # What the volunteer needs to know, sealed under the key of the case's worker.
+    brief: Sealed
 
 
 @REGISTRY.register
@@ -296,13 +296,13 @@ class HelpEnded(EventPayload):
 
 
 class RequestHelp(Frozen):
-    """Ask a registered volunteer to help on a case."""
+    """Ask a registered volunteer to help on a case; the brief arrives already sealed."""
 
     unit: str
     source_case_id: str = SourceCase
     volunteer: str = UserId
     volunteer_case_id: str = Field(pattern=r"^VOL-[0-9A-Z]{4,40}$")
-    brief: str = Field(min_length=1, max_length=2000)
+    brief: Sealed
 
 
 class Accept(Frozen):

@@ -173,7 +173,7 @@ def requested(source: str = "DSP-TEST00000001", actor: Actor = MEDIATOR) -> Stor
         "source_case_id": source,
         "volunteer": "vol-law-1",
         "volunteer_case_id": "VOL-TEST00000001",
-        "brief": "核对工资记录",
+        "brief": SEALED,
     }
     outcome = story.when("request", body, actor=actor)
     assert outcome.reply.ok, outcome.reply
@@ -208,7 +208,7 @@ def test_a_rep_asks_on_a_grievance_but_not_on_a_dispute() -> None:
         "source_case_id": "DSP-TEST00000001",
         "volunteer": "vol-law-1",
         "volunteer_case_id": "VOL-TEST00000001",
-        "brief": "b",
+        "brief": SEALED,
     }
     assert story.refusal(story.when("request", body, actor=REP))[0] == 403
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from contracts import library as lib
 from contracts.envelope import Actor
+from contracts.personal import Sealed
 from services.common import quarantine
 from services.common.auth import HELPERS
 from services.common.bearer import CurrentActor
@@ -25,6 +27,9 @@ from services.library.domain.helps import HELP_PREFIX
 router = APIRouter(prefix="/help", tags=["help"])
 # A volunteer sees a request while it waits for their answer and while they help.
 OPEN_TO_VOLUNTEER = ("requested", "helping")
+# Who reads a brief besides the volunteer and the one who asked: those who ask for help.
+OPENERS = ("mediator", "union_chair")
+SEALED = "[sealed]"
 
 
 class RequestBody(Body):
@@ -61,12 +66,14 @@ def _requested(ctx: ServiceContext, _case_id: str, body: RequestBody) -> lib.Req
     found = source(ctx, body.source_case_id)
     if found is None or not within(body.unit, found.unit):
         raise Problem(422, "Unknown case", f"no case {body.source_case_id} in {body.unit}")
+    # The brief is about the case's worker: erasing them erases it too.
+    key = found.person.person_id if found.person else f"CASE-{body.source_case_id}"
     return lib.RequestHelp(
         unit=body.unit,
         source_case_id=body.source_case_id,
         volunteer=json.loads(row["state"])["user_id"],
         volunteer_case_id=body.volunteer_case_id,
-        brief=body.brief,
+        brief=ctx.sealer.seal(key, body.brief),
     )
 
 
@@ -131,6 +138,15 @@ command_routes(
 )
 
 
+def help_view(ctx: ServiceContext, actor: Actor, row: Any) -> dict[str, Any]:
+    """A help request with its brief opened for those who work on it, sealed for the rest."""
+    view = case_view(row)
+    brief = Sealed.model_validate(view["brief"])
+    working = actor.role in (*HELPERS, *OPENERS) or actor.user_id == view["requester"]
+    view["brief"] = ctx.sealer.open(brief) if working else SEALED
+    return view
+
+
 def _volunteer_rows(ctx: ServiceContext, actor: Actor, limit: int, offset: int) -> dict[str, Any]:
     """The requests a volunteer may see: theirs, while they wait or help."""
     marks = ", ".join("?" for _ in OPEN_TO_VOLUNTEER)
@@ -148,7 +164,7 @@ def _volunteer_rows(ctx: ServiceContext, actor: Actor, limit: int, offset: int) 
         "total": total,
         "limit": limit,
         "offset": offset,
-        "items": [case_view(r) for r in rows],
+        "items": [help_view(ctx, actor, r) for r in rows],
     }
 
 
@@ -165,7 +181,8 @@ async def list_help(
     if actor.role in HELPERS:
         return _volunteer_rows(ctx, actor, limit, offset)
     filters = {"case_type": "help", "source_case_id": source_case_id}
-    return listing(ctx, actor, unit, filters, limit, offset)
+    view = partial(help_view, ctx, actor)
+    return listing(ctx, actor, unit, filters, limit, offset, view=view)
 
 
 @router.get("/{case_id}")
@@ -176,8 +193,8 @@ async def get_help(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any
         state = json.loads(row["state"]) if row is not None else {}
         if state.get("volunteer") != actor.user_id or state["status"] not in OPEN_TO_VOLUNTEER:
             raise Problem(404, "Not found", f"no help request {case_id} for you")
-        return case_view(row)
-    return case_view(row_to_read(ctx, actor, case_id, prefix=HELP_PREFIX))
+        return help_view(ctx, actor, row)
+    return help_view(ctx, actor, row_to_read(ctx, actor, case_id, prefix=HELP_PREFIX))
 
 
 history_route(

@@ -20,6 +20,7 @@ from services.common.context import Ctx, ServiceContext
 from services.common.problems import Problem
 from services.common.queries import Page, Skip, case_view, history_route
 from services.common.units import within
+from services.common.vault import Sealer
 from services.library.anonymise import value_leaks
 from services.library.api import readable_row, source
 from services.library.domain.typical import PROPOSERS, TYPICAL_PREFIX
@@ -103,9 +104,9 @@ def _proposed(ctx: ServiceContext, case_id: str, body: ProposeBody) -> lib.Propo
     )
 
 
-def check_unsealed(ctx: ServiceContext, state: dict[str, Any]) -> None:
+def check_unsealed(sealer: Sealer, state: dict[str, Any]) -> None:
     """Refuse a text holding any personal value sealed on its source (erased ones are gone)."""
-    values = [ctx.sealer.open(Sealed.model_validate(s)) for s in state.get("personal", [])]
+    values = [sealer.open(Sealed.model_validate(s)) for s in state.get("personal", [])]
     present = [v for v in values if v and v != ERASED]
     text = "\n".join((state["title"], state["text"], state.get("lesson") or ""))
     if value_leaks(text, present):
@@ -118,7 +119,7 @@ def check_unsealed(ctx: ServiceContext, state: dict[str, Any]) -> None:
 
 
 def _published(ctx: ServiceContext, row: Any, _body: Transition) -> lib.Publish:
-    check_unsealed(ctx, json.loads(row["state"]))
+    check_unsealed(ctx.sealer, json.loads(row["state"]))
     return lib.Publish()
 
 

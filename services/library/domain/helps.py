@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts import library as lib
 from contracts.envelope import Envelope
+from contracts.personal import Sealed
 from contracts.registry import EventPayload
 from services.common.domain import (
     Command,
@@ -50,7 +51,7 @@ class Help(BaseModel):
     volunteer: str
     volunteer_case_id: str
     requester: str
-    brief: str
+    brief: Sealed
     hours: float = 0.0
     actions: tuple[lib.HelpAction, ...] = ()
     records: int = 0
