@@ -95,6 +95,15 @@ class TypicalReturned(EventPayload):
 
 
 @REGISTRY.register
+class TypicalReviewerAppointed(EventPayload):
+    """The auditor appointed a reviewer besides the unit's chair."""
+
+    event_type = "library.reviewer_appointed"
+
+    reviewer: str = UserId
+
+
+@REGISTRY.register
 class TypicalPublished(EventPayload):
     """The approved text was published to the unit's tree."""
 
@@ -134,6 +143,12 @@ class Return(Frozen):
     note: str = Field(min_length=1, max_length=2000)
 
 
+class AppointReviewer(Frozen):
+    """Appoint a reviewer of the typical case."""
+
+    reviewer: str = UserId
+
+
 class Publish(Frozen):
     """Publish the approved text; the service has checked it against the sealed values."""
 
@@ -143,6 +158,7 @@ TYPICAL_COMMANDS: dict[str, type[Frozen]] = {
     "edit": Edit,
     "approve": Approve,
     "return": Return,
+    "appoint_reviewer": AppointReviewer,
     "publish": Publish,
 }
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 MEDIATOR = {"user": "med-1", "role": "mediator", "unit": "demo/co"}
 REP = {"user": "rep-p01", "role": "worker_rep", "unit": "demo/co/p01"}
+REVIEWER = {"user": "med-2", "role": "mediator", "unit": "demo/co"}
 AUDITOR = {"user": "aud", "role": "auditor", "unit": "demo"}
 LAWYER = {"user": "vol-law-1", "role": "volunteer", "unit": "demo/co"}
 WORKER_VOLUNTEER = {"user": "vol-w-1", "role": "volunteer", "unit": "demo/co"}
@@ -85,6 +86,7 @@ def clients(lstack: Stack) -> Iterator[dict[str, httpx.Client]]:
         "lib_mediator": lstack.client("library", **MEDIATOR),
         "lib_rep": lstack.client("library", **REP),
         "lib_auditor": lstack.client("library", **AUDITOR),
+        "lib_reviewer": lstack.client("library", **REVIEWER),
         "lawyer": lstack.client("library", **LAWYER),
         "lawyer_on_mediation": lstack.client("mediation", **LAWYER),
         "other_volunteer": lstack.client("library", **WORKER_VOLUNTEER),
@@ -138,11 +140,15 @@ def test_a_closed_dispute_becomes_a_published_typical_case_naming_nobody(
     edit(c["lib_mediator"], typ, f"{draft['text']}\n联系电话 139-0000-0002")
     phoned = c["lib_chair"].post(f"/typical-cases/{typ}/approve", json={})
     assert phoned.status_code == 422 and "phone number" in phoned.json()["detail"]
-    # The proposer cannot approve their own case; the chair does, then it is published.
+    # The proposer cannot approve their own case; a reviewer the auditor appoints does.
     edit(c["lib_mediator"], typ, draft["text"])
     own = c["lib_mediator"].post(f"/typical-cases/{typ}/approve", json={})
     assert own.status_code == 403
-    ok(c["lib_chair"].post(f"/typical-cases/{typ}/approve", json={"note": "同意发布"}))
+    assert c["lib_reviewer"].post(f"/typical-cases/{typ}/approve", json={}).status_code == 403
+    appoint = {"reviewer": "med-2"}
+    assert c["lib_chair"].post(f"/typical-cases/{typ}/appoint-reviewer", json=appoint).is_error
+    ok(c["lib_auditor"].post(f"/typical-cases/{typ}/appoint-reviewer", json=appoint))
+    ok(c["lib_reviewer"].post(f"/typical-cases/{typ}/approve", json={"note": "同意发布"}))
     ok(c["lib_mediator"].post(f"/typical-cases/{typ}/publish", json={}))
 
     found = ok(c["lib_rep"].get("/typical-cases", params={"article": "第三十条"}))
@@ -156,7 +162,11 @@ def test_a_closed_dispute_becomes_a_published_typical_case_naming_nobody(
     seen = ok(c["lib_auditor"].get(f"/typical-cases/{typ}"))
     assert seen["source_case_id"] == dsp
     history = ok(c["lib_auditor"].get(f"/typical-cases/{typ}/history"))["events"]
-    assert [e["event_type"] for e in history][-2:] == ["library.approved", "library.published"]
+    assert [e["event_type"] for e in history][-3:] == [
+        "library.reviewer_appointed",
+        "library.approved",
+        "library.published",
+    ]
 
     # A classroom session uses it, and the dashboard counts it.
     session = {

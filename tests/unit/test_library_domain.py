@@ -229,3 +229,16 @@ def test_the_dashboard_counts_sessions_volunteers_help_hours_and_recovered_wages
     assert figures["teams"] == 1 and figures["volunteers_by_kind"] == {"lawyer_volunteer": 1}
     assert figures["help_requests"] == 2 and figures["help_given"] == 1
     assert figures["hours"] == 2 and figures["recovered_fen"] == 1_500_000
+
+
+def test_the_auditor_appoints_a_reviewer_who_then_approves() -> None:
+    story = edited()
+    reviewer = Actor(user_id="med-2", role="mediator", unit=UNIT)
+    assert story.refusal(story.when("approve", {}, actor=reviewer))[0] == 403
+    auditor = Actor(user_id="aud", role="auditor", unit="demo")
+    appoint = {"reviewer": "med-1"}
+    assert story.refusal(story.when("appoint_reviewer", appoint, actor=auditor))[0] == 422
+    assert story.refusal(story.when("appoint_reviewer", {"reviewer": "med-2"}, actor=CHAIR))
+    assert story.when("appoint_reviewer", {"reviewer": "med-2"}, actor=auditor).reply.ok
+    assert story.when("approve", {}, actor=reviewer).reply.ok
+    assert story.state().reviewer == "med-2"

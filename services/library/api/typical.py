@@ -58,6 +58,10 @@ class ReturnBody(Transition):
     note: str = Field(min_length=1, max_length=2000)
 
 
+class AppointBody(Transition):
+    reviewer: str = lib.UserId
+
+
 def _proposed(ctx: ServiceContext, case_id: str, body: ProposeBody) -> lib.Propose:
     """Draft the anonymised text from the source, and carry its personal values sealed."""
     found = source(ctx, body.source_case_id)
@@ -165,6 +169,15 @@ command_routes(
             ReturnBody,
             lambda _ctx, _row, b: lib.Return(note=b.note),
             name="return_typical_case",
+        ),
+        Verb(
+            "appoint-reviewer",
+            "appoint_reviewer",
+            "Appoint a reviewer besides the unit's chair (the auditor).",
+            AppointBody,
+            lambda _ctx, _row, b: lib.AppointReviewer(reviewer=b.reviewer),
+            roles=("auditor",),
+            auditors=True,
         ),
         Verb(
             "publish",

@@ -27,11 +27,14 @@ TYPICAL_PREFIX = "TYP"
 TypicalStatus = Literal["drafted", "edited", "returned", "approved", "published"]
 PROPOSERS = ("mediator", "union_chair")
 REVIEWERS = ("union_chair",)
+# An auditor-appointed reviewer may hold any working role; the case's rules name them.
+APPOINTABLE = ("union_chair", "mediator", "worker_rep", "group_member", "followup_officer")
 ROLES: dict[str, tuple[str, ...]] = {
     "propose": PROPOSERS,
     "edit": PROPOSERS,
-    "approve": REVIEWERS,
-    "return": REVIEWERS,
+    "approve": APPOINTABLE,
+    "return": APPOINTABLE,
+    "appoint_reviewer": ("auditor",),
     "publish": PROPOSERS,
 }
 EDITABLE: frozenset[TypicalStatus] = frozenset({"drafted", "edited", "returned"})
@@ -57,6 +60,7 @@ class Typical(BaseModel):
     tags: tuple[str, ...] = ()
     reviewer: str | None = None
     review_note: str | None = None
+    appointed_reviewer: str | None = None
     opened_at: datetime
     last_event_at: datetime
     published_at: datetime | None = None
@@ -106,8 +110,12 @@ def decide_typical(state: Typical | None, cmd: Command[object]) -> list[EventPay
                     title=p.title, text=p.text, lesson=p.lesson, articles=p.articles, tags=p.tags
                 )
             ]
+        case lib.AppointReviewer(reviewer=reviewer):
+            if reviewer == state.proposer:
+                raise Invalid(f"{reviewer} proposed {state.case_id}: appoint a second person")
+            return [lib.TypicalReviewerAppointed(reviewer=reviewer)]
         case lib.Approve(note=note) | lib.Return(note=note):
-            _check_reviewer(state, actor.user_id)
+            _check_reviewer(state, actor.role, actor.user_id)
             if state.status != "edited":
                 raise Refused(
                     f"typical case {state.case_id} is {state.status}: its proposer adds the"
@@ -128,9 +136,13 @@ def decide_typical(state: Typical | None, cmd: Command[object]) -> list[EventPay
     raise Invalid(f"unknown typical-case command {kind!r}")
 
 
-def _check_reviewer(state: Typical, reviewer: str) -> None:
+def _check_reviewer(state: Typical, role: str, reviewer: str) -> None:
     if reviewer == state.proposer:
         raise Forbidden(f"{reviewer} proposed {state.case_id}: a second person reviews it")
+    if role not in REVIEWERS and reviewer != state.appointed_reviewer:
+        raise Forbidden(
+            f"the unit's chair or the reviewer the auditor appointed reviews {state.case_id}"
+        )
 
 
 def evolve_typical(state: Typical | None, env: Envelope, event: EventPayload) -> Typical:
@@ -177,6 +189,8 @@ def evolve_typical(state: Typical | None, env: Envelope, event: EventPayload) ->
             return s.model_copy(
                 update={"status": "returned", "reviewer": reviewer, "review_note": note}
             )
+        case lib.TypicalReviewerAppointed(reviewer=reviewer):
+            return s.model_copy(update={"appointed_reviewer": reviewer})
         case lib.TypicalPublished():
             return s.model_copy(update={"status": "published", "published_at": at})
     raise ValueError(f"a typical case cannot apply {env.event_type}")
