@@ -44,8 +44,11 @@ async def _list(page: Page, status: int = 200, error: dict[str, str] | None = No
     query = {k: page.request.query_params.get(k) or None for k in SEARCH}
     published: dict[str, Any] = {"items": []}
     drafts: dict[str, Any] = {"items": []}
+    sessions: dict[str, Any] = {"items": []}
     try:
         published = await page.get("library", "/typical-cases", {**query, "limit": 100})
+        if actor.role != "volunteer":
+            sessions = await page.get("library", "/classrooms", {"limit": 200})
         if actor.role in PROPOSERS:
             drafts = await page.get("library", "/typical-cases", {"drafts": "true", "limit": 100})
     except ApiError as exc:
@@ -56,6 +59,8 @@ async def _list(page: Page, status: int = 200, error: dict[str, str] | None = No
         error=error,
         items=published["items"],
         drafts=drafts["items"],
+        sessions=sessions["items"],
+        held=page.request.query_params.get("done") == "hold",
         query={k: v or "" for k, v in query.items()},
         may_propose=actor.role in PROPOSERS,
     )
@@ -63,20 +68,9 @@ async def _list(page: Page, status: int = 200, error: dict[str, str] | None = No
 
 @router.get("/library", response_class=HTMLResponse)
 async def library(page: UserPage) -> Response:
-    """Published typical cases of the caller's branch, searchable; drafts for proposers."""
+    """Published typical cases of the caller's branch, searchable, and the classroom sessions
+    that taught them; drafts for proposers."""
     return await _list(page)
-
-
-@router.post("/library", response_class=HTMLResponse)
-async def propose(page: UserPage, request: Request) -> Response:
-    """Propose a closed case: the library drafts its anonymised text."""
-    values = await form_of(request)
-    body = {"unit": page.user().unit, "source_case_id": values.get("source_case_id", "")}
-    try:
-        made = await page.post("library", "/typical-cases", body, key=values.get("key") or None)
-    except ApiError as exc:
-        return await _list(page, status=exc.status, error=_problem(page, exc))
-    return RedirectResponse(f"/library/{made['case_id']}?done=propose", status_code=303)
 
 
 async def _case(
@@ -89,6 +83,14 @@ async def _case(
         return page.render("problem.html", status=exc.status, error=_problem(page, exc))
     state = case["status"]
     done = page.request.query_params.get("done") or ""
+    may_teach = state == "published" and actor.role in PROPOSERS
+    others: list[dict[str, Any]] = []
+    if may_teach:
+        try:
+            listed = await page.get("library", "/typical-cases", {"limit": 100})
+            others = [c for c in listed["items"] if c["case_id"] != case_id]
+        except ApiError:
+            others = []
     return page.render(
         "typical.html",
         status=status,
@@ -99,6 +101,10 @@ async def _case(
         and actor.role in REVIEWERS
         and actor.user_id != case["proposer"],
         may_publish=state == "approved" and actor.role in PROPOSERS,
+        may_teach=may_teach,
+        others=others,
+        attendees=ATTENDEES,
+        today=today().isoformat(),
         done_label=f"library.done_{done}" if done else None,
     )
 
@@ -119,71 +125,12 @@ async def handout(case_id: str, page: UserPage) -> Response:
     return page.render("handout.html", case=case, printed=today().isoformat())
 
 
-@router.post("/library/{case_id}/{action}", response_class=HTMLResponse)
-async def step(case_id: str, action: str, page: UserPage, request: Request) -> Response:
-    """Edit, approve, send back or publish a typical case."""
+@router.post("/library/{case_id}/classroom", response_class=HTMLResponse)
+async def hold(case_id: str, page: UserPage, request: Request) -> Response:
+    """Record a classroom session that taught this typical case (and others, if ticked)."""
+    raw = parse_qs((await request.body()).decode("utf-8", errors="replace"))
     values = await form_of(request)
-    body: dict[str, Any]
-    if action == "edit":
-        body = {
-            "title": values.get("title", ""),
-            "text": values.get("text", ""),
-            "lesson": values.get("lesson", ""),
-            "articles": _lines(values.get("articles", "")),
-            "tags": _tags(values.get("tags", "")),
-        }
-    elif action in ("approve", "return"):
-        body = {"note": values.get("note") or None}
-    elif action == "publish":
-        body = {}
-    else:
-        return page.render("problem.html", status=404, error=friendly(page.words, _missing()))
-    try:
-        path = f"/typical-cases/{case_id}/{action}"
-        await page.post("library", path, body, key=values.get("key") or None)
-    except ApiError as exc:
-        return await _case(page, case_id, status=exc.status, error=_problem(page, exc))
-    return RedirectResponse(f"/library/{case_id}?done={action}", status_code=303)
-
-
-def _missing() -> ApiError:
-    return ApiError(404, "Not found", "")
-
-
-async def _sessions(page: Page, status: int = 200, error: dict[str, str] | None = None) -> Response:
-    actor = page.user()
-    sessions: dict[str, Any] = {"items": []}
-    published: dict[str, Any] = {"items": []}
-    try:
-        sessions = await page.get("library", "/classrooms", {"limit": 200})
-        published = await page.get("library", "/typical-cases", {"limit": 100})
-    except ApiError as exc:
-        error = error or _problem(page, exc)
-    return page.render(
-        "classrooms.html",
-        status=status,
-        error=error,
-        sessions=sessions["items"],
-        published=published["items"],
-        attendees=ATTENDEES,
-        may_record=actor.role in PROPOSERS,
-        today=today().isoformat(),
-        done=page.request.query_params.get("done") == "hold",
-    )
-
-
-@router.get("/classrooms", response_class=HTMLResponse)
-async def classrooms(page: UserPage) -> Response:
-    """The unit's classroom sessions, and the form that records one."""
-    return await _sessions(page)
-
-
-@router.post("/classrooms", response_class=HTMLResponse)
-async def hold(page: UserPage, request: Request) -> Response:
-    """Record a classroom session: date, place, cases used, attendance by role."""
-    body_raw = (await request.body()).decode("utf-8", errors="replace")
-    values = await form_of(request)
-    cases = [c for c in parse_qs(body_raw).get("cases", []) if c]
+    cases = [case_id, *(c for c in raw.get("cases", []) if c and c != case_id)]
     attendance = []
     for role in ATTENDEES:
         count = values.get(f"count_{role}", "")
@@ -199,5 +146,48 @@ async def hold(page: UserPage, request: Request) -> Response:
     try:
         await page.post("library", "/classrooms", body, key=values.get("key") or None)
     except ApiError as exc:
-        return await _sessions(page, status=exc.status, error=_problem(page, exc))
-    return RedirectResponse("/classrooms?done=hold", status_code=303)
+        return await _case(page, case_id, status=exc.status, error=_problem(page, exc))
+    return RedirectResponse("/library?done=hold#sessions", status_code=303)
+
+
+@router.post("/library/{case_id}/{verb}", response_class=HTMLResponse)
+async def step(case_id: str, verb: str, page: UserPage, request: Request) -> Response:
+    """Edit, approve, send back or publish a typical case; propose a closed case as one."""
+    values = await form_of(request)
+    if verb == "propose":
+        return await _propose(page, case_id, values.get("key") or None)
+    body: dict[str, Any]
+    if verb == "edit":
+        body = {
+            "title": values.get("title", ""),
+            "text": values.get("text", ""),
+            "lesson": values.get("lesson", ""),
+            "articles": _lines(values.get("articles", "")),
+            "tags": _tags(values.get("tags", "")),
+        }
+    elif verb in ("approve", "return"):
+        body = {"note": values.get("note") or None}
+    elif verb == "publish":
+        body = {}
+    else:
+        return page.render("problem.html", status=404, error=friendly(page.words, _missing()))
+    try:
+        path = f"/typical-cases/{case_id}/{verb}"
+        await page.post("library", path, body, key=values.get("key") or None)
+    except ApiError as exc:
+        return await _case(page, case_id, status=exc.status, error=_problem(page, exc))
+    return RedirectResponse(f"/library/{case_id}?done={verb}", status_code=303)
+
+
+async def _propose(page: Page, source_case_id: str, key: str | None) -> Response:
+    """Propose a closed dispute or grievance: the library drafts its anonymised text."""
+    body = {"unit": page.user().unit, "source_case_id": source_case_id}
+    try:
+        made = await page.post("library", "/typical-cases", body, key=key)
+    except ApiError as exc:
+        return await _list(page, status=exc.status, error=_problem(page, exc))
+    return RedirectResponse(f"/library/{made['case_id']}?done=propose", status_code=303)
+
+
+def _missing() -> ApiError:
+    return ApiError(404, "Not found", "")

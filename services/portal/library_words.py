@@ -4,18 +4,21 @@ from __future__ import annotations
 
 LABELS: dict[str, tuple[str, str]] = {
     "nav.library": ("以案说法", "Case library"),
-    "nav.classrooms": ("法治课堂", "Classroom"),
     "nav.volunteers": ("护薪志愿者", "Volunteers"),
     "nav.help": ("护薪帮扶", "Help requests"),
     "library.title": ("以案说法 · 典型案例库", "Typical cases (以案说法)"),
     "library.search": ("检索典型案例", "Search typical cases"),
     "library.drafts": ("待审核的案例", "Cases being drafted or reviewed"),
     "library.empty": ("没有符合条件的典型案例。", "No typical case matches."),
-    "library.propose": ("推荐典型案例", "Propose a typical case"),
+    "library.propose": ("推荐为典型案例", "Propose as a typical case"),
     "library.propose_note": (
         "选择已办结的调解案件或诉求，系统将自动生成隐去姓名、电话、单位、地点和金额的初稿。",
         "Pick a closed dispute or grievance: the ledger drafts a text with names, phones,"
         " employers, places and amounts replaced by roles and ranges.",
+    ),
+    "library.propose_where": (
+        "在已办结的调解案件或诉求页面上推荐典型案例。",
+        "Propose a typical case from the page of a closed dispute or grievance.",
     ),
     "library.lesson": ("案例启示", "Lesson"),
     "library.articles": ("法律依据", "Legal basis"),
@@ -47,6 +50,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "classrooms.cases": ("使用的典型案例", "Typical cases used"),
     "classrooms.place": ("地点", "Place"),
     "classrooms.held_on": ("日期", "Date"),
+    "classrooms.also": ("同时使用的其他案例", "Other typical cases used"),
+    "classrooms.record_note": (
+        "在课堂使用的典型案例页面上记录课堂。",
+        "Record a session from the page of a typical case it used.",
+    ),
     "classrooms.attendance": ("参加人数", "Attendance"),
     "classrooms.done": ("课堂已记录。", "Session recorded."),
     "volunteers.title": ("护薪志愿者队伍", "护薪 volunteer teams"),

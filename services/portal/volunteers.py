@@ -77,14 +77,14 @@ async def register(page: UserPage, request: Request) -> Response:
     return RedirectResponse("/volunteers?done=register", status_code=303)
 
 
-@router.post("/help", response_class=HTMLResponse)
-async def ask(page: UserPage, request: Request) -> Response:
-    """Ask a volunteer to help on a dispute or a grievance."""
+@router.post("/volunteers/{case_id}/ask", response_class=HTMLResponse)
+async def ask(case_id: str, page: UserPage, request: Request) -> Response:
+    """Ask this volunteer to help on a dispute or a grievance."""
     values = await form_of(request)
     body = {
         "unit": page.user().unit,
         "source_case_id": values.get("source_case_id", ""),
-        "volunteer_case_id": values.get("volunteer_case_id", ""),
+        "volunteer_case_id": case_id,
         "brief": values.get("brief", ""),
     }
     try:
@@ -118,28 +118,28 @@ async def help_requests(page: UserPage) -> Response:
     return await _help(page)
 
 
-@router.post("/help/{case_id}/{action}", response_class=HTMLResponse)
-async def help_step(case_id: str, action: str, page: UserPage, request: Request) -> Response:
+@router.post("/help/{case_id}/{verb}", response_class=HTMLResponse)
+async def help_step(case_id: str, verb: str, page: UserPage, request: Request) -> Response:
     """Accept, decline, record or end help."""
-    if action not in STEPS:
+    if verb not in STEPS:
         return page.render("problem.html", status=404, error=_problem(page, _missing()))
     raw = parse_qs((await request.body()).decode("utf-8", errors="replace"))
     values = await form_of(request)
     body: dict[str, Any] = {}
-    if action == "record":
+    if verb == "record":
         hours = values.get("hours", "")
         body = {
             "hours": float(hours) if hours.replace(".", "", 1).isdigit() else 0,
             "actions": [a for a in raw.get("actions", []) if a],
             "note": values.get("note") or None,
         }
-    elif action == "decline":
+    elif verb == "decline":
         body = {"reason": values.get("reason") or None}
     try:
-        await page.post("library", f"/help/{case_id}/{action}", body, key=values.get("key") or None)
+        await page.post("library", f"/help/{case_id}/{verb}", body, key=values.get("key") or None)
     except ApiError as exc:
         return await _help(page, status=exc.status, error=_problem(page, exc))
-    return RedirectResponse(f"/help?done={action}", status_code=303)
+    return RedirectResponse(f"/help?done={verb}", status_code=303)
 
 
 def _missing() -> ApiError:

@@ -26,6 +26,8 @@ from tests.integration.test_portal_e2e import PHONE as SMALL
 pytestmark = pytest.mark.integration
 
 SHOTS = ROOT / "test-artifacts" / "library"
+# What the first story hands on to the second: the dispute it published.
+STORY: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,7 @@ def test_a_closed_dispute_is_published_naming_nobody_after_a_second_person_appro
         lstack.client("mediation", **MEDIATOR) as mediator,
     ):
         dsp = settled(chair, mediator)
+    STORY["dispute"] = dsp
     portal = lstack.url("portal")
     med = signed_in(browser, lstack, "med-1", DESKTOP)
     med.goto(f"{portal}/library")
@@ -77,10 +80,9 @@ def test_a_closed_dispute_is_published_naming_nobody_after_a_second_person_appro
     shot(med, "01-library-demo")
 
     def propose() -> str:
-        med.goto(f"{portal}/library")
-        med.click("#propose summary")
-        med.fill("#p-source", dsp)
-        med.click("button[data-action='propose']")
+        # Proposed from the closed dispute's own page, once the library has read it closed.
+        med.goto(f"{portal}/disputes/{dsp}")
+        med.click("#propose button[data-action='propose']")
         return med.url
 
     eventually(propose, until=lambda url: "/library/TYP-" in url, timeout=60, what="a draft")
@@ -116,6 +118,14 @@ def test_a_closed_dispute_is_published_naming_nobody_after_a_second_person_appro
     med.click("button[data-action='publish']")
     assert med.get_attribute("#case-status", "data-status") == "published"
     shot(med, "04-published")
+    # The mediator teaches it in a classroom session, recorded from its page.
+    med.click("#record summary")
+    med.fill("#c-place", "第2项目部职工夜校")
+    med.fill("#n-worker", "12")
+    med.click("button[data-action='hold']")
+    assert "/library?done=hold" in med.url
+    med.wait_for_load_state()
+    assert med.inner_text("#done") and med.locator("#sessions li").count() == 2
 
     rep = signed_in(browser, lstack, "rep-p01", SMALL)
     rep.goto(f"{portal}/library?tag=欠薪")
@@ -150,10 +160,21 @@ def test_a_lawyer_volunteer_sees_only_their_help_and_the_dashboard_counts_it(
     assert "找不到" in lawyer.content() or lawyer.locator("#error").count() == 1
 
     boss = signed_in(browser, lstack, "chair-co", DESKTOP)
+    # The chair asks the worker volunteer to help on another dispute: the lawyer sees none of it.
+    boss.goto(f"{portal}/volunteers")
+    row = boss.locator("#roster tr[data-user='vol-w-1']")
+    row.locator("summary").click()
+    row.locator("input[name='source_case_id']").fill(STORY["dispute"])
+    row.locator("textarea[name='brief']").fill("陪同职工领取补发工资")
+    row.locator("button[data-action='request-help']").click()
+    assert boss.url.endswith("/help?done=request")
+    assert boss.locator("#help li").count() == 2
+    lawyer.goto(f"{portal}/help")
+    assert lawyer.locator("#help li").count() == 1
     boss.goto(f"{portal}/dashboard?unit=demo/co")
     figures = boss.locator("#library-figures td")
-    assert figures.nth(0).inner_text() == "1"  # sessions
-    assert figures.nth(1).inner_text() == "40"  # attendees
+    assert figures.nth(0).inner_text() == "2"  # sessions
+    assert figures.nth(1).inner_text() == "52"  # attendees
     assert figures.nth(4).inner_text() == "3"  # volunteers
     assert figures.nth(6).inner_text() == "4.5"  # hours
     shot(boss, "07-dashboard-library")

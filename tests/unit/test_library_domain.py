@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.envelope import Actor
+from services.audit.kinds import kind_of
 from services.library.domain.stats import dashboard
 from services.library.service import CLASSROOM_KIND, HELP_KIND, KIND, VOLUNTEER_KIND
 from tests.unit.stories import Story
@@ -242,3 +243,14 @@ def test_the_auditor_appoints_a_reviewer_who_then_approves() -> None:
     assert story.when("appoint_reviewer", {"reviewer": "med-2"}, actor=auditor).reply.ok
     assert story.when("approve", {}, actor=reviewer).reply.ok
     assert story.state().reviewer == "med-2"
+
+
+def test_the_audit_replays_every_library_case_with_the_library_rules() -> None:
+    story = edited()
+    story.when("approve", {}, actor=CHAIR)
+    helped = requested()
+    helped.when("accept", {}, actor=LAWYER)
+    for case in (story, helped, registered()):
+        kind = kind_of(case.case_id)
+        assert kind is KIND
+        assert kind.replay(case.events) == case.state()
