@@ -3,6 +3,7 @@
 from contracts import dispute as dispute
 from contracts import followup as followup
 from contracts import grievance as grievance
+from contracts import library as library
 from contracts import notification as notification
 from contracts import suggestion as suggestion
 from contracts.registry import REGISTRY as REGISTRY

@@ -52,6 +52,7 @@ STREAMS: dict[str, Stream] = {
         Stream("dispute", "Labour-dispute mediation (劳动争议调解)", "mediation"),
         Stream("followup", "Follow-up (跟踪回访)", "followup"),
         Stream("notification", "Notifications (提醒与进度通知)", "notify"),
+        Stream("library", "Case library and volunteers (以案说法·护薪)", "library"),
     )
 }
 
@@ -72,6 +73,10 @@ CASE_TYPES: dict[str, CaseType] = {
         CaseType("FUP", "followup", "follow-up", "followups", "follow-up 回访"),
         CaseType("NTF", "notification", "notification", "notifications", "notification 通知"),
         CaseType("NPF", "notification", "preference", "preferences", "preferences 通知设置"),
+        CaseType("TYP", "library", "typical case", "typical-cases", "typical case 典型案例"),
+        CaseType("CLS", "library", "classroom session", "classrooms", "classroom 以案说法课堂"),
+        CaseType("VOL", "library", "volunteer", "volunteers", "volunteer 护薪志愿者"),
+        CaseType("HLP", "library", "help request", "help", "help 护薪帮扶"),
     )
 }
 
@@ -105,6 +110,13 @@ SERVICES: dict[str, Service] = {
             8004,
             "services.followup.app",
             "services.followup.service",
+        ),
+        Service(
+            "library",
+            "Taizhang case library and volunteers (以案说法·护薪)",
+            8007,
+            "services.library.app",
+            "services.library.service",
         ),
         Service("audit", "Taizhang audit (监督审计)", 8005, "services.audit.app"),
         Service(

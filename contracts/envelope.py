@@ -23,6 +23,7 @@ Role = Literal[
     "union_chair",
     "mediator",
     "followup_officer",
+    "volunteer",
     "auditor",
     "admin",
     "system",

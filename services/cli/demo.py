@@ -19,8 +19,8 @@ RETRY_FOR_S = 90.0
 
 
 def load_demo(settings: Settings, out: Console) -> None:
-    """Load every demo, through the APIs the settings name: the canteen complaint and the
-    democratic-management figures."""
+    """Load every demo, through the APIs the settings name: the canteen complaint, the
+    democratic-management figures, and the case library with its volunteers."""
     with httpx.Client(timeout=60) as client:
         case = _canteen(settings, client, settings.intake_url)
     out.print(
@@ -29,6 +29,9 @@ def load_demo(settings: Settings, out: Console) -> None:
     load_suggestions_demo(
         settings, out, suggestions=settings.suggestions_url, intake=settings.intake_url
     )
+    from services.cli.library_demo import load_library_demo
+
+    load_library_demo(settings, out)
 
 
 # --- democratic management: the seed's 13 project departments ---------------------------

@@ -17,7 +17,8 @@ def token(
     role: Annotated[
         str,
         typer.Option(
-            help="worker_rep, group_member, union_chair, mediator, followup_officer, auditor, admin"
+            help="worker_rep, group_member, union_chair, mediator, followup_officer, volunteer,"
+            " auditor, admin"
         ),
     ],
     unit: Annotated[str, typer.Option(help="unit id, e.g. demo/co/p01")],

@@ -18,6 +18,8 @@ ALGORITHM = "HS256"
 HUMAN_ROLES = tuple(r for r in get_args(Role) if r != "system")
 READ_ALL = ("auditor",)
 NO_CONTENT = ("admin",)
+# Volunteers see only the cases they are asked to help with, where a service admits them.
+HELPERS = ("volunteer",)
 
 
 class TokenError(Exception):
@@ -106,11 +108,15 @@ def read_token(settings: Settings, token: str) -> Actor:
     return read_claims(settings, token).actor
 
 
-def can_see(actor: Actor, unit: str) -> bool:
-    """Return whether the actor may see cases of `unit`."""
+def can_see(actor: Actor, unit: str, *, helpers: bool = False) -> bool:
+    """Return whether the actor may see cases of `unit`; volunteers only where `helpers`."""
+    if actor.role in HELPERS and not helpers:
+        return False
     return actor.role in READ_ALL or within(actor.unit, unit)
 
 
-def can_act(actor: Actor, unit: str) -> bool:
-    """Return whether the actor may change cases of `unit`."""
+def can_act(actor: Actor, unit: str, *, helpers: bool = False) -> bool:
+    """Return whether the actor may change cases of `unit`; volunteers only where `helpers`."""
+    if actor.role in HELPERS and not helpers:
+        return False
     return actor.role not in (*READ_ALL, *NO_CONTENT) and within(actor.unit, unit)

@@ -16,6 +16,7 @@ from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Actor, now_utc
 from services.common import logging as logs
 from services.common import receipts
+from services.common.auth import READ_ALL
 from services.common.bearer import CurrentActor
 from services.common.bodies import (
     CommandResult,
@@ -73,6 +74,10 @@ class Verb(Generic[B]):
     roles: tuple[str, ...] | None = None
     # The operation's name, where it is not the path's.
     name: str | None = None
+    # Volunteers may send it too, on the cases the case's rules let them work on.
+    helpers: bool = False
+    # The auditor sends it, who reads every unit and changes nothing else (set `roles`).
+    auditors: bool = False
 
 
 @dataclass(frozen=True)
@@ -289,7 +294,8 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
         body: Transition | None = None,
         idempotency_key: str | None = None,
     ) -> JSONResponse:
-        row = case_row_for(ctx, actor, case_id, acting=True, prefix=prefix)
+        acting = not (verb.auditors and actor.role in READ_ALL)
+        row = case_row_for(ctx, actor, case_id, acting=acting, prefix=prefix, helpers=verb.helpers)
         if verb.roles is not None and actor.role not in verb.roles:
             raise Problem(403, "Forbidden", f"a {actor.role} cannot {verb.command} here")
         given = body if body is not None else verb.body()

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from contracts.catalog import CASE_TYPES
 from contracts.envelope import Actor, format_ts
 from contracts.personal import Sealed
-from services.common.auth import NO_CONTENT, READ_ALL, can_act, can_see
+from services.common.auth import HELPERS, NO_CONTENT, READ_ALL, can_act, can_see
 from services.common.bearer import CurrentActor
 from services.common.calendar import end_of_day, shifted
 from services.common.context import Ctx, ServiceContext
@@ -50,18 +50,25 @@ def period(
 
 
 def case_row_for(
-    ctx: ServiceContext, actor: Actor, case_id: str, *, acting: bool, prefix: str | None = None
+    ctx: ServiceContext,
+    actor: Actor,
+    case_id: str,
+    *,
+    acting: bool,
+    prefix: str | None = None,
+    helpers: bool = False,
 ) -> Any:
     """Return a case the actor may see (404 otherwise), and refuse changes they may not make.
 
-    With `prefix`, only a case of that kind is found, for streams that carry several kinds.
+    With `prefix`, only a case of that kind is found, for streams that carry several kinds;
+    with `helpers`, volunteers reach it too, and the case's rules say which of them may.
     """
     if prefix is not None and not case_id.startswith(f"{prefix}-"):
         raise Problem(404, "Not found", f"no {CASE_TYPES[prefix].noun} {case_id} in your units")
     row = ctx.model.get(case_id) if ctx.kind.owns(case_id) else None
-    if row is None or not can_see(actor, row["unit"]):
+    if row is None or not can_see(actor, row["unit"], helpers=helpers):
         raise Problem(404, "Not found", f"no {ctx.resource[:-1]} {case_id} in your units")
-    if acting and not can_act(actor, row["unit"]):
+    if acting and not can_act(actor, row["unit"], helpers=helpers):
         raise Problem(403, "Forbidden", f"a {actor.role} reads cases but cannot change them")
     return row
 
@@ -92,6 +99,8 @@ def check_unit(ctx: ServiceContext, actor: Actor, unit: str, what: str) -> None:
 
 def list_scope(actor: Actor, unit: str | None) -> list[str] | None:
     """Return the unit subtrees a listing covers (None: all, for auditors)."""
+    if actor.role in HELPERS:
+        raise Problem(403, "Forbidden", "a volunteer reads only the cases they help with")
     if unit is not None and not can_see(actor, unit):
         raise Problem(404, "Not found", f"unit {unit} is not among your units")
     return [unit] if unit else (None if actor.role in READ_ALL else [actor.unit])

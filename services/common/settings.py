@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     suggestions_url: str = _local("suggestions")
     mediation_url: str = _local("mediation")
     followup_url: str = _local("followup")
+    library_url: str = _local("library")
     audit_url: str = _local("audit")
     notify_url: str = _local("notify")
     # Where a worker follows a case with a receipt: the address an SMS gives them.

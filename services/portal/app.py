@@ -21,10 +21,12 @@ from services.portal import (
     followups,
     grievances,
     imports,
+    library,
     mediation,
     notices,
     receipts,
     session,
+    volunteers,
 )
 from services.portal.client import Api
 from services.portal.guard import FormRefused, check_form
@@ -104,6 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
         mediation,
         followups,
         notices,
+        library,
+        volunteers,
         audit,
         dashboard,
         imports,

@@ -10,7 +10,7 @@ import httpx
 
 from services.common.settings import Settings
 
-SERVICES = ("intake", "suggestions", "mediation", "followup", "audit", "notify")
+SERVICES = ("intake", "suggestions", "mediation", "followup", "audit", "notify", "library")
 
 
 class ApiError(Exception):

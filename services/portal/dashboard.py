@@ -48,6 +48,27 @@ def _local(instant: str | None) -> str:
     return datetime.fromisoformat(instant).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
 
 
+async def _library(page: UserPage, unit: str) -> tuple[list[tuple[str, Any]], bool]:
+    """The unit's classroom, volunteer and help figures, or that the library cannot say."""
+    t = page.words
+    try:
+        figures = await page.get("library", "/stats", {"unit": unit})
+    except ApiError:
+        return [], True
+    keys = [
+        ("dashboard.sessions", "sessions"),
+        ("dashboard.attendees", "attendees"),
+        ("dashboard.typical_published", "typical_cases_published"),
+        ("dashboard.teams", "teams"),
+        ("dashboard.volunteers", "volunteers"),
+        ("dashboard.help_given", "help_given"),
+        ("dashboard.hours", "hours"),
+    ]
+    rows: list[tuple[str, Any]] = [(t(label), figures.get(key)) for label, key in keys]
+    rows.append((t("dashboard.recovered"), f"{int(figures.get('recovered_fen', 0)) / 100:.2f}"))
+    return rows, False
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
     page: UserPage,
@@ -79,6 +100,7 @@ async def dashboard(
         followup = await page.get("followup", "/stats", params)
     except ApiError as exc:
         followup_error = friendly(t, exc)
+    library, library_error = await _library(page, chosen)
     counts = [
         (t("dashboard.suggestions"), int(democracy.get("suggestions", 0))),
         (t("dashboard.adopted"), int(democracy.get("adopted", 0))),
@@ -115,6 +137,8 @@ async def dashboard(
         followup_error=followup_error,
         followups=followups,
         followup_rates=[(label, rate, percent(rate)) for label, rate in followup_rates],
+        library=library,
+        library_error=library_error,
         count_chart=bar_chart(t("dashboard.counts"), counts),
         rate_chart=rate_chart(t("dashboard.rates"), rates, t("dashboard.no_data")),
     )

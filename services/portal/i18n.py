@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from services.common.calendar import SHANGHAI
+from services.portal import library_words
 from services.portal.notice_words import NOTICE_ENUMS, NOTICE_LABELS
 
 Lang = Literal["zh", "en"]
@@ -480,6 +481,7 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
         "union_chair": ("工会主席", "Union chair"),
         "mediator": ("调解员", "Mediator"),
         "followup_officer": ("跟踪专人", "Follow-up officer"),
+        "volunteer": ("护薪志愿者", "Volunteer"),
         "auditor": ("审计", "Auditor"),
         "admin": ("系统管理员", "Administrator"),
         "system": ("系统", "System"),
@@ -684,6 +686,9 @@ ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 ENUMS |= NOTICE_ENUMS
+# The case library's and the volunteers' words live beside their pages.
+LABELS.update(library_words.LABELS)
+ENUMS.update(library_words.ENUMS)
 
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

@@ -36,10 +36,18 @@ HOME = {
     "followup_officer": "/followups",
     "auditor": "/audit",
     "admin": "/dashboard",
+    "volunteer": "/help",
 }
 # Which pages each role finds in the menu.
 MENU: dict[str, tuple[str, ...]] = {
-    "worker_rep": ("grievances", "new_grievance", "suggestions", "notifications", "dashboard"),
+    "worker_rep": (
+        "grievances",
+        "new_grievance",
+        "suggestions",
+        "library",
+        "notifications",
+        "dashboard",
+    ),
     "union_chair": (
         "grievances",
         "new_grievance",
@@ -48,14 +56,17 @@ MENU: dict[str, tuple[str, ...]] = {
         "disputes",
         "notifications",
         "unit_notifications",
+        "library",
+        "volunteers",
         "dashboard",
         "import",
     ),
-    "group_member": ("suggestions", "queries", "notifications", "dashboard"),
-    "mediator": ("disputes", "notifications", "dashboard"),
-    "followup_officer": ("followups", "notifications", "dashboard"),
-    "auditor": ("audit", "unit_notifications", "dashboard"),
+    "group_member": ("suggestions", "queries", "library", "notifications", "dashboard"),
+    "mediator": ("disputes", "library", "volunteers", "notifications", "dashboard"),
+    "followup_officer": ("followups", "library", "notifications", "dashboard"),
+    "auditor": ("audit", "library", "unit_notifications", "dashboard"),
     "admin": ("dashboard",),
+    "volunteer": ("help", "library"),
 }
 MENU_PATHS = {
     "grievances": "/grievances",
@@ -69,6 +80,9 @@ MENU_PATHS = {
     "unit_notifications": "/notifications/unit",
     "dashboard": "/dashboard",
     "import": "/import",
+    "library": "/library",
+    "volunteers": "/volunteers",
+    "help": "/help",
 }
 
 

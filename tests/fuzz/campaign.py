@@ -30,6 +30,7 @@ MEDIATOR = Person("med-1", "mediator", "demo/co")
 OFFICER = Person("fup-1", "followup_officer", "demo/co")
 AUDITOR = Person("aud", "auditor", "demo")
 ADMIN = Person("admin-1", "admin", "demo")
+VOLUNTEER = Person("vol-law-1", "volunteer", "demo/co")
 # A rep of another department: the seeded cases are not theirs to see.
 STRANGER = Person("rep-p02", "worker_rep", "demo/co/p02")
 # Who signs in, round by round: the chair acts on every case of the company; the others
@@ -41,6 +42,7 @@ SCHEDULES: dict[str, tuple[Person, ...]] = {
     "followup": (CHAIR, AUDITOR, OFFICER, CHAIR, REP, ADMIN),
     "audit": (AUDITOR, CHAIR, AUDITOR, ADMIN),
     "portal": (CHAIR, REP, CHAIR, MEDIATOR, OFFICER, MEMBER, AUDITOR, ADMIN),
+    "library": (CHAIR, AUDITOR, MEDIATOR, CHAIR, VOLUNTEER, REP, ADMIN),
 }
 SERVICES = tuple(SCHEDULES)
 # The resources whose listings name each service's cases.
@@ -48,7 +50,7 @@ RESOURCES = {
     stream.service: [kind.resource for kind in CASE_TYPES.values() if kind.stream == stream.name]
     for stream in STREAMS.values()
 }
-USERS = (*MEMBERS, "rep-p01", "rep-p02", "med-1", "fup-1", "aud", "pm-p01")
+USERS = (*MEMBERS, "rep-p01", "rep-p02", "med-1", "fup-1", "aud", "pm-p01", "vol-law-1")
 # The seed's escalation, resolution, referral to the leadership, agreement and failure.
 SEEDED_FOLLOWUPS = 5
 # Besides the four disputes applied for, the grievance referred to mediation opens one.

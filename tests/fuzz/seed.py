@@ -48,14 +48,25 @@ class Seeder:
         self.client = httpx.Client(timeout=60)
         self.chair = token(**CHAIR)
 
-    def send(self, service: str, path: str, body: dict[str, Any], token: str | None = None) -> str:
-        """Send one command and return the case it names; a refusal stops the seeding."""
+    def send(
+        self,
+        service: str,
+        path: str,
+        body: dict[str, Any],
+        token: str | None = None,
+        *,
+        waiting: tuple[int, ...] = (503,),
+    ) -> str:
+        """Send one command and return the case it names; a refusal stops the seeding.
+
+        `waiting`: the answers retried, as 422 while a service has yet to read another's case.
+        """
         headers = {"Authorization": f"Bearer {token or self.chair}"}
         url = f"{self.urls[service]}{path}"
         deadline = time.monotonic() + RETRY_FOR_S
         while True:
             response = self.client.post(url, json=body, headers=headers)
-            if response.status_code != 503 or time.monotonic() > deadline:
+            if response.status_code not in waiting or time.monotonic() > deadline:
                 break
             # The same key makes the retry count once.
             if "Idempotency-Key" in response.headers:
@@ -146,7 +157,9 @@ APPLICATION: dict[str, Any] = {
 }
 
 
-def _disputes(s: Seeder) -> None:
+def _disputes(s: Seeder) -> str:
+    """Disputes in their states; return the one whose mediation failed (it is closed)."""
+
     def apply(**extra: Any) -> str:
         body = {**APPLICATION, "known_since": days_from_today(-30), **extra}
         return s.send("mediation", "/disputes", body)
@@ -169,10 +182,43 @@ def _disputes(s: Seeder) -> None:
             s.send("mediation", f"/disputes/{case}/agreement", agreement)
         else:
             s.send("mediation", f"/disputes/{case}/fail", {"reason": "双方分歧过大"})
+    return case
+
+
+def _library(s: Seeder, closed: str) -> None:
+    """A volunteer helping on a dispute, and a published typical case taught in a classroom."""
+    mediator = s.token(user="med-1", role="mediator", unit="demo/co")
+    volunteer = {
+        "unit": "demo/co",
+        "team": "第一护薪队",
+        "user_id": "vol-law-1",
+        "kind": "lawyer_volunteer",
+        "name": "周律师",
+        "skills": ["wages"],
+        "availability": "周末",
+    }
+    vol = s.send("library", "/volunteers", volunteer)
+    # The library reads the dispute from its events: until then it answers 409 or 422.
+    reading = (409, 422, 503)
+    ask = {"unit": "demo/co", "source_case_id": closed, "volunteer_case_id": vol, "brief": "核对"}
+    s.send("library", "/help", ask, mediator, waiting=reading)
+    proposal = {"unit": "demo/co", "source_case_id": closed}
+    typ = s.send("library", "/typical-cases", proposal, mediator, waiting=reading)
+    edit = {
+        "title": "调解不成案",
+        "text": "申请人（职工）与某用人单位调解不成。",
+        "lesson": "及时仲裁。",
+    }
+    s.send("library", f"/typical-cases/{typ}/edit", {**edit, "articles": ["第五条"]}, mediator)
+    s.send("library", f"/typical-cases/{typ}/approve", {})
+    s.send("library", f"/typical-cases/{typ}/publish", {}, mediator)
+    attendance = [{"role": "worker", "count": 20}]
+    classroom = {"unit": "demo/co", "held_on": days_from_today(0), "place": "职工学堂"}
+    s.send("library", "/classrooms", {**classroom, "cases": [typ], "attendance": attendance})
 
 
 def seed(urls: dict[str, str], token: Token) -> Seeded:
-    """Make grievances, a group, suggestions, queries and disputes in their states.
+    """Make grievances, a group, suggestions, queries, disputes and library cases.
 
     Escalations, resolutions, referrals, agreements and failures schedule follow-ups and open
     disputes on their own; `known_cases` finds those afterwards.
@@ -181,7 +227,7 @@ def seed(urls: dict[str, str], token: Token) -> Seeded:
     try:
         _grievances(seeder)
         _democracy(seeder)
-        _disputes(seeder)
+        _library(seeder, _disputes(seeder))
     finally:
         seeder.close()
     return seeder.seeded

@@ -10,7 +10,7 @@ import pytest
 from services.common.settings import Settings
 from services.common.units import load_units
 from services.portal.app import create_app
-from services.portal.client import Api
+from services.portal.client import SERVICES, Api
 from services.portal.guard import CSRF_COOKIE, form_token
 from services.portal.i18n import Words
 from services.portal.session import load_demo_users
@@ -34,7 +34,7 @@ async def send(
 async def _client(settings: Settings) -> httpx.AsyncClient:
     app = create_app(settings)
     api = Api(
-        urls=dict.fromkeys(("intake", "suggestions", "mediation", "followup", "audit"), DOWN),
+        urls=dict.fromkeys(SERVICES, DOWN),
         http=httpx.AsyncClient(timeout=2),
     )
     app.state.portal = Portal(
@@ -188,3 +188,21 @@ async def test_the_language_switch_never_sends_anyone_to_another_site(
     for target in ("/\\evil.com", "//evil.com", "https://evil.com", "/\\/evil.com"):
         switched = await portal.get("/lang/en", params={"next": target})
         assert switched.headers["location"] == "/", target
+
+
+async def test_the_library_pages_say_so_when_the_library_is_down(
+    portal: httpx.AsyncClient,
+) -> None:
+    await send(portal, "/signin", {"user": "med-1"})
+    for path in ("/library", "/volunteers", "/help"):
+        shown = await portal.get(path)
+        assert shown.status_code == 200 and "台账暂时无法连接" in shown.text, path
+    board = await portal.get("/dashboard")
+    assert "以案说法服务暂时无法连接" in board.text
+
+
+async def test_a_volunteer_starts_on_their_help_requests(portal: httpx.AsyncClient) -> None:
+    signed = await send(portal, "/signin", {"user": "vol-law-1"})
+    assert signed.status_code == 303 and signed.headers["location"] == "/help"
+    shown = await portal.get("/help")
+    assert "请您帮扶的案件" in shown.text and 'href="/disputes"' not in shown.text

@@ -1,0 +1,135 @@
+"""What the library keeps of the disputes and grievances it draws on, read from their events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from contracts import dispute as d
+from contracts import grievance as g
+from contracts.envelope import Envelope
+from contracts.personal import Sealed, SealedPerson
+from contracts.registry import EventPayload
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS source_cases (
+    case_id TEXT PRIMARY KEY,
+    unit TEXT NOT NULL,
+    category TEXT NOT NULL,
+    closed INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    person TEXT,
+    employer TEXT,
+    summary TEXT,
+    texts TEXT NOT NULL DEFAULT '[]',
+    claims TEXT NOT NULL DEFAULT '[]',
+    agreed_fen INTEGER NOT NULL DEFAULT 0,
+    performed INTEGER NOT NULL DEFAULT 0
+);
+"""
+# The events after which a dispute is over, with the outcome they give it.
+DISPUTE_ENDS: dict[type[EventPayload], str] = {
+    d.DisputeDeclined: "declined",
+    d.DisputePerformed: "performed",
+    d.DisputeBreached: "breached",
+    d.DisputeFailed: "failed",
+    d.DisputeDeadlinePassed: "deadline_passed",
+    d.DisputeReferredToArbitration: "referred_to_arbitration",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A dispute or grievance as the library knows it: its facts, personal values sealed."""
+
+    case_id: str
+    unit: str
+    category: str
+    closed: bool
+    outcome: str | None
+    person: SealedPerson | None
+    employer: str | None
+    summary: str | None
+    texts: tuple[Sealed, ...]
+    claims: tuple[tuple[str, int | None], ...]
+    agreed_fen: int
+    performed: bool
+
+
+def _person(person: SealedPerson | None) -> str | None:
+    return person.model_dump_json() if person is not None else None
+
+
+def remember_dispute(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+    """Keep a dispute's facts, and note when it closes and what was agreed."""
+    if isinstance(event, d.DisputeApplied):
+        texts = [t.model_dump(mode="json") for t in (event.matters, event.reasons) if t]
+        claims = [[c.description, c.amount_fen] for c in event.claims]
+        db.execute(
+            "INSERT OR IGNORE INTO source_cases (case_id, unit, category, person, employer,"
+            " texts, claims) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                env.case_id,
+                event.unit,
+                event.category,
+                _person(event.applicant),
+                event.respondent.employer if event.respondent else None,
+                json.dumps(texts),
+                json.dumps(claims, ensure_ascii=False),
+            ),
+        )
+    elif isinstance(event, d.DisputeAgreementReached):
+        db.execute(
+            "UPDATE source_cases SET agreed_fen = ?, summary = ? WHERE case_id = ?",
+            (event.amount_fen, event.terms, env.case_id),
+        )
+    elif type(event) in DISPUTE_ENDS:
+        outcome = DISPUTE_ENDS[type(event)]
+        db.execute(
+            "UPDATE source_cases SET closed = 1, outcome = ?, performed = ? WHERE case_id = ?",
+            (outcome, int(outcome == "performed"), env.case_id),
+        )
+
+
+def remember_grievance(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+    """Keep a grievance's facts, and note when it is closed."""
+    if isinstance(event, g.GrievanceLogged):
+        texts = [event.details.model_dump(mode="json")] if event.details else []
+        db.execute(
+            "INSERT OR IGNORE INTO source_cases (case_id, unit, category, person, summary,"
+            " texts) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                env.case_id,
+                event.unit,
+                event.category,
+                _person(event.complainant),
+                event.summary,
+                json.dumps(texts),
+            ),
+        )
+    elif isinstance(event, g.GrievanceClosed):
+        db.execute(
+            "UPDATE source_cases SET closed = 1, outcome = 'closed' WHERE case_id = ?",
+            (env.case_id,),
+        )
+
+
+def source_of(row: Any) -> Source:
+    """Turn a source_cases row into a Source."""
+    person = row["person"]
+    return Source(
+        case_id=row["case_id"],
+        unit=row["unit"],
+        category=row["category"],
+        closed=bool(row["closed"]),
+        outcome=row["outcome"],
+        person=SealedPerson.model_validate_json(person) if person else None,
+        employer=row["employer"],
+        summary=row["summary"],
+        texts=tuple(Sealed.model_validate(t) for t in json.loads(row["texts"])),
+        claims=tuple((str(c[0]), c[1]) for c in json.loads(row["claims"])),
+        agreed_fen=int(row["agreed_fen"]),
+        performed=bool(row["performed"]),
+    )
