@@ -230,6 +230,22 @@ MATRIX: dict[str, Rows] = {
         ("GET", "/audit/cases/{case_id}/bundle"): bundles,
         ("POST", "/privacy/erasures"): erasers,
     },
+    "library": {
+        **COMMON,
+        **case_routes(
+            "/typical-cases",
+            absent,
+            absent,
+            ("appoint-reviewer", "approve", "edit", "publish", "return"),
+            found=False,
+        ),
+        **case_routes("/classrooms", absent, absent, (), found=False),
+        # Published typical cases are anonymised teaching: every signed-in role reads the list.
+        ("GET", "/typical-cases"): anyone(200),
+        **case_routes("/volunteers", absent, absent, ("availability", "retire"), found=False),
+        **case_routes("/help", absent, absent, ("accept", "decline", "end", "record"), found=False),
+        ("GET", "/stats"): reads,
+    },
     "notify": {
         **COMMON,
         ("GET", "/notifications"): own,

@@ -67,6 +67,16 @@ BODIES: dict[str, dict[str, Any]] = {
     "/disputes/fail": {"reason": "未达成"},
     "/followups/progress": {"note": "进展"},
     "/followups/contact": {"satisfaction": "satisfied"},
+    "/typical-cases/edit": {
+        "title": "拖欠工资案",
+        "text": "某用人单位拖欠工资。",
+        "lesson": "及时保存工资记录。",
+        "articles": ["《劳动合同法》第三十条"],
+    },
+    "/typical-cases/return": {"note": "请补充法律依据"},
+    "/typical-cases/appoint-reviewer": {"reviewer": "chair-co"},
+    "/volunteers/availability": {"availability": "周末"},
+    "/help/record": {"hours": 2, "actions": ["legal_advice"]},
     # Receipt numbers of the right shape that name no case (one each: wrong PINs lock one).
     "/receipts/lookup": {"receipt": "GRV-MATRIX-0000", "pin": "000000"},
     "/receipts/notes": {
@@ -80,13 +90,23 @@ BODIES: dict[str, dict[str, Any]] = {
 NO_SUCH = {"/queries": "QRY-0000000MATRIX", "/groups": "GRP-0000000MATRIX"}
 NO_SUCH["/followups"] = "FUP-0000000MATRIX"
 NO_SUCH["/notifications"] = "NTF-0000000MATRIX"
+NO_SUCH |= {"/typical-cases": "TYP-0000000MATRIX", "/classrooms": "CLS-0000000MATRIX"}
+NO_SUCH |= {"/volunteers": "VOL-0000000MATRIX", "/help": "HLP-0000000MATRIX"}
 
 
 @pytest.fixture(scope="module")
 def mstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Every case service and the audit service, with a grievance, a suggestion, a dispute."""
     with Stack(bootstrap, tmp_path_factory.mktemp("matrix"), "matrix") as s:
-        for service in ("intake", "suggestions", "mediation", "followup", "audit", "notify"):
+        for service in (
+            "intake",
+            "suggestions",
+            "mediation",
+            "followup",
+            "audit",
+            "notify",
+            "library",
+        ):
             s.start(service)
         warm_up(s)
         yield s
