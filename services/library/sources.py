@@ -53,9 +53,20 @@ class Source:
     employer: str | None
     summary: str | None
     texts: tuple[Sealed, ...]
-    claims: tuple[tuple[str, int | None], ...]
+    # Each claim's description (sealed, or as written before claims were sealed) and amount.
+    claims: tuple[tuple[Sealed | str, int | None], ...]
     agreed_fen: int
     performed: bool
+
+
+def _text(text: Sealed | str) -> Any:
+    """A text as it is kept: a sealed one as its JSON, one written in the clear as it is."""
+    return text.model_dump(mode="json") if isinstance(text, Sealed) else text
+
+
+def _read_text(kept: Any) -> Sealed | str:
+    """A kept text back: sealed, or as written."""
+    return Sealed.model_validate(kept) if isinstance(kept, dict) else str(kept)
 
 
 def _person(person: SealedPerson | None) -> str | None:
@@ -66,7 +77,7 @@ def remember_dispute(db: sqlite3.Connection, env: Envelope, event: EventPayload)
     """Keep a dispute's facts, and note when it closes and what was agreed."""
     if isinstance(event, d.DisputeApplied):
         texts = [t.model_dump(mode="json") for t in (event.matters, event.reasons) if t]
-        claims = [[c.description, c.amount_fen] for c in event.claims]
+        claims = [[_text(c.description), c.amount_fen] for c in event.claims]
         db.execute(
             "INSERT OR IGNORE INTO source_cases (case_id, unit, category, person, employer,"
             " texts, claims) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -79,6 +90,13 @@ def remember_dispute(db: sqlite3.Connection, env: Envelope, event: EventPayload)
                 json.dumps(texts),
                 json.dumps(claims, ensure_ascii=False),
             ),
+        )
+    elif isinstance(event, d.DisputeAgreementReached) and isinstance(event.terms, Sealed):
+        # Sealed terms are read with the other texts, opened and anonymised when drafting.
+        db.execute(
+            "UPDATE source_cases SET agreed_fen = ?, texts = json_insert(texts, '$[#]', json(?))"
+            " WHERE case_id = ?",
+            (event.amount_fen, json.dumps(_text(event.terms)), env.case_id),
         )
     elif isinstance(event, d.DisputeAgreementReached):
         db.execute(
@@ -129,7 +147,7 @@ def source_of(row: Any) -> Source:
         employer=row["employer"],
         summary=row["summary"],
         texts=tuple(Sealed.model_validate(t) for t in json.loads(row["texts"])),
-        claims=tuple((str(c[0]), c[1]) for c in json.loads(row["claims"])),
+        claims=tuple((_read_text(c[0]), c[1]) for c in json.loads(row["claims"])),
         agreed_fen=int(row["agreed_fen"]),
         performed=bool(row["performed"]),
     )

@@ -49,6 +49,7 @@ SERVICES = tuple(SCHEDULES)
 RESOURCES = {
     stream.service: [kind.resource for kind in CASE_TYPES.values() if kind.stream == stream.name]
     for stream in STREAMS.values()
+    if stream.service in SCHEDULES
 }
 USERS = (*MEMBERS, "rep-p01", "rep-p02", "med-1", "fup-1", "aud", "pm-p01", "vol-law-1")
 # The seed's escalation, resolution, referral to the leadership, agreement and failure.

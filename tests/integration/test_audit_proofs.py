@@ -141,7 +141,9 @@ def test_inclusion_by_case_or_place_and_consistency_between_two_heads(world: Wor
     )
     steps = history.grievance_script(rng, "demo/co/p01")[:2]
     more = history.decide_case(KIND, other, steps, history.START)
-    history.send(stack.settings, [(e.case_id, e.to_bytes()) for e in more])
+    history.send(
+        stack.settings, [(e.case_id, history.signed(stack.settings, e).to_bytes()) for e in more]
+    )
     with auditor(stack) as client:
         proved = client.get("/audit/proofs/inclusion", params={"case_id": case_id, "version": 1})
         assert proved.status_code == 200, proved.text

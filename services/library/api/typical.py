@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -32,6 +33,17 @@ Article = Annotated[str, lib.Article]
 # Fields only the auditor sees: where a typical case came from, and the values it is checked by.
 LINEAGE = ("source_case_id",)
 HIDDEN = ("personal",)
+
+
+def _claims(
+    ctx: ServiceContext, kept: Sequence[tuple[Sealed | str, int | None]]
+) -> list[tuple[str, int | None]]:
+    """The source's claims opened for drafting; an erased description leaves only its amount."""
+    opened = []
+    for what, fen in kept:
+        text = ctx.sealer.open(what) if isinstance(what, Sealed) else what
+        opened.append((text if text and text != ERASED else "请求事项", fen))
+    return opened
 
 
 class ProposeBody(Body):
@@ -85,7 +97,7 @@ def _proposed(ctx: ServiceContext, case_id: str, body: ProposeBody) -> lib.Propo
             outcome=found.outcome,
             summary=found.summary,
             texts=texts,
-            claims=found.claims,
+            claims=_claims(ctx, found.claims),
             agreed_fen=found.agreed_fen,
             roles=roles,
         )
