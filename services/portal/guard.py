@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,6 +43,9 @@ def same_origin(request: Request) -> bool:
     return bool(parts.netloc) and parts.netloc == request.headers.get("host")
 
 
+MULTIPART_TOKEN = re.compile(r'name="csrf"\r\n\r\n([^\r\n]{1,200})\r\n')
+
+
 async def check_form(request: Request, settings: Settings) -> None:
     """Refuse a form that is not this site's: a foreign Origin, or a missing or wrong token."""
     if request.method not in UNSAFE:
@@ -50,6 +54,11 @@ async def check_form(request: Request, settings: Settings) -> None:
         raise FormRefused("the form was sent from another site")
     seed = request.cookies.get(CSRF_COOKIE, "")
     body = (await request.body()).decode("utf-8", errors="replace")
-    sent = parse_qs(body, keep_blank_values=True).get(CSRF_FIELD, [""])[-1]
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        # An upload: the token is the part named for it, which the page puts first.
+        part = MULTIPART_TOKEN.search(body)
+        sent = part.group(1) if part else ""
+    else:
+        sent = parse_qs(body, keep_blank_values=True).get(CSRF_FIELD, [""])[-1]
     if not seed or not hmac.compare_digest(sent, form_token(settings, seed)):
         raise FormRefused("the form's token is missing or is not this browser's")
