@@ -33,6 +33,7 @@ from services.audit.records import (
     topic_partitions,
 )
 from services.common import logging as logs
+from services.common.deadletters import parked
 from services.common.kafka import STREAMS
 from services.common.keys import Trust
 from services.common.presence import Presence
@@ -77,15 +78,13 @@ class Refusals:
 
     def park(self, rec: LogRecord, reason: str) -> None:
         """Log a refused record's place and park it in `<topic>.dlq`."""
-        pos, dlq = rec.position, f"{rec.position.topic}.dlq"
-        log.error(
-            "record.dead_lettered",
+        pos = rec.position
+        headers = parked(
+            pos.topic,
+            pos.partition,
+            pos.offset,
+            f"audit index: {reason}",
             case_id=rec.key,
-            topic=pos.topic,
-            partition=pos.partition,
-            offset=pos.offset,
-            dlq=dlq,
-            reason=reason[:500],
             consumer="audit-index",
         )
         if self._producer is None:
@@ -94,15 +93,8 @@ class Refusals:
                 acks="all",
                 client_id="taizhang-audit-refusals",
             )
-        headers = [
-            ("source_topic", pos.topic.encode()),
-            ("source_partition", str(pos.partition).encode()),
-            ("source_offset", str(pos.offset).encode()),
-            ("reason", f"audit index: {reason}"[:1000].encode()),
-            ("consumer", b"audit-index"),
-        ]
         key = rec.key.encode() if rec.key else None
-        self._producer.send(dlq, key=key, value=rec.value, headers=headers).get(30)
+        self._producer.send(f"{pos.topic}.dlq", key=key, value=rec.value, headers=headers).get(30)
 
     def close(self) -> None:
         """Close the producer, if one was opened."""

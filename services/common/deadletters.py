@@ -46,24 +46,50 @@ async def dead_letter(
 
     `quarantined` says the case is set aside from now on, not only this record.
     """
-    dlq = f"{record.topic}.dlq"
+    headers = parked(
+        record.topic,
+        record.partition,
+        record.offset,
+        reason,
+        case_id=case_id,
+        quarantined=quarantined,
+    )
+    key = case_id.encode() if case_id else (record.key or None)
+    await (await producer.get()).send_and_wait(
+        f"{record.topic}.dlq", key=key, value=record.value, headers=headers
+    )
+
+
+def parked(
+    topic: str,
+    partition: int,
+    offset: int,
+    reason: str,
+    *,
+    case_id: str | None = None,
+    quarantined: bool = False,
+    consumer: str | None = None,
+) -> list[tuple[str, bytes]]:
+    """Log where a record parked in `<topic>.dlq` came from, and return the headers it carries."""
     log.error(
         "record.dead_lettered",
         case_id=case_id,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        dlq=dlq,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        dlq=f"{topic}.dlq",
         reason=reason[:500],
         quarantined=quarantined,
+        consumer=consumer,
     )
     headers = [
-        ("source_topic", record.topic.encode()),
-        ("source_partition", str(record.partition).encode()),
-        ("source_offset", str(record.offset).encode()),
+        ("source_topic", topic.encode()),
+        ("source_partition", str(partition).encode()),
+        ("source_offset", str(offset).encode()),
         ("reason", reason[:1000].encode()),
     ]
+    if consumer is not None:
+        headers.append(("consumer", consumer.encode()))
     if quarantined:
         headers.append(("quarantined", b"true"))
-    key = case_id.encode() if case_id else (record.key or None)
-    await (await producer.get()).send_and_wait(dlq, key=key, value=record.value, headers=headers)
+    return headers

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
 
-from contracts.commands import CommandEnvelope
+from contracts.commands import CommandEnvelope, Reply
 from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common.settings import Settings
@@ -53,3 +53,15 @@ class WorkerProducer:
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Write one record and wait until every in-sync replica has it."""
         await (await self.get()).send_and_wait(topic, key=key, value=value)
+
+    async def send_replies(self, topic: str, replies: list[tuple[CommandEnvelope, Reply]]) -> None:
+        """Answer the callers waiting on a replies topic: sent together, then waited on."""
+        producer = await self.get()
+        futures = [
+            await producer.send(
+                topic, key=meta.command_id.encode(), value=reply.model_dump_json().encode()
+            )
+            for meta, reply in replies
+        ]
+        for future in futures:
+            await future

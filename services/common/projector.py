@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.deadletters import parked
 from services.common.keys import Trust
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
@@ -115,25 +116,15 @@ class Projector:
             try:
                 for item in dead:
                     r = item.record
-                    log.error(
-                        "record.dead_lettered",
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
+                    headers = parked(
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        item.reason,
                         case_id=item.case_id,
-                        reason=item.reason,
-                        dlq=f"{r.topic}.dlq",
                         quarantined=item.quarantined,
+                        consumer=self.consumer_name,
                     )
-                    headers = [
-                        ("source_topic", r.topic.encode()),
-                        ("source_partition", str(r.partition).encode()),
-                        ("source_offset", str(r.offset).encode()),
-                        ("reason", item.reason.encode()),
-                        ("consumer", self.consumer_name.encode()),
-                    ]
-                    if item.quarantined:
-                        headers.append(("quarantined", b"true"))
                     await self.producer.send_and_wait(
                         f"{r.topic}.dlq",
                         value=r.value,

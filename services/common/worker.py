@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -22,13 +21,13 @@ from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.deadletters import Record, broker_fault, dead_letter
+from services.common.deadlines import Deadlines
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
 from services.common.isolation import UNREADABLE, reason_of
 from services.common.keys import Trust, signer_for
 from services.common.partitions import Claim, Fenced, Partitions
 from services.common.producer import WorkerProducer
 from services.common.settings import Settings
-from services.common.timers import Stalled, sweep
 
 log = logs.get(__name__)
 S = TypeVar("S", bound=BaseModel)
@@ -75,8 +74,6 @@ class DeciderWorker(Generic[S]):
         self.commands_topic = self.raw_topic(self.commands_name)
         self.events_topic = settings.topic(f"{kind.stream}.events")
         self.replies_topic = settings.topic(f"{kind.stream}.replies")
-        # Cases whose deadlines failed, by head mark: the tick skips them until they change.
-        self.stalled: dict[str, str] = {}
         # A case's head lives in its command partition, in the topic the heads always had.
         heads_topic = f"{self.app.conf.id}-{kind.stream}-heads-changelog"
         self.own_topics.append(kafka_kit.TopicSpec(heads_topic, {"cleanup.policy": "compact"}))
@@ -95,7 +92,10 @@ class DeciderWorker(Generic[S]):
         self.app.agent(self.commands_topic, name=f"{kind.stream}-decider", concurrency=1)(
             self._decide_stream
         )
-        self.app.timer(interval=settings.timer_interval_s)(self._tick)
+        self.deadlines = Deadlines(
+            kind, self.partitions.heads, clock, self.sender, self.commands_name
+        )
+        self.app.timer(interval=settings.timer_interval_s)(self.deadlines.tick)
         for extra in extras:
             extra(self)
 
@@ -166,7 +166,9 @@ class DeciderWorker(Generic[S]):
         answered = await asyncio.gather(
             *(self._decide_partition(p, commands) for p, commands in by_partition.items())
         )
-        await self.send_replies([reply for replies in answered for reply in replies])
+        await self.sender.send_replies(
+            self.replies_topic, [reply for replies in answered for reply in replies]
+        )
 
     async def _decide_partition(
         self, partition: int, commands: list[Command]
@@ -321,44 +323,6 @@ class DeciderWorker(Generic[S]):
             async with self.partitions.transaction(claim) as txn:
                 positions += await txn.append(part)
         return positions
-
-    async def send_replies(self, replies: list[tuple[CommandEnvelope, Reply]]) -> None:
-        """Answer the callers waiting on the replies topic."""
-        producer = await self.producer()
-        futures = [
-            await producer.send(
-                self.replies_topic,
-                key=meta.command_id.encode(),
-                value=reply.model_dump_json().encode(),
-            )
-            for meta, reply in replies
-        ]
-        for future in futures:
-            await future
-
-    async def _tick(self) -> None:
-        """Send the commands deadlines call for; set aside a case whose deadlines fail."""
-        swept = sweep(self.kind, list(self.partitions.heads()), self.clock(), self.stalled)
-        fresh = {case.case_id for case in swept.failed}
-        self.stalled = {c: mark for c, mark in swept.held.items() if c not in fresh}
-        try:
-            for case in swept.failed:
-                await self._park_stalled(case)
-                self.stalled[case.case_id] = case.mark
-            for meta in swept.commands:
-                await self.sender.send_command(meta, self.kind.stream)
-        except Exception as exc:  # the broker: the next tick sends the same commands again
-            log.warning("timer.tick_failed", error=reason_of(exc))
-
-    async def _park_stalled(self, case: Stalled) -> None:
-        """Park a note of a case whose deadlines failed beside the commands it would have sent.
-
-        It is no record of the log, so it has no offset; it names the case's head instead.
-        """
-        note = {"case_id": case.case_id, "version": case.version, "head": case.mark}
-        where = Record(json.dumps(note).encode(), self.commands_topic.get_topic_name(), -1, -1)
-        reason = f"timer: {case.reason}"
-        await dead_letter(self.sender, where, reason, case_id=case.case_id, quarantined=True)
 
     def declare_changelogs(self) -> list[str]:
         """Create the tables' changelog topics, and the worker's own topics, up front.

@@ -48,6 +48,12 @@ class Stack(Deployment):
         portal.get("/signin")
         return form_token(self.settings, portal.cookies[CSRF_COOKIE])
 
+    def start_portal(self) -> None:
+        """Start the portal with its demo sign-in, which is for development only."""
+        # The services already started stay "test"; only the portal's process sees this.
+        self.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
+        self.spawn("portal", "api")
+
     def log(self, service: str, part: str) -> str:
         """Return what a part of a service has logged so far."""
         return self.log_file(service, part).read_text(errors="replace")

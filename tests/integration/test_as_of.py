@@ -36,9 +36,7 @@ def astack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         warm_up(s)
         for service in ("suggestions", "followup", "audit"):
             s.start(service)
-        # The portal offers its demo sign-in only in development, and only when told to.
-        s.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
-        s.spawn("portal", "api")
+        s.start_portal()
         yield s
 
 

@@ -27,9 +27,7 @@ def istack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with Stack(bootstrap, tmp_path_factory.mktemp("import"), "import") as s:
         s.start("intake")
         warm_up(s)
-        # The portal offers its demo sign-in only in development, and only when told to.
-        s.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
-        s.spawn("portal", "api")
+        s.start_portal()
         yield s
 
 

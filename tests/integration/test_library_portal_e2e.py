@@ -45,9 +45,7 @@ def lstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             )
         urls = {"library_url": s.url("library"), "mediation_url": s.url("mediation")}
         load_library_demo(s.settings.model_copy(update=urls), Console(quiet=True))
-        # The portal offers its demo sign-in only in development, and only when told to.
-        s.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
-        s.spawn("portal", "api")
+        s.start_portal()
         yield s
 
 

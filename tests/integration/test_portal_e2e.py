@@ -71,9 +71,7 @@ def pstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             suggestions=s.url("suggestions"),
             intake=s.url("intake"),
         )
-        # Demo sign-in is for development, and only when asked for; the services stay "test".
-        s.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
-        s.spawn("portal", "api")
+        s.start_portal()
         yield s
 
 

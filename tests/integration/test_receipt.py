@@ -30,9 +30,7 @@ def rstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         s.start("intake")
         s.start("mediation")
         warm_up(s)
-        # The portal offers its demo sign-in only in development, and only when told to.
-        s.env.update({"TAIZHANG_ENVIRONMENT": "development", "TAIZHANG_DEMO_SIGN_IN": "1"})
-        s.spawn("portal", "api")
+        s.start_portal()
         yield s
 
 
