@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # demo sign-in are refused, and a deployment that names no environment is production.
 export TAIZHANG_ENVIRONMENT ?= development
 
-.PHONY: install jars chromium run up down logs test unit fuzz lint fmt contracts bench clean
+.PHONY: install jars chromium postgres run up down logs test unit fuzz lint fmt contracts bench clean
 
 install: $(INSTALLED)
 
@@ -44,13 +44,19 @@ logs:
 	tail -n 50 -F var/log/*.log
 
 ## test: unit, contract and integration tests (integration against a real broker the tests start)
-test: install jars chromium
+test: install jars chromium postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## chromium: Debian's browser (and CJK fonts for readable screenshots) for the portal's end-to-end tests
 chromium:
 	@if [ ! -x /usr/bin/chromium ] || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
 		export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
+	fi
+
+## postgres: Debian's PostgreSQL server, which the tests start on a free port in a folder of their own
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q postgresql; \
 	fi
 
 unit: install

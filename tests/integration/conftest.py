@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.deployment import Deployment, own_broker
+from services.cli.deployment import Deployment, free_port, own_broker
+from services.cli.postgres import own_postgres
 from services.portal.guard import CSRF_COOKIE, form_token
 from tests.integration.polling import eventually
 
@@ -27,6 +28,17 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with own_broker(tmp_path_factory.mktemp("kafka"), lambda line: print(f"\n{line}")) as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server: an existing one from TAIZHANG_TEST_DATABASE_URL, or one started here."""
+    external = os.environ.get("TAIZHANG_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with own_postgres(tmp_path_factory.mktemp("postgres"), free_port()) as server:
+        yield server.url
 
 
 class Stack(Deployment):
