@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=6, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=5)
     var_dir: Path = ROOT / "var"
+    # The shared store of read models and keys (postgresql://…); unset, each process keeps
+    # its own SQLite files under var/, which is for one machine only.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL", max_length=2000)
     units_file: Path = ROOT / "deploy" / "units.yaml"
     jwt_secret: str = DEFAULT_SECRET
     master_key: str = DEFAULT_SECRET
