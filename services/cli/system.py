@@ -9,6 +9,7 @@ from typing import Annotated
 import httpx
 import typer
 from kafka.errors import KafkaError
+from pydantic import ValidationError
 from rich.table import Table
 
 from services.cli import processes, supervisor
@@ -48,17 +49,24 @@ def serve(
     entry = SERVICES.get(service)
     if entry is None:
         raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", EXIT_USAGE)
-    settings = Settings()
     from services.common import logging as logs
 
-    logs.configure(settings.log_level, f"{service}-{part}")
+    try:
+        settings = Settings()
+        logs.configure(settings.log_level, f"{service}-{part}")
+        built = (processes.create_worker if part == "worker" else processes.create_app)(
+            entry, settings
+        )
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise fail(f"{service} {part} cannot start: {reasons}", EXIT_USAGE) from exc
     if part == "worker":
-        processes.create_worker(entry, settings).run()
+        built.run()
         return
     import uvicorn
 
     uvicorn.run(
-        processes.create_app(entry, settings),
+        built,
         host=host,
         port=port or entry.port,
         log_level="warning",

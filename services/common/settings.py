@@ -14,6 +14,12 @@ DEFAULT_SECRET = "development-only-secret-change-me"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def require_file(path: Path, setting: str) -> None:
+    """Refuse a configuration file that is not there, naming the setting that points at it."""
+    if not path.is_file():
+        raise ValueError(f"{setting} names {path}, which is not a file: set it to the file's path")
+
+
 def _local(service: str) -> str:
     return f"http://127.0.0.1:{SERVICES[service].port}"
 
@@ -95,6 +101,15 @@ class Settings(BaseSettings):
     # public route, comma-separated; by default no one's is believed.
     trusted_proxies: str = ""
     demo_users_file: Path = ROOT / "deploy" / "demo-users.yaml"
+
+    @model_validator(mode="after")
+    def _files_exist(self) -> Settings:
+        wanted = {"units_file": self.units_file}
+        if self.demo_sign_in_allowed:
+            wanted["demo_users_file"] = self.demo_users_file
+        for name, path in wanted.items():
+            require_file(path, f"TAIZHANG_{name.upper()}")
+        return self
 
     @model_validator(mode="after")
     def _fail_closed(self) -> Settings:

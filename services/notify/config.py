@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.settings import require_file
 from services.notify.directory import DEFAULT_FILE
 
 
@@ -25,3 +26,8 @@ class NotifyConfig(BaseSettings):
     local: bool = True
     # At most this many messages go out per worker tick, so one tick stays short.
     per_tick: int = Field(default=50, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _directory_exists(self) -> NotifyConfig:
+        require_file(self.directory_file, "TAIZHANG_NOTIFY_DIRECTORY_FILE")
+        return self
