@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from services.cli import proofs, system, tokens
+from services.cli import manifests, proofs, system, tokens
 from services.cli.audit import audit_app
 from services.cli.export import export_app
 from services.cli.imports import import_app
@@ -26,6 +26,7 @@ app.command()(tokens.token)
 app.command()(system.topics)
 app.command()(tokens.contracts)
 app.command()(system.serve)
+app.command()(manifests.manifests)
 app.command()(system.up)
 app.command()(system.down)
 app.command(hidden=True)(system.supervise)
