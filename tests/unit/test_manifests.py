@@ -155,3 +155,35 @@ def test_every_part_connects_as_a_kafka_user_and_reads_the_shared_store() -> Non
         assert "limits" in container(deployment)["resources"]
         counted[name] += 1
     assert counted == Counter({s.name: len(s.parts) for s in SERVICES.values()})
+
+
+def granted(user: Doc, topic: str, operation: str) -> bool:
+    """Whether a Kafka user's ACLs allow an operation on a topic."""
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        if resource["type"] != "topic" or operation not in acl["operations"]:
+            continue
+        name, pattern = resource["name"], resource.get("patternType", "literal")
+        if name == "*" or name == topic or (pattern == "prefix" and topic.startswith(name)):
+            return True
+    return False
+
+
+def test_the_kafka_users_name_only_topics_there_are_and_read_what_they_check() -> None:
+    topics = {t["spec"]["topicName"] for t in of_kind("KafkaTopic")}
+    for user in of_kind("KafkaUser"):
+        name = user["metadata"]["name"]
+        for acl in user["spec"]["authorization"]["acls"]:
+            resource = acl["resource"]
+            if resource["type"] != "topic" or resource["name"] == "*":
+                continue
+            if resource.get("patternType") == "prefix":
+                # The stream processor's own topics (its group's) are made by it, not declared.
+                own = resource["name"] == f"taizhang-{name}"
+                assert own or any(t.startswith(resource["name"]) for t in topics), resource
+            else:
+                assert resource["name"] in topics, resource
+        if name in SERVICES and SERVICES[name].has_worker:
+            # Every worker and read model checks signatures, and unsigned events by checkpoint.
+            for topic in ("signing.keys", "audit.checkpoints", "access.revocations"):
+                assert granted(user, topic, "Read"), (name, topic)
