@@ -93,9 +93,15 @@ def _container(service: Service, part: str) -> dict[str, Any]:
             "periodSeconds": 5,
             "failureThreshold": 3,
         }
+        # An API answers only once it has read every revocation and opened its store, which a
+        # slow broker can stretch: liveness is judged only after that first answer.
+        container["startupProbe"] = {
+            "httpGet": {"path": LIVENESS, **probe},
+            "periodSeconds": 10,
+            "failureThreshold": 90,
+        }
         container["livenessProbe"] = {
             "httpGet": {"path": LIVENESS, **probe},
-            "initialDelaySeconds": 30,
             "periodSeconds": 10,
             "failureThreshold": 6,
         }

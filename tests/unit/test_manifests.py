@@ -98,7 +98,7 @@ def test_each_api_is_probed_at_paths_it_serves_on_its_port(service: Service) -> 
     assert option(api["args"], "--host") == "0.0.0.0"
     assert api["ports"][0]["containerPort"] == service.port
     app = processes.create_app(service, Settings())
-    for probe in ("readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         get = api[probe]["httpGet"]
         assert get["port"] == service.port
         scope = {"type": "http", "path": get["path"], "method": "GET", "root_path": ""}
