@@ -75,7 +75,9 @@ def test_a_service_started_from_the_wheel_finds_its_files_by_their_settings(
     env.pop("PYTHONPATH", None)
     serve = [taizhang, "serve", "intake", "--part", "api", "--port", str(port)]
 
-    refused = subprocess.run(serve, env=env, cwd=installed, capture_output=True, text=True)
+    refused = subprocess.run(
+        serve, env=env, cwd=installed, capture_output=True, text=True, timeout=120, check=False
+    )
     assert refused.returncode == 2
     assert "TAIZHANG_UNITS_FILE names" in refused.stderr
     assert "site-packages/deploy/units.yaml" in refused.stderr
