@@ -160,6 +160,8 @@ def replay_cmd(
         + ", ".join(f"{a['user_id']} ({a['role']}, {a['events']})" for a in view["actors"]),
         highlight=False,
     )
+    for f in view["findings"]:
+        out.print(f"[red]{f['kind']}[/red] at {f['position']}: {f['detail']}", highlight=False)
 
 
 @audit_app.command("verify")
