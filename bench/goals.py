@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import reads
 from bench.stats import Goal, at_least, at_most
 
 
@@ -37,8 +38,8 @@ def goals(results: dict[str, Any]) -> list[Goal]:
             50,
             "% of raw",
         ),
-        at_most("one-case replay p99 (CLI)", results["one_case"]["cli_p99_ms"], 50, "ms"),
     ]
+    found += reads.goals(results)
     services = {k: v for k, v in results["memory"].items() if not k.startswith("peer")}
     heaviest = max(services, key=lambda k: services[k]["peak_mb"])
     found.append(

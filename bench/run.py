@@ -13,7 +13,7 @@ from typing import Any
 
 import uvloop
 
-from bench import append, intake, memory, rebuild, replay, signatures
+from bench import append, intake, memory, rebuild, replay, signatures, timers
 from bench.goals import goals
 from bench.history import grievance_cases
 from bench.machine import machine
@@ -47,6 +47,11 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
 
     log("scenario 4: one case among N")
     results["one_case"] = replay.measure(stack, results["history"]["cases"], plan.replay_cases)
+    results["verify_all"] = replay.verify_all(stack)
+    log(f"  {results['verify_all']}")
+    log("timers: a tick over the open cases, in a process of its own")
+    results["timers"] = timers.measure(1_000_000 if plan.mode == "full" else 100_000)
+    log(f"  {results['timers']}")
 
     log("scenario 5: memory")
     results["memory"] = memory.measure(stack)

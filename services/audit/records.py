@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,12 @@ from services.common.settings import Settings
 
 # An auditor at a terminal should hear within seconds that the broker is not there.
 BOOTSTRAP_TIMEOUT_MS = 5_000
+# Connected readers kept between requests, per deployment: one per request thread at most.
+IDLE_READERS = 4
+# What one fetch brings of a partition: much when reading on, little when reading a place
+# (the broker still sends at least the whole batch the place lies in).
+SCAN_BYTES = 4 * 1024 * 1024
+SEEK_BYTES = 32 * 1024
 
 
 class CaseIdError(ValueError):
@@ -76,7 +83,7 @@ def partition_of(case_id: str, partitions: int) -> int:
     return int(murmur2(case_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-def _consumer(settings: Settings) -> KafkaConsumer:
+def _consumer(settings: Settings, fetch_bytes: int = SCAN_BYTES) -> KafkaConsumer:
     return KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         **kafka_kit.secured(settings),
@@ -90,7 +97,42 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         request_timeout_ms=15_000,
         bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         client_id="taizhang-audit",
+        max_partition_fetch_bytes=fetch_bytes,
     )
+
+
+_idle: dict[tuple[str, str, str, int], list[KafkaConsumer]] = {}
+_idle_lock = threading.Lock()
+
+
+@contextmanager
+def reader(settings: Settings, fetch_bytes: int = SCAN_BYTES) -> Iterator[KafkaConsumer]:
+    """Lend a connected reader of the log, kept for the next request when it is given back.
+
+    Connecting costs more than most reads of one case; a reader that failed is closed.
+    """
+    key = (
+        settings.kafka_bootstrap_servers,
+        settings.kafka_security_protocol,
+        settings.topic(""),
+        fetch_bytes,
+    )
+    with _idle_lock:
+        idle = _idle.setdefault(key, [])
+        consumer = idle.pop() if idle else None
+    if consumer is None:
+        consumer = _consumer(settings, fetch_bytes)
+    kept = False
+    try:
+        yield consumer
+        consumer.unsubscribe()
+        with _idle_lock:
+            if len(idle) < IDLE_READERS:
+                idle.append(consumer)
+                kept = True
+    finally:
+        if not kept:
+            consumer.close()
 
 
 def read_partitions(
@@ -102,8 +144,7 @@ def read_partitions(
     """Yield every record of the partitions from `starts` (else the beginning) to `ends`."""
     if not parts:
         return
-    consumer = _consumer(settings)
-    try:
+    with reader(settings) as consumer:
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         for tp, offset in (starts or {}).items():
@@ -121,8 +162,6 @@ def read_partitions(
                     yield LogRecord(Position(m.topic, m.partition, m.offset), key, m.value or b"")
                 if consumer.position(tp) >= stops[tp]:
                     remaining.discard(tp)
-    finally:
-        consumer.close()
 
 
 def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
@@ -133,8 +172,7 @@ def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
     if not wanted:
         return []
     found: dict[Position, LogRecord] = {}
-    consumer = _consumer(settings)
-    try:
+    with reader(settings, SEEK_BYTES) as consumer:
         consumer.assign(list(wanted))
         for tp, offsets in wanted.items():
             todo = sorted(set(offsets))
@@ -152,8 +190,6 @@ def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
                         found[pos] = LogRecord(pos, key, m.value or b"")
                 done = batch[-1].offset
                 todo = [o for o in todo if o > done]
-    finally:
-        consumer.close()
     missing = sum(len(set(o)) for o in wanted.values()) - len(found)
     if missing:
         raise LookupError(f"{missing} indexed record(s) are no longer in the log")
@@ -169,11 +205,8 @@ def case_records(settings: Settings, case_id: str) -> list[LogRecord]:
 def case_partition(settings: Settings, case_id: str) -> TopicPartition:
     """Return the partition of its stream's events topic that holds a case."""
     topic = settings.topic(f"{stream_of(case_id)}.events")
-    consumer = _consumer(settings)
-    try:
+    with reader(settings) as consumer:
         partitions = consumer.partitions_for_topic(topic)
-    finally:
-        consumer.close()
     if not partitions:
         raise LookupError(f"topic {topic} does not exist")
     return TopicPartition(topic, partition_of(case_id, len(partitions)))
@@ -186,25 +219,19 @@ def event_partitions(settings: Settings, streams: Iterable[str]) -> list[TopicPa
 
 def topic_partitions(settings: Settings, topics: Iterable[str]) -> list[TopicPartition]:
     """Return every partition of the topics that exist, asking the cluster once."""
-    consumer = _consumer(settings)
-    try:
+    with reader(settings) as consumer:
         return [
             TopicPartition(t, p)
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
-    finally:
-        consumer.close()
 
 
 def end_offsets(settings: Settings, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
     """Return the current end offset of each partition."""
-    consumer = _consumer(settings)
-    try:
+    with reader(settings) as consumer:
         ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
         return ends
-    finally:
-        consumer.close()
 
 
 def all_records(settings: Settings, streams: Iterable[str]) -> Iterator[LogRecord]:

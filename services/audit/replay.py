@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,14 +18,18 @@ from services.audit.records import (
     LogRecord,
     LogUnreachable,
     NoSuchCase,
+    Position,
     case_records,
     envelopes,
     fetch,
     partition_of,
     read_partitions,
+    reading,
     stream_of,
 )
+from services.audit.verification import Finding, verify
 from services.common.decider import CaseKind
+from services.common.keys import Trust
 from services.common.settings import Settings
 
 # Statuses after which no deadline of a case is still running, whatever the service.
@@ -88,10 +93,43 @@ def case_history(settings: Settings, *, case_id: str) -> list[LogRecord]:
     return records
 
 
+_trusts: dict[tuple[str, str], Trust] = {}
+_trusts_lock = threading.Lock()
+
+
+def trust_of(settings: Settings) -> Trust:
+    """What this process believes of a deployment's events: its keys, read once and kept."""
+    key = (settings.kafka_bootstrap_servers, settings.topic(""))
+    with _trusts_lock:
+        trust = _trusts.get(key)
+        if trust is None:
+            trust = _trusts[key] = Trust(settings)
+    return trust
+
+
+def checked(settings: Settings, records: list[LogRecord]) -> list[Finding]:
+    """Check a case's records as verify does: hash chain, versions, schemas and signatures."""
+    trust = trust_of(settings)
+
+    def judge(env: Envelope, where: Position) -> str | None:
+        return trust.judge(env, where.topic, where.partition, where.offset)
+
+    return verify(records, admit=judge).findings
+
+
 def replay_case(settings: Settings, *, case_id: str, at: datetime | None = None) -> dict[str, Any]:
-    """Return a case rebuilt from the log by its own rules as it stood at `at` (now if None)."""
-    events = envelopes(case_history(settings, case_id=case_id))
-    return as_it_stood(kind_of(case_id), case_id, events, at)
+    """Return a case rebuilt from the log by its own rules as it stood at `at` (now if None).
+
+    Its records are checked as verify checks them, and anything wrong is named with its place.
+    """
+    records = case_history(settings, case_id=case_id)
+    with reading():
+        findings = checked(settings, records)
+    view = as_it_stood(kind_of(case_id), case_id, envelopes(records), at)
+    view["findings"] = [
+        {"kind": f.kind, "position": str(f.position), "detail": f.detail} for f in findings
+    ]
+    return view
 
 
 def as_of(events: list[Envelope], at: datetime | None) -> list[Envelope]:

@@ -22,8 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.tree import Tree
 
-from services.audit import checkpoint, indexer, lineage, replay, verdicts
-from services.audit.rebuild import rebuild_all
+from services.audit import replay
 from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
 from services.cli.console import (
     EXIT_BROKER,
@@ -161,6 +160,8 @@ def replay_cmd(
         + ", ".join(f"{a['user_id']} ({a['role']}, {a['events']})" for a in view["actors"]),
         highlight=False,
     )
+    for f in view["findings"]:
+        out.print(f"[red]{f['kind']}[/red] at {f['position']}: {f['detail']}", highlight=False)
 
 
 @audit_app.command("verify")
@@ -169,6 +170,8 @@ def verify_cmd(
     all_cases: Annotated[bool, typer.Option("--all", help="every case of every service")] = False,
 ) -> None:
     """Check chains, versions, schemas, references, signatures and the checkpoint; name offsets."""
+    from services.audit import verdicts  # here, so that a replay starts without it
+
     settings = Settings()
     if (case_id is None) == (not all_cases):
         raise fail("give a case id or --all", EXIT_USAGE)
@@ -216,6 +219,8 @@ def lineage_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Print the tree of cases linked across services, with each link's causing event."""
+    from services.audit import lineage  # here, so that a replay starts without it
+
     settings = Settings()
     with answering(settings):
         family = lineage.family(settings, case_id=case_id)
@@ -256,6 +261,8 @@ def index_cmd(
     ] = False,
 ) -> None:
     """Bring the per-case index up to date with the log (the audit service does this live)."""
+    from services.audit import indexer  # here, so that a replay starts without it
+
     settings = Settings()
     with answering(settings), _progress() as progress:
         done = indexer.refresh_index(settings, rebuild=rebuild, meter=Bars(progress))
@@ -276,6 +283,8 @@ def checkpoint_cmd(
     ] = False,
 ) -> None:
     """Sign a checkpoint over every case's chain head now (refused if the log has findings)."""
+    from services.audit import verdicts  # here, so that a replay starts without it
+
     settings = Settings()
     try:
         with answering(settings):
@@ -290,15 +299,19 @@ def checkpoint_cmd(
 @audit_app.command("public-key")
 def public_key() -> None:
     """Print the public key that checkpoints are verified with (Ed25519, base64)."""
+    from services.audit import checkpoint  # here, so that a replay starts without it
+
     typer.echo(checkpoint.public_key(Settings()))
 
 
 @audit_app.command("rebuild")
 def rebuild_cmd() -> None:
     """Rebuild every read model from offset 0 into a fresh store; prove it equals the live one."""
+    from services.audit import rebuild  # here, so that a replay starts without it
+
     settings = Settings()
     with answering(settings), _progress() as progress:
-        report = rebuild_all(settings, meter=Bars(progress, width=12))
+        report = rebuild.rebuild_all(settings, meter=Bars(progress, width=12))
     table = Table(title="read models rebuilt from offset 0")
     for col in ("service", "table", "rows", "rebuilt digest", "live"):
         table.add_column(col)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from contracts.commands import CommandEnvelope, Refusal, Reply
 from contracts.envelope import GENESIS_HASH, Envelope, derive_event_id, seal_envelope
 from contracts.registry import REGISTRY, EventPayload, payload_dict
+from services.common.answers import Memory, may_be_forgotten, remember
 from services.common.domain import Command, Forward, Refused
 from services.common.units import within
 
@@ -73,6 +74,13 @@ class Head(BaseModel):
     hash: str = GENESIS_HASH
     state: dict[str, Any] | None = None
     answered: dict[str, tuple[str, dict[str, Any]]] = {}
+    # When each command remembered was issued, and the latest issue time of one forgotten.
+    answered_on: dict[str, datetime] = {}
+    forgotten: datetime | None = None
+
+    def memory(self) -> Memory:
+        """Return what the case remembers of the commands it answered."""
+        return Memory(self.answered, self.answered_on, self.forgotten)
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,19 @@ def process(stream_kind: CaseKind[S], head: Head, meta: CommandEnvelope) -> Outc
         else:
             reply = Reply.model_validate(stored)
         return Outcome(events=[], head=head, reply=reply)
+    if may_be_forgotten(head.memory(), meta.command_id, meta.issued_at):
+        return Outcome(
+            [],
+            head,
+            refusal(
+                meta,
+                409,
+                "Command too old",
+                f"{meta.case_id} no longer remembers the commands it answered up to"
+                f" {head.forgotten:%Y-%m-%d %H:%M:%S} UTC, and this one was issued before:"
+                " if it was sent then, it was carried out; reload the case",
+            ),
+        )
     if meta.expected_version is not None and meta.expected_version != head.version:
         return Outcome(
             [],
@@ -211,12 +232,14 @@ def _appended(
         version=version,
         event_ids=[str(e.event_id) for e in events],
     )
-    answered = dict(head.answered)
-    answered[meta.command_id] = (meta.fingerprint, reply.model_dump(mode="json"))
+    answer = (meta.fingerprint, reply.model_dump(mode="json"))
+    memory = remember(head.memory(), meta.command_id, answer, meta.issued_at)
     new_head = Head(
         version=version,
         hash=prev,
         state=state.model_dump(mode="json") if state is not None else None,
-        answered=answered,
+        answered=memory.answered,
+        answered_on=memory.issued,
+        forgotten=memory.forgotten,
     )
     return Outcome(events=events, head=new_head, reply=reply)

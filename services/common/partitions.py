@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -38,6 +38,19 @@ StoredHead = dict[str, Any]
 
 class Fenced(Exception):
     """The partition was claimed by another instance since (or its writer broke): nothing landed."""
+
+
+class Watch(Protocol):
+    """Told of the heads a partition holds as they change (the timers' due-date index)."""
+
+    def held(self, partition: int, heads: Mapping[str, StoredHead]) -> None:
+        """A partition was claimed with these heads."""
+
+    def kept(self, partition: int, heads: Mapping[str, StoredHead]) -> None:
+        """These heads of a partition were stored."""
+
+    def released(self, partition: int) -> None:
+        """A partition is no longer held."""
 
 
 @dataclass
@@ -131,12 +144,18 @@ class Partitions:
         self.events_topic, self.heads_topic = events_topic, heads_topic
         self.claims: dict[int, Claim] = {}
         self._claiming: dict[int, asyncio.Lock] = {}
+        self.watches: list[Watch] = []
 
     def heads(self) -> Iterator[tuple[bytes, StoredHead]]:
         """Every held case head, keyed as the commands are."""
         for claim in list(self.claims.values()):
             for case_id, head in list(claim.heads.items()):
                 yield case_id.encode(), head
+
+    def held(self, partition: int, case_id: str) -> StoredHead | None:
+        """The head a claimed partition holds for a case, or None."""
+        claim = self.claims.get(partition)
+        return None if claim is None else claim.heads.get(case_id)
 
     async def claim(self, partition: int) -> Claim:
         """Return the partition's claim; the first time, fence older owners and read its heads."""
@@ -145,6 +164,8 @@ class Partitions:
             held = self.claims.get(partition)
             if held is None:
                 held = self.claims[partition] = await self._claim(partition)
+                for watch in self.watches:
+                    watch.held(partition, held.heads)
             return held
 
     async def settle(self, partitions: set[int]) -> None:
@@ -164,6 +185,8 @@ class Partitions:
         claim = self.claims.pop(partition, None)
         if claim is None:
             return
+        for watch in self.watches:
+            watch.released(partition)
         async with claim.lock:
             await _stop(claim.producer)
         log.info("partition.released", partition=partition)
@@ -197,6 +220,8 @@ class Partitions:
                     raise Fenced(f"partition {claim.partition}: {type(exc).__name__}") from exc
                 raise
             claim.heads.update(txn.kept)
+            for watch in self.watches:
+                watch.kept(claim.partition, txn.kept)
 
     async def _claim(self, partition: int) -> Claim:
         if not self._published:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from contracts.commands import CommandEnvelope
+from services.common.calendar import END_OF_TIME, end_of_day
 from services.common.decider import CaseKind, Head
 from services.common.ids import timer_command_id
 from services.common.isolation import UNREADABLE, reason_of
@@ -100,3 +103,43 @@ def _due(
         )
         for command_type, payload in kind.due(state, now)
     ]
+
+
+# When a case must be looked at on the next tick: its head or its rules fail, to be reported.
+AT_ONCE = datetime.min.replace(tzinfo=UTC)
+
+
+def wake(stream_kind: CaseKind[Any], case_id: str, stored: Any) -> datetime | None:
+    """Return the first moment the case's deadlines call for a command, None if they never do.
+
+    Deadlines pass at the end of a day the state records (or at a time it records), so the
+    moments worth asking are those; the case's own rules are asked at each, in order. A
+    case whose rules call for a command at some later time but at none of those moments is
+    looked at on every tick, as is one whose head or rules fail, so that it is reported.
+    """
+    try:
+        if isinstance(stored, dict) and UNREADABLE in stored:
+            return AT_ONCE
+        head = Head.model_validate(stored)
+        if head.state is None:
+            return None
+        kind = stream_kind.of(case_id)
+        state = kind.state.model_validate(head.state)
+        if not kind.due(state, END_OF_TIME):
+            return None
+        for moment in sorted(set(_moments(state))):
+            if kind.due(state, moment):
+                return moment
+    except Exception:  # reported by the sweep, which meets the same failure
+        return AT_ONCE
+    return AT_ONCE
+
+
+def _moments(state: BaseModel) -> Iterator[datetime]:
+    """Every moment a deadline recorded in the state could pass."""
+    for value in state.__dict__.values():
+        for item in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(item, datetime):
+                yield item if item.tzinfo is not None else item.replace(tzinfo=UTC)
+            elif isinstance(item, date):
+                yield end_of_day(item)

@@ -93,8 +93,9 @@ class DeciderWorker(Generic[S]):
             self._decide_stream
         )
         self.deadlines = Deadlines(
-            kind, self.partitions.heads, clock, self.sender, self.commands_name
+            kind, self.partitions.held, clock, self.sender, self.commands_name
         )
+        self.partitions.watches.append(self.deadlines)
         self.app.timer(interval=settings.timer_interval_s)(self.deadlines.tick)
         for extra in extras:
             extra(self)

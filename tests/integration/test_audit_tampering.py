@@ -15,6 +15,7 @@ from kafka.admin import KafkaAdminClient
 
 from contracts.envelope import Actor, Envelope, parse_record, seal_envelope
 from services.audit import records
+from services.audit.replay import replay_case
 from services.intake.service import KIND
 from tests.integration import history
 from tests.integration.audit_world import EVENTS, World, build_world
@@ -176,3 +177,9 @@ def test_verify_all_is_clean_then_finds_every_kind_of_tampering(world: World) ->
     for case_id in (gap_case, schema_case, orphan):
         assert len([line for line in unsigned if f" {case_id} " in line]) == 1, case_id
     assert f"{7 + len(new_history) + 3} finding(s)" in found.stdout
+    # A replay checks its case as verify does, and names what it finds at its place.
+    altered = replay_case(settings, case_id=forged_case)["findings"]
+    assert [f["kind"] for f in altered] == ["altered"] and f"{topic}/" in altered[0]["position"]
+    skipped = {f["kind"] for f in replay_case(settings, case_id=gap_case)["findings"]}
+    assert skipped == {"gap", "signature"}
+    assert replay_case(settings, case_id=others[3])["findings"] == []

@@ -1,0 +1,87 @@
+"""Reads that stay fast as the log grows: their goals, and their part of the report."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench.stats import Goal, at_least, at_most
+
+
+def goals(results: dict[str, Any]) -> list[Goal]:
+    """Judge one case's reads, verifying the log and the timers' tick against the issue."""
+    o = results["one_case"]
+    found = []
+    if "http_p99_ms" in o:
+        found += [
+            at_most("one-case history p99 (HTTP)", o["http_p99_ms"], 50, "ms"),
+            at_most("one-case state at a moment p99 (HTTP)", o["http_at_p99_ms"], 50, "ms"),
+        ]
+    found.append(at_most("one-case replay p99 (CLI)", o["cli_p99_ms"], 300, "ms"))
+    verify = results.get("verify_all")
+    if verify:
+        share = 100 * verify["verify_per_s"] / verify["raw_kafka_python_per_s"]
+        found.append(at_least("verify --all vs raw consumer", share, 50, "% of raw"))
+    timers = results.get("timers")
+    if timers:
+        cases = f"{timers['open_cases']:,} open cases"
+        found += [
+            at_most(f"timer tick p99, {cases}", timers["quiet"]["tick_p99_ms"], 100, "ms"),
+            at_most(f"timer tick peak RSS, {cases}", timers["peak_mb"], 300, "MB"),
+        ]
+    return found
+
+
+def _ms(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.1f}"
+
+
+def section(results: dict[str, Any]) -> list[str]:
+    """The report's part on one case among N, verifying the log, and the timers."""
+    o = results["one_case"]
+    lines = [
+        "",
+        "## 4. One case among N",
+        "",
+        f"{o['cases']} random cases of the history, each read through the audit service's"
+        " HTTP API (its history as it stands, then as it stood at the moment of its second"
+        " event), through `taizhang audit replay CASE --format json` as a user runs it (a new"
+        " process each time), and by the replay function inside a running process. Every"
+        " read checks the case's hash chain, schemas and signatures as verify does.",
+        "",
+        "| how | p50 ms | p99 ms |",
+        "|---|---|---|",
+    ]
+    for key, label in (
+        ("http", "`GET /audit/cases/{id}`"),
+        ("http_at", "`GET /audit/cases/{id}?at=…`"),
+        ("cli", "`taizhang audit replay`"),
+        ("in_process", "in-process (index, read, check, fold)"),
+    ):
+        if f"{key}_p50_ms" in o:
+            lines.append(f"| {label} | {_ms(o[f'{key}_p50_ms'])} | {_ms(o[f'{key}_p99_ms'])} |")
+    lines += ["", f"Starting the command line for a replay takes {_ms(o['cli_import_ms'])} ms."]
+    verify = results.get("verify_all")
+    if verify:
+        lines += [
+            "",
+            f"`taizhang audit verify --all` read and checked {verify['records']:,} records in"
+            f" {verify['verify_s']:.2f} s ({verify['verify_per_s']:,} records/s, start-up"
+            " included); a plain kafka-python consumer read the same topics to their ends in"
+            f" {verify['raw_kafka_python_s']:.2f} s ({verify['raw_kafka_python_per_s']:,}/s).",
+        ]
+    timers = results.get("timers")
+    if timers:
+        quiet, midnight = timers["quiet"], timers["midnight"]
+        lines += [
+            "",
+            f"Timers, in a process of their own: {timers['open_cases']:,} open cases filed in"
+            f" the due-date index in {timers['filed_s']:.1f} s. A tick with {quiet['due']} cases"
+            f" due takes {_ms(quiet['tick_p50_ms'])} ms (p50), {_ms(quiet['tick_p99_ms'])} ms"
+            f" (p99); the tick after midnight, with a day's {midnight['due']:,} deadlines"
+            f" passing at once, {_ms(midnight['tick_p50_ms'])} ms (p50). Peak resident"
+            f" memory {timers['peak_mb']:,.1f} MB.",
+        ]
+    return lines
