@@ -18,6 +18,7 @@ from services.cli.lifecycle import Stopped
 from services.cli.supervisor import SupervisorSettings, local_broker
 from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
+from services.common.keystore import VaultRefused, vault_file
 from services.common.settings import Settings
 
 SERVICES = processes.SERVICES
@@ -49,6 +50,11 @@ def serve(
     if entry is None:
         raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", EXIT_USAGE)
     settings = Settings()
+    try:
+        # Every part, whether it seals or not, so that a deployment is refused as a whole.
+        vault_file(settings)
+    except VaultRefused as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
     from services.common import logging as logs
 
     logs.configure(settings.log_level, f"{service}-{part}")

@@ -7,6 +7,7 @@ once (VACUUM FULL), so no page of the table still holds the wrapped key.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import uuid
@@ -39,6 +40,7 @@ log = logs.get(__name__)
 SCHEMA_LOCK = 0x7A1_7A1
 # How long an erasure waits to rewrite the table before it leaves that to the next one.
 REWRITE_WAIT = "10s"
+NAME_MAX = 63
 
 
 def engine_url(url: str) -> str:
@@ -47,9 +49,13 @@ def engine_url(url: str) -> str:
 
 
 def schema_name(topic_prefix: str) -> str:
-    """The schema a deployment's tables live in, named by its topic prefix."""
-    name = re.sub(r"[^a-z0-9_]+", "_", topic_prefix.lower()).strip("_") or "taizhang"
-    return (name if name[0].isalpha() else f"t_{name}")[:63]
+    """The schema a deployment's vault lives in, named by its topic prefix (`<prefix>vault`)."""
+    name = re.sub(r"[^a-z0-9_]", "_", f"{topic_prefix}vault".lower())
+    if not name[:1].isalpha():
+        name = f"s_{name}"
+    if len(name) > NAME_MAX:
+        name = f"{name[: NAME_MAX - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return name
 
 
 def _tables(schema: str) -> tuple[MetaData, Table, Table, Table]:

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from contracts.personal import ERASED
-from services.common.pgvault import PostgresKeyVault
+from services.common.pgvault import PostgresKeyVault, schema_name
 from services.common.vault import KeyCache, KeyErased, Sealer
 from tests.integration.polling import eventually
 
@@ -70,7 +70,7 @@ def test_two_replicas_sealing_the_same_people_at_once_make_one_key_each(
     assert keys_a == keys_b and all(keys_a)
     assert people_a == people_b and len(set(people_a)) == len(phones)
     with psycopg.connect(postgres_url) as db:
-        counted = db.execute(f'SELECT count(*) FROM "{prefix[:-1]}".vault_keys').fetchone()
+        counted = db.execute(f'SELECT count(*) FROM "{schema_name(prefix)}".vault_keys').fetchone()
     assert counted == (len(kids),)
 
 
@@ -81,7 +81,7 @@ def test_an_erased_key_is_deleted_rewritten_away_and_never_made_again(
     for n in range(30):
         sealer.seal(f"PER-other{n:03d}", "x")
     person = sealer.seal_person("王小林", "13800000001")
-    table = f'"{prefix[:-1]}".vault_keys'
+    table = f'"{schema_name(prefix)}".vault_keys'
     with psycopg.connect(postgres_url, autocommit=True) as db:
         found = db.execute(
             f"SELECT wrapped FROM {table} WHERE kid = %s", (person.person_id,)

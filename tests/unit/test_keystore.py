@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from services.cli.console import EXIT_USAGE
+from services.cli.main import app
 from services.common.keystore import VaultRefused, vault_file
 from services.common.pgvault import engine_url, schema_name
 from services.common.settings import Settings
@@ -60,12 +63,13 @@ def test_the_setting_is_read_from_the_environment(
 
 
 def test_each_deployment_has_a_schema_of_its_own() -> None:
-    assert schema_name("") == "taizhang"
-    assert schema_name("it1a2b3c4d.") == "it1a2b3c4d"
-    assert schema_name("Prod-East.") == "prod_east"
-    assert schema_name("9x.") == "t_9x"
-    assert schema_name('a"; DROP SCHEMA x; --') == "a_drop_schema_x"
-    assert len(schema_name("p" * 200)) == 63
+    assert schema_name("") == "vault"
+    assert schema_name("it1a2b3c4d.") == "it1a2b3c4d_vault"
+    assert schema_name("Prod-East.") == "prod_east_vault"
+    assert schema_name("9x.") == "s_9x_vault"
+    assert '"' not in schema_name('a"; DROP SCHEMA x; --')
+    long = {schema_name("p" * 200), schema_name("p" * 201)}
+    assert len(long) == 2 and all(len(name) == 63 for name in long)
 
 
 def test_the_database_address_names_the_driver() -> None:
@@ -108,3 +112,22 @@ def test_an_age_of_zero_caches_nothing() -> None:
     cache = KeyCache(max_age_s=0.0, clock=Clock())
     cache.put("PER-a", b"a")
     assert cache.get("PER-a") is None
+
+
+def test_a_service_part_refuses_to_start_in_production_on_a_vault_nobody_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "TAIZHANG_ENVIRONMENT": "production",
+        "TAIZHANG_JWT_SECRET": "s" * 32,
+        "TAIZHANG_MASTER_KEY": "m" * 32,
+        "TAIZHANG_VAR_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("TAIZHANG_VAULT_FILE", raising=False)
+    for part in ("api", "worker"):
+        result = CliRunner().invoke(app, ["serve", "intake", "--part", part])
+        assert result.exit_code == EXIT_USAGE
+        assert "TAIZHANG_VAULT_FILE" in result.output
+    assert not (tmp_path / "vault.sqlite").exists()
