@@ -11,6 +11,8 @@ import hashlib
 import re
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import (
     Column,
@@ -30,10 +32,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from services.common import logging as logs
-from services.common.vault import KeyCache, Wrapping
+from services.common.vault import KeyCache, VaultUnavailable, Wrapping
 
 log = logs.get(__name__)
 # Held while the schema is made, so replicas starting together do not race to make it.
@@ -56,6 +58,15 @@ def schema_name(topic_prefix: str) -> str:
     if len(name) > NAME_MAX:
         name = f"{name[: NAME_MAX - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
     return name
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Say that the vault is unreachable as such, so callers answer 503 and not 500."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise VaultUnavailable(type(exc.orig).__name__) from exc
 
 
 def _tables(schema: str) -> tuple[MetaData, Table, Table, Table]:
@@ -121,27 +132,32 @@ class PostgresKeyVault:
             cached = self._cache.get(kid)
         if cached is not None:
             return cached
-        with self._engine.connect() as db:
-            key = self._read(db, kid)
-        if key is None and create:
-            with self._engine.begin() as db:
-                self._hold(db, kid)
-                not_erased = ~exists().where(self._erased.c.kid == kid)
-                wrapped = self._wrapping.fresh(kid)
-                made = select(
-                    literal(kid), literal(wrapped), literal(self._wrapping.current)
-                ).where(not_erased)
-                db.execute(
-                    insert(self._keys)
-                    .from_select(["kid", "wrapped", "wrap"], made)
-                    .on_conflict_do_nothing(index_elements=["kid"])
-                )
-                # Read back: when two replicas make the same key at once, both use the one kept.
+        with answering():
+            with self._engine.connect() as db:
                 key = self._read(db, kid)
+            if key is None and create:
+                key = self._make(kid)
         if key is not None:
             with self._lock:
                 self._cache.put(kid, key)
         return key
+
+    def _make(self, kid: str) -> bytes | None:
+        """Make the key unless it was erased; return the one kept."""
+        with self._engine.begin() as db:
+            self._hold(db, kid)
+            not_erased = ~exists().where(self._erased.c.kid == kid)
+            wrapped = self._wrapping.fresh(kid)
+            made = select(literal(kid), literal(wrapped), literal(self._wrapping.current)).where(
+                not_erased
+            )
+            db.execute(
+                insert(self._keys)
+                .from_select(["kid", "wrapped", "wrap"], made)
+                .on_conflict_do_nothing(index_elements=["kid"])
+            )
+            # Read back: when two replicas make the same key at once, both use the one kept.
+            return self._read(db, kid)
 
     def person(self, lookup: str, earlier: str | None = None) -> str:
         """Return the person id filed under a keyed lookup, filing one if none is.
@@ -149,7 +165,7 @@ class PostgresKeyVault:
         The one filed is `earlier` while that id's key lives (cases from before lookups were
         filed), else a fresh random id.
         """
-        with self._engine.begin() as db:
+        with answering(), self._engine.begin() as db:
             live = (
                 earlier
                 and db.execute(select(self._keys.c.kid).where(self._keys.c.kid == earlier)).first()
@@ -167,7 +183,7 @@ class PostgresKeyVault:
 
     def known(self, lookup: str) -> str | None:
         """Return the person id filed under a keyed lookup, or None; files nothing."""
-        with self._engine.connect() as db:
+        with answering(), self._engine.connect() as db:
             found = db.execute(
                 select(self._people.c.person_id).where(self._people.c.lookup == lookup)
             ).scalar()
@@ -177,7 +193,7 @@ class PostgresKeyVault:
         """Destroy a data key and the lookups leading to it; return whether one existed."""
         with self._lock:
             self._cache.drop(kid)
-        with self._engine.begin() as db:
+        with answering(), self._engine.begin() as db:
             self._hold(db, kid)
             db.execute(insert(self._erased).values(kid=kid).on_conflict_do_nothing())
             existed = db.execute(delete(self._keys).where(self._keys.c.kid == kid)).rowcount > 0

@@ -34,6 +34,10 @@ class KeyErased(LookupError):
     """The data key was destroyed: nothing more can be sealed under it."""
 
 
+class VaultUnavailable(RuntimeError):
+    """The vault did not answer: nothing was sealed or opened, the caller may try again."""
+
+
 class KeyVault(Protocol):
     """Where data keys live; pluggable, so a hardware or cloud vault can stand in."""
 

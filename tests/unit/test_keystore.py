@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from services.cli.console import EXIT_USAGE
 from services.cli.main import app
 from services.common.keystore import VaultRefused, vault_file
-from services.common.pgvault import engine_url, schema_name
+from services.common.pgvault import answering, engine_url, schema_name
+from services.common.problems import install_problem_handlers
 from services.common.settings import Settings
 from services.common.vault import KeyCache
 
@@ -131,3 +135,22 @@ def test_a_service_part_refuses_to_start_in_production_on_a_vault_nobody_named(
         assert result.exit_code == EXIT_USAGE
         assert "TAIZHANG_VAULT_FILE" in result.output
     assert not (tmp_path / "vault.sqlite").exists()
+
+
+async def test_a_vault_that_does_not_answer_is_a_503_to_try_again() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/grievances")
+    async def log() -> dict[str, str]:
+        with answering():
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+        return {}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        response = await client.post("/grievances")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["Retry-After"] == "5"
+    assert "send it again" in response.json()["detail"]
