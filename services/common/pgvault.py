@@ -210,7 +210,10 @@ class PostgresKeyVault:
         try:
             with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
                 db.execute(text(f"SET lock_timeout = '{REWRITE_WAIT}'"))
-                db.execute(text(f"VACUUM FULL {tables}"))
+                try:
+                    db.execute(text(f"VACUUM FULL {tables}"))
+                finally:
+                    db.execute(text("RESET lock_timeout"))
         except DBAPIError as exc:
             # The key is gone for every reader already; the next erasure rewrites the table.
             log.warning("vault.rewrite_deferred", error=type(exc.orig).__name__)
