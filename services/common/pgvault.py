@@ -107,7 +107,7 @@ class PostgresKeyVault:
         )
         self._meta, self._keys, self._erased, self._people = _tables(self.schema)
         self._wrapping = Wrapping(master_key)
-        self._cache = cache or KeyCache()
+        self._cache = cache if cache is not None else KeyCache()
         self._lock = threading.Lock()
         with self._engine.begin() as db:
             db.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))

@@ -149,7 +149,7 @@ class SqliteKeyVault:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS people (lookup TEXT PRIMARY KEY, person_id TEXT NOT NULL)"
         )
-        self._cache = cache or KeyCache()
+        self._cache = cache if cache is not None else KeyCache()
 
     def key(self, kid: str, *, create: bool) -> bytes | None:
         """Return the data key, creating it if asked; None once erased or never made."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
+from contracts.personal import ERASED
 from services.cli.console import EXIT_USAGE
 from services.cli.main import app
 from services.common.keystore import VaultRefused, vault_file
 from services.common.pgvault import answering, engine_url, schema_name
 from services.common.problems import install_problem_handlers
 from services.common.settings import Settings
-from services.common.vault import KeyCache
+from services.common.vault import KeyCache, Sealer, SqliteKeyVault
 
 SECRETS: dict[str, Any] = {"jwt_secret": "s" * 32, "master_key": "m" * 32}
 DB = "postgresql://taizhang@db:5432/taizhang"
@@ -110,6 +112,23 @@ def test_the_cache_holds_at_most_its_bound_dropping_the_least_used() -> None:
     assert len(cache) == 2
     assert cache.get("PER-b") is None
     assert cache.get("PER-a") == b"a" and cache.get("PER-c") == b"c"
+
+
+def test_an_erasure_by_another_process_reaches_this_one_once_the_key_ages_out(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    path = tmp_path / "vault.sqlite"
+    with (
+        closing(SqliteKeyVault(path, "m", KeyCache(max_age_s=5.0, clock=clock))) as here,
+        closing(SqliteKeyVault(path, "m")) as there,
+    ):
+        sealed = Sealer(here, "m").seal("PER-abcdef", "秘密")
+        Sealer(there, "m").erase("PER-abcdef")
+        clock.now = 4.0
+        assert Sealer(here, "m").open(sealed) == "秘密"
+        clock.now = 5.0
+        assert Sealer(here, "m").open(sealed) == ERASED
 
 
 def test_an_age_of_zero_caches_nothing() -> None:
