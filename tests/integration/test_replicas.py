@@ -16,11 +16,10 @@ import httpx
 import pytest
 
 from contracts.personal import ERASED
-from services.common import kafka as kafka_kit
-from services.common.presence import worker_group
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
 from tests.integration.reading import ok
+from tests.integration.takeovers import wait_members
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +27,8 @@ NAME, PHONE = "司马青山", "13712345678"
 # The second API, and the second worker, each with a data folder of its own.
 API_B, WORKER_B = "b", "w2"
 CASES = 12
+# A worker killed outright leaves its group once this many seconds pass without a heartbeat.
+SESSION_S = 6
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +38,13 @@ def rstack(
     """Intake twice over: two workers in one group, two APIs, one shared vault."""
     with Stack(bootstrap, tmp_path_factory.mktemp("replicas"), "replicas") as s:
         s.env["DATABASE_URL"] = postgres_url
+        s.env["TAIZHANG_SESSION_TIMEOUT_S"] = str(SESSION_S)
         s.spawn("intake", "worker")
         s.spawn("intake", "worker", WORKER_B)
         s.spawn("intake", "api")
         s.spawn("intake", "api", API_B)
         warm_up(s)
         yield s
-
-
-def members(stack: Stack) -> int:
-    """How many workers hold the intake worker's group."""
-    client = kafka_kit.admin(stack.settings)
-    try:
-        group = worker_group(stack.settings, "intake")
-        described: dict[str, dict[str, Any]] = client.describe_groups([group])
-    finally:
-        client.close()
-    return len((described.get(group) or {}).get("members") or [])
 
 
 def read(client: httpx.Client, gid: str) -> dict[str, Any]:
@@ -112,12 +103,7 @@ def test_an_erasure_reaches_every_replica_within_seconds(rstack: Stack) -> None:
 
 
 def test_two_workers_split_the_cases_and_one_killed_hands_them_over(rstack: Stack) -> None:
-    eventually(
-        lambda: members(rstack),
-        until=lambda held: held == 2,
-        timeout=60,
-        what="both workers to hold the group",
-    )
+    wait_members(rstack, 2)
     with rstack.client("intake") as a, rstack.client("intake", API_B) as b:
         anonymous = {**GRIEVANCE, "anonymous": True, "complainant": None}
         cases = [ok(a.post("/grievances", json=anonymous), 201)["case_id"] for _ in range(CASES)]
@@ -139,4 +125,4 @@ def test_two_workers_split_the_cases_and_one_killed_hands_them_over(rstack: Stac
                 timeout=30,
                 what=f"{gid} to be acknowledged",
             )
-    assert members(rstack) == 1
+    wait_members(rstack, 1)
