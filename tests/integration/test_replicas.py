@@ -1,4 +1,5 @@
-"""Replicas that agree: two intake APIs and two workers on one broker and one shared key vault.
+"""Replicas that agree: two intake APIs, two intake workers and two mediation APIs on one
+broker and one shared key vault.
 
 Each replica keeps its read model in a data folder of its own, rebuilt from the log; the keys
 that open a worker's name and phone live in PostgreSQL, which every replica shares.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 import signal
 from collections.abc import Iterator
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -29,6 +31,17 @@ API_B, WORKER_B = "b", "w2"
 CASES = 12
 # A worker killed outright leaves its group once this many seconds pass without a heartbeat.
 SESSION_S = 6
+CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
+APPLICATION = {
+    "unit": "demo/co/p01",
+    "form": "written",
+    "applicant": {"name": NAME, "phone": PHONE},
+    "respondent": {"employer": "演示建设集团有限公司", "management": ["pm-p01"]},
+    "category": "remuneration",
+    "matters": "十一月工资被克扣两千元",
+    "claims": [{"description": "补发被克扣的十一月工资", "amount": "2000.00"}],
+    "known_since": (date.today() - timedelta(days=30)).isoformat(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +113,35 @@ def test_an_erasure_reaches_every_replica_within_seconds(rstack: Stack) -> None:
                 timeout=15,
                 what=f"{replica.base_url} to hear of the erasure",
             )
+
+
+def test_another_services_replicas_agree_and_know_the_same_person(rstack: Stack) -> None:
+    rstack.spawn("mediation", "worker")
+    rstack.spawn("mediation", "api")
+    rstack.spawn("mediation", "api", API_B)
+    with (
+        rstack.client("mediation", **CHAIR) as a,
+        rstack.client("mediation", API_B, **CHAIR) as b,
+        rstack.client("intake") as intake,
+    ):
+        applied = eventually(
+            partial(a.post, "/disputes", json=APPLICATION),
+            until=lambda response: response.status_code == 201,
+            timeout=90,
+            what="the mediation worker to open a dispute",
+        )
+        dsp = ok(applied, 201)["case_id"]
+        found = eventually(
+            partial(b.get, f"/disputes/{dsp}"),
+            until=lambda response: response.status_code == 200,
+            timeout=60,
+            what="the second mediation API to read the dispute",
+        )
+        dispute = ok(found)
+        assert dispute["applicant"] == {"name": NAME, "phone": PHONE}
+        body = {**GRIEVANCE, "complainant": {"name": NAME, "phone": PHONE}}
+        gid = ok(intake.post("/grievances", json=body), 201)["case_id"]
+        assert dispute["person_id"] == read(intake, gid)["person_id"], "one phone, one person"
 
 
 def test_two_workers_split_the_cases_and_one_killed_hands_them_over(rstack: Stack) -> None:
