@@ -19,9 +19,10 @@ from services.audit.replay import FINISHED
 from services.common.asof import fold_cases
 from services.common.auth import can_see
 from services.common.calendar import local_date
+from services.common.keystore import open_vault
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
-from services.common.vault import Sealer, SqliteKeyVault
+from services.common.vault import Sealer
 from services.common.views import PERSONAL_ROLES, SEALED, confided, sees_person
 
 # Roles that may see some case's worker; which cases, the view rules of its kind decide.
@@ -63,7 +64,7 @@ def ledger_rows(
     """Return the columns and one row per case of the unit's subtree opened in the period."""
     if actor.role not in PERSONAL_DATA_ROLES:
         return _ledger_rows(settings, unit, period, actor, today, None)
-    vault = SqliteKeyVault(settings.var_dir / "vault.sqlite", settings.master_key)
+    vault = open_vault(settings)
     try:
         sealer = Sealer(vault, settings.master_key)
         return _ledger_rows(settings, unit, period, actor, today, sealer)

@@ -90,17 +90,39 @@ class Deployment:
         self.ports: dict[str, int] = {}
         kafka_kit.ensure_topics(self.settings)
 
-    def spawn(self, service: str, part: str) -> subprocess.Popen[bytes]:
-        """Start one part of a service as its own process; wait for an API to be healthy."""
-        port = self.ports.setdefault(service, free_port()) if part == "api" else None
-        if port is not None:
+    def spawn(self, service: str, part: str, replica: str = "") -> subprocess.Popen[bytes]:
+        """Start one part of a service as its own process; wait for an API to be healthy.
+
+        A named `replica` is a further instance of the part, as a second pod would be: its
+        own port and its own data folder (`replicas/<name>`), the same topics and store.
+        """
+        instance = self._instance(service, replica)
+        port = self.ports.setdefault(instance, free_port()) if part == "api" else None
+        env = self.env
+        if replica:
+            env = {**env, "TAIZHANG_VAR_DIR": str(self.replica_dir(replica))}
+        elif port is not None:
             # The portal started after it calls this API here, not the one on the usual port.
             self.env[f"TAIZHANG_{service.upper()}_URL"] = self.url(service)
-        proc = processes.spawn(self.settings, service, part, port=port, env=self.env)
-        self.procs[f"{service}-{part}"] = proc
+        name = self.part_name(service, part, replica)
+        proc = processes.spawn(self.settings, service, part, port=port, env=env, name=name)
+        self.procs[name] = proc
         if part == "api":
-            processes.wait_healthy(self.url(service), 60, proc)
+            processes.wait_healthy(self.url(service, replica), 60, proc)
         return proc
+
+    @staticmethod
+    def _instance(service: str, replica: str) -> str:
+        return f"{service}@{replica}" if replica else service
+
+    @staticmethod
+    def part_name(service: str, part: str, replica: str = "") -> str:
+        """The name a part's process, pid file and log go by."""
+        return f"{service}-{part}-{replica}" if replica else f"{service}-{part}"
+
+    def replica_dir(self, replica: str) -> Path:
+        """The data folder of a named replica's parts."""
+        return self.var / "replicas" / replica
 
     def start(self, service: str) -> None:
         """Start a service: its worker (if it has one), then its API."""
@@ -113,9 +135,9 @@ class Deployment:
         for name in catalog.SERVICES:
             self.start(name)
 
-    def kill(self, service: str, part: str, sig: int = signal.SIGKILL) -> None:
-        """Stop a part abruptly (SIGKILL) or politely."""
-        proc = self.procs.pop(f"{service}-{part}")
+    def kill(self, service: str, part: str, sig: int = signal.SIGKILL, replica: str = "") -> None:
+        """Stop a part (of a named replica) abruptly (SIGKILL) or politely."""
+        proc = self.procs.pop(self.part_name(service, part, replica))
         proc.send_signal(sig)
         proc.wait(timeout=30)
 
@@ -130,13 +152,13 @@ class Deployment:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def url(self, service: str) -> str:
-        """Return the base address of a service's API."""
-        return f"http://127.0.0.1:{self.ports[service]}"
+    def url(self, service: str, replica: str = "") -> str:
+        """Return the base address of a service's API (of a named replica's)."""
+        return f"http://127.0.0.1:{self.ports[self._instance(service, replica)]}"
 
-    def log_file(self, service: str, part: str) -> Path:
-        """Return the log a part of a service writes."""
-        return self.var / "log" / f"{service}-{part}.log"
+    def log_file(self, service: str, part: str, replica: str = "") -> Path:
+        """Return the log a part of a service (of a named replica) writes."""
+        return self.var / "log" / f"{self.part_name(service, part, replica)}.log"
 
     def token(
         self, user: str = "rep-p01", role: str = "worker_rep", unit: str = "demo/co/p01"

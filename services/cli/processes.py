@@ -44,14 +44,19 @@ def spawn(
     *,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    name: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start one part of a service in the background, logging to var/log/."""
+    """Start one part of a service in the background, logging to var/log/<name>.log.
+
+    `name` tells apart further instances of the same part; it is `<service>-<part>` by default.
+    """
+    name = name or f"{service}-{part}"
     log_dir = settings.var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "services.cli.main", "serve", service, "--part", part]
     if port is not None:
         args += ["--port", str(port)]
-    with (log_dir / f"{service}-{part}.log").open("ab") as log:
+    with (log_dir / f"{name}.log").open("ab") as log:
         proc = subprocess.Popen(
             args,
             stdout=log,
@@ -60,7 +65,7 @@ def spawn(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-    (run_dir(settings) / f"{service}-{part}.pid").write_text(str(proc.pid))
+    (run_dir(settings) / f"{name}.pid").write_text(str(proc.pid))
     return proc
 
 

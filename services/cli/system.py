@@ -19,6 +19,7 @@ from services.cli.lifecycle import Stopped
 from services.cli.supervisor import SupervisorSettings, local_broker
 from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
+from services.common.keystore import VaultRefused, vault_file
 from services.common.settings import Settings
 
 SERVICES = processes.SERVICES
@@ -53,6 +54,8 @@ def serve(
 
     try:
         settings = Settings()
+        # Every part, whether it seals or not, so that a deployment is refused as a whole.
+        vault_file(settings)
         logs.configure(settings.log_level, f"{service}-{part}")
         built = (processes.create_worker if part == "worker" else processes.create_app)(
             entry, settings
@@ -60,6 +63,8 @@ def serve(
     except ValidationError as exc:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise fail(f"{service} {part} cannot start: {reasons}", EXIT_USAGE) from exc
+    except VaultRefused as exc:
+        raise fail(str(exc), EXIT_USAGE) from exc
     if part == "worker":
         built.run()
         return

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -22,16 +21,12 @@ from contracts.privacy import KEY_ID, ErasureReason, PersonErased
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.bearer import CurrentActor
+from services.common.keystore import open_vault
 from services.common.problems import Problem
 from services.common.settings import Settings
-from services.common.vault import KeyVault, Sealer, SqliteKeyVault
+from services.common.vault import KeyVault, Sealer
 
 log = logs.get(__name__)
-
-
-def vault_path(settings: Settings) -> Path:
-    """The one vault file every process of this machine shares."""
-    return settings.var_dir / "vault.sqlite"
 
 
 async def erase(
@@ -70,7 +65,7 @@ async def erase_standalone(
     phone: str | None = None,
 ) -> PersonErased:
     """Erase a person from outside the services (the command line), by person id or phone."""
-    vault = SqliteKeyVault(vault_path(settings), settings.master_key)
+    vault = await asyncio.to_thread(open_vault, settings)
     try:
         if phone is not None:
             key_id = await asyncio.to_thread(Sealer(vault, settings.master_key).known, phone)
@@ -152,7 +147,7 @@ class Privacy:
     """One process's vault, its sealer and the listener that keeps its keys current."""
 
     settings: Settings
-    vault: SqliteKeyVault
+    vault: KeyVault
     sealer: Sealer
     listener: ErasureListener
 
@@ -160,7 +155,7 @@ class Privacy:
 @asynccontextmanager
 async def privacy(settings: Settings) -> AsyncIterator[Privacy]:
     """Open the vault and listen for erasures for as long as the process runs."""
-    vault = SqliteKeyVault(vault_path(settings), settings.master_key)
+    vault = await asyncio.to_thread(open_vault, settings)
     listener = ErasureListener(settings, vault)
     try:
         await listener.start()

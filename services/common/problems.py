@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common import logging as logs
 from services.common.bus import BrokerUnavailable
 from services.common.settings import ROOT
-from services.common.vault import KeyErased
+from services.common.vault import KeyErased, VaultUnavailable
 
 log = logs.get(__name__)
 
@@ -160,6 +160,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _erased(_: Request, exc: KeyErased) -> JSONResponse:
         detail = "this person's data was erased: nothing more can be recorded under their key"
         return problem_response(409, "Person erased", detail)
+
+    @app.exception_handler(VaultUnavailable)
+    async def _vault(_: Request, exc: VaultUnavailable) -> JSONResponse:
+        log.warning("vault.unavailable", error=str(exc))
+        detail = "the key vault did not answer; nothing was recorded, send it again"
+        response = problem_response(503, "Key vault unavailable", detail)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker(_: Request, exc: BrokerUnavailable) -> JSONResponse:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # The shared store of read models and keys (postgresql://…); unset, each process keeps
     # its own SQLite files under var/, which is for one machine only.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL", max_length=2000)
+    # Without DATABASE_URL, the file the key vault lives in; production names it or is refused.
+    vault_file: Path | None = None
+    # How long a process trusts a data key it read before asking the vault again.
+    vault_cache_s: float = Field(default=5.0, ge=0.0, le=300.0)
     units_file: Path = ROOT / "deploy" / "units.yaml"
     jwt_secret: str = DEFAULT_SECRET
     master_key: str = DEFAULT_SECRET

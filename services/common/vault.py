@@ -8,7 +8,10 @@ import hmac
 import os
 import sqlite3
 import threading
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -21,10 +24,18 @@ from services.common.subkeys import key_id, subkey
 LEGACY_WRAP = "sha256"
 WRAP_VERSION = 1
 LOOKUP_VERSION = 1
+# How long a process trusts a key it read without asking the vault again, and how many it holds:
+# the second guard, after the privacy topic, that an erasure elsewhere is seen within seconds.
+CACHE_AGE_S = 5.0
+CACHE_KEYS = 10_000
 
 
 class KeyErased(LookupError):
     """The data key was destroyed: nothing more can be sealed under it."""
+
+
+class VaultUnavailable(RuntimeError):
+    """The vault did not answer: nothing was sealed or opened, the caller may try again."""
 
 
 class KeyVault(Protocol):
@@ -42,6 +53,69 @@ class KeyVault(Protocol):
     def erase(self, kid: str) -> bool:
         """Destroy a data key and the lookups leading to it; return whether one existed."""
 
+    def close(self) -> None:
+        """Let go of the vault's connections."""
+
+
+class KeyCache:
+    """Data keys read lately, each trusted for a bounded age, at most a bounded number."""
+
+    def __init__(
+        self,
+        max_age_s: float = CACHE_AGE_S,
+        max_keys: int = CACHE_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_age_s, self.max_keys, self._clock = max_age_s, max_keys, clock
+        self._keys: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def get(self, kid: str) -> bytes | None:
+        """Return a key read less than the age ago, or None."""
+        held = self._keys.get(kid)
+        if held is None:
+            return None
+        if self._clock() - held[0] >= self.max_age_s:
+            del self._keys[kid]
+            return None
+        self._keys.move_to_end(kid)
+        return held[1]
+
+    def put(self, kid: str, key: bytes) -> None:
+        """Hold a key just read, dropping the least recently used beyond the bound."""
+        self._keys[kid] = (self._clock(), key)
+        self._keys.move_to_end(kid)
+        while len(self._keys) > self.max_keys:
+            self._keys.popitem(last=False)
+
+    def drop(self, kid: str) -> None:
+        """Forget a key at once (it was erased)."""
+        self._keys.pop(kid, None)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class Wrapping:
+    """Data keys wrapped at rest under a key derived from the master secret, bound to their id."""
+
+    def __init__(self, master_key: str) -> None:
+        self.current = key_id("vault-wrap", WRAP_VERSION)
+        self._keks = {
+            LEGACY_WRAP: AESGCM(hashlib.sha256(master_key.encode()).digest()),
+            self.current: AESGCM(subkey(master_key, "vault-wrap", WRAP_VERSION)),
+        }
+
+    def fresh(self, kid: str) -> bytes:
+        """Make a new data key for `kid` and return it wrapped the current way."""
+        nonce = os.urandom(12)
+        return nonce + self._keks[self.current].encrypt(
+            nonce, AESGCM.generate_key(256), kid.encode()
+        )
+
+    def unwrap(self, kid: str, blob: bytes, wrap: str) -> bytes:
+        """Return the data key a wrapped blob holds."""
+        return self._keks[wrap].decrypt(blob[:12], blob[12:], kid.encode())
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
@@ -54,12 +128,8 @@ def _unb64(text: str) -> bytes:
 class SqliteKeyVault:
     """The embedded vault: data keys wrapped under a key derived from the master secret."""
 
-    def __init__(self, path: Path, master_key: str) -> None:
-        self._wrap_id = key_id("vault-wrap", WRAP_VERSION)
-        self._keks = {
-            LEGACY_WRAP: AESGCM(hashlib.sha256(master_key.encode()).digest()),
-            self._wrap_id: AESGCM(subkey(master_key, "vault-wrap", WRAP_VERSION)),
-        }
+    def __init__(self, path: Path, master_key: str, cache: KeyCache | None = None) -> None:
+        self._wrapping = Wrapping(master_key)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # First, so that every process opening the shared file at once waits its turn.
@@ -79,29 +149,26 @@ class SqliteKeyVault:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS people (lookup TEXT PRIMARY KEY, person_id TEXT NOT NULL)"
         )
-        self._cache: dict[str, bytes] = {}
+        self._cache = cache if cache is not None else KeyCache()
 
     def key(self, kid: str, *, create: bool) -> bytes | None:
         """Return the data key, creating it if asked; None once erased or never made."""
         with self._lock:
-            if kid in self._cache:
-                return self._cache[kid]
+            cached = self._cache.get(kid)
+            if cached is not None:
+                return cached
             if create:
-                nonce = os.urandom(12)
-                kek = self._keks[self._wrap_id]
-                wrapped = nonce + kek.encrypt(nonce, AESGCM.generate_key(256), kid.encode())
                 self._db.execute(
                     "INSERT OR IGNORE INTO data_keys (kid, wrapped, wrap) VALUES (?, ?, ?)",
-                    (kid, wrapped, self._wrap_id),
+                    (kid, self._wrapping.fresh(kid), self._wrapping.current),
                 )
             row = self._db.execute(
                 "SELECT wrapped, wrap FROM data_keys WHERE kid = ? AND erased = 0", (kid,)
             ).fetchone()
             if row is None:
                 return None
-            blob: bytes = row[0]
-            key = self._keks[row[1]].decrypt(blob[:12], blob[12:], kid.encode())
-            self._cache[kid] = key
+            key = self._wrapping.unwrap(kid, row[0], row[1])
+            self._cache.put(kid, key)
             return key
 
     def person(self, lookup: str, earlier: str | None = None) -> str:
@@ -130,7 +197,7 @@ class SqliteKeyVault:
     def erase(self, kid: str) -> bool:
         """Destroy a data key and the lookups leading to it; return whether one existed."""
         with self._lock:
-            self._cache.pop(kid, None)
+            self._cache.drop(kid)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 cur = self._db.execute(

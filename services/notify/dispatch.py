@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import closing
@@ -14,9 +15,10 @@ from contracts.personal import ERASED
 from services.common import logging as logs
 from services.common.calendar import end_of_day
 from services.common.ids import timer_command_id
+from services.common.keystore import open_vault
 from services.common.reactions import system_actor
 from services.common.settings import Settings
-from services.common.vault import Sealer, SqliteKeyVault
+from services.common.vault import Sealer
 from services.notify.channels import Channel, Undelivered
 from services.notify.directory import Directory
 from services.notify.domain import MAX_ATTEMPTS, Notification, Preferences
@@ -84,7 +86,7 @@ class Dispatcher:
             return []
         out: list[CommandEnvelope] = []
         # Opened afresh each tick, so a key erased by another process is seen as erased here.
-        vault = SqliteKeyVault(self.settings.var_dir / "vault.sqlite", self.settings.master_key)
+        vault = await asyncio.to_thread(open_vault, self.settings)
         with closing(vault):
             sealer = Sealer(vault, self.settings.master_key)
             for note in due:

@@ -47,10 +47,10 @@ class Stack(Deployment):
     def __init__(self, bootstrap: str, root: Path, name: str) -> None:
         super().__init__(bootstrap, root / name, label="it", secret=SECRET)
 
-    def client(self, service: str, **identity: str) -> httpx.Client:
-        """An HTTP client signed in as someone (a rep of demo/co/p01 by default)."""
+    def client(self, service: str, replica: str = "", **identity: str) -> httpx.Client:
+        """An HTTP client of an API (a named replica's) signed in as someone (a rep by default)."""
         return httpx.Client(
-            base_url=self.url(service),
+            base_url=self.url(service, replica),
             headers={"Authorization": f"Bearer {self.token(**identity)}"},
             timeout=60,
         )

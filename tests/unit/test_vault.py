@@ -20,7 +20,7 @@ from contracts.privacy import PersonErased
 from services.common.ids import fingerprint
 from services.common.privacy import ErasureBody
 from services.common.subkeys import subkey
-from services.common.vault import KeyErased, Sealer, SqliteKeyVault
+from services.common.vault import KeyCache, KeyErased, Sealer, SqliteKeyVault
 
 
 @pytest.fixture
@@ -77,7 +77,12 @@ def test_an_erased_key_is_never_made_again(sealer: Sealer) -> None:
 
 def test_another_process_erasing_reaches_this_one_through_erase(tmp_path: Path) -> None:
     path = tmp_path / "vault.sqlite"
-    with closing(SqliteKeyVault(path, "m")) as here, closing(SqliteKeyVault(path, "m")) as there:
+    # A key held an hour: the erasure reaches this process only through erase.
+    held = KeyCache(max_age_s=3600)
+    with (
+        closing(SqliteKeyVault(path, "m", held)) as here,
+        closing(SqliteKeyVault(path, "m")) as there,
+    ):
         sealed = Sealer(here, "m").seal("PER-abcdef", "秘密")
         assert Sealer(here, "m").open(sealed) == "秘密"
         Sealer(there, "m").erase("PER-abcdef")
