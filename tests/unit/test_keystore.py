@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from contracts.personal import ERASED
 from services.cli.console import EXIT_USAGE
-from services.cli.main import app
+from services.cli.main import assemble
 from services.common.keystore import VaultRefused, vault_file
 from services.common.pgvault import answering, engine_url, schema_name
 from services.common.problems import install_problem_handlers
@@ -150,7 +150,7 @@ def test_a_service_part_refuses_to_start_in_production_on_a_vault_nobody_named(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("TAIZHANG_VAULT_FILE", raising=False)
     for part in ("api", "worker"):
-        result = CliRunner().invoke(app, ["serve", "intake", "--part", part])
+        result = CliRunner().invoke(assemble(["serve"]), ["serve", "intake", "--part", part])
         assert result.exit_code == EXIT_USAGE
         assert "TAIZHANG_VAULT_FILE" in result.output
     assert not (tmp_path / "vault.sqlite").exists()
