@@ -15,6 +15,7 @@ import jwt
 import pytest
 
 from contracts.catalog import SERVICES
+from services.cli.deployment import free_port
 from services.common.auth import issue_token
 from services.common.subkeys import subkey
 from tests.integration.access import (
@@ -108,6 +109,8 @@ NO_SUCH |= {"/volunteers": "VOL-0000000MATRIX", "/help": "HLP-0000000MATRIX"}
 def mstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Every case service and the audit service, with a grievance, a suggestion, a dispute."""
     with Stack(bootstrap, tmp_path_factory.mktemp("matrix"), "matrix") as s:
+        # The local mailbox listens on a port of its own, beside other deployments' mailboxes.
+        s.env["TAIZHANG_NOTIFY_SMTP_PORT"] = str(free_port())
         for service in (
             "intake",
             "suggestions",
