@@ -37,6 +37,8 @@ class Service:
     # The module whose KIND decides this service's cases (None: the service decides none).
     kinds: str | None = None
     parts: tuple[str, ...] = ("api", "worker")
+    # The other services' streams its reactors send commands to (its own it always may).
+    reacts_into: tuple[str, ...] = ()
 
     @property
     def has_worker(self) -> bool:
@@ -110,6 +112,8 @@ SERVICES: dict[str, Service] = {
             8004,
             "services.followup.app",
             "services.followup.service",
+            # A follow-up's outcome reopens its grievance or sends its dispute on.
+            reacts_into=("grievance", "dispute"),
         ),
         Service(
             "library",

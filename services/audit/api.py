@@ -177,13 +177,19 @@ MEDIA = {
 
 
 def _ledger_file(
-    settings: Settings, unit: str, period: export.Period, actor: Actor, fmt: str
+    ctx: AuditContext, unit: str, period: export.Period, actor: Actor, fmt: str
 ) -> tuple[int, bytes]:
     """Build the ledger in a scratch file and return its row count and bytes."""
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / f"ledger.{fmt}"
         count = export.write_ledger(
-            settings, unit=unit, period=period, actor=actor, path=path, fmt=fmt
+            ctx.settings,
+            unit=unit,
+            period=period,
+            actor=actor,
+            path=path,
+            fmt=fmt,
+            sealer=ctx.privacy.sealer,
         )
         return count, path.read_bytes()
 
@@ -207,9 +213,7 @@ async def export_ledger(
     check_period(from_, to)
     period = export.Period(from_, to, as_of)
     try:
-        count, content = await asyncio.to_thread(
-            _ledger_file, ctx.settings, unit, period, actor, fmt
-        )
+        count, content = await asyncio.to_thread(_ledger_file, ctx, unit, period, actor, fmt)
     except export.NotPermitted as exc:
         msg = f"a {actor.role} of {actor.unit} cannot export {unit}"
         raise Problem(404, "Not found", msg) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,16 +11,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.catalog import CASE_TYPES
+from contracts.catalog import CASE_TYPES, STREAMS
 from contracts.envelope import Actor
 from contracts.personal import Sealed
+from services.audit.index import CaseIndex, index_path
+from services.audit.ledger_log import Folded, folded_cases
 from services.audit.rebuild import services_with_read_models
 from services.audit.replay import FINISHED
-from services.common.asof import fold_cases
 from services.common.auth import can_see
 from services.common.calendar import local_date
-from services.common.keystore import open_vault
-from services.common.readmodel import ReadModel
+from services.common.privacy import own_sealer
 from services.common.settings import Settings
 from services.common.vault import Sealer
 from services.common.views import PERSONAL_ROLES, SEALED, confided, sees_person
@@ -59,112 +59,82 @@ class Period:
 
 
 def ledger_rows(
-    settings: Settings, unit: str, period: Period, actor: Actor, today: date | None = None
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """Return the columns and one row per case of the unit's subtree opened in the period."""
-    if actor.role not in PERSONAL_DATA_ROLES:
-        return _ledger_rows(settings, unit, period, actor, today, None)
-    vault = open_vault(settings)
-    try:
-        sealer = Sealer(vault, settings.master_key)
-        return _ledger_rows(settings, unit, period, actor, today, sealer)
-    finally:
-        vault.close()
-
-
-def _ledger_rows(
     settings: Settings,
     unit: str,
     period: Period,
     actor: Actor,
-    today: date | None,
     sealer: Sealer | None,
-) -> tuple[list[str], list[dict[str, Any]]]:
-    personal = sealer is not None
+    today: date | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one row per case of the unit's subtree opened in the period, as it is read.
+
+    The cases come from the log, as far as the audit's index has filed it; follow-ups come
+    first, so a case's row carries the satisfaction its call-back found.
+    """
+    path = index_path(settings)
+    if not path.exists():
+        return
+    personal = sealer is not None and actor.role in PERSONAL_DATA_ROLES
     if period.as_of is not None:
         today = local_date(period.as_of)
     today = today or datetime.now(UTC).date()
-    rows: list[dict[str, Any]] = []
+    start = period.start.isoformat() if period.start else None
+    stop = (period.end + timedelta(days=1)).isoformat() if period.end else None
     satisfaction: dict[str, tuple[str, str]] = {}
-    for factory in services_with_read_models().values():
-        model = factory(settings)
-        try:
-            _, found = model.query(
-                units=[unit],
-                filters={
-                    "opened_from": period.start.isoformat() if period.start else None,
-                    "opened_to": (period.end + timedelta(days=1)).isoformat()
-                    if period.end
-                    else None,
-                },
-                limit=10**9,
-                offset=0,
-            )
-            shown: list[Any] = found
-            if period.as_of is not None:
-                shown = _as_of(model, found, period.as_of)
-            for row in shown:
-                state = json.loads(row["state"])
+    index = CaseIndex(path, readonly=True)
+    try:
+        for streams in _streams():
+            for case in folded_cases(settings, index, streams, unit, period.as_of):
+                stream = case.stream
+                if (start and case.opened_at < start) or (stop and case.opened_at >= stop):
+                    continue
+                state = case.state
                 if state.get("satisfaction"):
-                    stamp = str(row["updated_at"])
-                    prior = satisfaction.get(row["correlation_id"])
-                    if prior is None or prior[0] < stamp:
-                        satisfaction[row["correlation_id"]] = (stamp, str(state["satisfaction"]))
-                line = _row(row, state, today)
-                stream = CASE_TYPES[str(row["case_id"]).split("-", 1)[0]].stream
-                unit_of = str(row["unit"])
-                if stream == "dispute" and not confided(actor, unit_of, state):
+                    prior = satisfaction.get(case.correlation_id)
+                    if prior is None or prior[0] < case.updated_at:
+                        found = (case.updated_at, str(state["satisfaction"]))
+                        satisfaction[case.correlation_id] = found
+                line = _row(case, today)
+                if not line["satisfaction"] and case.case_id in satisfaction:
+                    line["satisfaction"] = satisfaction[case.case_id][1]
+                if stream == "dispute" and not confided(actor, case.unit, state):
                     # Mediation is confidential: its existence shows, not what it is about.
                     line.update(category=SEALED, outcome=SEALED)
-                if personal and sees_person(actor, stream, unit_of, state):
-                    line["person"] = _person(model.history(row["case_id"]), sealer)
+                if personal and sees_person(actor, stream, case.unit, state):
+                    line["person"] = _person(case.person, sealer)
                 elif actor.role != "auditor":
                     line["person"] = SEALED
-                rows.append(line)
-        finally:
-            model.close()
-    for line in rows:
-        if not line["satisfaction"] and line["case_id"] in satisfaction:
-            line["satisfaction"] = satisfaction[line["case_id"]][1]
-    rows.sort(key=lambda r: (r["opened"], r["case_id"]))
-    columns = [*COLUMNS, *(PERSONAL_COLUMNS if actor.role != "auditor" else ())]
-    return columns, rows
+                yield line
+    finally:
+        index.close()
 
 
-def _as_of(model: ReadModel[Any], found: list[Any], as_of: datetime) -> list[dict[str, Any]]:
-    """The rows of the cases as they stood at `as_of`; cases opened later are left out."""
-    by_id = {r["case_id"]: r for r in found}
-    rows = []
-    for state in fold_cases(model, list(by_id), as_of):
-        now = by_id[state.case_id]
-        then = state.model_dump(mode="json")
-        rows.append(
-            {
-                "case_id": state.case_id,
-                "unit": now["unit"],
-                "status": then.get("status", ""),
-                "opened_at": now["opened_at"],
-                "updated_at": then.get("last_event_at") or now["opened_at"],
-                "correlation_id": now["correlation_id"],
-                "state": json.dumps(then),
-            }
-        )
-    return rows
+def columns_for(actor: Actor) -> list[str]:
+    """The ledger's columns as the actor may see them: auditors see no one's name."""
+    return [*COLUMNS, *(PERSONAL_COLUMNS if actor.role != "auditor" else ())]
 
 
-def _row(row: Any, state: dict[str, Any], today: date) -> dict[str, Any]:
-    opened = datetime.fromisoformat(str(row["opened_at"]).replace("Z", "+00:00"))
-    status = str(row["status"])
+def _streams() -> list[list[str]]:
+    """The streams whose cases a ledger lists: follow-ups first, then all the others."""
+    services = set(services_with_read_models())
+    streams = [s.name for s in STREAMS.values() if s.service in services]
+    return [[s for s in streams if s == "followup"], [s for s in streams if s != "followup"]]
+
+
+def _row(case: Folded, today: date) -> dict[str, Any]:
+    state = case.state
+    opened = datetime.fromisoformat(case.opened_at.replace("Z", "+00:00"))
+    status = case.status
     ended: date = today
     closed = state.get("closed_at")
     if closed:
         ended = datetime.fromisoformat(str(closed).replace("Z", "+00:00")).date()
     elif status in FINISHED:
-        ended = datetime.fromisoformat(str(row["updated_at"]).replace("Z", "+00:00")).date()
+        ended = datetime.fromisoformat(case.updated_at.replace("Z", "+00:00")).date()
     return {
-        "case_id": row["case_id"],
-        "type": _label(str(row["case_id"])),
-        "unit": row["unit"],
+        "case_id": case.case_id,
+        "type": _label(case.case_id),
+        "unit": case.unit,
         "opened": opened.date(),
         "status": status,
         "category": _first(state, "category", "topic", "area", "kind") or "",
@@ -184,40 +154,42 @@ def _first(state: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _person(history: list[dict[str, Any]], sealer: Sealer | None) -> str:
+def _person(name: Sealed | None, sealer: Sealer | None) -> str:
     """Open the name of the person a case's first event names, if any."""
-    if not history or sealer is None:
+    if name is None or sealer is None:
         return ""
-    for value in history[0].get("payload", {}).values():
-        if isinstance(value, dict) and isinstance(value.get("name"), dict):
-            try:
-                return sealer.open(Sealed.model_validate(value["name"])) or ""
-            except (ValidationError, ValueError):
-                return SEALED
-    return ""
+    try:
+        return sealer.open(name) or ""
+    except (ValidationError, ValueError):
+        return SEALED
 
 
-def write(path: Path, fmt: str, columns: list[str], rows: list[dict[str, Any]], title: str) -> None:
-    """Write the ledger as xlsx or csv."""
+def write(
+    path: Path, fmt: str, columns: list[str], rows: Iterable[dict[str, Any]], title: str
+) -> int:
+    """Write the ledger as xlsx or csv, each row as it comes; return how many rows."""
+    count = 0
     if fmt == "csv":
         with path.open("w", newline="", encoding="utf-8-sig") as fh:
             writer = csv.writer(fh)
             writer.writerow(columns)
             for r in rows:
                 writer.writerow([as_text(_cell(r.get(c))) for c in columns])
-        return
+                count += 1
+        return count
     from openpyxl import Workbook
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "台账"
+    # Written as it goes: a sheet of a hundred thousand cases is never held whole.
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("台账")
+    sheet.freeze_panes = "A3"
     sheet.append([title])
     sheet.append(list(columns))
     for r in rows:
         sheet.append([_sheet_value(r.get(c)) for c in columns])
-    sheet.freeze_panes = "A3"
+        count += 1
     book.save(path)
+    return count
 
 
 def _sheet_value(value: Any) -> Any:
@@ -259,11 +231,25 @@ def title(unit: str, period: Period) -> str:
 
 
 def write_ledger(
-    settings: Settings, *, unit: str, period: Period, actor: Actor, path: Path, fmt: str
+    settings: Settings,
+    *,
+    unit: str,
+    period: Period,
+    actor: Actor,
+    path: Path,
+    fmt: str,
+    sealer: Sealer | None = None,
 ) -> int:
-    """Write a unit's ledger for a period as the actor may see it; return how many cases."""
+    """Write a unit's ledger for a period as the actor may see it; return how many cases.
+
+    Names are opened with `sealer`; without one, with this machine's own, if the actor sees any.
+    """
     if not may_export(actor, unit):
         raise NotPermitted(f"a {actor.role} of {actor.unit} cannot export the ledger of {unit}")
-    columns, rows = ledger_rows(settings, unit, period, actor)
-    write(path, fmt, columns, rows, title(unit, period))
-    return len(rows)
+    if sealer is None and actor.role in PERSONAL_DATA_ROLES:
+        with own_sealer(settings) as own:
+            return write_ledger(
+                settings, unit=unit, period=period, actor=actor, path=path, fmt=fmt, sealer=own
+            )
+    rows = ledger_rows(settings, unit, period, actor, sealer)
+    return write(path, fmt, columns_for(actor), rows, title(unit, period))

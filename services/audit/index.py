@@ -149,6 +149,21 @@ class CaseIndex(TreeTables):
         ).fetchall()
         return [_entry(r) for r in rows]
 
+    def partition_plan(self, topic: str, partition: int) -> tuple[dict[str, int], set[int]]:
+        """Return, for one partition, each case's last believed offset and the offsets of the
+        records not believed (filed as places only)."""
+        rows = self._db.execute(
+            'SELECT case_id, max("offset") FROM entries WHERE topic = ? AND partition = ?'
+            " AND case_version IS NOT NULL GROUP BY case_id",
+            (topic, partition),
+        ).fetchall()
+        refused = self._db.execute(
+            'SELECT "offset" FROM entries WHERE topic = ? AND partition = ?'
+            " AND case_version IS NULL",
+            (topic, partition),
+        ).fetchall()
+        return {str(c): int(o) for c, o in rows}, {int(o) for (o,) in refused}
+
     def heads(self) -> dict[str, tuple[int, str]]:
         """Return every case's highest version and the hash it first carried."""
         rows = self._db.execute(

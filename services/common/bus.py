@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from contracts.catalog import STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from services.common import command_signing
 from services.common import kafka as kafka_kit
@@ -95,6 +96,7 @@ class CommandBus:
         self.settings = settings
         self.commands_topic = settings.topic(f"{stream}.commands")
         self.replies_topic = settings.topic(f"{stream}.replies")
+        self.signer = command_signing.sender(STREAMS[stream].service, "api")
         self.producer = producer
         self.watch = BrokerWatch(producer)
         # Several requests may wait on one command: a client retrying before the first answer.
@@ -194,7 +196,7 @@ class CommandBus:
                     self.commands_topic,
                     key=meta.case_id.encode(),
                     value=meta.model_dump_json().encode(),
-                    headers=command_signing.headers(self.settings, meta),
+                    headers=command_signing.headers(self.settings, meta, self.signer),
                 ),
                 deadline - loop.time(),
             )

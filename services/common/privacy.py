@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -50,6 +50,16 @@ async def erase(
     await asyncio.to_thread(vault.erase, key_id)
     log.info("person.erased", erasure_id=str(event.erasure_id), reason=reason)
     return event
+
+
+@contextlib.contextmanager
+def own_sealer(settings: Settings) -> Iterator[Sealer]:
+    """A sealer on this machine's vault, for a process that reads personal data once."""
+    vault = open_vault(settings)
+    try:
+        yield Sealer(vault, settings.master_key)
+    finally:
+        vault.close()
 
 
 class NotFiled(LookupError):

@@ -19,10 +19,13 @@ class WorkerProducer:
     def __init__(
         self,
         settings: Settings,
+        signer: str,
         *,
         keep: Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]] | None = None,
     ) -> None:
         self.settings = settings
+        # The process the commands it sends are signed as.
+        self.signer = signer
         # Starts the producer and hands it to whoever stops it at shutdown.
         self._keep = keep
         self._producer: AIOKafkaProducer | None = None
@@ -47,7 +50,7 @@ class WorkerProducer:
             topic,
             key=meta.case_id.encode(),
             value=meta.model_dump_json().encode(),
-            headers=command_signing.headers(self.settings, meta),
+            headers=command_signing.headers(self.settings, meta, self.signer),
         )
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:

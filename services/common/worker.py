@@ -67,7 +67,10 @@ class DeciderWorker(Generic[S]):
             datadir=str(settings.data_dir / f"worker-{name}"),
         )
         # Held by the app, which stops it on shutdown after its agents and timers.
-        self.sender = WorkerProducer(settings, keep=self.app.add_async_context)
+        signer = command_signing.sender(STREAMS[kind.stream].service, "worker")
+        self.sender = WorkerProducer(settings, signer, keep=self.app.add_async_context)
+        # Who may write this stream's commands: a command signed by anyone else is parked.
+        self.writers = command_signing.writers(kind.stream)
         # Topics of the worker's own making besides the tables' changelogs (reactors add them).
         self.own_topics: list[kafka_kit.TopicSpec] = []
         self.commands_name = settings.topic(f"{kind.stream}.commands")
@@ -255,7 +258,7 @@ class DeciderWorker(Generic[S]):
                 raise ValueError(
                     f"case {meta.case_id} is not a {'/'.join(self.kind.prefixes)} case"
                 )
-            command_signing.verify(self.settings, meta, record.signature)
+            command_signing.verify(self.settings, meta, record.signature, self.writers)
         except Exception as exc:  # whatever it holds, one record must not stop the others
             await dead_letter(self.sender, record, reason_of(exc))
             return None

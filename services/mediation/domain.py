@@ -81,9 +81,10 @@ def decide(
     check_occurred_at(cmd, state.last_event_at)
     if isinstance(p, (ReissueReceipt, AddWorkerNote)):
         return receipts.decide(state.receipt, cmd, d.DisputeReceiptIssued, d.DisputeWorkerNoted)
-    require_status(state, kind)
+    # Who may act is settled before what the case's state allows, which it then learns.
     if kind in CASE_WORK:
         require_assigned_mediator(state, cmd)
+    require_status(state, kind)
     today = local_date(cmd.occurred_at)
     match p:
         case d.Decline(code=code, reason=reason):

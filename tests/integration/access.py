@@ -3,18 +3,23 @@
 Each row names a rule; a rule gives the status a role expects from a unit (`own`: the
 case's unit, `child`: the case lies in a child of the actor's unit, `other`: a sibling
 unit). Every route refuses a missing token, an expired one and one for another audience
-with 401, except those marked public. A command route declares who is refused; a cell
-where the role may change the case says None and is left to the stories, since asking it
-would change the case. A row of None checks only the tokens.
+with 401, except those marked public. A command route declares who may change the case
+and who is refused: a cell that says CHANGES is asked too, and holds when the command is
+carried out (2xx) or refused by the case's own rules for its state or content (409, 422),
+never for who asks (401, 403) or for where (404). A cell of None, and a row of None, is
+left to the stories; such a row checks only the tokens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Final, Literal
 
 Scope = Literal["own", "child", "other"]
-Rule = Callable[[str, Scope], int | None]
+# The role may change the case: carried out, or refused for the case's state or content.
+CHANGES: Final = "changes"
+Want = int | Literal["changes"] | None
+Rule = Callable[[str, Scope], Want]
 Rows = dict[tuple[str, str], Rule | None]
 ROLES = (
     "worker_rep",
@@ -127,15 +132,48 @@ def own(role: str, scope: Scope) -> int:
     return 403 if role == "admin" else 200
 
 
-def opens(role: str, scope: Scope) -> int | None:
-    """Opening a case in a unit: refused outside the actor's units and to those who only read."""
-    if role in ("auditor", "admin") or scope == "other":
-        return 403
-    return None
+def holds(want: Want, got: int) -> bool:
+    """Whether an answer is the one a cell declares."""
+    if want == CHANGES:
+        return 200 <= got < 300 or got in (409, 422)
+    return got == want
 
 
-def changes(role: str, scope: Scope) -> int | None:
-    """A command on a case: not found outside the actor's units, refused to those who read."""
+def opens(*allowed: str) -> Rule:
+    """Opening a case in a unit: `allowed` roles may, within their units; everyone else is
+    refused, and so is everyone outside their units."""
+
+    def rule(role: str, scope: Scope) -> Want:
+        if scope == "other" or role not in allowed:
+            return 403
+        return CHANGES
+
+    return rule
+
+
+def may(*allowed: str, assigned: bool = False) -> Rule:
+    """A command on a case: not found outside the actor's units, refused to those who only
+    read; within them `allowed` roles change the case and other roles are refused.
+
+    `assigned`: case work a named mediator does once assigned (the matrix's dispute is
+    assigned to the mediator of its own unit), which refuses every other mediator.
+    """
+
+    def rule(role: str, scope: Scope) -> Want:
+        if role == "auditor" or (role == "admin" and scope != "other"):
+            return 403
+        if scope == "other":
+            return 404
+        if assigned and role == "mediator" and scope != "own":
+            return 403
+        return CHANGES if role in allowed else 403
+
+    return rule
+
+
+def changes(role: str, scope: Scope) -> Want:
+    """A command on a case whose rules the stories check: outside the actor's units not
+    found, refused to those who read."""
     if role == "auditor" or (role == "admin" and scope != "other"):
         return 403
     return 404 if scope == "other" else None
@@ -146,19 +184,27 @@ def nothing(role: str, scope: Scope) -> int:
     return 404
 
 
-def case_routes(
-    prefix: str, read: Rule, history: Rule, verbs: tuple[str, ...], *, found: bool = True
-) -> Rows:
-    """The routes of one case resource: open, list, one case, its history, its verbs."""
+def case_routes(prefix: str, read: Rule, history: Rule, verbs: dict[str, Rule]) -> Rows:
+    """The routes of one case resource the matrix holds a case of: list, one case, its
+    history, then its verbs (reads first: the verbs change the case)."""
     rows: Rows = {
-        ("POST", prefix): opens if found else None,
         ("GET", prefix): reads,
         ("GET", f"{prefix}/{{case_id}}"): read,
         ("GET", f"{prefix}/{{case_id}}/history"): history,
     }
-    rows.update(
-        {("POST", f"{prefix}/{{case_id}}/{v}"): changes if found else nothing for v in verbs}
-    )
+    rows.update({("POST", f"{prefix}/{{case_id}}/{v}"): rule for v, rule in verbs.items()})
+    return rows
+
+
+def absent_routes(prefix: str, verbs: tuple[str, ...]) -> Rows:
+    """The routes of a case resource the matrix holds no case of: refusals only."""
+    rows: Rows = {
+        ("POST", prefix): None,
+        ("GET", prefix): reads,
+        ("GET", f"{prefix}/{{case_id}}"): absent,
+        ("GET", f"{prefix}/{{case_id}}/history"): absent,
+    }
+    rows.update({("POST", f"{prefix}/{{case_id}}/{v}"): nothing for v in verbs})
     return rows
 
 
@@ -168,53 +214,74 @@ COMMON: Rows = {
     ("POST", "/tokens/revoke"): anyone(204),
     ("POST", "/users/{user_id}/revoke"): admins,
 }
-GRIEVANCE_VERBS = (
-    "acknowledge", "resolve", "escalate", "decision", "refer-to-mediation", "feedback",
-    "close", "reopen", "withdraw",
-)  # fmt: skip
-SUGGESTION_VERBS = (
-    "votes", "close-vote", "implement", "refer-to-leadership", "leadership-response",
-    "open-review",
-)  # fmt: skip
-DISPUTE_VERBS = (
-    "accept", "decline", "assign", "sessions", "extend", "agreement", "performed",
-    "breached", "fail", "refer-to-arbitration",
-)  # fmt: skip
-FOLLOWUPS = case_routes(
-    "/followups", absent, absent, ("progress", "contact", "complete"), found=False
-)
+# Who works on each kind of case, as its service's rules say.
+REPS = ("worker_rep", "union_chair")
+SUBMITTERS = ("worker_rep", "group_member", "union_chair")
+GROUP = ("group_member", "union_chair")
+COMMITTEE = ("union_chair", "mediator")
+REPS_AND_COMMITTEE = ("worker_rep", *COMMITTEE)
+# In the order asked: the grievance is acknowledged, resolved, ... and withdrawn at last.
+GRIEVANCE_VERBS: dict[str, Rule] = {
+    v: may(*REPS)
+    for v in (
+        "acknowledge", "resolve", "escalate", "decision", "refer-to-mediation", "feedback",
+        "close", "reopen", "withdraw",
+    )
+}  # fmt: skip
+SUGGESTION_VERBS: dict[str, Rule] = {
+    "votes": may(*GROUP),
+    "close-vote": may(*GROUP),
+    "implement": may(*GROUP),
+    "refer-to-leadership": may("union_chair"),
+    "leadership-response": may(*GROUP),
+    "open-review": may(*GROUP),
+}
+DISPUTE_VERBS: dict[str, Rule] = {
+    "accept": may(*COMMITTEE),
+    "decline": may(*COMMITTEE),
+    "assign": may("union_chair"),
+    "sessions": may(*COMMITTEE, assigned=True),
+    "extend": may(*COMMITTEE, assigned=True),
+    "agreement": may(*COMMITTEE, assigned=True),
+    "performed": may(*REPS_AND_COMMITTEE),
+    "breached": may(*REPS_AND_COMMITTEE),
+    "fail": may(*COMMITTEE, assigned=True),
+    "refer-to-arbitration": may(*REPS_AND_COMMITTEE),
+}
+FOLLOWUPS = absent_routes("/followups", ("progress", "contact", "complete"))
 del FOLLOWUPS[("POST", "/followups")]  # opened by the ledger itself, from other cases' events
 
 
-def receipts(prefix: str) -> Rows:
+def receipts(prefix: str, reissuers: tuple[str, ...]) -> Rows:
     """A case service's receipt routes: the worker's own, and a rep issuing a new PIN."""
     return {
         ("POST", "/receipts/lookup"): unknown_receipt,
         ("POST", "/receipts/notes"): unknown_receipt,
-        ("POST", f"{prefix}/{{case_id}}/receipt"): changes,
+        ("POST", f"{prefix}/{{case_id}}/receipt"): may(*reissuers),
     }
 
 
 MATRIX: dict[str, Rows] = {
     "intake": {
         **COMMON,
+        ("POST", "/grievances"): opens(*REPS),
         **case_routes("/grievances", reads, reads, GRIEVANCE_VERBS),
         ("GET", "/stats"): reads,
-        **receipts("/grievances"),
+        **receipts("/grievances", REPS),
     },
     "suggestions": {
         **COMMON,
+        ("POST", "/suggestions"): opens(*SUBMITTERS),
         **case_routes("/suggestions", reads, reads, SUGGESTION_VERBS),
-        **case_routes(
-            "/queries", absent, absent, ("answer", "accept-answer", "reject-answer"), found=False
-        ),
-        **case_routes("/groups", absent, absent, ("replace-member",), found=False),
+        **absent_routes("/queries", ("answer", "accept-answer", "reject-answer")),
+        **absent_routes("/groups", ("replace-member",)),
         ("GET", "/stats"): reads,
     },
     "mediation": {
         **COMMON,
+        ("POST", "/disputes"): opens(*REPS_AND_COMMITTEE),
         **case_routes("/disputes", reads, confided, DISPUTE_VERBS),
-        **receipts("/disputes"),
+        **receipts("/disputes", REPS_AND_COMMITTEE),
     },
     "followup": {**COMMON, **FOLLOWUPS, ("GET", "/stats"): reads},
     "audit": {
@@ -232,18 +299,14 @@ MATRIX: dict[str, Rows] = {
     },
     "library": {
         **COMMON,
-        **case_routes(
-            "/typical-cases",
-            absent,
-            absent,
-            ("appoint-reviewer", "approve", "edit", "publish", "return"),
-            found=False,
+        **absent_routes(
+            "/typical-cases", ("appoint-reviewer", "approve", "edit", "publish", "return")
         ),
-        **case_routes("/classrooms", absent, absent, (), found=False),
+        **absent_routes("/classrooms", ()),
         # Published typical cases are anonymised teaching: every signed-in role reads the list.
         ("GET", "/typical-cases"): anyone(200),
-        **case_routes("/volunteers", absent, absent, ("availability", "retire"), found=False),
-        **case_routes("/help", absent, absent, ("accept", "decline", "end", "record"), found=False),
+        **absent_routes("/volunteers", ("availability", "retire")),
+        **absent_routes("/help", ("accept", "decline", "end", "record")),
         ("GET", "/stats"): reads,
     },
     "notify": {

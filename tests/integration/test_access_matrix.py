@@ -15,14 +15,24 @@ import jwt
 import pytest
 
 from contracts.catalog import SERVICES
+from services.cli.deployment import free_port
 from services.common.auth import issue_token
 from services.common.subkeys import subkey
-from tests.integration.access import ACTOR_UNIT, CASE_UNIT, MATRIX, PUBLIC, ROLES, SCOPES
+from tests.integration.access import (
+    ACTOR_UNIT,
+    CASE_UNIT,
+    CHANGES,
+    MATRIX,
+    PUBLIC,
+    ROLES,
+    SCOPES,
+    holds,
+)
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
 from tests.integration.reading import ok
 
-# One stack of five services on a shared machine, then some fifteen hundred requests.
+# One stack of seven services on a shared machine, then some eighteen hundred requests.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 SUGGESTION = {"unit": CASE_UNIT, "topic": "welfare", "title": "食堂", "content": "菜品单一"}
@@ -59,7 +69,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "/groups/replace-member": {"outgoing": "a", "incoming": "b", "congress_session": "第一届"},
     "/disputes": DISPUTE,
     "/disputes/decline": {"code": "other", "reason": "其他"},
-    "/disputes/assign": {"mediator": "med-1"},
+    # The mediator of the case's own unit, as the matrix's tokens name users.
+    "/disputes/assign": {"mediator": "mediator-own"},
     "/disputes/sessions": {"held_on": PAST, "attendees": ["med-1"], "minutes": "记录"},
     "/disputes/extend": {"days": 15},
     "/disputes/agreement": {"terms": "补发", "amount": "100.00", "perform_by": DAY},
@@ -98,6 +109,8 @@ NO_SUCH |= {"/volunteers": "VOL-0000000MATRIX", "/help": "HLP-0000000MATRIX"}
 def mstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Every case service and the audit service, with a grievance, a suggestion, a dispute."""
     with Stack(bootstrap, tmp_path_factory.mktemp("matrix"), "matrix") as s:
+        # The local mailbox listens on a port of its own, beside other deployments' mailboxes.
+        s.env["TAIZHANG_NOTIFY_SMTP_PORT"] = str(free_port())
         for service in (
             "intake",
             "suggestions",
@@ -195,6 +208,7 @@ def test_every_cell_of_the_matrix_holds_against_the_running_services(
 ) -> None:
     wrong: list[str] = []
     checked = 0
+    carried: set[str] = set()
     tokens = bad_tokens(mstack)
     for service, rows in MATRIX.items():
         with httpx.Client(base_url=mstack.url(service), timeout=30) as client:
@@ -218,7 +232,9 @@ def test_every_cell_of_the_matrix_holds_against_the_running_services(
                         )
                         got = ask(client, method, address, path, token)
                         checked += 1
-                        if got != want:
+                        if want == CHANGES and 200 <= got < 300:
+                            carried.add(f"{service} {method} {path}")
+                        if not holds(want, got):
                             wrong.append(
                                 f"{service} {method} {path} [{role}, {scope}]: {got}, not {want}"
                             )
@@ -233,6 +249,15 @@ def test_every_cell_of_the_matrix_holds_against_the_running_services(
         for scope in SCOPES
     )
     assert checked == routes * len(tokens) + cells
+    # Each route that declares who may change a case was carried out for one of them at least,
+    # but for the few a case in the state the matrix leaves it in can only refuse.
+    declared = {
+        f"{service} {method} {path}"
+        for service, rows in MATRIX.items()
+        for (method, path), rule in rows.items()
+        if rule is not None and any(rule(r, s) == CHANGES for r in ROLES for s in SCOPES)
+    }
+    assert len(carried) >= len(declared) // 2, sorted(declared - carried)
 
 
 def test_the_ledger_shows_each_role_a_case_as_its_services_api_does(

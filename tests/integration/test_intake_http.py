@@ -295,15 +295,21 @@ def test_a_command_written_straight_to_the_topic_acts_as_nobody(
     elsewhere = stack.settings.model_copy(update={"master_key": "another-deployment" * 3})
     signed = command(user="rep-p01", role="worker_rep")
     retold = signed.model_copy(update={"actor": Actor(user_id="x", role="admin", unit="demo")})
+    # Signed with a genuine key of this ledger, but of a service that may not write here.
+    posing = command(user="rep-p01", role="worker_rep")
     forged = [
         (command(), []),
-        (command(), command_signing.headers(elsewhere, command())),
-        (retold, command_signing.headers(stack.settings, signed)),
+        (command(), command_signing.headers(elsewhere, command(), "intake.api")),
+        (retold, command_signing.headers(stack.settings, signed, "intake.api")),
+        (posing, command_signing.headers(stack.settings, posing, "mediation.api")),
     ]
     genuine = command(user="rep-p01", role="worker_rep")
     producer = KafkaProducer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     try:
-        for meta, headers in [*forged, (genuine, command_signing.headers(stack.settings, genuine))]:
+        for meta, headers in [
+            *forged,
+            (genuine, command_signing.headers(stack.settings, genuine, "intake.api")),
+        ]:
             value = meta.model_dump_json().encode()
             producer.send(topic, key=case.encode(), value=value, headers=headers)
         producer.flush(timeout=10)
@@ -338,6 +344,10 @@ def test_a_command_written_straight_to_the_topic_acts_as_nobody(
     logged = {(x["topic"], x["partition"], x["offset"]) for x in lines}
     for record in parked:
         told = dict(record.headers)
-        assert b"signature" in told["reason"] or b"signed with key" in told["reason"]
+        assert any(w in told["reason"] for w in (b"signature", b"signed with key", b"signed by"))
         where = (topic, int(told["source_partition"]), int(told["source_offset"]))
         assert where in logged, "each forged command is named in one log line"
+    refused = [
+        dict(r.headers)["reason"] for r in parked if r.value == posing.model_dump_json().encode()
+    ]
+    assert refused and b"'mediation.api', which may not send it here" in refused[0]

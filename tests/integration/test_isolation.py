@@ -210,7 +210,7 @@ def poison_records(w: World, opened: Envelope) -> None:
     tripping = command(new_case_id("FUP", str(uuid.uuid4())), "schedule", {**reminder, **source})
     for meta in (for_head, tripping):
         # Signed as the ledger signs them: what trips them is what they say, not who sent them.
-        headers = command_signing.headers(w.stack.settings, meta)
+        headers = command_signing.headers(w.stack.settings, meta, "followup.api")
         value = meta.model_dump_json().encode()
         send(w.stack, w.topic("followup.commands"), meta.case_id, value, headers)
     w.head_command, w.rule_command = for_head.command_id, tripping.command_id

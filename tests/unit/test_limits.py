@@ -80,3 +80,23 @@ async def test_an_eager_client_hears_429_problem_json_with_retry_after() -> None
         assert refused.headers["content-type"] == "application/problem+json"
         assert int(refused.headers["retry-after"]) >= 1 and refused.json()["status"] == 429
         assert (await client.get("/x")).status_code == 200, "someone else is not held up"
+
+
+async def test_probes_are_counted_apart_from_their_address() -> None:
+    app = FastAPI()
+
+    @app.get("/x")
+    async def x() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(LimitsMiddleware, settings=SETTINGS, max_body=100, per_minute=2)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        bad = {"Authorization": "Bearer garbage"}
+        assert [(await client.get("/x", headers=bad)).status_code for _ in range(3)][-1] == 429
+        assert (await client.get("/health")).status_code == 200, "a probe still answers"
+        assert [(await client.get("/health")).status_code for _ in range(2)][-1] == 429

@@ -75,6 +75,14 @@ def test_sessions_are_kept_by_the_assigned_mediator_only() -> None:
     assert story.refusal(future)[0] == 422
 
 
+def test_another_mediator_is_refused_case_work_whatever_the_state() -> None:
+    story = agreed()
+    # The dispute has an agreement: its mediator hears the state, another mediator is refused.
+    assert story.refusal(story.when("fail", {"reason": SEALED}, actor=MEDIATOR))[0] == 409
+    other = story.when("fail", {"reason": SEALED}, actor=OTHER_MEDIATOR)
+    assert story.refusal(other)[0] == 403
+
+
 def test_agreement_needs_every_signature() -> None:
     story = mediating()
     outcome = story.when(

@@ -130,6 +130,13 @@ def hand_overs(commands: list[Any]) -> list[tuple[str, str, str]]:
 # --- the group convenes a review --------------------------------------------------------
 
 
+def test_only_the_group_convenes_a_review_and_others_learn_nothing_of_it() -> None:
+    rep = convene(Story(GROUP_KIND, GROUP_ID), SUG, at=NOW, actor=REP)
+    assert rep.reply.refusal is not None and rep.reply.refusal.status == 403
+    chair = convene(Story(GROUP_KIND, GROUP_ID), SUG, at=NOW, actor=CHAIR)
+    assert chair.reply.refusal is not None and chair.reply.refusal.status == 409
+
+
 def test_the_group_hands_the_review_on_with_the_members_sitting_at_the_meeting() -> None:
     story = group()
     before = story.clock + timedelta(seconds=30)
@@ -199,9 +206,11 @@ def test_the_suggestion_opens_the_review_and_answers_a_redelivery_from_memory() 
 
 def test_the_suggestion_keeps_its_own_rules_for_a_handed_on_review() -> None:
     story, sug = group(), suggestion()
-    by_rep = convene(story, SUG, at=sug.clock, actor=REP)
-    assert by_rep.forward is not None
-    status, _ = sug.refusal(deliver(sug, by_rep.forward))
+    # The group refuses a rep itself; handed on anyway, the suggestion refuses the rep too.
+    assert convene(story, SUG, at=sug.clock, actor=REP).forward is None
+    by_chair = convene(story, SUG, at=sug.clock).forward
+    assert by_chair is not None
+    status, _ = sug.refusal(deliver(sug, by_chair.model_copy(update={"actor": REP})))
     assert status == 403
     stale = convene(story, SUG, at=sug.clock, expected_version=0).forward
     assert stale is not None

@@ -19,7 +19,7 @@ from services.common.domain import (
     check_opening,
     require_role,
 )
-from services.suggestions.domain.shared import CHAIR, State
+from services.suggestions.domain.shared import CHAIR, GROUP, State
 
 
 class Seat(State):
@@ -111,8 +111,10 @@ def decide_group(state: Group | None, cmd: Command[object]) -> list[EventPayload
 def convene(state: Group | None, cmd: Command[object], p: s.ConveneReview) -> Forward:
     """Open a suggestion's review with the members who sat at the meeting, as this group knows.
 
-    Who may open it, and when, is the suggestion's to decide: the review is handed on to it.
+    When it may be opened is the suggestion's to decide: the review is handed on to it. Who
+    may open one is settled first, so a role that may not learns nothing of the unit's group.
     """
+    require_role(cmd, GROUP, "open a suggestion's review")
     if state is None:
         unit = p.unit or "the unit"
         raise NoGroup(f"{unit} has no democratic-management group; form it first")
