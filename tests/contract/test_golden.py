@@ -86,6 +86,7 @@ SEALED_LATER = [
     ("suggestion.query_answered", 1, "answer"),
     ("suggestion.query_answer_rejected", 1, "reason"),
     ("suggestion.group_member_replaced", 1, "reason"),
+    ("library.help_declined", 1, "reason"),
 ]
 
 
