@@ -46,6 +46,7 @@ UNIT = "demo/co/p01"
 OFFICER = {"user": "fup-p01", "role": "followup_officer", "unit": UNIT}
 CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 ADMIN = {"user": "admin-1", "role": "admin", "unit": "demo"}
+AUDITOR = {"user": "aud-1", "role": "auditor", "unit": "demo"}
 MEMBERS = ["chair-p01", "m2-p01", "m3-p01", "m4-p01", "m5-p01", "m6-p01"]
 
 
@@ -161,6 +162,8 @@ def suggestion_texts(client: httpx.Client, sug: str) -> list[Any]:
     return [view["title"], view["leadership_response"], view["implementation"]]
 
 
+# The one test that follows a worker through five services, and starts them.
+@pytest.mark.timeout(600)
 def test_a_worker_is_sealed_everywhere_and_erased_everywhere(pstack: Stack) -> None:
     sug, qry, group = democratic_management(pstack)
     with (
@@ -169,6 +172,7 @@ def test_a_worker_is_sealed_everywhere_and_erased_everywhere(pstack: Stack) -> N
         pstack.client("followup", **OFFICER) as officer,
         pstack.client("suggestions") as sug_rep,
         pstack.client("audit", **ADMIN) as admin,
+        pstack.client("audit", **AUDITOR) as auditor,
     ):
         body = {
             **GRIEVANCE,
@@ -224,6 +228,9 @@ def test_a_worker_is_sealed_everywhere_and_erased_everywhere(pstack: Stack) -> N
         query = opened(sug_rep, f"/queries/{qry}")
         assert (query["question"], query["answer"]) == (QUESTION, ANSWER)
         assert query["rejection_reason"] == REJECTION
+        replayed = opened(auditor, f"/audit/cases/{gid}")
+        assert replayed["opened"] == {"summary": SUMMARY, "resolution": RESOLUTION}
+        assert replayed["state"]["summary"]["kid"] == grievance["person_id"]
         replaced = opened(sug_rep, f"/groups/{group}/history")["events"][-1]
         assert replaced["opened"] == {"reason": LEAVING}
         assert dispute["matters"] == MATTERS and dispute["claims"][0]["description"] == CLAIM
@@ -260,11 +267,12 @@ def test_a_worker_is_sealed_everywhere_and_erased_everywhere(pstack: Stack) -> N
                 opened(officer, f"/followups/{fup}")["comment"],
                 g["summary"],
                 *suggestion_texts(sug_rep, sug),
+                opened(auditor, f"/audit/cases/{gid}")["opened"]["summary"],
             ]
 
         eventually(
             everywhere,
-            until=lambda shown: shown == [ERASED] * 13,
+            until=lambda shown: shown == [ERASED] * 14,
             timeout=15,
             what="every service to show the worker erased",
         )
