@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -114,7 +115,14 @@ def democratic_management(stack: Stack) -> tuple[str, str, str]:
             "leader": MEMBERS[0],
             "congress_session": "一届一次",
         }
-        group = ok(chair.post("/groups", json=formed), 201)["case_id"]
+        # Sent again with the same key until the worker has joined and answers.
+        key = {"Idempotency-Key": f"privacy-group-{uuid.uuid4()}"}
+        group = eventually(
+            lambda: chair.post("/groups", json=formed, headers=key),
+            until=lambda response: response.status_code == 201,
+            timeout=90,
+            what="the suggestions worker to answer a command",
+        ).json()["case_id"]
         idea = {
             "unit": UNIT,
             "topic": "welfare",
@@ -122,12 +130,7 @@ def democratic_management(stack: Stack) -> tuple[str, str, str]:
             "content": DETAILS,
             "worker": {"name": NAME, "phone": PHONE},
         }
-        sug = eventually(
-            lambda: rep.post("/suggestions", json=idea),
-            until=lambda response: response.status_code == 201,
-            timeout=90,
-            what="the suggestions worker to answer a command",
-        ).json()["case_id"]
+        sug = ok(rep.post("/suggestions", json=idea), 201)["case_id"]
         ok(chair.post(f"/suggestions/{sug}/open-review", json={"meeting": "月度例会"}))
         eventually(
             lambda: opened(rep, f"/suggestions/{sug}")["status"],
