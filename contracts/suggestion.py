@@ -64,9 +64,6 @@ class GroupMemberReplaced(EventPayload):
     reason: SealedText | None = None
 
 
-REGISTRY.upcaster("suggestion.group_member_replaced", 1)(as_written)
-
-
 # --- events: suggestions and management proposals ---------------------------
 
 
@@ -84,9 +81,6 @@ class SuggestionSubmitted(EventPayload):
     content: Sealed
     submitted_by: Submitter
     worker: SealedPerson | None = None
-
-
-REGISTRY.upcaster("suggestion.submitted", 1)(as_written)
 
 
 @REGISTRY.register
@@ -143,9 +137,6 @@ class SuggestionImplemented(EventPayload):
     note: SealedText
 
 
-REGISTRY.upcaster("suggestion.implemented", 1)(as_written)
-
-
 @REGISTRY.register
 class SuggestionReferredToLeadership(EventPayload):
     """Not solvable at once: referred to the leadership team with a named follow-up owner."""
@@ -167,9 +158,6 @@ class SuggestionLeadershipResponded(EventPayload):
     response: SealedText
 
 
-REGISTRY.upcaster("suggestion.leadership_responded", 1)(as_written)
-
-
 # --- events: queries (质询) --------------------------------------------------
 
 
@@ -186,9 +174,6 @@ class QueryRaised(EventPayload):
     addressed_to: str = Field(min_length=1, max_length=200)
 
 
-REGISTRY.upcaster("suggestion.query_raised", 1)(as_written)
-
-
 @REGISTRY.register
 class QueryAnswered(EventPayload):
     """Management's answer to the query, as recorded by the group; v2 seals it."""
@@ -197,9 +182,6 @@ class QueryAnswered(EventPayload):
     schema_version = 2
 
     answer: SealedText
-
-
-REGISTRY.upcaster("suggestion.query_answered", 1)(as_written)
 
 
 @REGISTRY.register
@@ -219,7 +201,17 @@ class QueryAnswerRejected(EventPayload):
     reason: SealedText
 
 
-REGISTRY.upcaster("suggestion.query_answer_rejected", 1)(as_written)
+# The versions that seal free text read what was written in clear before as it was written.
+for _sealed_later in (
+    "suggestion.group_member_replaced",
+    "suggestion.submitted",
+    "suggestion.implemented",
+    "suggestion.leadership_responded",
+    "suggestion.query_raised",
+    "suggestion.query_answered",
+    "suggestion.query_answer_rejected",
+):
+    REGISTRY.upcaster(_sealed_later, 1)(as_written)
 
 
 # --- commands ---------------------------------------------------------------
