@@ -9,7 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench.history import EVENTS_PER_CASE, RESOLUTION, Case, grievance_cases
+from bench.history import EVENTS_PER_CASE, LOG_BODY, RESOLUTION, Case, grievance_cases
 from bench.peers.apps import Grievance
 from bench.plan import Plan, log
 from bench.stack import Stack
@@ -133,7 +133,7 @@ def save_peer_history(es: Any, cases: list[Case]) -> None:
             case_id=case.case_id,
             unit=logged["unit"],
             category=logged["category"],
-            summary=logged["summary"],
+            summary=LOG_BODY["summary"],
             details=logged["details"],
             channel=logged["channel"],
             anonymous=logged["anonymous"],

@@ -70,7 +70,7 @@ def grievance_case(number: int, sealer: Sealer) -> Case:
     logged = g.LogGrievance(
         unit=LOG_BODY["unit"],
         category=LOG_BODY["category"],
-        summary=LOG_BODY["summary"],
+        summary=sealer.seal(person.person_id, LOG_BODY["summary"]),
         details=sealer.seal(person.person_id, LOG_BODY["details"]),
         channel=LOG_BODY["channel"],
         anonymous=False,

@@ -40,14 +40,14 @@ Stage = Literal["acknowledge", "answer"]
 
 @REGISTRY.register
 class GrievanceLogged(EventPayload):
-    """A rep logged a worker's complaint; v2 made the anonymity explicit and added due dates."""
+    """A rep logged a worker's complaint; v2 made the anonymity explicit, v3 seals the summary."""
 
     event_type = "grievance.logged"
-    schema_version = 2
+    schema_version = 3
 
     unit: str
     category: Category
-    summary: str = Field(min_length=1, max_length=200)
+    summary: SealedText
     details: Sealed | None = None
     channel: Channel
     anonymous: bool
@@ -69,6 +69,9 @@ def _logged_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     payload.setdefault("ack_due", None)
     payload.setdefault("answer_due", None)
     return payload
+
+
+REGISTRY.upcaster("grievance.logged", 2)(as_written)
 
 
 @REGISTRY.register
@@ -206,11 +209,11 @@ class GrievanceWorkerNoted(WorkerNoted):
 
 
 class LogGrievance(Frozen):
-    """Open a grievance; personal data arrives already sealed."""
+    """Open a grievance; personal data and the summary arrive already sealed."""
 
     unit: str
     category: Category
-    summary: str = Field(min_length=1, max_length=200)
+    summary: Sealed
     details: Sealed | None = None
     channel: Channel
     anonymous: bool

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.envelope import Frozen
-from contracts.personal import Sealed, SealedPerson
+from contracts.personal import Sealed, SealedPerson, SealedText, as_written
 from contracts.registry import REGISTRY, EventPayload
 
 SourceCase = Field(pattern=r"^(GRV|DSP)-[0-9A-Z]{4,40}$")
@@ -284,31 +284,43 @@ class HelpAccepted(EventPayload):
 
 @REGISTRY.register
 class HelpDeclined(EventPayload):
-    """The volunteer declined."""
+    """The volunteer declined; v2 seals the reason under the key of the case's worker."""
 
     event_type = "library.help_declined"
+    schema_version = 2
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: SealedText | None = None
+
+
+REGISTRY.upcaster("library.help_declined", 1)(as_written)
 
 
 @REGISTRY.register
 class HelpGiven(EventPayload):
-    """The volunteer recorded what they did and how long it took."""
+    """The volunteer recorded what they did and how long it took; v2 seals the note."""
 
     event_type = "library.help_given"
+    schema_version = 2
 
     hours: float = Field(gt=0, le=24)
     actions: tuple[HelpAction, ...] = Field(min_length=1, max_length=4)
-    note: str | None = Field(default=None, max_length=2000)
+    note: SealedText | None = None
+
+
+REGISTRY.upcaster("library.help_given", 1)(as_written)
 
 
 @REGISTRY.register
 class HelpEnded(EventPayload):
-    """The help ended."""
+    """The help ended; v2 seals the note."""
 
     event_type = "library.help_ended"
+    schema_version = 2
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: SealedText | None = None
+
+
+REGISTRY.upcaster("library.help_ended", 1)(as_written)
 
 
 class RequestHelp(Frozen):
@@ -326,23 +338,23 @@ class Accept(Frozen):
 
 
 class Decline(Frozen):
-    """Decline the request."""
+    """Decline the request; the reason arrives sealed."""
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Sealed | None = None
 
 
 class RecordHelp(Frozen):
-    """Record help given."""
+    """Record help given; the note arrives sealed."""
 
     hours: float = Field(gt=0, le=24)
     actions: tuple[HelpAction, ...] = Field(min_length=1, max_length=4)
-    note: str | None = Field(default=None, max_length=2000)
+    note: Sealed | None = None
 
 
 class EndHelp(Frozen):
-    """End the help."""
+    """End the help; the note arrives sealed."""
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: Sealed | None = None
 
 
 HELP_COMMANDS: dict[str, type[Frozen]] = {

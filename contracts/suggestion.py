@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from contracts.envelope import Frozen
-from contracts.personal import Sealed, SealedPerson
+from contracts.personal import Sealed, SealedPerson, SealedText, as_written
 from contracts.registry import REGISTRY, EventPayload
 
 Kind = Literal["suggestion", "management_proposal"]
@@ -31,8 +31,6 @@ Vote = Literal["for", "against", "abstain"]
 Outcome = Literal["adopted", "rejected", "recommended", "vetoed", "no_quorum"]
 Submitter = Literal["worker", "anonymous_worker", "member", "management"]
 UserId = Field(min_length=1, max_length=128)
-Text = Field(min_length=1, max_length=2000)
-Title = Field(min_length=1, max_length=200)
 
 
 # --- events: groups ---------------------------------------------------------
@@ -54,15 +52,16 @@ class GroupFormed(EventPayload):
 
 @REGISTRY.register
 class GroupMemberReplaced(EventPayload):
-    """One member left the group and another took the seat; the leader after the change."""
+    """One member left the group and another took the seat; v2 seals the reason."""
 
     event_type = "suggestion.group_member_replaced"
+    schema_version = 2
 
     outgoing: str = UserId
     incoming: str = UserId
     leader: str = UserId
     congress_session: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: SealedText | None = None
 
 
 # --- events: suggestions and management proposals ---------------------------
@@ -70,14 +69,15 @@ class GroupMemberReplaced(EventPayload):
 
 @REGISTRY.register
 class SuggestionSubmitted(EventPayload):
-    """A rationalisation suggestion (合理化建议) or a management proposal was put to the group."""
+    """A suggestion (合理化建议) or management proposal was put to the group; v2 seals the title."""
 
     event_type = "suggestion.submitted"
+    schema_version = 2
 
     unit: str
     kind: Kind
     topic: Topic
-    title: str = Title
+    title: SealedText
     content: Sealed
     submitted_by: Submitter
     worker: SealedPerson | None = None
@@ -129,11 +129,12 @@ class SuggestionVoteClosed(EventPayload):
 
 @REGISTRY.register
 class SuggestionImplemented(EventPayload):
-    """The adopted suggestion (or recommended proposal) was carried out, and what was done."""
+    """The adopted suggestion (or proposal) was carried out, and what was done; v2 seals it."""
 
     event_type = "suggestion.implemented"
+    schema_version = 2
 
-    note: str = Text
+    note: SealedText
 
 
 @REGISTRY.register
@@ -149,11 +150,12 @@ class SuggestionReferredToLeadership(EventPayload):
 
 @REGISTRY.register
 class SuggestionLeadershipResponded(EventPayload):
-    """The leadership team's answer to a referred suggestion."""
+    """The leadership team's answer to a referred suggestion; v2 seals it."""
 
     event_type = "suggestion.leadership_responded"
+    schema_version = 2
 
-    response: str = Text
+    response: SealedText
 
 
 # --- events: queries (质询) --------------------------------------------------
@@ -161,23 +163,25 @@ class SuggestionLeadershipResponded(EventPayload):
 
 @REGISTRY.register
 class QueryRaised(EventPayload):
-    """The group put a formal query (质询) to management."""
+    """The group put a formal query (质询) to management; v2 seals the question."""
 
     event_type = "suggestion.query_raised"
+    schema_version = 2
 
     unit: str
     area: QueryArea
-    question: str = Text
+    question: SealedText
     addressed_to: str = Field(min_length=1, max_length=200)
 
 
 @REGISTRY.register
 class QueryAnswered(EventPayload):
-    """Management's answer to the query, as recorded by the group."""
+    """Management's answer to the query, as recorded by the group; v2 seals it."""
 
     event_type = "suggestion.query_answered"
+    schema_version = 2
 
-    answer: str = Text
+    answer: SealedText
 
 
 @REGISTRY.register
@@ -189,11 +193,25 @@ class QueryAnswerAccepted(EventPayload):
 
 @REGISTRY.register
 class QueryAnswerRejected(EventPayload):
-    """The group did not accept the answer, and why; management must answer again."""
+    """The group did not accept the answer, and why (sealed from v2); management answers again."""
 
     event_type = "suggestion.query_answer_rejected"
+    schema_version = 2
 
-    reason: str = Text
+    reason: SealedText
+
+
+# The versions that seal free text read what was written in clear before as it was written.
+for _sealed_later in (
+    "suggestion.group_member_replaced",
+    "suggestion.submitted",
+    "suggestion.implemented",
+    "suggestion.leadership_responded",
+    "suggestion.query_raised",
+    "suggestion.query_answered",
+    "suggestion.query_answer_rejected",
+):
+    REGISTRY.upcaster(_sealed_later, 1)(as_written)
 
 
 # --- commands ---------------------------------------------------------------
@@ -217,16 +235,16 @@ class ReplaceMember(Frozen):
     incoming: str = UserId
     leader: str | None = Field(default=None, min_length=1, max_length=128)
     congress_session: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Sealed | None = None
 
 
 class Submit(Frozen):
-    """Put a suggestion or proposal to the group; the worker's identity arrives sealed."""
+    """Put a suggestion or proposal to the group; its words and the worker arrive sealed."""
 
     unit: str
     kind: Kind
     topic: Topic
-    title: str = Title
+    title: Sealed
     content: Sealed
     anonymous: bool = False
     worker: SealedPerson | None = None
@@ -271,9 +289,9 @@ class CloseVote(Frozen):
 
 
 class Implement(Frozen):
-    """Record that it was carried out."""
+    """Record that it was carried out; the note arrives sealed."""
 
-    note: str = Text
+    note: Sealed
 
 
 class ReferToLeadership(Frozen):
@@ -284,24 +302,24 @@ class ReferToLeadership(Frozen):
 
 
 class RecordLeadershipResponse(Frozen):
-    """Record the leadership team's answer."""
+    """Record the leadership team's answer; it arrives sealed."""
 
-    response: str = Text
+    response: Sealed
 
 
 class RaiseQuery(Frozen):
-    """Raise a query to management."""
+    """Raise a query to management; the question arrives sealed."""
 
     unit: str
     area: QueryArea
-    question: str = Text
+    question: Sealed
     addressed_to: str = Field(min_length=1, max_length=200)
 
 
 class AnswerQuery(Frozen):
-    """Record management's answer."""
+    """Record management's answer; it arrives sealed."""
 
-    answer: str = Text
+    answer: Sealed
 
 
 class AcceptAnswer(Frozen):
@@ -309,9 +327,9 @@ class AcceptAnswer(Frozen):
 
 
 class RejectAnswer(Frozen):
-    """Reject the answer."""
+    """Reject the answer; the reason arrives sealed."""
 
-    reason: str = Text
+    reason: Sealed
 
 
 GROUP_COMMANDS: dict[str, type[Frozen]] = {

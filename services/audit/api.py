@@ -24,12 +24,24 @@ from services.common.bodies import Day, Moment
 from services.common.keys import audit_key, believed_keys, published_keys
 from services.common.privacy import Privacy
 from services.common.problems import Problem
-from services.common.queries import check_period
+from services.common.queries import check_period, opened
 from services.common.settings import Settings
 from services.common.signing import KeyRing
 from services.common.units import load_units
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+# The free text a case's state may hold sealed, opened for the auditor beside the state.
+TEXTS = (
+    "summary",
+    "title",
+    "question",
+    "resolution",
+    "decision",
+    "answer",
+    "rejection_reason",
+    "implementation",
+    "leadership_response",
+)
 
 
 @dataclass
@@ -79,12 +91,19 @@ async def case_at(
     _: Auditor,
     at: Annotated[Moment | None, Query(description="ISO time with a timezone")] = None,
 ) -> dict[str, Any]:
-    """Return a case rebuilt from the log as it stood at `at` (as it stands if omitted)."""
+    """Return a case rebuilt from the log as it stood at `at` (as it stands if omitted).
+
+    The state is as rebuilt, its free text sealed; `opened` gives that text to the auditor.
+    """
     try:
         with _problems():
-            return await asyncio.to_thread(replay.replay_case, ctx.settings, case_id=case_id, at=at)
+            stood = await asyncio.to_thread(
+                replay.replay_case, ctx.settings, case_id=case_id, at=at
+            )
     except replay.NotYet as exc:
         raise Problem(404, "Not yet", str(exc)) from exc
+    texts = await asyncio.to_thread(opened, ctx.privacy.sealer, stood["state"] or {}, TEXTS)
+    return {**stood, "opened": texts}
 
 
 @router.get("/cases/{case_id}/lineage")

@@ -144,6 +144,11 @@ def revealed(sealer: Sealer, view: dict[str, Any], fields: tuple[str, ...]) -> d
     return {**view, **{f: reveal(sealer, view[f]) for f in fields if f in view}}
 
 
+def opened(sealer: Sealer, data: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Return the named fields of a payload or state that are sealed, opened."""
+    return {f: reveal(sealer, data[f]) for f in fields if _sealed(data.get(f))}
+
+
 def sealing_key(row: Any) -> str:
     """The key that seals a case's free text: its person's, or the case's own if anonymous."""
     person = json.loads(row["state"]).get("person_id")
@@ -194,10 +199,9 @@ def history(
         guard(actor, row)
     events = ctx.model.history(case_id)
     for event in events:
-        payload = event.get("payload") or {}
-        opened = {f: reveal(ctx.sealer, payload[f]) for f in texts if _sealed(payload.get(f))}
-        if opened:
-            event["opened"] = opened
+        texts_opened = opened(ctx.sealer, event.get("payload") or {}, texts)
+        if texts_opened:
+            event["opened"] = texts_opened
     return {"case_id": case_id, "events": events}
 
 

@@ -39,7 +39,7 @@ receipts_router = APIRouter(prefix="/receipts", tags=["receipts"])
 stats_router = APIRouter(tags=["statistics"])
 PERSONAL_DATA_ROLES = PERSONAL_ROLES["grievance"]
 # The free text a grievance's state holds sealed, shown to whoever may read the case.
-TEXTS = ("resolution", "decision")
+TEXTS = ("summary", "resolution", "decision")
 
 
 class Complainant(Body):
@@ -108,7 +108,7 @@ class WithdrawBody(Transition):
 
 
 def _logged(ctx: ServiceContext, case_id: str, body: LogBody) -> g.LogGrievance:
-    """Seal the complainant and the details, and fix the unit's service levels of the day."""
+    """Seal the complainant, the summary and the details, and fix the day's service levels."""
     complainant = None
     details_kid = f"CASE-{case_id}"
     if body.complainant is not None:
@@ -118,7 +118,7 @@ def _logged(ctx: ServiceContext, case_id: str, body: LogBody) -> g.LogGrievance:
     return g.LogGrievance(
         unit=body.unit,
         category=body.category,
-        summary=body.summary,
+        summary=ctx.sealer.seal(details_kid, body.summary),
         details=ctx.sealer.seal(details_kid, body.details) if body.details else None,
         channel=body.channel,
         anonymous=body.anonymous,
@@ -254,7 +254,7 @@ def _personal(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]
 
 
 def _view(ctx: ServiceContext, row: Any) -> dict[str, Any]:
-    """A grievance as its readers see it: the decision and the resolution opened."""
+    """A grievance as its readers see it: the summary, decision and resolution opened."""
     return revealed(ctx.sealer, case_view(row), TEXTS)
 
 
@@ -293,8 +293,8 @@ history_route(
     router,
     "grievance_history",
     "Return the grievance's events, oldest first, exactly as recorded (personal data sealed);"
-    " `opened` gives an event's decision, resolution or reason as text.",
-    texts=("resolution", "decision", "reason"),
+    " `opened` gives an event's summary, decision, resolution or reason as text.",
+    texts=("summary", "resolution", "decision", "reason"),
 )
 
 

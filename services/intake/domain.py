@@ -101,7 +101,7 @@ class Grievance(BaseModel):
     channel: g.Channel
     anonymous: bool
     person_id: str | None
-    summary: str
+    summary: SealedText
     opened_at: datetime
     last_event_at: datetime
     ack_due: date | None

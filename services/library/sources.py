@@ -51,7 +51,8 @@ class Source:
     outcome: str | None
     person: SealedPerson | None
     employer: str | None
-    summary: str | None
+    # A grievance's summary (sealed, or as written before it was), or terms agreed in clear.
+    summary: Sealed | str | None
     texts: tuple[Sealed, ...]
     # Each claim's description (sealed, or as written before claims were sealed) and amount.
     claims: tuple[tuple[Sealed | str, int | None], ...]
@@ -67,6 +68,19 @@ def _text(text: Sealed | str) -> Any:
 def _read_text(kept: Any) -> Sealed | str:
     """A kept text back: sealed, or as written."""
     return Sealed.model_validate(kept) if isinstance(kept, dict) else str(kept)
+
+
+def _kept_summary(kept: str | None) -> Sealed | str | None:
+    """A kept summary back: sealed ones are kept as their JSON, text written in clear as it is."""
+    if kept is None:
+        return None
+    try:
+        value = json.loads(kept)
+    except ValueError:
+        return kept
+    if isinstance(value, dict):
+        return Sealed.model_validate(value)
+    return value if isinstance(value, str) else kept
 
 
 def _person(person: SealedPerson | None) -> str | None:
@@ -123,7 +137,7 @@ def remember_grievance(db: sqlite3.Connection, env: Envelope, event: EventPayloa
                 event.unit,
                 event.category,
                 _person(event.complainant),
-                event.summary,
+                json.dumps(_text(event.summary), ensure_ascii=False),
                 json.dumps(texts),
             ),
         )
@@ -145,7 +159,7 @@ def source_of(row: Any) -> Source:
         outcome=row["outcome"],
         person=SealedPerson.model_validate_json(person) if person else None,
         employer=row["employer"],
-        summary=row["summary"],
+        summary=_kept_summary(row["summary"]),
         texts=tuple(Sealed.model_validate(t) for t in json.loads(row["texts"])),
         claims=tuple((_read_text(c[0]), c[1]) for c in json.loads(row["claims"])),
         agreed_fen=int(row["agreed_fen"]),

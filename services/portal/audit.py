@@ -231,7 +231,8 @@ async def replay(case_id: str, page: UserPage, at: int | None = None) -> Respons
         "audit.html",
         case_id=case_id,
         events=timeline,
-        state=stood.get("state") or {},
+        # Sealed free text is shown as the audit service opened it, never as its ciphertext.
+        state={**(stood.get("state") or {}), **(stood.get("opened") or {})},
         version=stood.get("version"),
         deadlines=stood.get("open_deadlines", []),
         chosen=chosen,

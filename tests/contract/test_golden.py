@@ -10,6 +10,7 @@ import pytest
 
 from contracts.envelope import chain_hash, parse_record
 from contracts.grievance import GrievanceLogged, GrievanceResolved
+from contracts.personal import Sealed
 from contracts.registry import REGISTRY
 from contracts.schema import event_schemas, privacy_schema
 from services.intake.domain import Grievance
@@ -75,6 +76,32 @@ def test_text_written_before_sealing_reads_as_written() -> None:
     assert "ct" in sealed.payload["resolution"]
 
 
+# Free text sealed in a later version: the event type, the version before and the field.
+SEALED_LATER = [
+    ("grievance.logged", 2, "summary"),
+    ("suggestion.submitted", 1, "title"),
+    ("suggestion.implemented", 1, "note"),
+    ("suggestion.leadership_responded", 1, "response"),
+    ("suggestion.query_raised", 1, "question"),
+    ("suggestion.query_answered", 1, "answer"),
+    ("suggestion.query_answer_rejected", 1, "reason"),
+    ("suggestion.group_member_replaced", 1, "reason"),
+    ("library.help_declined", 1, "reason"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "before", "field"), SEALED_LATER)
+def test_text_written_in_clear_before_reads_as_written_and_after_is_sealed(
+    event_type: str, before: int, field: str
+) -> None:
+    _, old = parse_record((GOLDEN / f"{event_type}.v{before}.json").read_bytes())
+    written = old.payload[field]
+    assert isinstance(written, str) and getattr(REGISTRY.read(old), field) == written
+    _, new = parse_record((GOLDEN / f"{event_type}.v{before + 1}.json").read_bytes())
+    assert new.schema_version == REGISTRY.model(event_type).schema_version
+    assert getattr(REGISTRY.read(new), field) == Sealed.model_validate(new.payload[field])
+
+
 def test_upcasting_never_changes_the_stored_hash() -> None:
     raw, env = parse_record((GOLDEN / "grievance.logged.v1.json").read_bytes())
     REGISTRY.read(env)
@@ -83,7 +110,9 @@ def test_upcasting_never_changes_the_stored_hash() -> None:
 
 def test_a_newer_version_than_the_reader_knows_is_refused() -> None:
     with pytest.raises(ValueError, match="newer than this reader"):
-        REGISTRY.upcast("grievance.logged", 3, {})
+        REGISTRY.upcast(
+            "grievance.logged", REGISTRY.model("grievance.logged").schema_version + 1, {}
+        )
 
 
 def test_published_schemas_are_up_to_date() -> None:

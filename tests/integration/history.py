@@ -7,6 +7,7 @@ a hundred thousand events.
 
 from __future__ import annotations
 
+import base64
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,6 +27,12 @@ from services.intake.service import KIND as GRIEVANCE
 
 # Free text as the API sends it: sealed (under a key these histories never hold).
 SEALED = {"kid": "CASE-HISTORY0001", "nonce": "AAAAAAAAAAAAAAAA", "ct": "c2VhbGVk"}
+
+
+def sealed_text(text: str) -> dict[str, str]:
+    """A text standing sealed: its own bytes as the ciphertext, so histories differ as before."""
+    return {**SEALED, "ct": base64.b64encode(text.encode()).decode()}
+
 
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 UNITS = [f"demo/co/p{i:02d}" for i in range(1, 14)]
@@ -53,8 +60,8 @@ def grievance_script(rng: random.Random, unit: str) -> list[Step]:
         {
             "unit": unit,
             "category": rng.choice(["canteen", "wages", "safety", "welfare", "training"]),
-            "summary": rng.choice(
-                ["食堂菜品有待改善", "工资发放延迟", "宿舍热水不足", "安全帽破损"]
+            "summary": sealed_text(
+                rng.choice(["食堂菜品有待改善", "工资发放延迟", "宿舍热水不足", "安全帽破损"])
             ),
             "channel": rng.choice(["in_person", "phone", "hotline_12351", "app"]),
             "anonymous": True,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from services.common.privacy import vault_path
+from services.common.queries import reveal
+from services.common.vault import Sealer, SqliteKeyVault
 from tests.integration.conftest import Stack
 
 
@@ -33,3 +38,15 @@ def read_topic(stack: Stack, topic: str) -> list[ConsumerRecord]:
         return list(consumer)
     finally:
         consumer.close()
+
+
+@contextmanager
+def text_opener(stack: Stack) -> Iterator[Callable[[Any], Any]]:
+    """Open a value a raw record holds sealed, with the keys the stack's services share."""
+    settings = stack.settings
+    vault = SqliteKeyVault(vault_path(settings), settings.master_key)
+    try:
+        sealer = Sealer(vault, settings.master_key)
+        yield lambda value: reveal(sealer, value)
+    finally:
+        vault.close()

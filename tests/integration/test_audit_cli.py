@@ -41,11 +41,13 @@ def test_replay_rebuilds_the_state_from_the_log(stack: Stack, rep: httpx.Client)
     ]
     # The same rules give the same state as the live read model.
     live = rep.get(f"/grievances/{case}").json()
-    # The view opens the sealed resolution for the rep; the replay keeps it as recorded.
-    assert body["state"]["resolution"]["kid"].startswith("PER-")
-    assert live["resolution"] == "食堂整改"
+    # The view opens the sealed summary and resolution for the rep; the replay keeps them as
+    # recorded.
+    sealed = ("summary", "resolution")
+    assert all(body["state"][key]["kid"].startswith("PER-") for key in sealed)
+    assert live["resolution"] == "食堂整改" and live["summary"] == GRIEVANCE["summary"]
     for key, value in body["state"].items():
-        assert live[key] == value or key == "resolution", key
+        assert live[key] == value or key in sealed, key
     table = stack.cli("audit", "replay", case)
     assert table.returncode == 0 and "grievance.resolved" in table.stdout
     assert "王小林" not in table.stdout and "[sealed]" in table.stdout

@@ -23,7 +23,7 @@ from services.cli.deployment import free_port
 from services.common.settings import ROOT
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
-from tests.integration.reading import read_topic
+from tests.integration.reading import read_topic, text_opener
 
 pytestmark = pytest.mark.integration
 
@@ -144,10 +144,17 @@ class Load:
 
 
 def logged_on_topic(stack: Stack) -> list[dict[str, Any]]:
-    """Every grievance.logged event on the stack's events topic, repeats included."""
+    """Every grievance.logged event on the stack's events topic, repeats included.
+
+    Each summary is given opened, as the complaint was sent.
+    """
     records = read_topic(stack, f"{stack.prefix}grievance.events")
     events = [json.loads(r.value) for r in records]
-    return [e for e in events if e["event_type"] == "grievance.logged"]
+    logged = [e for e in events if e["event_type"] == "grievance.logged"]
+    with text_opener(stack) as opened:
+        for event in logged:
+            event["payload"]["summary"] = opened(event["payload"]["summary"])
+    return logged
 
 
 def assert_exactly_once(stack: Stack, load: Load) -> dict[str, int]:

@@ -74,7 +74,7 @@ def grievance(*steps: Step, hours_ago: float = 1) -> tuple[str, list[Envelope]]:
         {
             "unit": UNIT,
             "category": "canteen",
-            "summary": "食堂菜品有待改善",
+            "summary": SEALED,
             "channel": "in_person",
             "anonymous": True,
         },

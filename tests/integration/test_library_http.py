@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -235,6 +236,9 @@ def test_a_lawyer_volunteer_helps_on_one_dispute_and_sees_no_other(
     body = {"hours": 2.5, "actions": ["check_pay_records", "legal_advice"]}
     ok(c["lawyer"].post(f"/help/{mine}/record", json=body))
     ok(c["other_volunteer"].post(f"/help/{theirs}/decline", json={"reason": "时间冲突"}))
+    declined = ok(c["lib_mediator"].get(f"/help/{theirs}/history"))["events"][-1]
+    assert "时间冲突" not in json.dumps(declined["payload"], ensure_ascii=False)
+    assert declined["opened"] == {"reason": "时间冲突"}
     ok(c["lib_mediator"].post(f"/help/{mine}/end", json={}))
     assert c["lawyer"].get(f"/help/{mine}").status_code == 404
 

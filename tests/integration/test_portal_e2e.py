@@ -236,6 +236,9 @@ def test_auditor_slides_back_to_before_the_resolution(
     assert "依据的签名密钥：intake:" in page.inner_text("#chain-relied")
     status = page.locator("section.replay [data-replay-status]")
     assert status.get_attribute("data-replay-status") == "closed"
+    # The summary is sealed in the rebuilt state: the auditor reads it opened, never its cipher.
+    replay = page.inner_text("section.replay")
+    assert CANTEEN_SUMMARY in replay and "'ct'" not in replay
 
     eventually(
         on_reload(page, page.locator(f"#lineage a[href='/audit/{case['followup']}']").count),

@@ -20,7 +20,7 @@ from contracts.envelope import Actor, seal_envelope
 from services.audit.records import partition_of
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
-from tests.integration.reading import read_topic
+from tests.integration.reading import read_topic, text_opener
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +78,15 @@ def test_worker_killed_mid_stream_loses_and_doubles_nothing(crash_stack: Stack) 
 def commands_for(stack: Stack, summaries: set[str]) -> list[dict[str, Any]]:
     """The commands on the stack's commands topic that log one of the given complaints."""
     records = read_topic(stack, f"{stack.prefix}grievance.commands")
-    commands = [json.loads(r.value) for r in records]
-    return [c for c in commands if c.get("payload", {}).get("summary") in summaries]
+    return summarised(stack, [json.loads(r.value) for r in records], summaries)
+
+
+def summarised(
+    stack: Stack, records: list[dict[str, Any]], summaries: set[str]
+) -> list[dict[str, Any]]:
+    """The records whose sealed summary opens to one of the given complaints."""
+    with text_opener(stack) as opened:
+        return [r for r in records if opened(r.get("payload", {}).get("summary")) in summaries]
 
 
 def test_api_killed_after_storing_commands_answers_each_retry_once(crash_stack: Stack) -> None:
@@ -132,7 +139,7 @@ def test_api_killed_after_storing_commands_answers_each_retry_once(crash_stack: 
             json.loads(r.value)
             for r in read_topic(crash_stack, f"{crash_stack.prefix}grievance.events")
         ]
-        mine = [e for e in events if e["payload"].get("summary") in summaries]
+        mine = summarised(crash_stack, events, summaries)
         # Decided once, from the stored command, before any retry reached the new API.
         assert sorted(e["event_id"] for e in mine) == sorted(a["event_ids"][0] for a in answers)
         assert {e["causation_id"] for e in mine} == {c["command_id"] for c in stored}

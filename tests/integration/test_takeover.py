@@ -22,7 +22,7 @@ from services.common.keys import signer_for
 from services.common.partitions import Fenced, Partitions
 from services.intake.service import KIND
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
-from tests.integration.history import START, decide_case
+from tests.integration.history import START, decide_case, sealed_text
 from tests.integration.polling import eventually
 from tests.integration.takeovers import (
     Stored,
@@ -150,7 +150,8 @@ def in_background(steps: Callable[[], None]) -> tuple[threading.Thread, list[Bas
 
 def opened(case_id: str, summary: str) -> tuple[Envelope, dict[str, Any]]:
     """The event and head of a grievance logged with a summary (version 1 either way)."""
-    body = {"unit": "demo/co/p01", "category": "canteen", "summary": summary, "channel": "app"}
+    sealed = sealed_text(summary)
+    body = {"unit": "demo/co/p01", "category": "canteen", "summary": sealed, "channel": "app"}
     [event] = decide_case(KIND, case_id, [("log", {**body, "anonymous": True})], START)
     return event, {"version": 1, "hash": event.hash}
 

@@ -52,7 +52,7 @@ def submission(**over: Any) -> dict[str, Any]:
         "unit": UNIT,
         "kind": "suggestion",
         "topic": "welfare",
-        "title": "食堂菜品有待改善",
+        "title": SEALED,
         "content": SEALED,
         "worker": WORKER,
     }
@@ -104,5 +104,5 @@ def reach(status: str) -> Story[domain.Suggestion]:
     voted(story, FOUR_FOR)
     ok(story.when("close_vote", actor=CHAIR))
     if status == "implemented":
-        ok(story.when("implement", {"note": "done"}, actor=CHAIR))
+        ok(story.when("implement", {"note": SEALED}, actor=CHAIR))
     return story

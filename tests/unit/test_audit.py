@@ -20,7 +20,7 @@ from services.audit.records import CaseIdError, LogRecord, NoSuchCase, Position
 from services.audit.replay import NotYet, as_it_stood, open_deadlines
 from services.common.settings import Settings
 from services.intake.service import KIND
-from tests.integration.history import decide_case, grievance_script
+from tests.integration.history import decide_case, grievance_script, sealed_text
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def test_a_checkpoint_catches_a_case_rewritten_or_cut_short() -> None:
     a, b = case("GRV-AAAA00000001"), case("GRV-BBBB00000002", seed=2)
     signed = verification.verify(records(a, b)).heads
     steps = grievance_script(random.Random(1), "demo/co/p01")
-    steps[0] = (steps[0][0], {**steps[0][1], "summary": "另一段历史"})
+    steps[0] = (steps[0][0], {**steps[0][1], "summary": sealed_text("另一段历史")})
     other = decide_case(KIND, "GRV-AAAA00000001", steps, T0)
     verdict = verification.verify(records(other, b[:-1]))
     assert verdict.clean, "each chain on its own is perfect"

@@ -26,7 +26,7 @@ def log_payload(**over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "unit": "demo/co/p01",
         "category": "canteen",
-        "summary": "食堂菜品有待改善",
+        "summary": SEALED,
         "details": SEALED,
         "channel": "in_person",
         "anonymous": False,

@@ -197,7 +197,7 @@ def test_a_volunteer_accepts_records_hours_and_the_help_ends() -> None:
 def test_another_volunteer_cannot_touch_the_request() -> None:
     story = requested()
     assert story.refusal(story.when("accept", {}, actor=OTHER))[0] == 404
-    assert story.when("decline", {"reason": "时间冲突"}, actor=LAWYER).reply.ok
+    assert story.when("decline", {"reason": SEALED}, actor=LAWYER).reply.ok
     assert story.refusal(story.when("accept", {}, actor=LAWYER))[0] == 409
 
 

@@ -197,7 +197,7 @@ def referred_grievance() -> Story[Grievance]:
     log = {
         "unit": "demo/co/p01",
         "category": "wages",
-        "summary": "工资拖欠",
+        "summary": SEALED,
         "channel": "in_person",
         "anonymous": True,
     }

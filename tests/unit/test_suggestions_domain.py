@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from contracts.personal import Sealed
 from services.suggestions import domain
 from services.suggestions.service import KIND
 from tests.unit.stories import T0, Story
@@ -16,6 +17,7 @@ from tests.unit.suggestion_stories import (
     GROUP_ID,
     MEMBERS,
     REP,
+    SEALED,
     member,
     ok,
     reach,
@@ -73,17 +75,19 @@ def test_suggestion_from_submission_to_implementation_through_the_leadership() -
     due = (T0 + timedelta(days=14)).date().isoformat()
     ok(story.when("refer_to_leadership", {"owner": "lead-p01", "due": due}, actor=CHAIR))
     assert story.state().status == "referred" and story.state().referral_owner == "lead-p01"
-    ok(story.when("record_leadership_response", {"response": "下周起每周两次面食"}, actor=CHAIR))
-    ok(story.when("implement", {"note": "已增加面食和时令蔬菜"}, actor=CHAIR))
+    response, note = {**SEALED, "ct": "cmVzcG9uc2U="}, {**SEALED, "ct": "bm90ZQ=="}
+    ok(story.when("record_leadership_response", {"response": response}, actor=CHAIR))
+    assert story.state().leadership_response == Sealed.model_validate(response)
+    ok(story.when("implement", {"note": note}, actor=CHAIR))
     assert story.state().status == "implemented"
-    assert story.state().implementation == "已增加面食和时令蔬菜"
+    assert story.state().implementation == Sealed.model_validate(note)
     assert [e.case_version for e in story.events] == list(range(1, 12))
 
 
 def test_adopted_suggestion_may_be_implemented_at_once() -> None:
     story = voted(under_review(), FOUR_FOR)
     ok(story.when("close_vote", actor=CHAIR))
-    ok(story.when("implement", {"note": "当场解决"}, actor=member("m2")))
+    ok(story.when("implement", {"note": SEALED}, actor=member("m2")))
     assert story.state().status == "implemented"
 
 
@@ -135,7 +139,7 @@ def test_three_for_one_against_three_abstaining_is_rejected() -> None:
     story = voted(under_review(), {**ballots, "m5": "abstain", "m6": "abstain", "m7": "abstain"})
     ok(story.when("close_vote", actor=CHAIR))
     assert story.state().status == "rejected" and story.state().outcome == "rejected"
-    status, _ = story.refusal(story.when("implement", {"note": "x"}, actor=CHAIR))
+    status, _ = story.refusal(story.when("implement", {"note": SEALED}, actor=CHAIR))
     assert status == 409
 
 
@@ -196,15 +200,15 @@ def test_a_seat_is_not_handed_over_after_the_vote_closed() -> None:
 ILLEGAL = [
     ("submitted", "cast_vote", {"member": "m2", "vote": "for"}),
     ("submitted", "close_vote", {}),
-    ("submitted", "implement", {"note": "x"}),
-    ("submitted", "record_leadership_response", {"response": "x"}),
+    ("submitted", "implement", {"note": SEALED}),
+    ("submitted", "record_leadership_response", {"response": SEALED}),
     ("under_review", "open_review", {"group_id": GROUP_ID, "meeting": "m", "members": MEMBERS}),
-    ("under_review", "implement", {"note": "x"}),
+    ("under_review", "implement", {"note": SEALED}),
     ("under_review", "refer_to_leadership", {"owner": "lead", "due": "2099-01-01"}),
     ("adopted", "close_vote", {}),
-    ("adopted", "record_leadership_response", {"response": "x"}),
+    ("adopted", "record_leadership_response", {"response": SEALED}),
     ("adopted", "open_review", {"group_id": GROUP_ID, "meeting": "m", "members": MEMBERS}),
-    ("implemented", "implement", {"note": "x"}),
+    ("implemented", "implement", {"note": SEALED}),
     ("implemented", "refer_to_leadership", {"owner": "lead", "due": "2099-01-01"}),
 ]
 

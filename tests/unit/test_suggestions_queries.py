@@ -7,7 +7,7 @@ import pytest
 from services.suggestions import domain
 from services.suggestions.service import KIND, QUERY_KIND
 from tests.unit.stories import Story
-from tests.unit.suggestion_stories import CHAIR, REP, UNIT, group, member, ok, reach
+from tests.unit.suggestion_stories import CHAIR, REP, SEALED, UNIT, group, member, ok, reach
 
 
 def raised() -> Story[domain.Query]:
@@ -15,7 +15,7 @@ def raised() -> Story[domain.Query]:
     body = {
         "unit": UNIT,
         "area": "safety",
-        "question": "脚手架验收为何推迟？",
+        "question": SEALED,
         "addressed_to": "项目经理",
     }
     ok(story.when("raise", body, actor=member("m2")))
@@ -24,10 +24,10 @@ def raised() -> Story[domain.Query]:
 
 def test_query_raised_answered_rejected_answered_again_and_accepted() -> None:
     story = raised()
-    ok(story.when("answer", {"answer": "材料未到"}, actor=CHAIR))
-    ok(story.when("reject_answer", {"reason": "未给出时间表"}, actor=member("m3")))
+    ok(story.when("answer", {"answer": SEALED}, actor=CHAIR))
+    ok(story.when("reject_answer", {"reason": SEALED}, actor=member("m3")))
     assert story.state().status == "answer_rejected"
-    ok(story.when("answer", {"answer": "周五前验收"}, actor=CHAIR))
+    ok(story.when("answer", {"answer": SEALED}, actor=CHAIR))
     ok(story.when("accept_answer", actor=member("m3")))
     assert story.state().status == "answer_accepted" and story.state().answers == 2
     assert [e.event_type for e in story.events] == [
@@ -51,7 +51,11 @@ def test_query_raised_answered_rejected_answered_again_and_accepted() -> None:
 )
 def test_illegal_query_transitions_are_409(path: list[str], command_type: str) -> None:
     story = raised()
-    bodies = {"answer": {"answer": "a"}, "accept_answer": {}, "reject_answer": {"reason": "r"}}
+    bodies = {
+        "answer": {"answer": SEALED},
+        "accept_answer": {},
+        "reject_answer": {"reason": SEALED},
+    }
     for step in path:
         ok(story.when(step, bodies[step], actor=CHAIR))
     assert story.refusal(story.when(command_type, bodies[command_type], actor=CHAIR))[0] == 409
@@ -59,7 +63,7 @@ def test_illegal_query_transitions_are_409(path: list[str], command_type: str) -
 
 def test_queries_are_raised_by_the_group_on_listed_areas() -> None:
     story = Story(QUERY_KIND, "QRY-TEST00000002")
-    body = {"unit": UNIT, "area": "safety", "question": "q", "addressed_to": "经理"}
+    body = {"unit": UNIT, "area": "safety", "question": SEALED, "addressed_to": "经理"}
     assert story.refusal(story.when("raise", body, actor=REP))[0] == 403
     outcome = story.when("raise", {**body, "area": "canteen"}, actor=CHAIR)
     assert story.refusal(outcome)[0] == 422

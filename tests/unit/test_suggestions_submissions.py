@@ -17,6 +17,7 @@ from tests.unit.suggestion_stories import (
     GROUP_ID,
     MEMBERS,
     REP,
+    SEALED,
     WORKER,
     member,
     ok,
@@ -40,7 +41,7 @@ def test_a_vetoed_proposal_cannot_be_implemented() -> None:
     voted(story, {"m5": "against"})
     ok(story.when("close_vote", actor=CHAIR))
     assert story.state().status == "vetoed" and story.state().submitted_by == "management"
-    status, detail = story.refusal(story.when("implement", {"note": "照发"}, actor=CHAIR))
+    status, detail = story.refusal(story.when("implement", {"note": SEALED}, actor=CHAIR))
     assert status == 409 and "vetoed" in detail
     due = (T0 + timedelta(days=7)).date().isoformat()
     status, _ = story.refusal(
@@ -53,7 +54,7 @@ def test_a_recommended_proposal_is_implemented() -> None:
     story = voted(proposal(), FOUR_FOR)
     ok(story.when("close_vote", actor=CHAIR))
     assert story.state().status == "recommended"
-    ok(story.when("implement", {"note": "按新方案发放"}, actor=CHAIR))
+    ok(story.when("implement", {"note": SEALED}, actor=CHAIR))
     assert story.state().status == "implemented"
 
 

@@ -77,6 +77,13 @@ def _requested(ctx: ServiceContext, _case_id: str, body: RequestBody) -> lib.Req
     )
 
 
+def _sealed(ctx: ServiceContext, row: Any, text: str | None) -> Sealed | None:
+    """Seal a note on the help under the brief's key: both speak of the case's worker."""
+    if not text:
+        return None
+    return ctx.sealer.seal(json.loads(row["state"])["brief"]["kid"], text)
+
+
 def _related(a: str, b: str) -> bool:
     return within(a, b) or within(b, a)
 
@@ -109,7 +116,7 @@ command_routes(
             "decline",
             "The volunteer declines.",
             DeclineBody,
-            lambda _ctx, _row, b: lib.Decline(reason=b.reason),
+            lambda ctx, row, b: lib.Decline(reason=_sealed(ctx, row, b.reason)),
             optional=True,
             helpers=True,
         ),
@@ -118,8 +125,8 @@ command_routes(
             "record",
             "The volunteer records what they did: hours and actions.",
             RecordBody,
-            lambda _ctx, _row, b: lib.RecordHelp(
-                hours=b.hours, actions=tuple(b.actions), note=b.note
+            lambda ctx, row, b: lib.RecordHelp(
+                hours=b.hours, actions=tuple(b.actions), note=_sealed(ctx, row, b.note)
             ),
             helpers=True,
         ),
@@ -128,7 +135,7 @@ command_routes(
             "end",
             "End the help.",
             EndBody,
-            lambda _ctx, _row, b: lib.EndHelp(note=b.note),
+            lambda ctx, row, b: lib.EndHelp(note=_sealed(ctx, row, b.note)),
             optional=True,
             helpers=True,
             name="end_help",
@@ -200,6 +207,7 @@ async def get_help(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any
 history_route(
     router,
     "help_history",
-    "Return the help request's events as recorded.",
+    "Return the help request's events as recorded; `opened` gives a note or reason as text.",
     prefix=HELP_PREFIX,
+    texts=("note", "reason"),
 )

@@ -46,6 +46,12 @@ def _claims(
     return opened
 
 
+def _summary(ctx: ServiceContext, kept: Sealed | str | None) -> str | None:
+    """The source's summary opened for drafting, to be anonymised with the rest; none if erased."""
+    text = ctx.sealer.open(kept) if isinstance(kept, Sealed) else kept
+    return text if text and text != ERASED else None
+
+
 class ProposeBody(Body):
     """A closed dispute or grievance proposed as a typical case."""
 
@@ -95,7 +101,7 @@ def _proposed(ctx: ServiceContext, case_id: str, body: ProposeBody) -> lib.Propo
         Facts(
             category=found.category,
             outcome=found.outcome,
-            summary=found.summary,
+            summary=_summary(ctx, found.summary),
             texts=texts,
             claims=_claims(ctx, found.claims),
             agreed_fen=found.agreed_fen,

@@ -20,6 +20,7 @@ from services.common.queries import (
     history_route,
     listing,
     row_to_read,
+    sealing_key,
 )
 from services.common.units import Units
 from services.suggestions.api import UserId
@@ -75,13 +76,14 @@ def _formed(ctx: ServiceContext, _case_id: str, body: FormBody) -> s.FormGroup:
     )
 
 
-def _replaced(_ctx: ServiceContext, _row: Any, body: ReplaceBody) -> s.ReplaceMember:
+def _replaced(ctx: ServiceContext, row: Any, body: ReplaceBody) -> s.ReplaceMember:
+    """Seal the reason under the group's key: it may speak of the member who leaves."""
     return s.ReplaceMember(
         outgoing=body.outgoing,
         incoming=body.incoming,
         leader=body.leader,
         congress_session=body.congress_session,
-        reason=body.reason,
+        reason=ctx.sealer.seal(sealing_key(row), body.reason) if body.reason else None,
     )
 
 
@@ -130,6 +132,7 @@ async def get_group(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, An
 history_route(
     router,
     "group_history",
-    "Return the group's events, oldest first, as recorded.",
+    "Return the group's events, oldest first, as recorded; `opened` gives a reason as text.",
     prefix=GROUP_PREFIX,
+    texts=("reason",),
 )

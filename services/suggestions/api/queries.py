@@ -18,12 +18,16 @@ from services.common.queries import (
     case_view,
     history_route,
     listing,
+    revealed,
     row_to_read,
+    sealing_key,
 )
 from services.suggestions.api import Text
 from services.suggestions.domain import QUERY_PREFIX, QueryStatus
 
 router = APIRouter(prefix="/queries", tags=["queries"])
+# The free text a query's state holds sealed, shown to whoever may read the query.
+TEXTS = ("question", "answer", "rejection_reason")
 
 
 class RaiseBody(Body):
@@ -44,9 +48,13 @@ class RejectBody(Transition):
     reason: str = Text
 
 
-def _raised(_ctx: ServiceContext, _case_id: str, body: RaiseBody) -> s.RaiseQuery:
+def _raised(ctx: ServiceContext, case_id: str, body: RaiseBody) -> s.RaiseQuery:
+    """Seal the question under the query's own key."""
     return s.RaiseQuery(
-        unit=body.unit, area=body.area, question=body.question, addressed_to=body.addressed_to
+        unit=body.unit,
+        area=body.area,
+        question=ctx.sealer.seal(f"CASE-{case_id}", body.question),
+        addressed_to=body.addressed_to,
     )
 
 
@@ -68,7 +76,7 @@ command_routes(
             "answer",
             "Record management's answer.",
             AnswerBody,
-            lambda _ctx, _row, b: s.AnswerQuery(answer=b.answer),
+            lambda ctx, row, b: s.AnswerQuery(answer=ctx.sealer.seal(sealing_key(row), b.answer)),
             name="answer_query",
         ),
         Verb(
@@ -84,11 +92,16 @@ command_routes(
             "reject_answer",
             "Reject the answer; management answers again.",
             RejectBody,
-            lambda _ctx, _row, b: s.RejectAnswer(reason=b.reason),
+            lambda ctx, row, b: s.RejectAnswer(reason=ctx.sealer.seal(sealing_key(row), b.reason)),
         ),
     ],
     prefix=QUERY_PREFIX,
 )
+
+
+def _view(ctx: ServiceContext, row: Any) -> dict[str, Any]:
+    """A query as its readers see it: the question, the answer and the rejection opened."""
+    return revealed(ctx.sealer, case_view(row), TEXTS)
 
 
 @router.get("")
@@ -103,18 +116,19 @@ async def list_queries(
 ) -> dict[str, Any]:
     """List queries in the caller's units, newest first."""
     filters = {"case_type": "query", "area": area, "status": status}
-    return listing(ctx, actor, unit, filters, limit, offset)
+    return listing(ctx, actor, unit, filters, limit, offset, view=lambda row: _view(ctx, row))
 
 
 @router.get("/{case_id}")
 async def get_query(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one query as it stands."""
-    return case_view(row_to_read(ctx, actor, case_id, prefix=QUERY_PREFIX))
+    return _view(ctx, row_to_read(ctx, actor, case_id, prefix=QUERY_PREFIX))
 
 
 history_route(
     router,
     "query_history",
-    "Return the query's events, oldest first, as recorded.",
+    "Return the query's events, oldest first, as recorded; `opened` gives their text.",
     prefix=QUERY_PREFIX,
+    texts=("question", "answer", "reason"),
 )

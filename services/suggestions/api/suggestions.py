@@ -30,7 +30,9 @@ from services.common.queries import (
     case_view,
     history_route,
     listing,
+    revealed,
     row_to_read,
+    sealing_key,
 )
 from services.common.views import PERSONAL_ROLES, SEALED, SUGGESTION_CONTENT_ROLES
 from services.suggestions.api import Text, UserId
@@ -40,6 +42,8 @@ from services.suggestions.domain import SUGGESTION_PREFIX, SuggestionStatus
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
 CONTENT_ROLES = SUGGESTION_CONTENT_ROLES
 WORKER_ROLES = PERSONAL_ROLES["suggestion"]
+# The free text a suggestion's state holds sealed, shown to whoever may read the suggestion.
+TEXTS = ("title", "implementation", "leadership_response")
 
 
 class Worker(Body):
@@ -92,14 +96,14 @@ class ResponseBody(Transition):
 
 
 def _submitted(ctx: ServiceContext, case_id: str, body: SubmitBody) -> s.Submit:
-    """Seal the content under the worker's key, or the case's own when there is no worker."""
+    """Seal the title and content under the worker's key, or the case's own without a worker."""
     worker = ctx.sealer.seal_person(body.worker.name, body.worker.phone) if body.worker else None
     kid = worker.person_id if worker else f"CASE-{case_id}"
     return s.Submit(
         unit=body.unit,
         kind=body.kind,
         topic=body.topic,
-        title=body.title,
+        title=ctx.sealer.seal(kid, body.title),
         content=ctx.sealer.seal(kid, body.content),
         anonymous=body.anonymous,
         worker=worker,
@@ -141,7 +145,7 @@ command_routes(
             "implement",
             "Record that it was carried out, and what was done.",
             ImplementBody,
-            lambda _ctx, _row, b: s.Implement(note=b.note),
+            lambda ctx, row, b: s.Implement(note=ctx.sealer.seal(sealing_key(row), b.note)),
         ),
         Verb(
             "refer-to-leadership",
@@ -155,7 +159,9 @@ command_routes(
             "record_leadership_response",
             "Record the leadership team's answer.",
             ResponseBody,
-            lambda _ctx, _row, b: s.RecordLeadershipResponse(response=b.response),
+            lambda ctx, row, b: s.RecordLeadershipResponse(
+                response=ctx.sealer.seal(sealing_key(row), b.response)
+            ),
         ),
     ],
     prefix=SUGGESTION_PREFIX,
@@ -215,6 +221,11 @@ def _opened(ctx: ServiceContext, actor: Actor, case_id: str) -> dict[str, Any]:
     return view
 
 
+def _view(ctx: ServiceContext, row: Any) -> dict[str, Any]:
+    """A suggestion as its readers see it: the title and what came of it opened."""
+    return revealed(ctx.sealer, case_view(row), TEXTS)
+
+
 @router.get("")
 async def list_suggestions(
     ctx: Ctx,
@@ -235,19 +246,21 @@ async def list_suggestions(
         "topic": topic,
         "outcome": outcome,
     }
-    return listing(ctx, actor, unit, filters, limit, offset)
+    return listing(ctx, actor, unit, filters, limit, offset, view=lambda row: _view(ctx, row))
 
 
 @router.get("/{case_id}")
 async def get_suggestion(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """Return one suggestion as it stands, with its tally."""
     row = row_to_read(ctx, actor, case_id, prefix=SUGGESTION_PREFIX)
-    return {**case_view(row), **_opened(ctx, actor, case_id)}
+    return {**_view(ctx, row), **_opened(ctx, actor, case_id)}
 
 
 history_route(
     router,
     "suggestion_history",
-    "Return the suggestion's events, oldest first, as recorded (personal data sealed).",
+    "Return the suggestion's events, oldest first, as recorded (personal data sealed);"
+    " `opened` gives a title, note or response as text.",
     prefix=SUGGESTION_PREFIX,
+    texts=("title", "note", "response"),
 )

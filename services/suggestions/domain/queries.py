@@ -7,6 +7,7 @@ from typing import Literal
 
 from contracts import suggestion as s
 from contracts.envelope import Envelope
+from contracts.personal import SealedText
 from contracts.registry import EventPayload
 from services.common.domain import (
     Command,
@@ -33,14 +34,14 @@ class Query(State):
     case_type: Literal["query"] = "query"
     unit: str
     area: s.QueryArea
-    question: str
+    question: SealedText
     addressed_to: str
     status: QueryStatus
     opened_at: datetime
     last_event_at: datetime
     answers: int = 0
-    answer: str | None = None
-    rejection_reason: str | None = None
+    answer: SealedText | None = None
+    rejection_reason: SealedText | None = None
 
 
 def decide_query(state: Query | None, cmd: Command[object]) -> list[EventPayload]:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from contracts import suggestion as s
 from contracts.envelope import Envelope
+from contracts.personal import SealedText
 from contracts.registry import EventPayload
 from services.common.calendar import local_date
 from services.common.domain import (
@@ -78,7 +79,7 @@ class Suggestion(State):
     unit: str
     kind: s.Kind
     topic: s.Topic
-    title: str
+    title: SealedText
     submitted_by: s.Submitter
     person_id: str | None
     status: SuggestionStatus
@@ -92,8 +93,8 @@ class Suggestion(State):
     decided_at: datetime | None = None
     referral_owner: str | None = None
     referral_due: str | None = None
-    leadership_response: str | None = None
-    implementation: str | None = None
+    leadership_response: SealedText | None = None
+    implementation: SealedText | None = None
     implemented_at: datetime | None = None
 
 
