@@ -27,6 +27,7 @@ app.command()(system.topics)
 app.command()(tokens.contracts)
 app.command()(system.serve)
 app.command()(system.up)
+app.command()(system.cluster)
 app.command()(system.down)
 app.command(hidden=True)(system.supervise)
 
