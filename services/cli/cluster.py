@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
-from services.cli.broker import BrokerError, LocalBroker, new_cluster_id
+from services.cli.broker import BrokerError, LocalBroker, collect_quietly, new_cluster_id
 
 NODES = 3
 # The first node's client port here; each node takes two ports, for clients and for controllers.
@@ -112,11 +113,17 @@ class LocalCluster:
         """The id of the node that leads a partition now (-1 while it has none)."""
         # Asked of the nodes that run: a client that cannot reach its first address fails.
         running = ",".join(n.bootstrap for n in self.nodes if n.running_pid() is not None)
-        admin = KafkaAdminClient(bootstrap_servers=running, request_timeout_ms=10_000)
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=running, request_timeout_ms=10_000)
+        except KafkaError:
+            collect_quietly()
+            raise
         try:
             [described] = admin.describe_topics([topic])
         finally:
             admin.close()
+            # It may have tried a node that died and is still named in the metadata.
+            collect_quietly()
         for found in described["partitions"]:
             if found["partition_index"] == partition:
                 return int(found["leader_id"])
