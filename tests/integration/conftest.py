@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.cli.broker import collect_quietly
 from services.cli.cluster import LocalCluster
 from services.cli.deployment import Deployment, free_port, own_broker, own_cluster
 from services.cli.postgres import own_postgres
@@ -36,6 +37,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """Three brokers of one cluster started here: `.bootstrap`, and `.kill`/`.restart` a node."""
     with own_cluster(tmp_path_factory.mktemp("cluster"), lambda line: print(f"\n{line}")) as nodes:
         yield nodes
+    # Clients that tried a node while it was dead leave sockets behind for the collector.
+    collect_quietly()
 
 
 @pytest.fixture(scope="session")
