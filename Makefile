@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # demo sign-in are refused, and a deployment that names no environment is production.
 export TAIZHANG_ENVIRONMENT ?= development
 
-.PHONY: install jars chromium postgres run up down logs test unit fuzz lint fmt contracts bench clean
+.PHONY: install jars chromium postgres run up cluster down logs test unit fuzz lint fmt contracts bench clean
 
 install: $(INSTALLED)
 
@@ -36,6 +36,11 @@ run: install jars
 ## up / down: the same, with the supervisor in the background (down stops it and every part)
 up: install jars
 	TAIZHANG_DEMO_SIGN_IN=1 $(BIN)/taizhang up
+
+## cluster: the same on three local brokers in one cluster (replication factor 3, min ISR 2),
+## in the foreground; Ctrl-C (or make down from another shell) stops it all
+cluster: install jars
+	TAIZHANG_DEMO_SIGN_IN=1 $(BIN)/taizhang cluster --foreground
 
 down: install
 	$(BIN)/taizhang down

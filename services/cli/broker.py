@@ -1,14 +1,16 @@
-"""The local single-node Kafka broker (KRaft) that `make run` and the tests start on loopback."""
+"""A local Kafka node (KRaft: broker and controller in one JVM) for `make run` and the tests."""
 
 from __future__ import annotations
 
 import base64
+import gc
 import os
 import signal
 import socket
 import subprocess
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +26,22 @@ class BrokerError(Exception):
     """The local broker could not be fetched, formatted or started."""
 
 
+def collect_quietly() -> None:
+    """Collect the socket a client that could not connect left behind, without a warning."""
+    # Left to the collector, it would be reported wherever the next collection happens.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id: sixteen random bytes in URL-safe base64."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 @dataclass(frozen=True)
 class LocalBroker:
-    """A broker+controller in one JVM with its data under `home`."""
+    """A broker+controller in one JVM with its data under `home`, alone or one of a quorum."""
 
     home: Path
     libs: Path
@@ -34,6 +49,15 @@ class LocalBroker:
     controller_port: int = 9093
     heap: str = "512m"
     log_dir: Path | None = None
+    # Node ids 1, 2, … in the order of their controller ports; empty for a node on its own.
+    quorum: tuple[int, ...] = ()
+    # Every node of a quorum is formatted with the one cluster id; alone, a new one is made.
+    cluster_id: str | None = None
+
+    @property
+    def node_id(self) -> int:
+        """This node's id: its place in the quorum, counted from 1."""
+        return self.quorum.index(self.controller_port) + 1 if self.quorum else 1
 
     @property
     def bootstrap(self) -> str:
@@ -63,13 +87,42 @@ class LocalBroker:
             raise BrokerError(f"could not fetch the broker jars:\n{result.stdout}\n{result.stderr}")
         (self.libs / ".complete").write_text("ok\n")
 
+    def _quorum(self) -> dict[str, str]:
+        """How this node finds the controllers, and how many copies the broker's own topics keep."""
+        nodes = max(1, len(self.quorum))
+        replicas, insync = str(min(3, nodes)), str(min(2, nodes))
+        found = (
+            {
+                "controller.quorum.voters": ",".join(self._voters()),
+                # On loopback a node that misses its heartbeats for 4s is gone: its partitions
+                # get new leaders then, not after the default 9s.
+                "broker.heartbeat.interval.ms": "1000",
+                "broker.session.timeout.ms": "4000",
+                # Fewer than the default fifty: a node restarted after a crash checks each.
+                "transaction.state.log.num.partitions": "6",
+            }
+            if self.quorum
+            else {"controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}"}
+        )
+        return found | {
+            "default.replication.factor": replicas,
+            "min.insync.replicas": insync,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": insync,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": insync,
+        }
+
+    def _voters(self) -> list[str]:
+        return [f"{i}@127.0.0.1:{port}" for i, port in enumerate(self.quorum, start=1)]
+
     def _properties(self) -> Path:
         data = self.home / "data"
         props = self.home / "server.properties"
         lines = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -78,12 +131,8 @@ class LocalBroker:
             "log.dirs": str(data),
             "num.partitions": "6",
             "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "6",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            **self._quorum(),
             "group.initial.rebalance.delay.ms": "0",
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
             "log.flush.interval.messages": "9223372036854775807",
@@ -109,7 +158,9 @@ class LocalBroker:
         props = self._properties()
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = self.cluster_id or new_cluster_id()
+        # A node alone is its own quorum; the nodes of a quorum name every voter already.
+        alone = [] if self.quorum else ["--standalone"]
         result = subprocess.run(
             self._java(
                 "kafka.tools.StorageTool",
@@ -118,7 +169,7 @@ class LocalBroker:
                 f"--cluster-id={cluster}",
                 "-c",
                 str(props),
-                "--standalone",
+                *alone,
             ),
             capture_output=True,
             text=True,
@@ -190,7 +241,7 @@ class LocalBroker:
                         client.close()
                     return
                 except KafkaError:
-                    pass
+                    collect_quietly()
             time.sleep(0.3)
         raise BrokerError(f"the broker did not answer within {timeout:.0f}s; see {self.log_file}")
 
@@ -214,6 +265,18 @@ class LocalBroker:
             time.sleep(0.2)
         else:
             os.kill(pid, signal.SIGKILL)
+        started = _STARTED.pop(pid, None)
+        if started is not None:
+            started.wait(timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self, timeout: float = 30.0) -> bool:
+        """Stop the broker at once (SIGKILL), as a crash would; return whether one was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
         started = _STARTED.pop(pid, None)
         if started is not None:
             started.wait(timeout)

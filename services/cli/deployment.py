@@ -17,6 +17,7 @@ from typing import Self
 from contracts import catalog
 from services.cli import processes
 from services.cli.broker import LocalBroker
+from services.cli.cluster import NODES, LocalCluster
 from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
 from services.common.settings import ROOT, Settings
@@ -47,6 +48,24 @@ def own_broker(home: Path, say: Callable[[str], object]) -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextmanager
+def own_cluster(home: Path, say: Callable[[str], object]) -> Iterator[LocalCluster]:
+    """Start three nodes of one cluster on free ports under `home`; remove them afterwards."""
+    nodes = LocalCluster(
+        home=home,
+        libs=ROOT / "var" / "kafka" / "libs",
+        ports=tuple(free_port() for _ in range(NODES)),
+        controller_ports=tuple(free_port() for _ in range(NODES)),
+    )
+    took = nodes.start()
+    say(f"cluster of {NODES} ready in {took:.1f}s on {nodes.bootstrap}")
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def halt(procs: Iterable[subprocess.Popen[bytes]]) -> None:
     """Ask every process to stop, then kill those still running after twenty seconds."""
     running = list(procs)
@@ -63,7 +82,9 @@ def halt(procs: Iterable[subprocess.Popen[bytes]]) -> None:
 class Deployment:
     """The services on their own topic prefix and data folder, on free ports beside others."""
 
-    def __init__(self, bootstrap: str, var: Path, *, label: str, secret: str) -> None:
+    def __init__(
+        self, bootstrap: str, var: Path, *, label: str, secret: str, replicas: int = 1
+    ) -> None:
         self.prefix = f"{label}{uuid.uuid4().hex[:8]}."
         self.var = var
         self.var.mkdir(parents=True, exist_ok=True)
@@ -77,6 +98,7 @@ class Deployment:
             "TAIZHANG_MASTER_KEY": secret,
             "TAIZHANG_TIMER_INTERVAL_S": "1",
             "TAIZHANG_REPLY_TIMEOUT_S": "30",
+            "TAIZHANG_REPLICATION_FACTOR": str(replicas),
         }
         self.settings = Settings(
             kafka_bootstrap_servers=bootstrap,
@@ -85,6 +107,7 @@ class Deployment:
             environment="test",
             jwt_secret=secret,
             master_key=secret,
+            replication_factor=replicas,
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}

@@ -57,6 +57,7 @@ def _commands(_args: list[str]) -> None:
     cli.command()(system.serve)
     cli.command()(manifests.manifests)
     cli.command()(system.up)
+    cli.command()(system.cluster)
     cli.command()(system.down)
     cli.command(hidden=True)(system.supervise)
 

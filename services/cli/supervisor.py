@@ -20,6 +20,7 @@ from rich.console import Console
 from contracts.catalog import SERVICES
 from services.cli import processes
 from services.cli.broker import BrokerError, LocalBroker
+from services.cli.cluster import LocalCluster, client_ports
 from services.cli.lifecycle import Backoff, Stopped, stop_together
 from services.common import kafka as kafka_kit
 from services.common.settings import Settings
@@ -57,6 +58,15 @@ class SupervisorSettings(Settings):
     def backoff(self) -> Backoff:
         """A fresh restart schedule for one part."""
         return Backoff(self.restart_delay_s, self.restart_delay_max_s, self.restart_stable_s)
+
+
+def local_brokers(settings: Settings) -> list[LocalBroker]:
+    """The nodes this deployment manages: one per bootstrap address, a quorum if several."""
+    ports = client_ports(settings.kafka_bootstrap_servers)
+    if len(ports) == 1:
+        return [local_broker(settings)]
+    kafka = settings.var_dir / "kafka"
+    return LocalCluster(kafka, kafka / "libs", tuple(ports), log_dir=settings.var_dir / "log").nodes
 
 
 def local_broker(settings: Settings) -> LocalBroker:
@@ -151,12 +161,12 @@ class Supervisor:
         settings: SupervisorSettings,
         journal: Journal,
         services: Sequence[str],
-        broker: LocalBroker | None,
+        brokers: Sequence[LocalBroker],
     ) -> None:
         self.settings = settings
         self.journal = journal
         self.services = list(services)
-        self.broker = broker
+        self.brokers = list(brokers)
         self.parts: list[Part] = []
         self.stopping = False
         self.hurry = False
@@ -173,17 +183,22 @@ class Supervisor:
         return Part(f"{service}-{part}", launch, self.settings.backoff(), pid_file)
 
     def start(self) -> dict[str, int]:
-        """Start the broker (if it is ours), the topics, then every part; return the API ports."""
+        """Start the brokers (if ours), the topics, then every part; return the API ports."""
         self.pid_file.write_text(str(os.getpid()))
-        if self.broker is not None:
-            broker = self.broker
+        for broker in self.brokers:
             if broker.answering():
                 raise BrokerError(f"port {broker.port} is taken by another process")
-            part = Part("broker", broker.launch, self.settings.backoff(), broker.pid_file)
+        # Every node at once: the nodes of a quorum answer only once most of them run.
+        started: list[tuple[LocalBroker, Part]] = []
+        for broker in self.brokers:
+            name = "broker" if len(self.brokers) == 1 else f"broker-{broker.node_id}"
+            part = Part(name, broker.launch, self.settings.backoff(), broker.pid_file)
             self.parts.append(part)
             part.start(time.monotonic())
+            started.append((broker, part))
+        for broker, part in started:
             broker.wait_ready(90, part.proc)
-            self.journal.say(f"broker on {broker.bootstrap} ready")
+            self.journal.say(f"{part.name} on {broker.bootstrap} ready")
         kafka_kit.ensure_topics(self.settings)
         apis: dict[str, Part] = {}
         for name in self.services:
@@ -263,7 +278,7 @@ def supervise(
     on_ready: Callable[[dict[str, int]], None],
 ) -> None:
     """Start the parts, call `on_ready`, restart parts until told to stop, then stop them all."""
-    supervisor = Supervisor(settings, journal, services, local_broker(settings) if broker else None)
+    supervisor = Supervisor(settings, journal, services, local_brokers(settings) if broker else [])
     for sig in STOP_SIGNALS:
         signal.signal(sig, _interrupt)
     try:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from services.cli import processes, supervisor
 from services.cli.broker import BrokerError
+from services.cli.cluster import FIRST_PORT, NODES, addresses
 from services.cli.console import EXIT_BROKER, EXIT_USAGE, fail, out
 from services.cli.lifecycle import Stopped
 from services.cli.supervisor import SupervisorSettings, local_broker
@@ -23,6 +24,7 @@ from services.common.keystore import VaultRefused, vault_file
 from services.common.settings import Settings
 
 SERVICES = processes.SERVICES
+CLUSTER_PREFIX = "cluster."
 
 broker_app = typer.Typer(help="The local Kafka broker for development.", no_args_is_help=True)
 
@@ -135,6 +137,33 @@ def up(
     except (BrokerError, KafkaError, RuntimeError, TimeoutError, httpx.HTTPError) as exc:
         raise fail(str(exc), EXIT_BROKER) from exc
     out.print("stop with: make down")
+
+
+def cluster(
+    foreground: Annotated[
+        bool, typer.Option(help="stay attached; Ctrl-C stops everything")
+    ] = False,
+    seed: Annotated[bool, typer.Option(help="load the demo data")] = True,
+    first_port: Annotated[
+        int, typer.Option(help="the first node's port; the nodes take every other port from it")
+    ] = FIRST_PORT,
+    service: Annotated[
+        list[str] | None, typer.Option(help="start only this service (repeatable)")
+    ] = None,
+) -> None:
+    """Start three local brokers as one cluster, then the topics and services as `up` does."""
+    bootstrap = addresses(first_port)
+    os.environ.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "TAIZHANG_REPLICATION_FACTOR": str(NODES),
+            "TAIZHANG_MIN_INSYNC_REPLICAS": "2",
+            # Its own topics and read models: the ones of the single broker name its offsets.
+            "TAIZHANG_TOPIC_PREFIX": os.environ.get("TAIZHANG_TOPIC_PREFIX", CLUSTER_PREFIX),
+        }
+    )
+    out.print(f"brokers: {bootstrap} (replication factor {NODES}, min in-sync replicas 2)")
+    up(foreground=foreground, seed=seed, broker=True, service=service)
 
 
 def supervise(

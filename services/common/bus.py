@@ -67,10 +67,18 @@ class BrokerWatch:
         await self._lost.wait()
 
     async def probe(self) -> bool:
-        """Return whether a broker answers a metadata request (naming no topic) in time."""
-        node = self.client.get_random_node()
-        if node is None:
+        """Return whether some broker answers a metadata request (naming no topic) in time.
+
+        One broker of a cluster down is not the ledger down: its partitions get other leaders
+        within seconds, so every known broker is asked and one answer is enough.
+        """
+        nodes = [broker.nodeId for broker in self.client.cluster.brokers()]
+        if not nodes:
             return False
+        answers = await asyncio.gather(*(self._asked(node) for node in nodes))
+        return any(answers)
+
+    async def _asked(self, node: int) -> bool:
         try:
             await asyncio.wait_for(self.client.send(node, MetadataRequest([])), PROBE_WITHIN_S)
         except Exception:  # whatever keeps the answer from coming, the broker did not answer

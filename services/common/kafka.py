@@ -9,12 +9,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.helpers import create_ssl_context
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
 from contracts import catalog
+from services.common import logging as logs
 from services.common.settings import Settings
+
+log = logs.get(__name__)
 
 STREAMS = tuple(catalog.STREAMS)
 FOREVER = "-1"
@@ -24,6 +27,7 @@ TOPIC_WAIT_S = 10.0
 REVOCATIONS = "access.revocations"
 # Longer than the longest lifetime a token may be issued with (a week).
 REVOCATIONS_RETENTION_MS = (7 * 24 + 1) * 3_600_000
+MIN_ISR = "min.insync.replicas"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ def stream_topics(settings: Settings, stream: str) -> list[TopicSpec]:
     """Return the topics one case stream uses: commands, events, replies and dead letters."""
     keep_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
     return [
-        TopicSpec(settings.topic(f"{stream}.events"), {**keep_forever, "min.insync.replicas": "1"}),
+        TopicSpec(settings.topic(f"{stream}.events"), keep_forever),
         TopicSpec(settings.topic(f"{stream}.events.dlq"), keep_forever),
         TopicSpec(settings.topic(f"{stream}.commands"), {"retention.ms": str(7 * 86_400_000)}),
         TopicSpec(settings.topic(f"{stream}.commands.dlq"), keep_forever),
@@ -124,7 +128,11 @@ def admin(settings: Settings) -> KafkaAdminClient:
 
 
 def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
-    """Create missing topics with the configured partitions; return the names created."""
+    """Create missing topics with the configured partitions and replicas; return those created.
+
+    A topic that exists keeps what it was created with; one whose replicas or minimum of
+    in-sync replicas differ from the settings is reported, and one with other partitions refused.
+    """
     specs = specs if specs is not None else all_topics(settings)
     client = admin(settings)
     try:
@@ -139,21 +147,21 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
                             name=spec.name,
                             num_partitions=settings.partitions,
                             replication_factor=settings.replication_factor,
-                            topic_configs=spec.config,
+                            topic_configs={**spec.config, MIN_ISR: str(settings.min_isr)},
                         )
                     ]
                 )
                 created.append(spec.name)
             except TopicAlreadyExistsError:
                 pass
-        _check_partitions(client, settings, [s.name for s in specs if s.name in existing])
+        _check_existing(client, settings, [s.name for s in specs if s.name in existing])
         return created
     finally:
         client.close()
 
 
-def _check_partitions(client: KafkaAdminClient, settings: Settings, names: list[str]) -> None:
-    """Refuse to run with fewer partitions than configured: keys would land elsewhere."""
+def _check_existing(client: KafkaAdminClient, settings: Settings, names: list[str]) -> None:
+    """Refuse other partition counts (keys would land elsewhere); report other durability."""
     if not names:
         return
     described = client.describe_topics(names)
@@ -161,9 +169,34 @@ def _check_partitions(client: KafkaAdminClient, settings: Settings, names: list[
         count = len(topic["partitions"])
         if count != settings.partitions:
             raise RuntimeError(
-                f"topic {topic['topic']} has {count} partitions, configured {settings.partitions};"
+                f"topic {topic['name']} has {count} partitions, configured {settings.partitions};"
                 " case keys would move between partitions, so this is not changed automatically"
             )
+    replicas = {t["name"]: min(len(p["replica_nodes"]) for p in t["partitions"]) for t in described}
+    insync = _min_isr(client, names)
+    for name in names:
+        if (replicas[name], insync.get(name)) != (settings.replication_factor, settings.min_isr):
+            # Not changed here: raising the replicas of a topic moves its data between brokers.
+            log.warning(
+                "topic.durability_differs",
+                topic=name,
+                replicas=replicas[name],
+                min_insync_replicas=insync.get(name),
+                configured_replicas=settings.replication_factor,
+                configured_min_insync_replicas=settings.min_isr,
+            )
+
+
+def _min_isr(client: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Return each topic's effective minimum of in-sync replicas, its own or the cluster's."""
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name, {MIN_ISR: None}) for name in names]
+    described: dict[str, Any] = client.describe_configs(resources, config_filter="all")
+    found: dict[str, int] = {}
+    for name, configs in described.get("topic", {}).items():
+        value = configs.get(MIN_ISR, {}).get("value")
+        if value is not None:
+            found[name] = int(value)
+    return found
 
 
 def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     partitions: int = Field(default=6, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=5)
+    # How many replicas must hold an event before it is acknowledged; unset, two where there
+    # are two or more, so losing one broker loses no acknowledged event.
+    min_insync_replicas: int | None = Field(default=None, ge=1, le=5)
     var_dir: Path = ROOT / "var"
     # The shared store of read models and keys (postgresql://…); unset, each process keeps
     # its own SQLite files under var/, which is for one machine only.
@@ -116,6 +119,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _durable(self) -> Settings:
+        if self.min_isr > self.replication_factor:
+            raise ValueError(
+                f"TAIZHANG_MIN_INSYNC_REPLICAS ({self.min_isr}) exceeds"
+                f" TAIZHANG_REPLICATION_FACTOR ({self.replication_factor}): no write could succeed"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _fail_closed(self) -> Settings:
         if self.environment == "development":
             return self
@@ -131,6 +143,13 @@ class Settings(BaseSettings):
     def demo_sign_in_allowed(self) -> bool:
         """Whether people may sign in as a demo user: asked for, in development."""
         return self.demo_sign_in and self.environment == "development"
+
+    @property
+    def min_isr(self) -> int:
+        """The replicas that must hold a write before it is acknowledged, given or by default."""
+        if self.min_insync_replicas is not None:
+            return self.min_insync_replicas
+        return min(2, self.replication_factor)
 
     def topic(self, name: str) -> str:
         """Return a topic name with this deployment's prefix."""

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.deployment import Deployment, free_port, own_broker
+from services.cli.broker import collect_quietly
+from services.cli.cluster import LocalCluster
+from services.cli.deployment import Deployment, free_port, own_broker, own_cluster
 from services.cli.postgres import own_postgres
 from services.portal.guard import CSRF_COOKIE, form_token
 from tests.integration.polling import eventually
@@ -31,6 +33,15 @@ def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three brokers of one cluster started here: `.bootstrap`, and `.kill`/`.restart` a node."""
+    with own_cluster(tmp_path_factory.mktemp("cluster"), lambda line: print(f"\n{line}")) as nodes:
+        yield nodes
+    # Clients that tried a node while it was dead leave sockets behind for the collector.
+    collect_quietly()
+
+
+@pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL server: an existing one from TAIZHANG_TEST_DATABASE_URL, or one started here."""
     external = os.environ.get("TAIZHANG_TEST_DATABASE_URL")
@@ -44,8 +55,8 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class Stack(Deployment):
     """One deployment of the services for a test, with clients signed in as anyone."""
 
-    def __init__(self, bootstrap: str, root: Path, name: str) -> None:
-        super().__init__(bootstrap, root / name, label="it", secret=SECRET)
+    def __init__(self, bootstrap: str, root: Path, name: str, *, replicas: int = 1) -> None:
+        super().__init__(bootstrap, root / name, label="it", secret=SECRET, replicas=replicas)
 
     def client(self, service: str, replica: str = "", **identity: str) -> httpx.Client:
         """An HTTP client of an API (a named replica's) signed in as someone (a rep by default)."""

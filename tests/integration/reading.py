@@ -10,9 +10,8 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from services.common.privacy import vault_path
+from services.common.privacy import own_sealer
 from services.common.queries import reveal
-from services.common.vault import Sealer, SqliteKeyVault
 from tests.integration.conftest import Stack
 
 
@@ -43,10 +42,5 @@ def read_topic(stack: Stack, topic: str) -> list[ConsumerRecord]:
 @contextmanager
 def text_opener(stack: Stack) -> Iterator[Callable[[Any], Any]]:
     """Open a value a raw record holds sealed, with the keys the stack's services share."""
-    settings = stack.settings
-    vault = SqliteKeyVault(vault_path(settings), settings.master_key)
-    try:
-        sealer = Sealer(vault, settings.master_key)
+    with own_sealer(stack.settings) as sealer:
         yield lambda value: reveal(sealer, value)
-    finally:
-        vault.close()
