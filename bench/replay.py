@@ -13,8 +13,8 @@ from bench.history import EVENTS_PER_CASE, case_id_of
 from bench.plan import log
 from bench.stack import Stack
 from bench.stats import percentile
-from contracts import catalog
 from services.audit import records as audit
+from services.audit import replay as audit_replay
 from services.common.settings import ROOT
 from services.intake.service import KIND
 
@@ -22,7 +22,11 @@ from services.intake.service import KIND
 def one_case(stack: Stack, case_ids: list[str]) -> dict[str, Any]:
     """Time `taizhang audit replay` for random cases, and the same reading done in-process."""
     cli_ms, inproc_ms = [], []
+    # How the command found each case's records: through the audit index or by a scan.
+    sources: dict[str, int] = {}
     for case_id in case_ids:
+        source = audit_replay.find(stack.settings, case_id).source
+        sources[source] = sources.get(source, 0) + 1
         began = time.perf_counter()
         done = stack.cli("audit", "replay", case_id, "--format", "json")
         cli_ms.append((time.perf_counter() - began) * 1000)
@@ -39,7 +43,7 @@ def one_case(stack: Stack, case_ids: list[str]) -> dict[str, Any]:
     startup_ms = (time.perf_counter() - began) * 1000
     return {
         "cases": len(case_ids),
-        "audit_service": "audit" in catalog.SERVICES,
+        "sources": sources,
         "cli_p50_ms": round(percentile(cli_ms, 50), 1),
         "cli_p99_ms": round(percentile(cli_ms, 99), 1),
         "in_process_p50_ms": round(percentile(inproc_ms, 50), 1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -155,6 +156,13 @@ async def submit(
     ctx.metrics.latency.labels(command_type).observe(took)
     outcome = "ok" if reply.ok else "refused"
     ctx.metrics.commands.labels(command_type, outcome).inc()
+    shown_ms = 0.0
+    if reply.ok and reply.positions:
+        events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
+        # The decision stands; a read model that cannot catch up only makes the answer stale.
+        shown = ctx.projector.wait_for(events_topic, reply.positions, timeout=READ_MODEL_WITHIN_S)
+        await ctx.bus.unless_lost(shown, READ_MODEL_WITHIN_S)
+        shown_ms = (time.perf_counter() - started - took) * 1000
     log.info(
         "command.answered",
         case_id=case_id,
@@ -163,16 +171,12 @@ async def submit(
         outcome=outcome,
         status=reply.refusal.status if reply.refusal else status,
         ms=round(took * 1000, 1),
+        shown_ms=round(shown_ms, 1),
     )
     if not reply.ok:
         assert reply.refusal is not None
         refused = reply.refusal
         raise Problem(refused.status, refused.title, refused.detail, headers=headers)
-    if reply.positions:
-        events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
-        # The decision stands; a read model that cannot catch up only makes the answer stale.
-        shown = ctx.projector.wait_for(events_topic, reply.positions, timeout=READ_MODEL_WITHIN_S)
-        await ctx.bus.unless_lost(shown, READ_MODEL_WITHIN_S)
     result = CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
     if location is not None:
         headers["Location"] = location
@@ -251,7 +255,10 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
         payload = opening.payload(ctx, case_id, body)
         extra = None
         if opening.receipt:
-            slip = receipts.issue(ctx.settings.master_key, case_id, key.command_id)
+            # The PIN's slow hash runs beside the event loop, which keeps serving other requests.
+            slip = await asyncio.to_thread(
+                receipts.issue, ctx.settings.master_key, case_id, key.command_id
+            )
             payload = payload.model_copy(update={"receipt": slip.record})
             extra = {"receipt": receipt_view(ctx, slip)}
         return await submit(

@@ -158,17 +158,22 @@ class DeciderWorker(Generic[S]):
         command handed on to another case is sent on after the events are stored, and that
         case replies to it.
         """
+        laps = logs.Laps()
         by_partition: dict[int, list[Command]] = defaultdict(list)
         for record in records:
             meta = await self._command(record)
             if meta is not None:
                 by_partition[record.partition].append((record, meta))
+        laps.mark("read")
         answered = await asyncio.gather(
             *(self._decide_partition(p, commands) for p, commands in by_partition.items())
         )
+        laps.mark("store")
         await self.sender.send_replies(
             self.replies_topic, [reply for replies in answered for reply in replies]
         )
+        laps.mark("reply")
+        log.info("batch.decided", commands=len(records), **laps.ms)
 
     async def _decide_partition(
         self, partition: int, commands: list[Command]
