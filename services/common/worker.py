@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import faust
 from aiokafka import AIOKafkaProducer
@@ -20,6 +20,7 @@ from contracts.envelope import Envelope, now_utc
 from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.batching import as_they_come
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.deadlines import Deadlines
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
@@ -110,9 +111,7 @@ class DeciderWorker(Generic[S]):
         return await self.sender.get()
 
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
-        batches = cast("faust.Stream[bytes]", stream).take_events(
-            self.settings.decide_batch, within=self.settings.decide_window_s
-        )
+        batches = as_they_come(stream, self.settings.decide_batch, self.settings.decide_window_s)
         async for events in batches:
             await self.handle_batch(
                 [
