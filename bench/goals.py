@@ -28,7 +28,9 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         ),
         at_least(
             "rebuild vs raw aiokafka, same records",
-            100 * rebuild["raw_aiokafka"]["seconds"] / rebuild["taizhang"]["seconds"],
+            100 * rebuild["raw_aiokafka"]["seconds"] / rebuild["taizhang"]["seconds"]
+            if rebuild["taizhang"]["seconds"]
+            else 0.0,
             50,
             "% of raw",
         ),

@@ -67,6 +67,9 @@ def rebuild_raw(settings: Settings, topics: list[str]) -> dict[str, Any]:
         isolation_level="read_committed",
     )
     parts = [tp for tp, end in ends.items() if end > 0]
+    if not parts:
+        consumer.close()
+        return {"records": 0, "seconds": 0.0}
     began = time.perf_counter()
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
@@ -85,6 +88,8 @@ async def rebuild_raw_aiokafka(settings: Settings, topics: list[str]) -> dict[st
     """Read the same records with a plain aiokafka consumer, the client the projector uses."""
     ends = end_offsets(settings, topics)
     target = {AioTopicPartition(tp.topic, tp.partition): end for tp, end in ends.items() if end}
+    if not target:
+        return {"records": 0, "seconds": 0.0}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=None,
