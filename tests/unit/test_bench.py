@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from bench.cpu import per_command
 from bench.goals import goals
-from bench.intake import reply_times
+from bench.intake import path_times, reply_times
 from bench.loadgen import HttpError, open_loop, parse_head
 from bench.profile import fold, own_share, waiting_share
 from bench.report import plain, render
@@ -277,3 +278,38 @@ def test_signing_and_checking_are_timed_beside_hashing_alone() -> None:
     assert measured["hash_us"] > 0 and measured["sign_us"] > 0 and measured["verify_us"] > 0
     ratio = measured["sign_us"] / measured["hash_us"]
     assert abs(measured["sign_vs_hash"] - ratio) < 0.05 * ratio + 0.01
+
+
+def test_cpu_per_command_takes_off_what_a_process_burns_idle() -> None:
+    idle = (2.0, {"broker": 0.2, "intake-api": 0.0, "notify-worker": 0.4})
+    load = (4.0, {"broker": 2.4, "intake-api": 3.0, "notify-worker": 0.6})
+    table = per_command(idle, load, 100)
+    # The broker burns 10 % idle: 0.4 s of its 2.4 s would have been spent anyway.
+    assert table["broker"] == {"idle_cpu_pct": 10.0, "load_cpu_pct": 60.0, "ms_per_command": 20.0}
+    assert table["intake-api"]["ms_per_command"] == 30.0
+    # Less than idle under load is no cost, never a negative one.
+    assert table["notify-worker"]["ms_per_command"] == 0.0
+    assert list(table) == ["intake-api", "broker", "notify-worker"]
+
+
+def test_path_times_are_read_from_the_api_and_worker_logs() -> None:
+    api = "\n".join(
+        json.dumps({"event": "command.answered", "command_type": "log", "ms": ms, "shown_ms": 1.0})
+        for ms in (8.0, 9.0, 10.0)
+    )
+    worker = "\n".join(
+        json.dumps(
+            {
+                "event": "batch.decided",
+                "commands": n,
+                "read_ms": 0.5,
+                "store_ms": 6.0,
+                "reply_ms": 2,
+            }
+        )
+        for n in (1, 3, 5)
+    )
+    times = path_times(api, worker)
+    assert times["reply_p50_ms"] == 9.0 and times["shown_p50_ms"] == 1.0
+    assert times["batches"] == 3 and times["commands_per_batch"] == 3.0
+    assert times["batch_store_p50_ms"] == 6.0 and times["batch_reply_p50_ms"] == 2.0
