@@ -292,6 +292,8 @@ def _intake_evidence(results: dict[str, Any]) -> str:
             f" partition in {_ms(path['batch_store_p50_ms'])} ms, replied in"
             f" {_ms(path['batch_reply_p50_ms'])} ms"
         )
+    if path and "step" in spied:
+        said.append(_split(spied["step"]["p50_ms"], path))
     used = spied.get("cpu")
     if used:
         total = sum(p["ms_per_command"] for p in used.values())
@@ -306,6 +308,19 @@ def _intake_evidence(results: dict[str, Any]) -> str:
     if pin:
         said.append(f"the intake API spent {pin:.0f} % of its samples hashing receipt PINs")
     return ("Measured in this run: " + "; ".join(said) + ".") if said else ""
+
+
+def _split(total: float, path: dict[str, Any]) -> str:
+    """Say how a median request's milliseconds divide between the stages logged."""
+    batch = sum(path[f"batch_{lap}_p50_ms"] for lap in ("read", "store", "reply"))
+    hops = path["reply_p50_ms"] - batch
+    rest = total - path["reply_p50_ms"] - path["shown_p50_ms"]
+    return (
+        f"of a median request's {_ms(total)} ms, about {_ms(batch)} ms were the decider's batch,"
+        f" {_ms(hops)} ms storing the command and the two fetches (decider, reply) around it,"
+        f" {_ms(path['shown_p50_ms'])} ms the read model and {_ms(rest)} ms the HTTP side"
+        " (connection, token, checks, the receipt's PIN hash, sealing, queueing)"
+    )
 
 
 def _leaf_share(profile: dict[str, Any], frame: str) -> float:
