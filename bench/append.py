@@ -17,6 +17,7 @@ from contracts import catalog
 from services.cli import processes
 from services.common import kafka as kafka_kit
 from services.common.keys import publish_key, signer_for
+from services.common.partitions import Partitions
 from services.common.settings import Settings
 from services.common.vault import Sealer, SqliteKeyVault
 
@@ -30,6 +31,15 @@ def history_sealer(settings: Settings, scratch: Path) -> Sealer:
 async def append_ours(settings: Settings, cases: list[Case]) -> dict[str, Any]:
     """Append the events as the decider does: a batch of commands per transaction, acks=all."""
     worker = processes.create_worker(catalog.SERVICES["intake"], settings)
+    # Writers of their own: the running decider's transactional ids would fence each other.
+    live = worker.partitions
+    worker.partitions = Partitions(
+        settings,
+        writer=f"{live.writer}-bench",
+        events_topic=live.events_topic,
+        heads_topic=live.heads_topic,
+        signer=live.signer,
+    )
     commands = [batch for case in cases for batch in case.events]
     size = settings.decide_batch
     batches = [
