@@ -17,6 +17,7 @@ from contracts import catalog
 from services.cli import processes
 from services.common import kafka as kafka_kit
 from services.common.keys import publish_key, signer_for
+from services.common.partitions import Partitions
 from services.common.settings import Settings
 from services.common.vault import Sealer, SqliteKeyVault
 
@@ -30,12 +31,24 @@ def history_sealer(settings: Settings, scratch: Path) -> Sealer:
 async def append_ours(settings: Settings, cases: list[Case]) -> dict[str, Any]:
     """Append the events as the decider does: a batch of commands per transaction, acks=all."""
     worker = processes.create_worker(catalog.SERVICES["intake"], settings)
+    # Writers of their own: the running decider's transactional ids would fence each other.
+    live = worker.partitions
+    worker.partitions = Partitions(
+        settings,
+        writer=f"{live.writer}-bench",
+        events_topic=live.events_topic,
+        heads_topic=live.heads_topic,
+        signer=live.signer,
+    )
     commands = [batch for case in cases for batch in case.events]
     size = settings.decide_batch
     batches = [
         [env for command in commands[i : i + size] for env in command]
         for i in range(0, len(commands), size)
     ]
+    # Every partition's writer claimed before the clock, as a running decider holds them.
+    for partition in range(settings.partitions):
+        await worker.partitions.claim(partition)
     began = time.perf_counter()
     for batch in batches:
         await worker.append(batch)
@@ -46,19 +59,26 @@ async def append_ours(settings: Settings, cases: list[Case]) -> dict[str, Any]:
     return {"events": events, "seconds": round(took, 3), "events_per_s": round(events / took, 1)}
 
 
+def raw_topic_spec(settings: Settings) -> kafka_kit.TopicSpec:
+    """The raw producer's topic: the events topic's partitions and settings, under its own name."""
+    events = settings.topic("grievance.events")
+    spec = next(t for t in kafka_kit.stream_topics(settings, "grievance") if t.name == events)
+    return kafka_kit.TopicSpec(settings.topic("bench.raw-append"), dict(spec.config))
+
+
 async def append_raw(settings: Settings, topic: str, cases: list[Case]) -> dict[str, Any]:
-    """Send the same bytes with the same acks from a plain aiokafka producer, pipelined."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=1,
-        request_timeout_ms=15_000,
-    )
+    """Send the same bytes and headers with the same producer settings, every send in flight."""
+    producer = kafka_kit.producer(settings, client_id="taizhang-bench-raw")
     await producer.start()
     # The same bytes the decider writes, signed before the clock starts.
     signer = signer_for(settings, "intake")
     envs = [signer.seal(env) for case in cases for batch in case.events for env in batch]
+    # Warm the topic as the events topic is warm: metadata known, every partition written once.
+    warm = [
+        await producer.send(topic, key=b"warm", value=b"{}", partition=p)
+        for p in range(settings.partitions)
+    ]
+    await asyncio.gather(*warm)
     began = time.perf_counter()
     futures = [
         await producer.send(
@@ -148,10 +168,10 @@ def save_peer_history(es: Any, cases: list[Case]) -> None:
 
 async def measure(settings: Settings, sample: list[Case]) -> dict[str, Any]:
     """Append the sample as the decider does, then the same bytes from a raw producer."""
-    raw_topic = settings.topic("bench.raw-append")
-    kafka_kit.ensure_topics(settings, [kafka_kit.TopicSpec(raw_topic, {"retention.ms": "-1"})])
+    spec = raw_topic_spec(settings)
+    kafka_kit.ensure_topics(settings, [spec])
     ours = await append_ours(settings, sample)
-    raw = await append_raw(settings, raw_topic, sample)
+    raw = await append_raw(settings, spec.name, sample)
     log(f"  ours {ours['events_per_s']:,.0f} events/s, raw {raw['events_per_s']:,.0f}")
     return {"taizhang": ours, "raw_aiokafka": raw}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bench import loadgen, profile
+from bench import cpu, loadgen, profile
 from bench.history import LOG_BODY
 from bench.plan import Plan, log
 from bench.stack import Stack
@@ -125,30 +125,66 @@ async def measure(stack: Stack, plan: Plan, token: str) -> tuple[dict[str, float
     return check, intake
 
 
+def path_times(api_text: str, worker_text: str) -> dict[str, Any]:
+    """Return the medians of where a command's time went, from the intake API and worker logs."""
+    answered = [json.loads(x) for x in api_text.splitlines() if '"command.answered"' in x]
+    batches = [json.loads(x) for x in worker_text.splitlines() if '"batch.decided"' in x]
+    logged = [e for e in answered if e.get("command_type") == "log"]
+
+    def median(values: list[float]) -> float:
+        return round(percentile(values, 50), 2)
+
+    return {
+        "reply_p50_ms": median([float(e["ms"]) for e in logged]),
+        "shown_p50_ms": median([float(e.get("shown_ms", 0.0)) for e in logged]),
+        "batches": len(batches),
+        "commands_per_batch": median([float(b["commands"]) for b in batches]),
+        **{
+            f"batch_{lap}_p50_ms": median(
+                [float(b[f"{lap}_ms"]) for b in batches if f"{lap}_ms" in b]
+            )
+            for lap in ("read", "store", "reply")
+        },
+    }
+
+
 async def profile_intake(
     stack: Stack, token: str, plan: Plan, folder: Path, sustained: int
 ) -> dict[str, Any]:
-    """Sample the intake processes with py-spy under load just above what they sustain."""
-    rate = max(25, round(1.5 * sustained))
+    """Measure the CPU every process spends per command, and sample the intake processes.
+
+    The load is the highest rate the ledger sustained, so the figures are those of
+    commands answered in time; each process's idle CPU is measured first and taken off.
+    """
+    rate = max(plan.rates[0], sustained)
+    meter = cpu.Meter(stack.pids())
+    meter.start()
+    await asyncio.sleep(plan.profile_seconds / 2)
+    idle = meter.stop()
     spies = {}
     for part in ("api", "worker"):
         proc = stack.procs[f"intake-{part}"]
         spy = profile.record(proc.pid, plan.profile_seconds, folder / f"intake-{part}.txt")
         if spy is not None:
             spies[part] = spy
-    if not spies:
-        return {"note": "py-spy is not installed; pip install -e '.[bench]'"}
-    await asyncio.sleep(0.5)
+    logs = {part: stack.log_file("intake", part) for part in ("api", "worker")}
+    marks = {part: log_size(path) for part, path in logs.items()}
     pool = loadgen.Pool("127.0.0.1", stack.ports["intake"], 512)
     request = grievance_request(stack.ports["intake"], token)
-    await loadgen.open_loop(
+    meter.start()
+    step = await loadgen.open_loop(
         loadgen.raw_sender(pool, request), rate, plan.profile_seconds - 1, drain_s=20
     )
+    load = meter.stop()
     pool.close()
     for spy in spies.values():
         spy.wait(timeout=60)
+    texts = {part: log_since(path, marks[part]) for part, path in logs.items()}
     return {
         "rate_per_s": rate,
         "seconds": plan.profile_seconds,
+        "step": step.as_dict(),
+        "cpu": cpu.per_command(idle, load, step.ok),
+        "path": path_times(texts["api"], texts["worker"]),
         **{part: profile.summary(folder / f"intake-{part}.txt") for part in spies},
     }

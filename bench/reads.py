@@ -38,6 +38,19 @@ def _ms(value: float | None) -> str:
     return f"{value:,.1f}"
 
 
+def _sources(o: dict[str, Any]) -> str:
+    """Say how the replays found their cases' records, as counted in this run."""
+    found = o.get("sources", {})
+    index, scan = found.get("index", 0), found.get("scan", 0)
+    if not index and not scan:
+        return ""
+    if not scan:
+        return f"All {index} cases were found through the audit index."
+    if not index:
+        return f"None of the {scan} cases was in the audit index: each replay scanned."
+    return f"{index} cases were found through the audit index, {scan} by a scan of the partition."
+
+
 def section(results: dict[str, Any]) -> list[str]:
     """The report's part on one case among N, verifying the log, and the timers."""
     o = results["one_case"]
@@ -62,7 +75,11 @@ def section(results: dict[str, Any]) -> list[str]:
     ):
         if f"{key}_p50_ms" in o:
             lines.append(f"| {label} | {_ms(o[f'{key}_p50_ms'])} | {_ms(o[f'{key}_p99_ms'])} |")
-    lines += ["", f"Starting the command line for a replay takes {_ms(o['cli_import_ms'])} ms."]
+    lines += [
+        "",
+        f"Starting the command line for a replay takes {_ms(o['cli_import_ms'])} ms."
+        f" {_sources(o)}".rstrip(),
+    ]
     verify = results.get("verify_all")
     if verify:
         lines += [

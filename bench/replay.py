@@ -23,6 +23,7 @@ from bench.plan import log
 from bench.stack import Stack
 from bench.stats import percentile
 from services.audit import records
+from services.audit import replay as audit_replay
 from services.audit.replay import replay_case
 from services.common.kafka import STREAMS
 from services.common.settings import ROOT
@@ -70,7 +71,11 @@ def one_case(stack: Stack, case_ids: list[str]) -> dict[str, Any]:
     timed = _http(stack, case_ids)
     cli_ms: list[float] = []
     inproc_ms: list[float] = []
+    # How the command found each case's records: through the audit index or by a scan.
+    sources: dict[str, int] = {}
     for case_id in case_ids:
+        source = audit_replay.find(stack.settings, case_id).source
+        sources[source] = sources.get(source, 0) + 1
         began = time.perf_counter()
         done = stack.cli("audit", "replay", case_id, "--format", "json")
         _timed(cli_ms, began)
@@ -86,6 +91,7 @@ def one_case(stack: Stack, case_ids: list[str]) -> dict[str, Any]:
     startup_ms = (time.perf_counter() - began) * 1000
     return {
         "cases": len(case_ids),
+        "sources": sources,
         **_spread("http", timed["http"]),
         **_spread("http_at", timed["http_at"]),
         **_spread("cli", cli_ms),

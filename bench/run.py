@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
     """Run the five scenarios, in order, against a running stack."""
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"partitions": stack.settings.partitions}
     token = stack.token()
     log("services and peers are up; scenario 1: intake")
     results["loadgen"], results["intake"] = await intake.measure(stack, plan, token)
@@ -64,21 +64,22 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
     )
 
     results["goals"] = [g.as_dict() for g in goals(results)]
-    if not all(g["met"] for g in results["goals"]):
-        profiles = HERE / "out" / "profiles"
-        sustained = results["intake"]["taizhang"]["sustained_per_s"]
-        results["profile"] = await intake.profile_intake(stack, token, plan, profiles, sustained)
+    log("the command path across processes")
+    profiles = HERE / "out" / "profiles"
+    sustained = results["intake"]["taizhang"]["sustained_per_s"]
+    results["profile"] = await intake.profile_intake(stack, token, plan, profiles, sustained)
     return results
 
 
 async def run(plan: Plan) -> dict[str, Any]:
     """Start the broker, the services and the peers; return what every scenario measured."""
-    began = time.monotonic()
+    began = time.perf_counter()
     results: dict[str, Any] = {"plan": plan.__dict__, "machine": machine()}
     scratch = Path(tempfile.mkdtemp(prefix="taizhang-bench-"))
     (HERE / "out" / "profiles").mkdir(parents=True, exist_ok=True)
     try:
         with own_broker(scratch / "kafka", log) as bootstrap, Stack(bootstrap, scratch) as stack:
+            stack.broker_pid = int((scratch / "kafka" / "broker.pid").read_text())
             stack.start_all()
             stack.warm_up()
             stack.start_peer("ceiling")
@@ -86,7 +87,7 @@ async def run(plan: Plan) -> dict[str, Any]:
             results |= await scenarios(stack, plan, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    results["seconds"] = round(time.monotonic() - began, 1)
+    results["seconds"] = round(time.perf_counter() - began, 1)
     return results
 
 

@@ -27,6 +27,15 @@ class Stack(Deployment):
         self.env["TAIZHANG_RATE_LIMIT_PER_MINUTE"] = str(10**9)
         self.peers: dict[str, subprocess.Popen[bytes]] = {}
         self.peer_ports: dict[str, int] = {}
+        # The broker's process, when the run started one of its own.
+        self.broker_pid: int | None = None
+
+    def pids(self) -> dict[str, int]:
+        """Return the process id of every service process, the broker's and the peers'."""
+        found = {name: proc.pid for name, proc in self.procs.items()}
+        if self.broker_pid is not None:
+            found["broker"] = self.broker_pid
+        return found | {f"peer {name}": proc.pid for name, proc in self.peers.items()}
 
     def start_peer(self, name: str) -> subprocess.Popen[bytes]:
         """Start one peer endpoint in its own process, like a service's API."""
@@ -54,11 +63,11 @@ class Stack(Deployment):
 
     def warm_up(self) -> None:
         """Wait until the intake worker has joined and answers commands."""
-        deadline = time.monotonic() + 90
+        deadline = time.perf_counter() + 90
         headers = {"Authorization": f"Bearer {self.token()}"}
         body = {**LOG_BODY, "anonymous": True, "complainant": None}
         with httpx.Client(base_url=self.url("intake"), headers=headers, timeout=60) as client:
-            while time.monotonic() < deadline:
+            while time.perf_counter() < deadline:
                 if client.post("/grievances", json=body).status_code == 201:
                     return
                 time.sleep(1)
@@ -66,14 +75,14 @@ class Stack(Deployment):
 
     def wait_caught_up(self, timeout: float) -> float:
         """Wait until every service's read model has applied everything; return the seconds."""
-        began = time.monotonic()
+        began = time.perf_counter()
         for service in self.ports:
             while True:
                 body = httpx.get(f"{self.url(service)}/health", timeout=10).json()
                 # Services without a read model (the portal, the audit index) report no lag.
                 if body.get("lag", 0) == 0:
                     break
-                if time.monotonic() - began > timeout:
+                if time.perf_counter() - began > timeout:
                     raise TimeoutError(f"{service} still lags {body.get('lag')} records")
                 time.sleep(0.5)
-        return time.monotonic() - began
+        return time.perf_counter() - began

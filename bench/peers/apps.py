@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from services.common import receipts
 from services.common.auth import can_act
 from services.common.bearer import CurrentActor
 from services.common.ids import command_id_for, new_case_id
@@ -38,10 +39,11 @@ class Grievance(Aggregate):
         channel: str,
         anonymous: bool,
         complainant: dict[str, Any] | None,
+        receipt: dict[str, Any] | None = None,
     ) -> None:
         self.case_id, self.unit, self.category, self.summary = case_id, unit, category, summary
         self.details, self.channel, self.anonymous = details, channel, anonymous
-        self.complainant = complainant
+        self.complainant, self.receipt = complainant, receipt
         self.status = "logged"
 
     @event("Acknowledged")
@@ -113,7 +115,7 @@ def ceiling_app(settings: Settings) -> FastAPI:
 
 
 def eventsourcing_app(settings: Settings) -> FastAPI:
-    """The same endpoint that seals personal data and stores the event with eventsourcing."""
+    """The same endpoint that seals personal data, issues the receipt and stores the event."""
     app = _app(settings, "grievance intake on eventsourcing + SQLite")
     units = load_units(settings.units_file)
     data = settings.data_dir
@@ -127,7 +129,10 @@ def eventsourcing_app(settings: Settings) -> FastAPI:
             raise Problem(422, "Unknown unit", f"there is no unit {body.unit!r}")
         if not can_act(actor, body.unit):
             raise Problem(403, "Forbidden", f"you cannot log grievances for {body.unit}")
-        case_id = new_case_id("GRV", command_id_for(actor, "grievances", None))
+        command_id = command_id_for(actor, "grievances", None)
+        case_id = new_case_id("GRV", command_id)
+        # The worker's receipt, its PIN hashed as slowly as the ledger hashes it.
+        slip = receipts.issue(settings.master_key, case_id, command_id)
         person = None
         kid = f"CASE-{case_id}"
         if body.complainant is not None:
@@ -143,12 +148,14 @@ def eventsourcing_app(settings: Settings) -> FastAPI:
             channel=body.channel,
             anonymous=body.anonymous,
             complainant=person,
+            receipt=slip.record.model_dump(mode="json"),
         )
         recordings = store.save(grievance)
         result = {
             "case_id": case_id,
             "version": grievance.version,
             "event_ids": [str(r.notification.id) for r in recordings],
+            "receipt": {"number": slip.number, "pin": slip.pin},
         }
         return JSONResponse(result, status_code=201)
 

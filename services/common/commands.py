@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
@@ -39,6 +42,9 @@ IdempotencyKey = Annotated[str | None, Header(alias=KEY_HEADER, max_length=128)]
 RETRY_AFTER_S = 5
 # How long an answer waits for the read model to show what was decided.
 READ_MODEL_WITHIN_S = 5.0
+# PINs are hashed on threads of their own: queued behind them, the read model's writes would
+# lag, and every thread holds scrypt's 16 MiB while it hashes.
+_PIN_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pin-hash")
 
 
 class Opens(Protocol):
@@ -155,6 +161,13 @@ async def submit(
     ctx.metrics.latency.labels(command_type).observe(took)
     outcome = "ok" if reply.ok else "refused"
     ctx.metrics.commands.labels(command_type, outcome).inc()
+    shown_ms = 0.0
+    if reply.ok and reply.positions:
+        events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
+        # The decision stands; a read model that cannot catch up only makes the answer stale.
+        shown = ctx.projector.wait_for(events_topic, reply.positions, timeout=READ_MODEL_WITHIN_S)
+        await ctx.bus.unless_lost(shown, READ_MODEL_WITHIN_S)
+        shown_ms = (time.perf_counter() - started - took) * 1000
     log.info(
         "command.answered",
         case_id=case_id,
@@ -163,16 +176,12 @@ async def submit(
         outcome=outcome,
         status=reply.refusal.status if reply.refusal else status,
         ms=round(took * 1000, 1),
+        shown_ms=round(shown_ms, 1),
     )
     if not reply.ok:
         assert reply.refusal is not None
         refused = reply.refusal
         raise Problem(refused.status, refused.title, refused.detail, headers=headers)
-    if reply.positions:
-        events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
-        # The decision stands; a read model that cannot catch up only makes the answer stale.
-        shown = ctx.projector.wait_for(events_topic, reply.positions, timeout=READ_MODEL_WITHIN_S)
-        await ctx.bus.unless_lost(shown, READ_MODEL_WITHIN_S)
     result = CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
     if location is not None:
         headers["Location"] = location
@@ -251,7 +260,11 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
         payload = opening.payload(ctx, case_id, body)
         extra = None
         if opening.receipt:
-            slip = receipts.issue(ctx.settings.master_key, case_id, key.command_id)
+            # The PIN's slow hash runs beside the event loop, which keeps serving other requests.
+            issue = functools.partial(
+                receipts.issue, ctx.settings.master_key, case_id, key.command_id
+            )
+            slip = await asyncio.get_running_loop().run_in_executor(_PIN_HASHING, issue)
             payload = payload.model_copy(update={"receipt": slip.record})
             extra = {"receipt": receipt_view(ctx, slip)}
         return await submit(

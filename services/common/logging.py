@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 
@@ -33,3 +34,17 @@ def configure(level: str = "INFO", service: str = "taizhang") -> None:
 def get(name: str) -> structlog.stdlib.BoundLogger:
     """Return a logger for a module."""
     return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+class Laps:
+    """The milliseconds between the marks of one piece of work, for its log line."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        """Close the lap that ends now, as `<name>_ms`."""
+        now = time.perf_counter()
+        self.ms[f"{name}_ms"] = round((now - self._last) * 1000, 2)
+        self._last = now

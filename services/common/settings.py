@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     reply_timeout_s: float = Field(default=4.0, gt=0.0, le=300.0)
     timer_interval_s: float = 30.0
     decide_batch: int = Field(default=200, ge=1, le=5000)
-    decide_window_s: float = Field(default=0.005, ge=0.0, le=1.0)
+    # A batch is what arrived while the last one was decided; this may hold it to gather more.
+    decide_window_s: float = Field(default=0.0, ge=0.0, le=1.0)
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
     # How long an API's /health tolerates its worker missing from its group before a 503.
     worker_grace_s: float = Field(default=30.0, ge=0.0, le=3600.0)

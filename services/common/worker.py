@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import faust
 from aiokafka import AIOKafkaProducer
@@ -20,6 +20,7 @@ from contracts.envelope import Envelope, now_utc
 from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.batching import as_they_come
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.deadlines import Deadlines
 from services.common.decider import CaseKind, Head, Outcome, process, refusal
@@ -114,9 +115,7 @@ class DeciderWorker(Generic[S]):
         return await self.sender.get()
 
     async def _decide_stream(self, stream: faust.StreamT[bytes]) -> None:
-        batches = cast("faust.Stream[bytes]", stream).take_events(
-            self.settings.decide_batch, within=self.settings.decide_window_s
-        )
+        batches = as_they_come(stream, self.settings.decide_batch, self.settings.decide_window_s)
         async for events in batches:
             await self.handle_batch(
                 [
@@ -162,17 +161,22 @@ class DeciderWorker(Generic[S]):
         command handed on to another case is sent on after the events are stored, and that
         case replies to it.
         """
+        laps = logs.Laps()
         by_partition: dict[int, list[Command]] = defaultdict(list)
         for record in records:
             meta = await self._command(record)
             if meta is not None:
                 by_partition[record.partition].append((record, meta))
+        laps.mark("read")
         answered = await asyncio.gather(
             *(self._decide_partition(p, commands) for p, commands in by_partition.items())
         )
+        laps.mark("store")
         await self.sender.send_replies(
             self.replies_topic, [reply for replies in answered for reply in replies]
         )
+        laps.mark("reply")
+        log.info("batch.decided", commands=len(records), **laps.ms)
 
     async def _decide_partition(
         self, partition: int, commands: list[Command]
@@ -317,16 +321,17 @@ class DeciderWorker(Generic[S]):
             return None
 
     async def append(self, events: list[Envelope]) -> list[tuple[int, int]]:
-        """Store events as the decider does, one transaction per partition of their cases."""
+        """Store events as the decider does: one transaction per partition, all at once."""
         by_partition: dict[int, list[Envelope]] = defaultdict(list)
         for env in events:
             by_partition[kafka_kit.key_partition(env.case_id, self.settings.partitions)].append(env)
-        positions: list[tuple[int, int]] = []
-        for partition, part in by_partition.items():
-            claim = await self.partitions.claim(partition)
-            async with self.partitions.transaction(claim) as txn:
-                positions += await txn.append(part)
-        return positions
+
+        async def store(partition: int, part: list[Envelope]) -> list[tuple[int, int]]:
+            async with self.partitions.transaction(await self.partitions.claim(partition)) as txn:
+                return await txn.append(part)
+
+        stored = await asyncio.gather(*(store(p, part) for p, part in by_partition.items()))
+        return [position for positions in stored for position in positions]
 
     def declare_changelogs(self) -> list[str]:
         """Create the tables' changelog topics, and the worker's own topics, up front.

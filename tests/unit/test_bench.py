@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from bench.cpu import per_command
 from bench.goals import goals
-from bench.intake import reply_times
+from bench.intake import path_times, reply_times
 from bench.loadgen import HttpError, open_loop, parse_head
 from bench.profile import fold, own_share, waiting_share
 from bench.report import plain, render
@@ -135,12 +136,18 @@ def results() -> dict[str, Any]:
         "append": {"taizhang": timing, "raw_aiokafka": {**timing, "events_per_s": 1000.0}},
         "history": {"cases": 25, "events": 100, "load_seconds": 1.0, "services_caught_up_s": 0.5},
         "rebuild": {
-            "taizhang": {
-                "models": {"intake": {**timing, "records": 100}},
-                **timing,
-                "records": 100,
+            "models": {
+                "intake": {
+                    "topics": ["grievance.events"],
+                    "records": 100,
+                    "taizhang": {**timing, "seconds": 2.0},
+                    "raw_aiokafka": timing,
+                    "raw_kafka_python": {**timing, "seconds": 4.0},
+                }
             },
-            "raw_kafka_python": {**timing, "records": 100},
+            "taizhang": {**timing, "seconds": 2.0},
+            "raw_aiokafka": timing,
+            "raw_kafka_python": {**timing, "seconds": 4.0},
             "eventsourcing": {**timing, "records": 100},
         },
         "one_case": {
@@ -150,6 +157,7 @@ def results() -> dict[str, Any]:
             "in_process_p50_ms": 30.0,
             "in_process_p99_ms": 40.0,
             "cli_import_ms": 500.0,
+            "sources": {"index": 5},
         },
         "memory": {"intake-api": {"peak_mb": 90.0, "now_mb": 80.0}},
         "signing": {
@@ -176,25 +184,47 @@ def test_the_report_has_the_machine_every_scenario_and_the_verdicts() -> None:
     for heading in ("## 1. Intake", "## 2. Append", "## 3. Replay", "## 4. One case", "## 5."):
         assert heading in text
     assert "| sign | 60.0 | 6.00 |" in text and "| check | 120.0 | 12.00 |" in text
+    # Each read model is set against raw consumers of the same records.
+    assert "| intake | 100 | 2.00 | 1.00 | 4.00 | 50 % |" in text
+    assert "All 5 cases were found through the audit index." in text
     closing = text.split("## Closing note", 1)[1]
-    assert "append vs raw aiokafka" in closing and "appends a whole batch" in closing
-    assert "peak RSS" not in closing
+    assert "**append vs raw aiokafka**" in closing and "TAIZHANG_DECIDE_BATCH" in closing
+    assert "**peak RSS" not in closing and "Met in this run: peak RSS" in closing
 
 
-def test_the_closing_note_says_where_intake_time_went() -> None:
+def test_the_closing_note_says_where_intake_time_and_cpu_went() -> None:
     data = results()
     data["goals"].append(at_least("intake sustained at p99 < 50 ms", 25, 1000, "cmd/s").as_dict())
-    data["intake"]["taizhang"]["inside"] = [
-        {"target_rate": 25, "reply_p50_ms": 9.5, "reply_p99_ms": 30.0}
-    ]
+    laps = {"batch_read_p50_ms": 0.4, "batch_store_p50_ms": 6.0, "batch_reply_p50_ms": 2.0}
     data["profile"] = {
         "rate_per_s": 38,
         "seconds": 6.0,
+        "step": step(38, 30.0, 228).as_dict(),
+        "path": {"reply_p50_ms": 9.5, "shown_p50_ms": 1.5, "commands_per_batch": 3.0, **laps},
+        "cpu": {
+            "broker": {"idle_cpu_pct": 5.0, "load_cpu_pct": 60.0, "ms_per_command": 12.0},
+            "intake-api": {"idle_cpu_pct": 1.0, "load_cpu_pct": 90.0, "ms_per_command": 20.0},
+            "notify-api": {"idle_cpu_pct": 1.0, "load_cpu_pct": 1.0, "ms_per_command": 0.1},
+        },
+        "api": {
+            "samples": 10,
+            "waiting_pct": 10.0,
+            "own_pct": 80.0,
+            "leaf": [],
+            "own": [("pin_hash (services/common/receipts.py)", 70.0)],
+        },
         "worker": {"samples": 10, "waiting_pct": 40.0, "own_pct": 5.0, "leaf": [], "own": []},
     }
     closing = render(data).split("## Closing note", 1)[1]
-    assert "decider answered a command in 9.5 ms (p50), 30.0 ms (p99)" in closing
-    assert "waiting in 40 % of its samples and in our own decision code in 5 %" in closing
+    assert "the API waited 9.5 ms (p50) from sending a command to the decider's reply" in closing
+    assert "1.5 ms more for its read model" in closing and "held 3 commands" in closing
+    assert "a command cost 32.1 ms of CPU across all processes" in closing
+    assert "2 processes each spending 0.5 ms or more" in closing
+    assert "spent 70 % of its samples hashing receipt PINs" in closing
+    # 0.4 + 6.0 + 2.0 ms in the batch, the rest of the 9.5 ms to the reply between processes.
+    assert "8.4 ms were the decider's batch, 1.1 ms storing the command" in closing
+    assert "| intake-api | 1.0 | 90.0 | 20.00 |" in closing
+    assert "waiting in" not in closing or "40 % waiting" in closing
 
 
 def test_results_are_strict_json() -> None:
@@ -213,12 +243,19 @@ def test_reply_times_are_read_from_the_logged_answers_to_new_grievances() -> Non
 
 def test_goals_are_judged_from_every_scenario() -> None:
     data = results()
-    data["intake"]["eventsourcing"] = {"steps": [], "sustained_per_s": 50}
+    data["intake"]["eventsourcing"] = {"steps": [], "sustained_per_s": 20}
+    data["intake"]["http_ceiling"] = {"steps": [], "sustained_per_s": 100}
     data["memory"]["peer eventsourcing"] = {"peak_mb": 900.0, "now_mb": 900.0}
     verdicts = {g.name: g for g in goals(data)}
-    assert not verdicts["intake ahead of eventsourcing + SQLite"].met
+    # 25 against 20: ahead, but not the 1.5 times the goal asks for.
+    ahead = verdicts["intake ahead of eventsourcing + SQLite"]
+    assert not ahead.met and ahead.ratio == pytest.approx(25 / 20 / 1.5)
+    assert not verdicts["intake against the HTTP ceiling"].met
+    data["intake"]["http_ceiling"]["sustained_per_s"] = 50
+    assert next(g for g in goals(data) if g.name == "intake against the HTTP ceiling").met
     assert verdicts["append vs raw aiokafka"].measured == "10 % of raw"
-    assert verdicts["rebuild vs raw consumer"].met
+    # The same records in 1 s raw and 2 s through the projector: half the raw rate.
+    assert verdicts["rebuild vs raw aiokafka, same records"].met
     assert not verdicts["one-case replay p99 (CLI)"].met
     # The peers' memory is reported beside the ledger's but not judged.
     assert verdicts["peak RSS, heaviest (intake-api)"].met
@@ -243,3 +280,38 @@ def test_signing_and_checking_are_timed_beside_hashing_alone() -> None:
     assert measured["hash_us"] > 0 and measured["sign_us"] > 0 and measured["verify_us"] > 0
     ratio = measured["sign_us"] / measured["hash_us"]
     assert abs(measured["sign_vs_hash"] - ratio) < 0.05 * ratio + 0.01
+
+
+def test_cpu_per_command_takes_off_what_a_process_burns_idle() -> None:
+    idle = (2.0, {"broker": 0.2, "intake-api": 0.0, "notify-worker": 0.4})
+    load = (4.0, {"broker": 2.4, "intake-api": 3.0, "notify-worker": 0.6})
+    table = per_command(idle, load, 100)
+    # The broker burns 10 % idle: 0.4 s of its 2.4 s would have been spent anyway.
+    assert table["broker"] == {"idle_cpu_pct": 10.0, "load_cpu_pct": 60.0, "ms_per_command": 20.0}
+    assert table["intake-api"]["ms_per_command"] == 30.0
+    # Less than idle under load is no cost, never a negative one.
+    assert table["notify-worker"]["ms_per_command"] == 0.0
+    assert list(table) == ["intake-api", "broker", "notify-worker"]
+
+
+def test_path_times_are_read_from_the_api_and_worker_logs() -> None:
+    api = "\n".join(
+        json.dumps({"event": "command.answered", "command_type": "log", "ms": ms, "shown_ms": 1.0})
+        for ms in (8.0, 9.0, 10.0)
+    )
+    worker = "\n".join(
+        json.dumps(
+            {
+                "event": "batch.decided",
+                "commands": n,
+                "read_ms": 0.5,
+                "store_ms": 6.0,
+                "reply_ms": 2,
+            }
+        )
+        for n in (1, 3, 5)
+    )
+    times = path_times(api, worker)
+    assert times["reply_p50_ms"] == 9.0 and times["shown_p50_ms"] == 1.0
+    assert times["batches"] == 3 and times["commands_per_batch"] == 3.0
+    assert times["batch_store_p50_ms"] == 6.0 and times["batch_reply_p50_ms"] == 2.0
