@@ -34,7 +34,7 @@ def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, i
 
 async def rebuild_ours(settings: Settings, scratch: Path) -> dict[str, Any]:
     """Rebuild every service's read model from offset 0 with the services' own projector."""
-    fresh = settings.model_copy(update={"var_dir": scratch})
+    fresh = settings.model_copy(update={"var_dir": scratch, "database_url": None})
     producer = kafka_kit.producer(settings, client_id="taizhang-bench")
     await producer.start()
     models: dict[str, Any] = {}
