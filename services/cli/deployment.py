@@ -63,7 +63,15 @@ def halt(procs: Iterable[subprocess.Popen[bytes]]) -> None:
 class Deployment:
     """The services on their own topic prefix and data folder, on free ports beside others."""
 
-    def __init__(self, bootstrap: str, var: Path, *, label: str, secret: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        var: Path,
+        *,
+        label: str,
+        secret: str,
+        database_url: str | None = None,
+    ) -> None:
         self.prefix = f"{label}{uuid.uuid4().hex[:8]}."
         self.var = var
         self.var.mkdir(parents=True, exist_ok=True)
@@ -78,6 +86,9 @@ class Deployment:
             "TAIZHANG_TIMER_INTERVAL_S": "1",
             "TAIZHANG_REPLY_TIMEOUT_S": "30",
         }
+        if database_url:
+            # Its read models in schemas named by its prefix, beside other deployments' own.
+            self.env["DATABASE_URL"] = database_url
         self.settings = Settings(
             kafka_bootstrap_servers=bootstrap,
             topic_prefix=self.prefix,
@@ -85,6 +96,7 @@ class Deployment:
             environment="test",
             jwt_secret=secret,
             master_key=secret,
+            database_url=database_url,
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
