@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
-from services.common import quarantine
+from services.common import casequery, quarantine
 from services.common.decider import CaseKind
 from services.common.readschema import SCHEMA, VERSION, DeadLetter, Record
 from services.common.store import Db, Row, Store, sqlite_store
@@ -302,42 +302,8 @@ class ReadModel(Generic[S]):
         `at_most` bounds state fields from above (dates compare as ISO text); `order_by` sorts
         ascending by a state field, cases without it last, instead of newest first.
         """
-        where: list[str] = []
-        args: list[Any] = []
-        if units is not None:
-            clauses = []
-            for unit in units:
-                clauses.append("(unit = ? OR unit LIKE ? ESCAPE '\\')")
-                args += [unit, _like_prefix(unit)]
-            where.append("(" + " OR ".join(clauses or ["1 = 0"]) + ")")
-        for key, value in filters.items():
-            if value is None:
-                continue
-            if key in ("status", "unit", "correlation_id"):
-                where.append(f"{key} = ?")
-            elif key == "opened_from":
-                where.append("opened_at >= ?")
-            elif key == "opened_to":
-                where.append("opened_at < ?")
-            elif key == "overdue":
-                where.append(
-                    "(CASE WHEN json_array_length(state, '$.overdue') > 0 THEN 1 ELSE 0 END) = ?"
-                )
-                value = int(bool(value))
-            else:
-                where.append(f"json_extract(state, '$.{_field(key)}') = ?")
-                value = self.store.json_value(value)
-            args.append(value)
-        for key, value in (at_most or {}).items():
-            if value is None:
-                continue
-            where.append(f"json_extract(state, '$.{_field(key)}') <= ?")
-            args.append(self.store.json_value(value))
-        order = "opened_at DESC, case_id"
-        if order_by is not None:
-            field = f"json_extract(state, '$.{_field(order_by)}')"
-            order = f"{field} IS NULL, {field}, case_id"
-        sql_where = (" WHERE " + " AND ".join(where)) if where else ""
+        sql_where, args = casequery.where(self.store, units, filters, at_most)
+        order = casequery.order(order_by)
         total = self.store.read(f"SELECT count(*) FROM cases{sql_where}", args)[0][0]
         rows = self.store.read(
             f"SELECT *, {quarantine.COLUMN} FROM cases{sql_where} ORDER BY {order}"
@@ -360,18 +326,6 @@ class ReadModel(Generic[S]):
     def close(self) -> None:
         """Close the store's connections."""
         self.store.close()
-
-
-def _field(name: str) -> str:
-    """Return a state field name fit to splice into a JSON path, or refuse it."""
-    if not name.replace("_", "").isalnum() or not name.isascii():
-        raise ValueError(f"not a state field name: {name!r}")
-    return name
-
-
-def _like_prefix(unit: str) -> str:
-    escaped = unit.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "/%"
 
 
 def _short(exc: Exception) -> str:
