@@ -27,17 +27,8 @@ VERSIONS = (
     "CREATE TABLE IF NOT EXISTS schema_versions (part TEXT PRIMARY KEY, version INTEGER NOT NULL)"
 )
 # Failures of the store itself, not of what was written: the batch is tried again instead.
-SQLITE_ENVIRONMENT = (
-    "SQLITE_BUSY",
-    "SQLITE_LOCKED",
-    "SQLITE_IOERR",
-    "SQLITE_FULL",
-    "SQLITE_NOMEM",
-    "SQLITE_READONLY",
-    "SQLITE_CANTOPEN",
-    "SQLITE_CORRUPT",
-    "SQLITE_NOTADB",
-)
+_SQLITE = ("BUSY", "LOCKED", "IOERR", "FULL", "NOMEM", "READONLY", "CANTOPEN", "CORRUPT", "NOTADB")
+SQLITE_ENVIRONMENT = tuple(f"SQLITE_{name}" for name in _SQLITE)
 # PostgreSQL's classes of the same: connection, resources, operator, system; and the
 # transactions it rolled back to keep others consistent.
 POSTGRES_ENVIRONMENT = ("08", "53", "57", "58", "XX", "40")
@@ -238,17 +229,22 @@ def sqlite_store(path: Path | str) -> Store:
 
 def postgres_store(url: str, schema: str) -> Store:
     """Open a schema on a PostgreSQL server as a store, creating the schema if need be."""
-    with postgres_engine(url).connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        conn.commit()
-    writer = postgres_engine(url, schema=schema, pool_size=1)
-    reader = postgres_engine(url, schema=schema, pool_size=4).execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
+    bootstrap = postgres_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with bootstrap.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            conn.commit()
+    finally:
+        bootstrap.dispose()
+    # Few connections a process: a server's connections are shared by every replica.
+    writer = postgres_engine(url, schema=schema, pool_size=1, max_overflow=0)
+    reader = postgres_engine(url, schema=schema).execution_options(isolation_level="AUTOCOMMIT")
     return Store(writer, reader, key=schema)
 
 
-def postgres_engine(url: str, *, schema: str | None = None, pool_size: int = 4) -> Engine:
+def postgres_engine(
+    url: str, *, schema: str | None = None, pool_size: int = 2, max_overflow: int = 2
+) -> Engine:
     """An engine on a PostgreSQL server through psycopg, its tables looked up in `schema`."""
     parsed = make_url(url).set(drivername="postgresql+psycopg")
     # Values are bound in the client, so an untyped `? IS NULL` reads as it does in SQLite.
@@ -256,7 +252,11 @@ def postgres_engine(url: str, *, schema: str | None = None, pool_size: int = 4) 
     if schema is not None:
         args["options"] = f"-c search_path={schema}"
     return create_engine(
-        parsed, connect_args=args, pool_size=pool_size, max_overflow=4, pool_pre_ping=True
+        parsed,
+        connect_args=args,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
     )
 
 
