@@ -100,9 +100,12 @@ class ReadModel(Generic[S]):
             if problem is not None:
                 dead.append(problem)
             last[(rec.topic, rec.partition)] = rec.offset + 1
+        # Never back: a replica sharing these tables may have read further than this batch.
         self._db.executemany(
             "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
-            " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+            " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = CASE"
+            " WHEN excluded.next_offset > offsets.next_offset THEN excluded.next_offset"
+            " ELSE offsets.next_offset END",
             [(t, p, o) for (t, p), o in last.items()],
         )
         return dead

@@ -101,3 +101,18 @@ def test_an_older_schema_is_emptied_and_a_newer_one_refused(store: Store) -> Non
         ("readmodel", 1),
         ("service", 2),
     ]
+
+
+def test_a_writer_behind_another_never_moves_the_offsets_back(postgres_url: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    ahead = ReadModel(postgres_store(postgres_url, schema), KIND, TOPIC)
+    behind = ReadModel(postgres_store(postgres_url, schema), KIND, TOPIC)
+    events = records(history(GOOD, "acknowledge", "resolve"))
+    ahead.apply_batch(events)
+    ahead.commit()
+    dead = behind.apply_batch(events[:1])
+    behind.commit()
+    assert dead == [] and behind.duplicates == 1
+    assert behind.offsets() == ahead.offsets() == {(TOPIC, 0): 3}
+    ahead.close()
+    behind.close()
