@@ -276,7 +276,8 @@ def environmental(exc: BaseException) -> bool:
         return str(getattr(exc, "sqlite_errorname", "")).startswith(SQLITE_ENVIRONMENT)
     if isinstance(exc, psycopg.Error):
         state = exc.sqlstate or ""
-        return isinstance(exc, psycopg.OperationalError) or state[:2] in POSTGRES_ENVIRONMENT
+        lost = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        return lost or state[:2] in POSTGRES_ENVIRONMENT
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from services.common.readschema import VERSION
@@ -117,6 +118,13 @@ def test_a_busy_file_is_the_stores_failure_and_a_broken_rule_is_not(tmp_path: Pa
     busy = sqlite3.OperationalError("database is locked")
     busy.sqlite_errorname = "SQLITE_BUSY"
     assert environmental(busy)
+
+
+def test_a_lost_server_is_the_stores_failure_and_a_refused_row_is_not() -> None:
+    assert environmental(psycopg.OperationalError("server closed the connection"))
+    assert environmental(psycopg.errors.DeadlockDetected())
+    assert not environmental(psycopg.errors.UniqueViolation())
+    assert not environmental(ValueError("a defect"))
 
 
 def test_postgresql_spells_json_paths_its_own_way() -> None:
