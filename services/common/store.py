@@ -1,7 +1,7 @@
 """Where a read model keeps its tables: a SQLite file, or a PostgreSQL schema of its own.
 
-The services write SQLite's SQL with `?` marks; on PostgreSQL the few forms it spells
-otherwise (JSON paths, `instr`) are rewritten here, once, and the marks become the driver's.
+The services write SQLite's SQL with `?` marks; on PostgreSQL it is rewritten
+(`dialects.py`) and run through psycopg.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import hashlib
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ import psycopg
 from sqlalchemy import Connection, Engine, NestedTransaction, create_engine, event, make_url
 from sqlalchemy import exc as sa_exc
 
+from services.common.dialects import POSTGRESQL, SQLITE, adapt, translate
 from services.common.settings import Settings
 
-SQLITE = "sqlite"
-POSTGRESQL = "postgresql"
 # Which version of its tables each part of a store was built with.
 VERSIONS = (
     "CREATE TABLE IF NOT EXISTS schema_versions (part TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -86,9 +84,18 @@ class Db:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
+        self._raw: sqlite3.Connection | None = None
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Rows:
         """Run one statement with `?` marks; return its rows, if it has any."""
+        if self.dialect == SQLITE:
+            # The driver's own statements, inside the transaction the engine opened: a read
+            # model applies thousands of events a second, each a few statements.
+            cursor = self._sqlite().execute(sql, tuple(args))
+            if cursor.description is None:
+                return Rows([])
+            names = {str(d[0]): i for i, d in enumerate(cursor.description)}
+            return Rows([Row(r, names) for r in cursor.fetchall()])
         try:
             result = self.conn.exec_driver_sql(
                 translate(self.dialect, sql), adapt(self.dialect, args)
@@ -104,6 +111,9 @@ class Db:
         """Run one statement once per row of arguments."""
         if not rows:
             return
+        if self.dialect == SQLITE:
+            self._sqlite().executemany(sql, [tuple(r) for r in rows])
+            return
         try:
             self.conn.exec_driver_sql(
                 translate(self.dialect, sql), [adapt(self.dialect, r) for r in rows]
@@ -116,6 +126,13 @@ class Db:
         for statement in ddl.split(";"):
             if statement.strip():
                 self.execute(statement)
+
+    def _sqlite(self) -> sqlite3.Connection:
+        if self._raw is None:
+            raw = self.conn.connection.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection), "a SQLite store's connection"
+            self._raw = raw
+        return self._raw
 
     def savepoint(self) -> NestedTransaction:
         """Open a savepoint inside the open transaction."""
@@ -279,64 +296,6 @@ def environmental(exc: BaseException) -> bool:
         lost = isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
         return lost or state[:2] in POSTGRES_ENVIRONMENT
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
-
-
-def adapt(dialect: str, args: Sequence[Any]) -> tuple[Any, ...]:
-    """Return arguments as the store takes them: booleans are integers, as in SQLite."""
-    if dialect != POSTGRESQL:
-        return tuple(args)
-    return tuple(int(a) if isinstance(a, bool) else a for a in args)
-
-
-@lru_cache(maxsize=512)
-def translate(dialect: str, sql: str) -> str:
-    """Return a statement in the store's dialect."""
-    if dialect != POSTGRESQL:
-        return sql
-    for pattern, replacement in _REWRITES:
-        sql = pattern.sub(replacement, sql)
-    return _marks(sql)
-
-
-def _array(column: str, field: str) -> str:
-    value = f"(CAST({column} AS jsonb) -> '{field}')"
-    return f"(CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE '[]'::jsonb END)"
-
-
-_PATH = r"\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)"
-_REWRITES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"\bjson_extract" + _PATH), r"(CAST(\1 AS jsonb) ->> '\2')"),
-    (
-        re.compile(r"\bjson_array_length" + _PATH),
-        lambda m: f"jsonb_array_length({_array(m[1], m[2])})",
-    ),
-    (
-        re.compile(r"\bjson_each" + _PATH),
-        lambda m: f"jsonb_array_elements_text({_array(m[1], m[2])}) AS json_each(value)",
-    ),
-    (re.compile(r"\binstr\("), "strpos("),
-    (re.compile(r"\bjson_object\("), "json_build_object("),
-    (re.compile(r"\bjson_array\("), "json_build_array("),
-]
-
-
-def _marks(sql: str) -> str:
-    """Turn `?` outside quotes into the driver's `%s`, doubling every literal percent sign."""
-    out: list[str] = []
-    quote = ""
-    for ch in sql:
-        if ch == "%":
-            out.append("%%")
-            continue
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "?":
-            out.append("%s")
-            continue
-        out.append(ch)
-    return "".join(out)
 
 
 def _sqlite_connected(dbapi: Any, _record: Any) -> None:

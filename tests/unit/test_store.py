@@ -8,18 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from services.common.dialects import POSTGRESQL, SQLITE, adapt, translate
 from services.common.readschema import VERSION
-from services.common.store import (
-    POSTGRESQL,
-    SQLITE,
-    Store,
-    StoreError,
-    adapt,
-    environmental,
-    schema_name,
-    sqlite_store,
-    translate,
-)
+from services.common.store import Store, StoreError, environmental, schema_name, sqlite_store
 
 NOTES = "CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"
 
