@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # demo sign-in are refused, and a deployment that names no environment is production.
 export TAIZHANG_ENVIRONMENT ?= development
 
-.PHONY: install jars chromium postgres run up cluster down logs test unit fuzz lint fmt contracts bench clean
+.PHONY: install jars chromium postgres run up cluster down logs test test-postgres unit fuzz lint fmt contracts bench clean
 
 install: $(INSTALLED)
 
@@ -51,6 +51,11 @@ logs:
 ## test: unit, contract and integration tests (integration against a real broker the tests start)
 test: install jars chromium postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test-postgres: the same, every deployment of the integration tests keeping its read models
+## on the tests' own PostgreSQL server instead of SQLite files
+test-postgres: install jars chromium postgres
+	TAIZHANG_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
 
 ## chromium: Debian's browser (and CJK fonts for readable screenshots) for the portal's end-to-end tests
 chromium:

@@ -38,7 +38,7 @@ async def rebuild_ours(
     """Rebuild one service's read model from offset 0 with the services' own projector."""
     ends = end_offsets(settings, model.topics)
     projector = Projector(
-        settings.model_copy(update={"var_dir": scratch}),
+        settings.model_copy(update={"var_dir": scratch, "database_url": None}),
         model,
         model.topics,
         producer,
@@ -153,7 +153,9 @@ async def measure(settings: Settings, scratch: Path, es: Any) -> dict[str, Any]:
             module = importlib.import_module(entry.module)
             if not hasattr(module, "read_model"):
                 continue
-            model = module.read_model(settings.model_copy(update={"var_dir": scratch}))
+            model = module.read_model(
+                settings.model_copy(update={"var_dir": scratch, "database_url": None})
+            )
             topics = list(model.topics)
             paths = {
                 "taizhang": await rebuild_ours(settings, scratch, name, model, producer),

@@ -163,7 +163,8 @@ def compare(rebuilt: Path, live: Path | None) -> list[TableCheck]:
 
 def fresh_settings(settings: Settings, root: Path) -> Settings:
     """The same deployment with its local stores under `root`, so nothing live is touched."""
-    return settings.model_copy(update={"var_dir": root})
+    # Rebuilt into SQLite files even where the live read models are on a shared server.
+    return settings.model_copy(update={"var_dir": root, "database_url": None})
 
 
 def rebuild_service(

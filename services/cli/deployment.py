@@ -83,7 +83,14 @@ class Deployment:
     """The services on their own topic prefix and data folder, on free ports beside others."""
 
     def __init__(
-        self, bootstrap: str, var: Path, *, label: str, secret: str, replicas: int = 1
+        self,
+        bootstrap: str,
+        var: Path,
+        *,
+        label: str,
+        secret: str,
+        replicas: int = 1,
+        database_url: str | None = None,
     ) -> None:
         self.prefix = f"{label}{uuid.uuid4().hex[:8]}."
         self.var = var
@@ -100,6 +107,9 @@ class Deployment:
             "TAIZHANG_REPLY_TIMEOUT_S": "30",
             "TAIZHANG_REPLICATION_FACTOR": str(replicas),
         }
+        if database_url:
+            # Its read models in schemas named by its prefix, beside other deployments' own.
+            self.env["DATABASE_URL"] = database_url
         self.settings = Settings(
             kafka_bootstrap_servers=bootstrap,
             topic_prefix=self.prefix,
@@ -108,6 +118,7 @@ class Deployment:
             jwt_secret=secret,
             master_key=secret,
             replication_factor=replicas,
+            database_url=database_url,
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}

@@ -47,6 +47,8 @@ def states_as_of(
 
 def fold_cases(model: ReadModel[Any], ids: Sequence[str], as_of: datetime) -> list[Any]:
     """Return the states the given cases had at `as_of`, leaving out those not yet opened."""
+    if not ids:
+        return []
     cut = format_ts(as_of)
     marks = ",".join("?" * len(ids))
     events = model.select(

@@ -1,4 +1,4 @@
-"""A service's SQLite read model: cases, events and consumed offsets, in one transaction.
+"""A service's read model: cases, events and consumed offsets, in one transaction.
 
 An event that follows its case's chain but cannot be applied leaves nothing behind and
 quarantines its case (`quarantine.py`), as does one whose signature is not believed; every
@@ -8,7 +8,6 @@ record, applied or not, moves the offset on.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -18,13 +17,14 @@ from pydantic import BaseModel
 
 from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
 from contracts.registry import REGISTRY, EventPayload
-from services.common import quarantine
+from services.common import casequery, quarantine
 from services.common.decider import CaseKind
-from services.common.readschema import SCHEMA, DeadLetter, Record
+from services.common.readschema import SCHEMA, VERSION, DeadLetter, Record
+from services.common.store import Db, Row, Store, sqlite_store
 
 S = TypeVar("S", bound=BaseModel)
-Hook = Callable[[sqlite3.Connection, Envelope, EventPayload, BaseModel], None]
-ForeignHook = Callable[[sqlite3.Connection, Envelope, EventPayload], None]
+Hook = Callable[[Db, Envelope, EventPayload, BaseModel], None]
+ForeignHook = Callable[[Db, Envelope, EventPayload], None]
 # Given an event and where it was read: why it must not be believed, or None.
 Admit = Callable[[Envelope, str, int, int], str | None]
 
@@ -34,11 +34,12 @@ class ReadModel(Generic[S]):
 
     def __init__(
         self,
-        path: Path | str,
+        store: Store | Path | str,
         kind: CaseKind[S],
         topic: str,
         *,
         extra_schema: str = "",
+        extra_version: int = 1,
         hooks: Sequence[Hook] = (),
         foreign: Mapping[str, ForeignHook] | None = None,
     ) -> None:
@@ -47,15 +48,13 @@ class ReadModel(Generic[S]):
         self._hooks = tuple(hooks)
         self._foreign = dict(foreign or {})
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA + extra_schema)
-        if "hash" not in {r[1] for r in self._db.execute("PRAGMA table_info(foreign_events)")}:
-            self._db.execute("ALTER TABLE foreign_events ADD COLUMN hash TEXT")
-        self._reader = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._reader.row_factory = sqlite3.Row
+        self.store = store if isinstance(store, Store) else sqlite_store(store)
+        parts = {"readmodel": (VERSION, SCHEMA)}
+        if extra_schema:
+            parts["service"] = (extra_version, extra_schema)
+        # Tables of an older version are dropped: the projector then reads from offset 0.
+        self.rebuilt = self.store.prepare(parts)
+        self._db = self.store.writer
         self.duplicates = 0
         self._careful = False
         self._admit: Admit | None = None
@@ -69,8 +68,8 @@ class ReadModel(Generic[S]):
 
     def offsets(self) -> dict[tuple[str, int], int]:
         """Return the next offset to read for every partition seen."""
-        rows = self._db.execute("SELECT topic, partition, next_offset FROM offsets").fetchall()
-        return {(t, p): o for t, p, o in rows}
+        rows = self.store.read("SELECT topic, partition, next_offset FROM offsets")
+        return {(r[0], r[1]): r[2] for r in rows}
 
     def apply_batch(
         self, records: Sequence[Record], admit: Admit | None = None
@@ -87,13 +86,13 @@ class ReadModel(Generic[S]):
         try:
             return self._applied(records, careful=False)
         except quarantine.Tripped:
-            self._db.execute("ROLLBACK")
+            self.store.rollback()
             self.duplicates = before
             return self._applied(records, careful=True)
 
     def _applied(self, records: Sequence[Record], *, careful: bool) -> list[DeadLetter]:
         self._careful = careful
-        self._db.execute("BEGIN IMMEDIATE")
+        self.store.begin()
         dead: list[DeadLetter] = []
         last: dict[tuple[str, int], int] = {}
         for rec in records:
@@ -101,9 +100,12 @@ class ReadModel(Generic[S]):
             if problem is not None:
                 dead.append(problem)
             last[(rec.topic, rec.partition)] = rec.offset + 1
+        # Never back: a replica sharing these tables may have read further than this batch.
         self._db.executemany(
             "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
-            " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+            " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = CASE"
+            " WHEN excluded.next_offset > offsets.next_offset THEN excluded.next_offset"
+            " ELSE offsets.next_offset END",
             [(t, p, o) for (t, p), o in last.items()],
         )
         return dead
@@ -111,14 +113,14 @@ class ReadModel(Generic[S]):
     def commit(self) -> None:
         """Commit the open batch."""
         try:
-            self._db.execute("COMMIT")
+            self.store.commit()
         finally:
             self._lock.release()
 
     def rollback(self) -> None:
         """Abandon the open batch."""
         try:
-            self._db.execute("ROLLBACK")
+            self.store.rollback()
         finally:
             self._lock.release()
 
@@ -183,8 +185,8 @@ class ReadModel(Generic[S]):
             return env
         reason = f"not believed: {problem}"
         self._db.execute(
-            'INSERT OR IGNORE INTO quarantined (case_id, reason, topic, partition, "offset")'
-            " VALUES (?, ?, ?, ?, ?)",
+            'INSERT INTO quarantined (case_id, reason, topic, partition, "offset")'
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (env.case_id, reason, rec.topic, rec.partition, rec.offset),
         )
         return DeadLetter(rec, reason, env.case_id, quarantined=True)
@@ -261,32 +263,32 @@ class ReadModel(Generic[S]):
 
     # --- reading --------------------------------------------------------
 
-    def get(self, case_id: str) -> sqlite3.Row | None:
+    def get(self, case_id: str) -> Row | None:
         """Return one case row, with its quarantine (JSON) if it has one."""
-        row: sqlite3.Row | None = self._reader.execute(
+        rows = self.store.read(
             f"SELECT *, {quarantine.COLUMN} FROM cases WHERE case_id = ?", (case_id,)
-        ).fetchone()
-        return row
+        )
+        return rows[0] if rows else None
 
     def quarantined(self) -> int:
         """Return how many cases this read model set aside."""
-        return quarantine.count(self._reader)
+        return int(self.store.read("SELECT count(*) FROM quarantined")[0][0])
 
     def history(self, case_id: str) -> list[dict[str, Any]]:
         """Return a case's events as stored, oldest first."""
-        rows = self._reader.execute(
+        rows = self.store.read(
             'SELECT body, topic, partition, "offset" FROM events WHERE case_id = ?'
             " ORDER BY case_version",
             (case_id,),
-        ).fetchall()
+        )
         return [
             {**json.loads(r["body"]), "_position": [r["topic"], r["partition"], r["offset"]]}
             for r in rows
         ]
 
-    def select(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read-only query on the reader connection (for statistics over extra tables)."""
-        return list(self._reader.execute(sql, args).fetchall())
+    def select(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        """Run a read-only query on a reader connection (for statistics over extra tables)."""
+        return self.store.read(sql, args)
 
     def query(
         self,
@@ -297,50 +299,20 @@ class ReadModel(Generic[S]):
         offset: int,
         at_most: Mapping[str, Any] | None = None,
         order_by: str | None = None,
-    ) -> tuple[int, list[sqlite3.Row]]:
+    ) -> tuple[int, list[Row]]:
         """Return (total, page) of cases in the given unit subtrees matching state filters.
 
         `at_most` bounds state fields from above (dates compare as ISO text); `order_by` sorts
         ascending by a state field, cases without it last, instead of newest first.
         """
-        where: list[str] = []
-        args: list[Any] = []
-        if units is not None:
-            clauses = []
-            for unit in units:
-                clauses.append("(unit = ? OR unit LIKE ? ESCAPE '\\')")
-                args += [unit, _like_prefix(unit)]
-            where.append("(" + " OR ".join(clauses or ["0"]) + ")")
-        for key, value in filters.items():
-            if value is None:
-                continue
-            if key in ("status", "unit", "correlation_id"):
-                where.append(f"{key} = ?")
-            elif key == "opened_from":
-                where.append("opened_at >= ?")
-            elif key == "opened_to":
-                where.append("opened_at < ?")
-            elif key == "overdue":
-                where.append("(json_array_length(state, '$.overdue') > 0) = ?")
-            else:
-                where.append(f"json_extract(state, '$.{key}') = ?")
-            args.append(value)
-        for key, value in (at_most or {}).items():
-            if value is None:
-                continue
-            where.append(f"json_extract(state, '$.{_field(key)}') <= ?")
-            args.append(value)
-        order = "opened_at DESC, case_id"
-        if order_by is not None:
-            field = f"json_extract(state, '$.{_field(order_by)}')"
-            order = f"{field} IS NULL, {field}, case_id"
-        sql_where = (" WHERE " + " AND ".join(where)) if where else ""
-        total = self._reader.execute(f"SELECT count(*) FROM cases{sql_where}", args).fetchone()[0]
-        rows = self._reader.execute(
+        sql_where, args = casequery.where(self.store, units, filters, at_most)
+        order = casequery.order(order_by)
+        total = self.store.read(f"SELECT count(*) FROM cases{sql_where}", args)[0][0]
+        rows = self.store.read(
             f"SELECT *, {quarantine.COLUMN} FROM cases{sql_where} ORDER BY {order}"
             " LIMIT ? OFFSET ?",
             [*args, limit, offset],
-        ).fetchall()
+        )
         return int(total), rows
 
     def states(self, *, units: Sequence[str] | None, filters: dict[str, Any]) -> list[Any]:
@@ -355,21 +327,8 @@ class ReadModel(Generic[S]):
             offset += page
 
     def close(self) -> None:
-        """Close the database handles."""
-        self._db.close()
-        self._reader.close()
-
-
-def _field(name: str) -> str:
-    """Return a state field name fit to splice into a JSON path, or refuse it."""
-    if not name.replace("_", "").isalnum() or not name.isascii():
-        raise ValueError(f"not a state field name: {name!r}")
-    return name
-
-
-def _like_prefix(unit: str) -> str:
-    escaped = unit.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "/%"
+        """Close the store's connections."""
+        self.store.close()
 
 
 def _short(exc: Exception) -> str:

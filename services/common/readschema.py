@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Raised whenever the tables below change: a store built at an older version is emptied and
+# its read model built again from offset 0.
+VERSION = 1
 # A case's row holds its state after its last applied event; `quarantined` names the first
 # event of a case that could not be applied, after which the case's events are set aside.
 SCHEMA = """
@@ -29,7 +32,7 @@ CREATE TABLE IF NOT EXISTS events (
     recorded_at TEXT NOT NULL,
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
-    "offset" INTEGER NOT NULL,
+    "offset" BIGINT NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (case_id, case_version)
 );
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS foreign_events (
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
     PRIMARY KEY (topic, partition)
 );
 CREATE TABLE IF NOT EXISTS quarantined (
@@ -48,7 +51,7 @@ CREATE TABLE IF NOT EXISTS quarantined (
     reason TEXT NOT NULL,
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
-    "offset" INTEGER NOT NULL
+    "offset" BIGINT NOT NULL
 );
 """
 

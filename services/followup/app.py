@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from functools import partial
 
 from fastapi import FastAPI
@@ -16,6 +15,7 @@ from services.common.app import case_app
 from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
+from services.common.store import Db, open_store
 from services.common.units import load_units
 from services.common.worker import DeciderWorker
 from services.followup import policies
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS source_people (
 """
 
 
-def remember_person(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+def remember_person(db: Db, env: Envelope, event: EventPayload) -> None:
     """Keep whose key seals a source case's personal data, so follow-up words use it too."""
     person = None
     if isinstance(event, g.GrievanceLogged) and event.complainant is not None:
@@ -42,7 +42,7 @@ def remember_person(db: sqlite3.Connection, env: Envelope, event: EventPayload) 
         person = event.worker.person_id
     if person is not None:
         db.execute(
-            "INSERT OR IGNORE INTO source_people (case_id, person_id) VALUES (?, ?)",
+            "INSERT INTO source_people (case_id, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (env.case_id, person),
         )
 
@@ -50,7 +50,7 @@ def remember_person(db: sqlite3.Connection, env: Envelope, event: EventPayload) 
 def read_model(settings: Settings) -> ReadModel[Followup]:
     """Open the follow-up read model."""
     return ReadModel(
-        settings.data_dir / "followup.sqlite",
+        open_store(settings, "followup"),
         KIND,
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=PEOPLE,

@@ -8,6 +8,7 @@ from services.common.app import case_app
 from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
+from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.intake.api import receipts_router, router, stats_router
 from services.intake.domain import Grievance
@@ -17,9 +18,7 @@ from services.intake.service import KIND
 
 def read_model(settings: Settings) -> ReadModel[Grievance]:
     """Open the grievance read model."""
-    return ReadModel(
-        settings.data_dir / "intake.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
-    )
+    return ReadModel(open_store(settings, "intake"), KIND, settings.topic(f"{KIND.stream}.events"))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.common.app import case_app
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
+from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.library import sources
 from services.library.api import classrooms, helps, stats, typical, volunteers
@@ -17,7 +18,7 @@ from services.library.service import KIND
 def read_model(settings: Settings) -> ReadModel[Typical]:
     """Open the library read model, with what it keeps of the disputes and grievances."""
     return ReadModel(
-        settings.data_dir / "library.sqlite",
+        open_store(settings, "library"),
         KIND,
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=sources.SCHEMA,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from contracts import grievance as g
 from contracts.envelope import Envelope
 from contracts.personal import Sealed, SealedPerson
 from contracts.registry import EventPayload
+from services.common.store import Db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS source_cases (
@@ -87,14 +87,14 @@ def _person(person: SealedPerson | None) -> str | None:
     return person.model_dump_json() if person is not None else None
 
 
-def remember_dispute(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+def remember_dispute(db: Db, env: Envelope, event: EventPayload) -> None:
     """Keep a dispute's facts, and note when it closes and what was agreed."""
     if isinstance(event, d.DisputeApplied):
         texts = [t.model_dump(mode="json") for t in (event.matters, event.reasons) if t]
         claims = [[_text(c.description), c.amount_fen] for c in event.claims]
         db.execute(
-            "INSERT OR IGNORE INTO source_cases (case_id, unit, category, person, employer,"
-            " texts, claims) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO source_cases (case_id, unit, category, person, employer,"
+            " texts, claims) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 env.case_id,
                 event.unit,
@@ -107,11 +107,13 @@ def remember_dispute(db: sqlite3.Connection, env: Envelope, event: EventPayload)
         )
     elif isinstance(event, d.DisputeAgreementReached) and isinstance(event.terms, Sealed):
         # Sealed terms are read with the other texts, opened and anonymised when drafting.
-        db.execute(
-            "UPDATE source_cases SET agreed_fen = ?, texts = json_insert(texts, '$[#]', json(?))"
-            " WHERE case_id = ?",
-            (event.amount_fen, json.dumps(_text(event.terms)), env.case_id),
-        )
+        row = db.execute("SELECT texts FROM source_cases WHERE case_id = ?", (env.case_id,))
+        for (kept,) in row:
+            texts = [*json.loads(kept), _text(event.terms)]
+            db.execute(
+                "UPDATE source_cases SET agreed_fen = ?, texts = ? WHERE case_id = ?",
+                (event.amount_fen, json.dumps(texts), env.case_id),
+            )
     elif isinstance(event, d.DisputeAgreementReached):
         db.execute(
             "UPDATE source_cases SET agreed_fen = ?, summary = ? WHERE case_id = ?",
@@ -125,13 +127,13 @@ def remember_dispute(db: sqlite3.Connection, env: Envelope, event: EventPayload)
         )
 
 
-def remember_grievance(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+def remember_grievance(db: Db, env: Envelope, event: EventPayload) -> None:
     """Keep a grievance's facts, and note when it is closed."""
     if isinstance(event, g.GrievanceLogged):
         texts = [event.details.model_dump(mode="json")] if event.details else []
         db.execute(
-            "INSERT OR IGNORE INTO source_cases (case_id, unit, category, person, summary,"
-            " texts) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO source_cases (case_id, unit, category, person, summary,"
+            " texts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 env.case_id,
                 event.unit,

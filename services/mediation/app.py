@@ -8,6 +8,7 @@ from services.common.app import case_app
 from services.common.reactors import reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
+from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.mediation.api import receipts_router, router
 from services.mediation.domain import Dispute
@@ -18,7 +19,7 @@ from services.mediation.service import KIND
 def read_model(settings: Settings) -> ReadModel[Dispute]:
     """Open the dispute read model."""
     return ReadModel(
-        settings.data_dir / "mediation.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
+        open_store(settings, "mediation"), KIND, settings.topic(f"{KIND.stream}.events")
     )
 
 

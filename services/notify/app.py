@@ -16,6 +16,7 @@ from services.common.effects import effects
 from services.common.reactors import gathering_reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
+from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.notify import dev, policies
 from services.notify.api import preferences_router, router
@@ -31,9 +32,7 @@ from services.notify.service import KIND
 
 def read_model(settings: Settings) -> ReadModel[Notification]:
     """Open the notification read model."""
-    return ReadModel(
-        settings.data_dir / "notify.sqlite", KIND, settings.topic(f"{KIND.stream}.events")
-    )
+    return ReadModel(open_store(settings, "notify"), KIND, settings.topic(f"{KIND.stream}.events"))
 
 
 def create_app(settings: Settings | None = None, config: NotifyConfig | None = None) -> FastAPI:

@@ -8,6 +8,7 @@ from services.common.app import case_app
 from services.common.reactors import gathering_reactor
 from services.common.readmodel import ReadModel
 from services.common.settings import Settings
+from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.suggestions import policies, stats
 from services.suggestions.api import groups, queries, suggestions
@@ -18,7 +19,7 @@ from services.suggestions.service import KIND
 def read_model(settings: Settings) -> ReadModel[Suggestion]:
     """Open the read model of groups, suggestions and queries, with the unit grievance counts."""
     return ReadModel(
-        settings.data_dir / "suggestions.sqlite",
+        open_store(settings, "suggestions"),
         KIND,
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=stats.SCHEMA,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from services.common.context import Ctx
 from services.common.problems import Problem
 from services.common.queries import check_period
 from services.common.readmodel import ReadModel
+from services.common.store import Db
 
 router = APIRouter(tags=["statistics"])
 Counts = dict[tuple[str, str | None, str | None, str | None], int]
@@ -38,15 +38,17 @@ CREATE TABLE IF NOT EXISTS unit_grievances_recorded (
 """
 
 
-def count_grievance(db: sqlite3.Connection, env: Envelope, payload: EventPayload) -> None:
+def count_grievance(db: Db, env: Envelope, payload: EventPayload) -> None:
     """Note each logged grievance's unit and time; every other grievance event is ignored."""
     if isinstance(payload, GrievanceLogged):
         db.execute(
-            "INSERT OR IGNORE INTO unit_grievances (case_id, unit, logged_at) VALUES (?, ?, ?)",
+            "INSERT INTO unit_grievances (case_id, unit, logged_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (env.case_id, payload.unit, format_ts(env.occurred_at)),
         )
         db.execute(
-            "INSERT OR IGNORE INTO unit_grievances_recorded (case_id, recorded_at) VALUES (?, ?)",
+            "INSERT INTO unit_grievances_recorded (case_id, recorded_at) VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING",
             (env.case_id, format_ts(env.recorded_at)),
         )
 

@@ -19,6 +19,9 @@ from services.portal.guard import CSRF_COOKIE, form_token
 from tests.integration.polling import eventually
 
 SECRET = "integration-test-secret-0123456789"
+# With TAIZHANG_TEST_DATABASE=postgresql every stack keeps its read models on the session's
+# server (a schema per service and stack); otherwise in SQLite files of its own.
+SHARED_STORE: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
@@ -52,11 +55,33 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_store(request: pytest.FixtureRequest) -> None:
+    """Point every stack at the session's PostgreSQL server when the tests are run against it."""
+    if os.environ.get("TAIZHANG_TEST_DATABASE") == "postgresql":
+        SHARED_STORE["url"] = request.getfixturevalue("postgres_url")
+
+
 class Stack(Deployment):
     """One deployment of the services for a test, with clients signed in as anyone."""
 
-    def __init__(self, bootstrap: str, root: Path, name: str, *, replicas: int = 1) -> None:
-        super().__init__(bootstrap, root / name, label="it", secret=SECRET, replicas=replicas)
+    def __init__(
+        self,
+        bootstrap: str,
+        root: Path,
+        name: str,
+        *,
+        replicas: int = 1,
+        database_url: str | None = None,
+    ) -> None:
+        super().__init__(
+            bootstrap,
+            root / name,
+            label="it",
+            secret=SECRET,
+            replicas=replicas,
+            database_url=database_url or SHARED_STORE.get("url"),
+        )
 
     def client(self, service: str, replica: str = "", **identity: str) -> httpx.Client:
         """An HTTP client of an API (a named replica's) signed in as someone (a rep by default)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from services.common.reactions import NeverOpened, SourceCase, Stray, follow_cha
 from services.common.reactors import Answer, judge
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
+from services.common.store import Db
 from services.common.timers import sweep
 from services.intake.service import KIND
 from tests.unit.stories import T0, Story
@@ -191,7 +191,7 @@ def test_only_a_quarantine_mark_reads_as_one() -> None:
 NOTES = "CREATE TABLE IF NOT EXISTS notes (event_id TEXT PRIMARY KEY);"
 
 
-def note(db: sqlite3.Connection, env: Envelope, _payload: EventPayload, _state: Any) -> None:
+def note(db: Db, env: Envelope, _payload: EventPayload, _state: Any) -> None:
     """A hook that writes, then trips on the second event of the bad case."""
     db.execute("INSERT INTO notes VALUES (?)", (str(env.event_id),))
     if env.case_id == BAD and env.case_version == 2:
@@ -273,7 +273,7 @@ def test_an_event_that_follows_the_chain_but_breaks_its_schema_quarantines_the_c
 def test_an_event_another_service_sends_that_its_hook_trips_on_sets_that_case_aside(
     tmp_path: Path,
 ) -> None:
-    def remember(db: sqlite3.Connection, env: Envelope, event: EventPayload) -> None:
+    def remember(db: Db, env: Envelope, event: EventPayload) -> None:
         db.execute("INSERT INTO notes VALUES (?)", (f"{env.case_id}@{env.case_version}",))
         if env.case_id == BAD and isinstance(event, g.GrievanceAcknowledged):
             boom()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 
 import pytest
+from sqlalchemy import create_engine
 
 from contracts import grievance as g
 from contracts.envelope import GENESIS_HASH, Actor, seal_envelope
 from contracts.personal import Sealed
 from contracts.registry import payload_dict
+from services.common.store import Db
 from services.library.sources import SCHEMA, remember_grievance, source_of
 from tests.unit.stories import T0
 
@@ -20,9 +21,8 @@ SEALED = Sealed(kid="CASE-GRV-TEST0001", nonce="AAAAAAAAAAAAAAAA", ct="c2VhbGVk"
 
 def kept(summary: Sealed | str) -> Sealed | str | None:
     """The summary the library reads back after keeping a logged grievance."""
-    db = sqlite3.connect(":memory:")
-    db.row_factory = sqlite3.Row
-    db.executescript(SCHEMA)
+    db = Db(create_engine("sqlite://").connect(), "sqlite")
+    db.script(SCHEMA)
     logged = g.GrievanceLogged(
         unit="demo/co/p01", category="wages", summary=summary, channel="app", anonymous=True
     )
