@@ -7,7 +7,6 @@ once (VACUUM FULL), so no page of the table still holds the wrapped key.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import uuid
@@ -35,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from services.common import logging as logs
+from services.common import store
 from services.common.vault import KeyCache, VaultUnavailable, Wrapping
 
 log = logs.get(__name__)
@@ -42,7 +42,6 @@ log = logs.get(__name__)
 SCHEMA_LOCK = 0x7A1_7A1
 # How long an erasure waits to rewrite the table before it leaves that to the next one.
 REWRITE_WAIT = "10s"
-NAME_MAX = 63
 
 
 def engine_url(url: str) -> str:
@@ -52,12 +51,7 @@ def engine_url(url: str) -> str:
 
 def schema_name(topic_prefix: str) -> str:
     """The schema a deployment's vault lives in, named by its topic prefix (`<prefix>vault`)."""
-    name = re.sub(r"[^a-z0-9_]", "_", f"{topic_prefix}vault".lower())
-    if not name[:1].isalpha():
-        name = f"s_{name}"
-    if len(name) > NAME_MAX:
-        name = f"{name[: NAME_MAX - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-    return name
+    return store.schema_name(topic_prefix, "vault")
 
 
 @contextmanager
