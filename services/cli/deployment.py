@@ -106,6 +106,8 @@ class Deployment:
             "TAIZHANG_TIMER_INTERVAL_S": "1",
             "TAIZHANG_REPLY_TIMEOUT_S": "30",
             "TAIZHANG_REPLICATION_FACTOR": str(replicas),
+            # The local mailbox too, so deployments beside each other do not meet on 8025.
+            "TAIZHANG_NOTIFY_SMTP_PORT": str(free_port()),
         }
         if database_url:
             # Its read models in schemas named by its prefix, beside other deployments' own.
