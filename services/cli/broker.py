@@ -265,10 +265,7 @@ class LocalBroker:
             time.sleep(0.2)
         else:
             os.kill(pid, signal.SIGKILL)
-        started = _STARTED.pop(pid, None)
-        if started is not None:
-            started.wait(timeout)
-        self.pid_file.unlink(missing_ok=True)
+        self._reap(pid, timeout)
         return True
 
     def kill(self, timeout: float = 30.0) -> bool:
@@ -277,8 +274,12 @@ class LocalBroker:
         if pid is None:
             return False
         os.kill(pid, signal.SIGKILL)
+        self._reap(pid, timeout)
+        return True
+
+    def _reap(self, pid: int, timeout: float) -> None:
+        """Collect a stopped broker this process started, and forget its pid file."""
         started = _STARTED.pop(pid, None)
         if started is not None:
             started.wait(timeout)
         self.pid_file.unlink(missing_ok=True)
-        return True

@@ -22,13 +22,16 @@ def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return body
 
 
-def read_topic(stack: Stack, topic: str) -> list[ConsumerRecord]:
-    """Every record a topic holds now, from the beginning of each partition."""
+def read_topic(
+    stack: Stack, topic: str, *, committed: bool = False, quiet_ms: int = 2000
+) -> list[ConsumerRecord]:
+    """Every record a topic holds now (only committed ones, if asked), from each beginning."""
     consumer = KafkaConsumer(
         bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
         group_id=None,
         enable_auto_commit=False,
-        consumer_timeout_ms=2000,
+        consumer_timeout_ms=quiet_ms,
+        isolation_level="read_committed" if committed else "read_uncommitted",
     )
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]

@@ -22,6 +22,7 @@ from services.cli.cluster import LocalCluster
 from services.common.kafka import all_topics, ensure_topics, key_partition
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
+from tests.integration.reading import read_topic
 from tests.integration.takeovers import members, spawn_worker, wait_members
 
 # Three brokers starting and one restarting after a crash take minutes on a busy machine.
@@ -119,24 +120,11 @@ def longest_failure(attempts: list[tuple[float, bool]]) -> tuple[int, float]:
 def committed(stack: Stack) -> list[tuple[str, str, str]]:
     """Every committed grievance event from offset 0: its event id, command id and case."""
     topic = f"{stack.prefix}grievance.events"
-    consumer = KafkaConsumer(
-        bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"],
-        group_id=None,
-        enable_auto_commit=False,
-        consumer_timeout_ms=3000,
-        isolation_level="read_committed",
-    )
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        found = []
-        for record in consumer:
-            _, env = parse_record(record.value)
-            found.append((str(env.event_id), env.causation_id, env.case_id))
-        return found
-    finally:
-        consumer.close()
+    found = []
+    for record in read_topic(stack, topic, committed=True, quiet_ms=3000):
+        _, env = parse_record(record.value)
+        found.append((str(env.event_id), env.causation_id, env.case_id))
+    return found
 
 
 def busiest(stack: Stack) -> int:

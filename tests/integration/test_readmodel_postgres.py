@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack
 from tests.integration.polling import eventually
 from tests.integration.reading import ok
+from tests.integration.test_mediation_http import application
 from tests.integration.test_suggestions_http import (
     CHAIR,
     LAB,
@@ -31,17 +31,6 @@ pytestmark = pytest.mark.integration
 
 MEDIATOR_CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 OFFICER = {"user": "fup-p01", "role": "followup_officer", "unit": "demo/co/p01"}
-DISPUTE: dict[str, Any] = {
-    "unit": "demo/co/p01",
-    "form": "written",
-    "applicant": {"name": "李建国", "phone": "13900000002"},
-    "respondent": {"employer": "演示建设集团有限公司", "management": ["pm-p01"]},
-    "category": "remuneration",
-    "matters": "十月工资未按时足额发放",
-    "reasons": "公司称资金周转困难",
-    "claims": [{"description": "补发十月工资", "amount": "12500.00"}],
-    "known_since": (date.today() - timedelta(days=60)).isoformat(),
-}
 SERVICES = ("intake", "suggestions", "mediation", "followup")
 
 
@@ -137,7 +126,7 @@ def test_cases_of_every_kind_are_kept_on_the_server_and_read_back(pg: Stack) -> 
         sug = str(ok(chair.post("/suggestions", json=SUGGESTION), 201)["case_id"])
         ok(chair.post(f"/suggestions/{sug}/open-review", json={"meeting": "月度例会"}))
         ok(chair.post(f"/suggestions/{sug}/votes", json={"member": CHAIR, "vote": "for"}))
-        dsp = str(ok(mediation.post("/disputes", json=DISPUTE), 201)["case_id"])
+        dsp = str(ok(mediation.post("/disputes", json=application()), 201)["case_id"])
 
         assert ok(intake.get(f"/grievances/{gid}"))["status"] == "resolved"
         assert ok(chair.get(f"/suggestions/{sug}"))["tally"]["votes_for"] == 1
