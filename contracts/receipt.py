@@ -13,14 +13,17 @@ from contracts.registry import EventPayload
 # A letter naming the kind of case, then two groups of four letters or digits (no 0/O, 1/I).
 RECEIPT_PATTERN = r"^[A-Z]-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$"
 NoteKind = Literal["note", "not_contacted"]
+# How a PIN's hash was made: a keyed HMAC-SHA256; receipts without it were hashed with scrypt.
+PinScheme = Literal["hmac-sha256"]
 
 
 class ReceiptRecord(Frozen):
-    """A receipt as the ledger keeps it: the number, and the PIN only as a keyed slow hash."""
+    """A receipt as the ledger keeps it: the number, and the PIN only as a keyed hash."""
 
     number: str = Field(pattern=RECEIPT_PATTERN)
     pin_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     nonce: str = Field(pattern=r"^[0-9a-f]{32}$")
+    scheme: PinScheme | None = None
 
 
 class ReceiptIssued(EventPayload):
@@ -30,6 +33,7 @@ class ReceiptIssued(EventPayload):
     pin_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     nonce: str = Field(pattern=r"^[0-9a-f]{32}$")
     reissued: bool = False
+    scheme: PinScheme | None = None
 
 
 class WorkerNoted(EventPayload):

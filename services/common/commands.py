@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
@@ -42,9 +39,6 @@ IdempotencyKey = Annotated[str | None, Header(alias=KEY_HEADER, max_length=128)]
 RETRY_AFTER_S = 5
 # How long an answer waits for the read model to show what was decided.
 READ_MODEL_WITHIN_S = 5.0
-# PINs are hashed on threads of their own: queued behind them, the read model's writes would
-# lag, and every thread holds scrypt's 16 MiB while it hashes.
-_PIN_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pin-hash")
 
 
 class Opens(Protocol):
@@ -260,11 +254,7 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
         payload = opening.payload(ctx, case_id, body)
         extra = None
         if opening.receipt:
-            # The PIN's slow hash runs beside the event loop, which keeps serving other requests.
-            issue = functools.partial(
-                receipts.issue, ctx.settings.master_key, case_id, key.command_id
-            )
-            slip = await asyncio.get_running_loop().run_in_executor(_PIN_HASHING, issue)
+            slip = receipts.issue(ctx.settings.master_key, case_id, key.command_id)
             payload = payload.model_copy(update={"receipt": slip.record})
             extra = {"receipt": receipt_view(ctx, slip)}
         return await submit(

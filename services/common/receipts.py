@@ -1,7 +1,8 @@
-"""Receipts (受理回执): numbers, PINs and their slow hashes, and the rules of their events."""
+"""Receipts (受理回执): numbers, PINs and their keyed hashes, and the rules of their events."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -12,6 +13,7 @@ from typing import Any
 from contracts.receipt import (
     RECEIPT_PATTERN,
     AddWorkerNote,
+    PinScheme,
     ReceiptIssued,
     ReceiptRecord,
     ReissueReceipt,
@@ -19,16 +21,22 @@ from contracts.receipt import (
 )
 from contracts.registry import EventPayload
 from services.common.domain import Command, Invalid, Refused
+from services.common.subkeys import subkey
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 # The kinds of case a worker holds a receipt for, by the letter its number starts with.
 KINDS = {"G": "GRV", "D": "DSP"}
 PIN_DIGITS = 6
-# scrypt's cost: about 50 ms and 16 MiB a check, so guessing PINs is slow even offline.
+# A PIN is hashed with HMAC-SHA256 under a key derived for it alone: without the deployment's
+# secret nobody can test a guess, even offline, and with it lookups are counted and locked.
+PIN_SCHEME: PinScheme = "hmac-sha256"
+PIN_PURPOSE = "receipt-pin"
+# Receipts given before that carry no scheme: their PINs were hashed with scrypt (about 50 ms
+# and 16 MiB a check), and still are when they are checked.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 1024 * 1024}
 _NUMBER = re.compile(RECEIPT_PATTERN)
-# Checked against when a receipt is unknown, so a miss takes as long as a wrong PIN.
-_DUMMY = ReceiptRecord(number="G-2222-2222", pin_hash="0" * 64, nonce="0" * 32)
+# Checked against when a receipt is unknown, so a miss costs what a wrong PIN costs.
+_DUMMY = ReceiptRecord(number="G-2222-2222", pin_hash="0" * 64, nonce="0" * 32, scheme=PIN_SCHEME)
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,20 @@ def number_for(secret: str, case_id: str) -> str:
     return f"{letter}-{chars[:4]}-{chars[4:]}"
 
 
-def pin_hash(secret: str, number: str, pin: str, nonce: str) -> str:
-    """Return the slow hash of a PIN, salted by the receipt and keyed by the deployment."""
+@functools.lru_cache(maxsize=4)
+def _pin_key(secret: str) -> bytes:
+    """The key PINs are hashed under, derived once per deployment secret."""
+    return subkey(secret, PIN_PURPOSE)
+
+
+def pin_hash(
+    secret: str, number: str, pin: str, nonce: str, scheme: PinScheme | None = PIN_SCHEME
+) -> str:
+    """Return the hash of a PIN, salted by the receipt and keyed by the deployment."""
     salt = _mac(secret, f"pin/{number}/{nonce}")
-    return hashlib.scrypt(pin.encode(), salt=salt, **SCRYPT).hex()
+    if scheme is None:
+        return hashlib.scrypt(pin.encode(), salt=salt, **SCRYPT).hex()
+    return hmac.new(_pin_key(secret), salt + pin.encode(), hashlib.sha256).hexdigest()
 
 
 def issue(secret: str, case_id: str, command_id: str) -> Slip:
@@ -67,15 +85,23 @@ def issue(secret: str, case_id: str, command_id: str) -> Slip:
     pin = f"{digits:0{PIN_DIGITS}d}"
     nonce = _mac(secret, f"nonce/{command_id}")[:16].hex()
     record = ReceiptRecord(
-        number=number, pin_hash=pin_hash(secret, number, pin, nonce), nonce=nonce
+        number=number,
+        pin_hash=pin_hash(secret, number, pin, nonce),
+        nonce=nonce,
+        scheme=PIN_SCHEME,
     )
     return Slip(number=number, pin=pin, record=record)
 
 
+def slow(record: ReceiptRecord | None) -> bool:
+    """Whether checking a PIN against a receipt takes scrypt's time and memory (an old receipt)."""
+    return record is not None and record.scheme is None
+
+
 def matches(secret: str, record: ReceiptRecord | None, pin: str) -> bool:
-    """Whether a PIN opens a receipt, in constant time whether or not the receipt exists."""
+    """Whether a PIN opens a receipt, in constant time, the same work for an unknown receipt."""
     kept = record or _DUMMY
-    given = pin_hash(secret, kept.number, pin, kept.nonce)
+    given = pin_hash(secret, kept.number, pin, kept.nonce, kept.scheme)
     return hmac.compare_digest(given, kept.pin_hash) and record is not None
 
 
@@ -100,7 +126,10 @@ def latest(payloads: list[dict[str, Any]]) -> ReceiptRecord | None:
         given = payload.get("receipt") if "pin_hash" not in payload else payload
         if isinstance(given, dict) and "pin_hash" in given:
             found = ReceiptRecord(
-                number=given["number"], pin_hash=given["pin_hash"], nonce=given["nonce"]
+                number=given["number"],
+                pin_hash=given["pin_hash"],
+                nonce=given["nonce"],
+                scheme=given.get("scheme"),
             )
     return found
 
@@ -123,6 +152,7 @@ def decide(
                 pin_hash=record.pin_hash,
                 nonce=record.nonce,
                 reissued=receipt is not None,
+                scheme=record.scheme,
             )
         ]
     if isinstance(p, AddWorkerNote):

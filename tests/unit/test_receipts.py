@@ -1,14 +1,19 @@
-"""Receipts: numbers and PINs, their slow hash, the lock after wrong PINs, and their events."""
+"""Receipts: numbers, PINs and their hashes old and new, the lock after wrong PINs, their events."""
 
 from __future__ import annotations
 
+import hmac
+import json
+import time
 from datetime import date
 from typing import get_args
 
 import pytest
 
+from contracts.receipt import ReceiptRecord
 from services.common import receipts
 from services.common.receipt_guard import MAX_TRACKED, ReceiptGuard
+from services.common.subkeys import subkey
 from services.intake.domain import Grievance
 from services.intake.domain import Status as GrievanceStatus
 from services.intake.public import NEXT as GRIEVANCE_NEXT
@@ -40,6 +45,55 @@ def test_only_the_right_pin_opens_and_an_unknown_receipt_never_does() -> None:
     assert not receipts.matches(SECRET, slip.record, wrong)
     assert not receipts.matches("another-deployment", slip.record, slip.pin)
     assert not receipts.matches(SECRET, None, slip.pin)
+
+
+def test_a_new_pin_is_hashed_with_hmac_under_its_own_key_and_says_so() -> None:
+    slip = receipts.issue(SECRET, "GRV-ABCDEFGH2345", "cmd-1")
+    record = slip.record
+    assert record.scheme == "hmac-sha256" and not receipts.slow(record)
+    salt = hmac.new(SECRET.encode(), f"pin/{record.number}/{record.nonce}".encode(), "sha256")
+    keyed = hmac.new(subkey(SECRET, "receipt-pin"), salt.digest() + slip.pin.encode(), "sha256")
+    assert record.pin_hash == keyed.hexdigest()
+    under_master = hmac.new(SECRET.encode(), salt.digest() + slip.pin.encode(), "sha256")
+    assert record.pin_hash != under_master.hexdigest()
+    assert json.loads(record.model_dump_json())["scheme"] == "hmac-sha256"
+    began = time.perf_counter()
+    for _ in range(1000):
+        assert receipts.matches(SECRET, record, slip.pin)
+    assert time.perf_counter() - began < 2.0, "a thousand checks take milliseconds"
+
+
+def _scrypt_receipt(case_id: str, pin: str) -> ReceiptRecord:
+    """A receipt as one was given before PINs were hashed with HMAC: scrypt, no scheme."""
+    number, nonce = receipts.number_for(SECRET, case_id), "ab" * 16
+    hashed = receipts.pin_hash(SECRET, number, pin, nonce, scheme=None)
+    return ReceiptRecord.model_validate({"number": number, "pin_hash": hashed, "nonce": nonce})
+
+
+def test_a_receipt_hashed_with_scrypt_before_still_opens_with_its_pin_only() -> None:
+    old = _scrypt_receipt("GRV-ABCDEFGH2345", "123456")
+    assert old.scheme is None and receipts.slow(old) and not receipts.slow(None)
+    assert receipts.matches(SECRET, old, "123456")
+    assert not receipts.matches(SECRET, old, "123457")
+    assert not receipts.matches("another-deployment", old, "123456")
+    # What the log holds of it reads back as scrypt, and a reissued PIN is the new scheme's.
+    assert receipts.latest([{"receipt": old.model_dump(exclude={"scheme"})}]) == old
+    new = receipts.issue(SECRET, "GRV-ABCDEFGH2345", "reissue-1").record
+    assert receipts.latest([{"receipt": old.model_dump()}, new.model_dump()]) == new
+
+
+def test_a_reissue_over_an_old_receipt_records_the_new_scheme() -> None:
+    story = Story(KIND, "GRV-TEST00000009")
+    old = _scrypt_receipt(story.case_id, "654321")
+    story.when("log", log_payload(receipt=old.model_dump(exclude={"scheme"})))
+    assert story.events[0].payload["receipt"].get("scheme") is None
+    new = receipts.issue(SECRET, story.case_id, "reissue-1")
+    outcome = story.when("reissue_receipt", {"receipt": new.record.model_dump()})
+    assert outcome.events[0].payload["scheme"] == "hmac-sha256"
+    opened = receipts.latest([e.payload for e in story.events])
+    assert receipts.matches(SECRET, opened, new.pin) and not receipts.matches(
+        SECRET, opened, "654321"
+    )
 
 
 def test_a_receipt_number_is_read_as_people_type_it() -> None:
