@@ -13,7 +13,7 @@ from typing import Any
 
 import uvloop
 
-from bench import append, intake, memory, rebuild, replay, signatures, timers
+from bench import append, intake, intake_alone, memory, rebuild, replay, signatures, timers
 from bench.goals import goals
 from bench.history import grievance_cases
 from bench.machine import machine
@@ -71,7 +71,7 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
     return results
 
 
-async def run(plan: Plan) -> dict[str, Any]:
+async def run(plan: Plan, only: str | None = None, rate: int | None = None) -> dict[str, Any]:
     """Start the broker, the services and the peers; return what every scenario measured."""
     began = time.perf_counter()
     results: dict[str, Any] = {"plan": plan.__dict__, "machine": machine()}
@@ -84,7 +84,11 @@ async def run(plan: Plan) -> dict[str, Any]:
             stack.warm_up()
             stack.start_peer("ceiling")
             stack.start_peer("eventsourcing")
-            results |= await scenarios(stack, plan, scratch)
+            if only == "intake":
+                profiles = HERE / "out" / "profiles"
+                results |= await intake_alone.measure(stack, plan, profiles, rate)
+            else:
+                results |= await scenarios(stack, plan, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results["seconds"] = round(time.perf_counter() - began, 1)
@@ -99,6 +103,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
     parser.add_argument("--render", type=Path, help="only rewrite the report from a results file")
+    parser.add_argument(
+        "--only", choices=["intake"], help="run one part; its results go to bench/out/ only"
+    )
+    parser.add_argument("--rate", type=int, help="with --only intake: profile at this rate")
     args = parser.parse_args()
     if args.render:
         args.out.write_text(render(json.loads(args.render.read_text())))
@@ -107,7 +115,13 @@ def main() -> None:
     if args.events:
         plan = Plan(**{**plan.__dict__, "events": args.events})
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        results = runner.run(run(plan))
+        results = runner.run(run(plan, args.only, args.rate))
+    if args.only:
+        out = HERE / "out" / f"{args.only}.json"
+        out.write_text(json.dumps(plain(results), indent=2, ensure_ascii=False) + "\n")
+        for line in intake_alone.summary(results):
+            log(line)
+        return
     args.json.write_text(json.dumps(plain(results), indent=2, ensure_ascii=False) + "\n")
     args.out.write_text(render(results))
     log(f"done in {results['seconds']:.0f}s: {args.out} and {args.json}")
