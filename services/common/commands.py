@@ -1,44 +1,30 @@
-"""Sending commands over HTTP, and the command routes each service declares as a table."""
+"""The command routes each service declares as a table of verbs, and the route opening a case."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from contracts.commands import CommandEnvelope, Reply
-from contracts.envelope import Actor, now_utc
-from services.common import logging as logs
+from contracts.envelope import Actor
 from services.common import receipts
 from services.common.auth import READ_ALL
 from services.common.bearer import CurrentActor
-from services.common.bodies import (
-    CommandResult,
-    Imported,
-    Transition,
-    backdate_days,
-    check_backdate,
-)
-from services.common.bus import BrokerUnavailable
+from services.common.bodies import CommandResult, Transition
 from services.common.context import Ctx, ServiceContext
-from services.common.ids import Keyed, fingerprint, keyed, new_case_id
+from services.common.ids import keyed, new_case_id
 from services.common.openapi import KEY_HEADER as KEY_HEADER
 from services.common.openapi import declare, param, responses
+from services.common.prefer import PreferHeader
 from services.common.problems import Problem
 from services.common.queries import case_row_for, check_unit
 from services.common.slips import OpenedResult, receipt_view
-
-log = logs.get(__name__)
-IdempotencyKey = Annotated[str | None, Header(alias=KEY_HEADER, max_length=128)]
-RETRY_AFTER_S = 5
-# How long an answer waits for the read model to show what was decided.
-READ_MODEL_WITHIN_S = 5.0
+from services.common.submission import IdempotencyKey as IdempotencyKey
+from services.common.submission import submit as submit
 
 
 class Opens(Protocol):
@@ -101,118 +87,6 @@ class Opening(Generic[N]):
     receipt: bool = False
 
 
-async def submit(
-    ctx: ServiceContext,
-    actor: Actor,
-    *,
-    command_type: str,
-    case_id: str,
-    key: Keyed,
-    payload: BaseModel,
-    request_body: Any,
-    occurred_at: datetime | None = None,
-    expected_version: int | None = None,
-    correlation_id: str | None = None,
-    status: int = 200,
-    location: str | None = None,
-    extra: dict[str, Any] | None = None,
-    imported: Imported | None = None,
-) -> JSONResponse:
-    """Send a command, wait for its decision and for the read model to show it, and answer.
-
-    Every answer, refusals and 503 included, names the command's Idempotency-Key; `extra`
-    joins the answer of a command that was carried out.
-    """
-    issued = now_utc()
-    limit = backdate_days(
-        actor.role,
-        imported,
-        ctx.settings.max_backdate_days,
-        ctx.settings.import_max_backdate_days,
-    )
-    check_backdate(occurred_at, issued, limit)
-    meta = CommandEnvelope(
-        command_id=key.command_id,
-        command_type=command_type,
-        case_id=case_id,
-        actor=actor,
-        issued_at=issued,
-        occurred_at=occurred_at or issued,
-        expected_version=expected_version,
-        correlation_id=correlation_id or case_id,
-        # An imported command names the ledger file and row it was read from.
-        causation_id=imported.cause if imported is not None else key.command_id,
-        payload=payload.model_dump(mode="json"),
-        fingerprint=fingerprint(ctx.settings.master_key, command_type, case_id, request_body),
-    )
-    headers = {KEY_HEADER: key.key}
-    started = time.perf_counter()
-    try:
-        reply: Reply = await ctx.bus.send(meta)
-    except BrokerUnavailable as exc:
-        raise _unavailable(ctx, meta, key, exc) from exc
-    took = time.perf_counter() - started
-    ctx.metrics.latency.labels(command_type).observe(took)
-    outcome = "ok" if reply.ok else "refused"
-    ctx.metrics.commands.labels(command_type, outcome).inc()
-    shown_ms = 0.0
-    if reply.ok and reply.positions:
-        events_topic = ctx.settings.topic(f"{ctx.kind.stream}.events")
-        # The decision stands; a read model that cannot catch up only makes the answer stale.
-        shown = ctx.projector.wait_for(events_topic, reply.positions, timeout=READ_MODEL_WITHIN_S)
-        await ctx.bus.unless_lost(shown, READ_MODEL_WITHIN_S)
-        shown_ms = (time.perf_counter() - started - took) * 1000
-    log.info(
-        "command.answered",
-        case_id=case_id,
-        command_id=key.command_id,
-        command_type=command_type,
-        outcome=outcome,
-        status=reply.refusal.status if reply.refusal else status,
-        ms=round(took * 1000, 1),
-        shown_ms=round(shown_ms, 1),
-    )
-    if not reply.ok:
-        assert reply.refusal is not None
-        refused = reply.refusal
-        raise Problem(refused.status, refused.title, refused.detail, headers=headers)
-    result = CommandResult(case_id=reply.case_id, version=reply.version, event_ids=reply.event_ids)
-    if location is not None:
-        headers["Location"] = location
-    return JSONResponse(
-        {**result.model_dump(), **(extra or {})}, status_code=status, headers=headers
-    )
-
-
-def _unavailable(
-    ctx: ServiceContext, meta: CommandEnvelope, key: Keyed, exc: BrokerUnavailable
-) -> Problem:
-    """The 503 for a command the ledger could not take or decide: retry with the same key."""
-    ctx.metrics.commands.labels(meta.command_type, "unavailable").inc()
-    log.warning(
-        "command.unavailable",
-        case_id=meta.case_id,
-        command_id=meta.command_id,
-        command_type=meta.command_type,
-        stored=exc.stored,
-        reason=str(exc),
-    )
-    if exc.stored:
-        advice = (
-            "it may still take effect: send it again with the same Idempotency-Key to get its"
-            " outcome, and never without it"
-        )
-    else:
-        advice = "this attempt recorded nothing: send it again with the same Idempotency-Key"
-    return Problem(
-        503,
-        "Ledger unavailable",
-        f"{exc}; {advice}",
-        headers={KEY_HEADER: key.key, "Retry-After": str(RETRY_AFTER_S)},
-        idempotency_key=key.key,
-    )
-
-
 async def transition(
     ctx: ServiceContext,
     actor: Actor,
@@ -222,6 +96,7 @@ async def transition(
     body: Transition,
     payload: BaseModel,
     key: str | None,
+    prefer: str | None = None,
 ) -> JSONResponse:
     """Send a command that moves an existing case (its read-model row) the actor may change."""
     case_id = row["case_id"]
@@ -238,12 +113,17 @@ async def transition(
         expected_version=body.expected_version,
         correlation_id=row["correlation_id"],
         imported=body.imported,
+        prefer=prefer,
     )
 
 
 def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> None:
     async def endpoint(
-        body: Opens, ctx: ServiceContext, actor: Actor, idempotency_key: str | None = None
+        body: Opens,
+        ctx: ServiceContext,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        prefer: str | None = None,
     ) -> JSONResponse:
         check_unit(ctx, actor, body.unit, opening.what)
         key = keyed(actor, resource, idempotency_key)
@@ -270,6 +150,7 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
             location=f"{router.prefix}/{case_id}",
             extra=extra,
             imported=getattr(body, "imported", None),
+            prefer=prefer,
         )
 
     params = [
@@ -277,6 +158,7 @@ def _opening_route(router: APIRouter, opening: Opening[Any], resource: str) -> N
         param("ctx", Ctx),
         param("actor", CurrentActor),
         param("idempotency_key", IdempotencyKey, None),
+        param("prefer", PreferHeader, None),
     ]
     declare(endpoint, opening.name, opening.description, params, JSONResponse)
     router.add_api_route(
@@ -296,6 +178,7 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
         actor: Actor,
         body: Transition | None = None,
         idempotency_key: str | None = None,
+        prefer: str | None = None,
     ) -> JSONResponse:
         acting = not (verb.auditors and actor.role in READ_ALL)
         row = case_row_for(ctx, actor, case_id, acting=acting, prefix=prefix, helpers=verb.helpers)
@@ -304,16 +187,16 @@ def _verb_route(router: APIRouter, verb: Verb[Any], resource: str, prefix: str |
         given = body if body is not None else verb.body()
         payload = verb.payload(ctx, row, given)
         return await transition(
-            ctx, actor, row, resource, verb.command, given, payload, idempotency_key
+            ctx, actor, row, resource, verb.command, given, payload, idempotency_key, prefer
         )
 
     case_id = param("case_id", str)
     context = [param("ctx", Ctx), param("actor", CurrentActor)]
-    key = param("idempotency_key", IdempotencyKey, None)
+    key = [param("idempotency_key", IdempotencyKey, None), param("prefer", PreferHeader, None)]
     if verb.optional:
-        params = [case_id, *context, param("body", verb.body | None, None), key]
+        params = [case_id, *context, param("body", verb.body | None, None), *key]
     else:
-        params = [case_id, param("body", verb.body), *context, key]
+        params = [case_id, param("body", verb.body), *context, *key]
     name = verb.name or verb.path.replace("-", "_")
     declare(endpoint, name, verb.description, params, JSONResponse)
     router.add_api_route(

@@ -80,6 +80,29 @@ def test_list_is_filtered_and_paged(rep: httpx.Client) -> None:
     assert not {cases[1], cases[2]} & {i["case_id"] for i in acked["items"]}
 
 
+def test_a_caller_who_prefers_it_is_answered_once_the_decision_is_durable(
+    rep: httpx.Client,
+) -> None:
+    decided = {"Prefer": "wait-for=decision"}
+    opened = rep.post("/grievances", json=GRIEVANCE, headers=decided)
+    assert opened.status_code == 201, opened.text
+    assert opened.headers["preference-applied"] == "wait-for=decision"
+    case = opened.json()["case_id"]
+    view = eventually(
+        lambda: rep.get(f"/grievances/{case}"),
+        until=lambda r: r.status_code == 200,
+        timeout=15,
+        what="the read model to show the grievance answered before it did",
+    )
+    assert view.json()["version"] == 1
+    acked = post(rep, f"/grievances/{case}/acknowledge", headers=decided)
+    assert acked.status_code == 200 and acked.json()["version"] == 2
+    # Without the preference the answer waits for the read model: the next read shows it.
+    escalated = post(rep, f"/grievances/{case}/escalate", {"owner": "lead-p01", "due": DUE})
+    assert escalated.status_code == 200 and "preference-applied" not in escalated.headers
+    assert rep.get(f"/grievances/{case}").json()["version"] == 3
+
+
 def test_illegal_transition_is_409_with_a_clear_message(rep: httpx.Client) -> None:
     case = log(rep)
     response = post(rep, f"/grievances/{case}/close")
