@@ -119,6 +119,9 @@ class CommandBus:
             **kafka_kit.secured_async(self.settings),
             group_id=None,
             enable_auto_commit=False,
+            # A decider answers inside the transaction that stores the events: a reply from
+            # one that was fenced or failed before committing is never read.
+            isolation_level="read_committed",
             client_id="taizhang-replies",
         )
         parts = await kafka_kit.assignable(self.settings, [self.replies_topic])

@@ -121,6 +121,15 @@ class Transaction:
         await asyncio.gather(*futures)
         self.kept.update(heads)
 
+    async def answer(self, topic: str, replies: list[tuple[str, bytes]]) -> None:
+        """Write replies (command id, reply) in the partition their commands come from."""
+        producer, partition = self.claim.producer, self.claim.partition
+        futures = [
+            await producer.send(topic, key=key.encode(), value=value, partition=partition)
+            for key, value in replies
+        ]
+        await asyncio.gather(*futures)
+
 
 class Partitions:
     """The command partitions this instance writes, each claimed once, written in transactions."""

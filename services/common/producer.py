@@ -58,11 +58,19 @@ class WorkerProducer:
         await (await self.get()).send_and_wait(topic, key=key, value=value)
 
     async def send_replies(self, topic: str, replies: list[tuple[CommandEnvelope, Reply]]) -> None:
-        """Answer the callers waiting on a replies topic: sent together, then waited on."""
+        """Answer the callers waiting on a replies topic: sent together, then waited on.
+
+        Each reply goes to its case's partition, the one its decider's transactions answer
+        in, so a reply read as committed never waits behind another partition's transaction.
+        """
         producer = await self.get()
+        count = self.settings.partitions
         futures = [
             await producer.send(
-                topic, key=meta.command_id.encode(), value=reply.model_dump_json().encode()
+                topic,
+                key=meta.command_id.encode(),
+                value=reply.model_dump_json().encode(),
+                partition=kafka_kit.key_partition(meta.case_id, count),
             )
             for meta, reply in replies
         ]

@@ -20,10 +20,11 @@ from contracts.envelope import Envelope, now_utc
 from services.common import command_signing
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.answering import Answer, encoded, failed, logged
 from services.common.batching import as_they_come
 from services.common.deadletters import Record, broker_fault, dead_letter
 from services.common.deadlines import Deadlines
-from services.common.decider import CaseKind, Head, Outcome, process, refusal
+from services.common.decider import CaseKind, Head, Outcome, process
 from services.common.isolation import UNREADABLE, reason_of
 from services.common.keys import Trust, signer_for
 from services.common.partitions import Claim, Fenced, Partitions
@@ -178,9 +179,7 @@ class DeciderWorker(Generic[S]):
         laps.mark("reply")
         log.info("batch.decided", commands=len(records), **laps.ms)
 
-    async def _decide_partition(
-        self, partition: int, commands: list[Command]
-    ) -> list[tuple[CommandEnvelope, Reply]]:
+    async def _decide_partition(self, partition: int, commands: list[Command]) -> list[Answer]:
         """Decide one partition's commands from the heads it holds and store them, until stored.
 
         A writer fenced by a newer owner stored nothing. It claims the partition again,
@@ -201,15 +200,13 @@ class DeciderWorker(Generic[S]):
                 log.warning("append.retry", partition=partition, error=str(exc))
                 await asyncio.sleep(1.0)
 
-    async def _decide_claimed(
-        self, claim: Claim, commands: list[Command]
-    ) -> list[tuple[CommandEnvelope, Reply]]:
+    async def _decide_claimed(self, claim: Claim, commands: list[Command]) -> list[Answer]:
         heads: dict[str, Head] = {}
         decided: list[tuple[CommandEnvelope, Record, Outcome]] = []
         for record, meta in commands:
             head = heads.get(meta.case_id) or await self._held_head(claim, meta, record)
             if head is None:
-                decided.append((meta, record, _failed(meta)))
+                decided.append((meta, record, failed(meta)))
                 continue
             outcome = await self._decide(meta, head, record)
             heads[meta.case_id] = outcome.head
@@ -232,25 +229,25 @@ class DeciderWorker(Generic[S]):
                         reply.model_dump(mode="json"),
                     )
                 changed = {meta.case_id for meta, _, outcome in decided if outcome.events}
-                await txn.keep({c: heads[c].model_dump(mode="json") for c in changed})
-        replies: list[tuple[CommandEnvelope, Reply]] = []
+                # The callers' answers commit with the events, so none is read before they land.
+                within = [
+                    (meta, stored[meta.command_id])
+                    for meta, _, outcome in decided
+                    if meta.reply and outcome.forward is None and meta.command_id in stored
+                ]
+                await asyncio.gather(
+                    txn.keep({c: heads[c].model_dump(mode="json") for c in changed}),
+                    txn.answer(self.replies_topic, encoded(within)),
+                )
+        replies: list[Answer] = []
         for meta, record, outcome in decided:
             if outcome.forward is not None:
                 if await self._forward(meta, record, outcome.forward):
                     continue
-                outcome = _failed(meta)
+                outcome = failed(meta)
             reply = stored.get(meta.command_id, outcome.reply)
-            if outcome.events:
-                self._log_appended(meta, outcome.events)
-            elif not reply.ok and reply.refusal is not None:
-                log.info(
-                    "command.refused",
-                    case_id=meta.case_id,
-                    command_id=meta.command_id,
-                    command_type=meta.command_type,
-                    status=reply.refusal.status,
-                )
-            if meta.reply:
+            logged(meta, outcome, reply)
+            if meta.reply and not (outcome.forward is None and meta.command_id in stored):
                 replies.append((meta, reply))
         return replies
 
@@ -274,7 +271,7 @@ class DeciderWorker(Generic[S]):
         except Exception as exc:  # a defect in a rule must not stop every other case
             reason = f"{meta.command_type} failed: {reason_of(exc)}"
             await dead_letter(self.sender, record, reason, case_id=meta.case_id)
-            return Outcome(events=[], head=head, reply=_failed(meta).reply)
+            return Outcome(events=[], head=head, reply=failed(meta).reply)
 
     async def _forward(
         self, meta: CommandEnvelope, record: Record, forward: CommandEnvelope
@@ -296,17 +293,6 @@ class DeciderWorker(Generic[S]):
             command_type=forward.command_type,
         )
         return True
-
-    def _log_appended(self, meta: CommandEnvelope, events: list[Envelope]) -> None:
-        for env in events:
-            log.info(
-                "event.appended",
-                case_id=meta.case_id,
-                command_id=meta.command_id,
-                event_type=env.event_type,
-                event_id=str(env.event_id),
-                case_version=env.case_version,
-            )
 
     async def _held_head(self, claim: Claim, meta: CommandEnvelope, record: Record) -> Head | None:
         """Return the case's held head; park the command if the head cannot be read."""
@@ -351,9 +337,3 @@ class DeciderWorker(Generic[S]):
         faust.Worker(
             self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True
         ).execute_from_commandline()
-
-
-def _failed(meta: CommandEnvelope) -> Outcome:
-    """The answer to a command that tripped a defect: nothing recorded, the caller told."""
-    failed = refusal(meta, 500, "Internal error", "the command could not be decided")
-    return Outcome(events=[], head=Head(), reply=failed)
