@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ READ_ALL = ("auditor",)
 NO_CONTENT = ("admin",)
 # Volunteers see only the cases they are asked to help with, where a service admits them.
 HELPERS = ("volunteer",)
+VERIFIED_TOKENS = 4096
 
 
 class TokenError(Exception):
@@ -40,12 +42,18 @@ def _kid(version: int) -> str:
     return f"tokens/v{version}"
 
 
-def _key(settings: Settings, kid: object) -> bytes:
+def _key(secret: str, current: int, kid: object) -> bytes:
     """The signing key a token names: this version's or the one before, while rotating."""
-    for version in (settings.key_version, settings.key_version - 1):
+    for version in (current, current - 1):
         if version >= 1 and kid == _kid(version):
-            return subkey(settings.jwt_secret, "tokens", version)
+            return _signing_key(secret, version)
     raise TokenError(f"the token's key {kid!r} is not one this ledger signs with")
+
+
+@functools.lru_cache(maxsize=8)
+def _signing_key(secret: str, version: int) -> bytes:
+    """The key tokens of a version are signed with, derived once."""
+    return subkey(secret, "tokens", version)
 
 
 def issue_token(
@@ -77,24 +85,46 @@ def issue_token(
         "exp": int((now + timedelta(hours=lifetime)).timestamp()),
     }
     kid = _kid(settings.key_version)
-    return jwt.encode(claims, _key(settings, kid), algorithm=ALGORITHM, headers={"kid": kid})
+    key = _key(settings.jwt_secret, settings.key_version, kid)
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
 
 
 def read_claims(settings: Settings, token: str) -> Claims:
     """Verify a token (key, issuer, audience, lifetime) and return what it says."""
+    claims = _verified(
+        token,
+        settings.jwt_secret,
+        settings.key_version,
+        settings.token_audience,
+        settings.token_issuer,
+        settings.token_max_hours,
+    )
+    # A token verified before is believed until it expires, checked on every use.
+    if claims.expires_at <= now_utc().timestamp():
+        raise TokenError("Signature has expired")
+    return claims
+
+
+# A request's limits and its route, and a client's next requests, check one signature once;
+# a token that does not verify is not remembered, and the memory is bounded.
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(
+    token: str, secret: str, version: int, audience: str, issuer: str, max_hours: int
+) -> Claims:
+    """Verify a token's signature, issuer, audience and lifetime; return what it says."""
     try:
-        key = _key(settings, jwt.get_unverified_header(token).get("kid"))
+        key = _key(secret, version, jwt.get_unverified_header(token).get("kid"))
         claims = jwt.decode(
             token,
             key,
             algorithms=[ALGORITHM],
-            audience=settings.token_audience,
-            issuer=settings.token_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
         )
         issued, expires = int(claims["iat"]), int(claims["exp"])
-        if expires - issued > settings.token_max_hours * 3600:
-            raise TokenError(f"the token lives longer than {settings.token_max_hours} hours")
+        if expires - issued > max_hours * 3600:
+            raise TokenError(f"the token lives longer than {max_hours} hours")
         actor = Actor(user_id=claims["sub"], role=claims["role"], unit=claims["unit"])
         return Claims(
             actor=actor, token_id=str(claims["jti"]), issued_at=issued, expires_at=expires

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import jwt
 import pytest
 
 from contracts.envelope import Actor
+from services.common import auth
 from services.common.auth import Claims, TokenError, issue_token, read_claims, read_token
 from services.common.revocations import Revocation, Revocations
 from services.common.settings import DEFAULT_SECRET, Settings
@@ -93,6 +95,29 @@ def test_a_rotated_key_still_reads_the_tokens_of_the_version_before_only() -> No
     assert read_token(v1.model_copy(update={"key_version": 2}), token)
     with pytest.raises(TokenError, match="not one this ledger signs with"):
         read_token(v1.model_copy(update={"key_version": 3}), token)
+
+
+def test_a_remembered_token_still_expires_and_a_bad_one_is_never_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = strong()
+    token = rep_token(settings, hours=1)
+    claims = read_claims(settings, token)
+    assert read_claims(settings, token) is claims, "verified once, then remembered"
+    # Remembered under its settings: another audience still refuses it.
+    with pytest.raises(TokenError, match=r"[Aa]udience"):
+        read_claims(settings.model_copy(update={"token_audience": "elsewhere"}), token)
+    expired = datetime.fromtimestamp(claims.expires_at, UTC)
+    monkeypatch.setattr(auth, "now_utc", lambda: expired)
+    with pytest.raises(TokenError, match="expired"):
+        read_claims(settings, token)
+    forged = f"{token[:-4]}{'AAAA' if not token.endswith('AAAA') else 'BBBB'}"
+    before = auth._verified.cache_info().currsize
+    for _ in range(3):
+        with pytest.raises(TokenError):
+            read_claims(settings, forged)
+    assert auth._verified.cache_info().currsize == before
+    assert auth._verified.cache_info().maxsize == auth.VERIFIED_TOKENS
 
 
 def _claims(settings: Settings, user: str = "rep-p01", role: str = "worker_rep") -> Claims:
