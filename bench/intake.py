@@ -15,13 +15,15 @@ from bench.plan import Plan, log
 from bench.stack import Stack
 from bench.stats import Step, highest_sustained, percentile
 
+# The ledger answering once the decision is durable, before its reads show it.
+DECIDED = "taizhang_decided"
 
-def grievance_request(port: int, token: str) -> loadgen.Request:
+
+def grievance_request(port: int, token: str, prefer: str | None = None) -> loadgen.Request:
     """The one request every intake target gets: a grievance with a named complainant."""
     body = json.dumps(LOG_BODY, ensure_ascii=False).encode()
-    return loadgen.Request(
-        "127.0.0.1", port, "/grievances", body, {"Authorization": f"Bearer {token}"}
-    )
+    headers = {"Authorization": f"Bearer {token}"} | ({"Prefer": prefer} if prefer else {})
+    return loadgen.Request("127.0.0.1", port, "/grievances", body, headers)
 
 
 async def calibrate(port: int, token: str) -> dict[str, float]:
@@ -63,10 +65,15 @@ def log_since(path: Path, mark: int) -> str:
 
 
 async def step_up(
-    name: str, port: int, token: str, plan: Plan, api_log: Path | None = None
+    name: str,
+    port: int,
+    token: str,
+    plan: Plan,
+    api_log: Path | None = None,
+    prefer: str | None = None,
 ) -> tuple[list[Step], list[dict[str, Any]]]:
     """Raise the arrival rate step by step until a step is not sustained."""
-    request = grievance_request(port, token)
+    request = grievance_request(port, token, prefer)
     steps: list[Step] = []
     inside: list[dict[str, Any]] = []
     # Warm every target the same way (connections, first-call paths), unrecorded.
@@ -113,9 +120,12 @@ async def measure(stack: Stack, plan: Plan, token: str) -> tuple[dict[str, float
         ("http_ceiling", ceiling),
         ("eventsourcing", stack.peer_ports["eventsourcing"]),
         ("taizhang", stack.ports["intake"]),
+        (DECIDED, stack.ports["intake"]),
     ):
-        api_log = stack.log_file("intake", "api") if name == "taizhang" else None
-        steps, inside = await step_up(name, port, token, plan, api_log)
+        ours = name in ("taizhang", DECIDED)
+        api_log = stack.log_file("intake", "api") if ours else None
+        prefer = "wait-for=decision" if name == DECIDED else None
+        steps, inside = await step_up(name, port, token, plan, api_log, prefer)
         intake[name] = {
             "steps": [s.as_dict() for s in steps],
             "sustained_per_s": highest_sustained(steps),

@@ -114,9 +114,11 @@ def _intake(results: dict[str, Any]) -> list[str]:
         " from each request's scheduled send time, so queueing in the client counts. The"
         " same load generator and payload for: the FastAPI endpoint with token, unit and"
         " body validation only (the HTTP ceiling); the same endpoint sealing the personal"
-        " data, issuing the worker's receipt (its PIN hashed with scrypt, as the ledger does)"
+        " data, issuing the worker's receipt (its PIN hashed as the ledger hashes it)"
         " and storing the event with `eventsourcing` on SQLite; and the ledger (command on"
-        " Kafka, decided, events on Kafka with acks=all, read model caught up).",
+        " Kafka, decided, events on Kafka with acks=all, read model caught up), and the"
+        " ledger answering once the decision is durable, for a caller who sends `Prefer:"
+        " wait-for=decision` (taizhang_decided).",
         "",
         f"Load generator check against the ceiling, 32 connections back to back:"
         f" raw HTTP/1.1 client {_n(gen['raw_http11_per_s'])}/s, httpx {_n(gen['httpx_per_s'])}/s"
@@ -139,7 +141,7 @@ def _intake(results: dict[str, Any]) -> list[str]:
                 f" | {_ms(s['p99_ms'])} | {_ms(s['p999_ms'])} | {s['ok']} / {s['sent']}"
                 f" | {'yes' if s['sustained'] else 'no'} |"
             )
-    inside = [i for d in results["intake"].values() for i in d.get("inside", [])]
+    inside = [(n, i) for n, d in results["intake"].items() for i in d.get("inside", [])]
     if inside:
         lines += [
             "",
@@ -147,11 +149,12 @@ def _intake(results: dict[str, Any]) -> list[str]:
             " command to the decider's reply (the rest of a request is HTTP, token, sealing"
             " and waiting for the read model).",
             "",
-            "| rate/s | command to reply p50 ms | p99 ms |",
-            "|---|---|---|",
+            "| target | rate/s | command to reply p50 ms | p99 ms |",
+            "|---|---|---|---|",
             *(
-                f"| {i['target_rate']} | {_ms(i['reply_p50_ms'])} | {_ms(i['reply_p99_ms'])} |"
-                for i in inside
+                f"| {n} | {i['target_rate']} | {_ms(i['reply_p50_ms'])}"
+                f" | {_ms(i['reply_p99_ms'])} |"
+                for n, i in inside
             ),
         ]
     return lines
