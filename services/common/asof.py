@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -88,7 +89,10 @@ def report_states(
     return states_as_of(model, units=[unit], filters=filters, as_of=as_of)
 
 
-_reports: dict[tuple[int, Hashable], tuple[Hashable, dict[str, Any]]] = {}
+# Per read model, gone with it: each report's position and figures.
+_reports: weakref.WeakKeyDictionary[ReadModel[Any], dict[Hashable, tuple[Hashable, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 _reports_lock = threading.Lock()
 
 
@@ -103,14 +107,15 @@ def report(
     the same question is answered from what was counted, exactly as counting again would.
     """
     position = tuple(sorted(model.offsets().items()))
-    slot = (id(model), key)
     with _reports_lock:
-        kept = _reports.get(slot)
+        kept = _reports.setdefault(model, {}).get(key)
     if kept is not None and kept[0] == position:
-        return kept[1]
+        figures: dict[str, Any] = kept[1]
+        return figures
     figures = count()
     with _reports_lock:
-        if len(_reports) >= REPORTS_KEPT:
-            _reports.pop(next(iter(_reports)))
-        _reports[slot] = (position, figures)
+        reports = _reports.setdefault(model, {})
+        if len(reports) >= REPORTS_KEPT:
+            reports.pop(next(iter(reports)))
+        reports[key] = (position, figures)
     return figures
