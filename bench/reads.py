@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench import pages
 from bench.stats import Goal, at_least, at_most
 
 
@@ -18,6 +19,7 @@ def goals(results: dict[str, Any]) -> list[Goal]:
             at_most("one-case state at a moment p99 (HTTP)", o["http_at_p99_ms"], 50, "ms"),
         ]
     found.append(at_most("one-case replay p99 (CLI)", o["cli_p99_ms"], 300, "ms"))
+    found += pages.goals(results)
     verify = results.get("verify_all")
     if verify:
         share = 100 * verify["verify_per_s"] / verify["raw_kafka_python_per_s"]
@@ -80,6 +82,7 @@ def section(results: dict[str, Any]) -> list[str]:
         f"Starting the command line for a replay takes {_ms(o['cli_import_ms'])} ms."
         f" {_sources(o)}".rstrip(),
     ]
+    lines += pages.section(results)
     verify = results.get("verify_all")
     if verify:
         lines += [

@@ -26,10 +26,19 @@ REMEDIES: dict[str, str] = {
     ),
     "one-case": (
         "A read borrows a connected reader and seeks to the case's places from the audit"
-        " index; what is left is the fetch of each place's batch, the signature checks and,"
-        " for the command line, Python's start-up: importing every stream's contracts and"
-        " the Kafka clients. Keeping each event's record in the index would answer without"
-        " the broker; loading only the case's own stream's contracts would shorten start-up."
+        " index; what is left is the fetch of each place's batch (the whole batch is decoded"
+        " in Python), the check for records newer than the index (an end-offset request), the"
+        " signature checks and, for the command line, Python's start-up with the Kafka"
+        " clients. Keeping each event's record in the index would answer without the broker."
+    ),
+    "portal page p95: the dashboard": (
+        "The dashboard waits on the services' reports: a report counts every case of the unit again"
+        " whenever the read model has moved (its figures are kept only while it has not),"
+        " so counting in SQL, or keeping the counts as events are applied, comes first."
+    ),
+    "portal page": (
+        "A listing page waits on its service's page of cases, read in order from the unit"
+        " index, and on each case's sealed summary opened one by one from the key vault."
     ),
     "verify --all": (
         "Each event costs a JSON parse, two pydantic validations, a canonical re-hash and an"

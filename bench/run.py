@@ -13,7 +13,7 @@ from typing import Any
 
 import uvloop
 
-from bench import append, intake, intake_alone, memory, rebuild, replay, signatures, timers
+from bench import append, intake, intake_alone, memory, pages, rebuild, replay, signatures, timers
 from bench.goals import goals
 from bench.history import grievance_cases
 from bench.machine import machine
@@ -47,6 +47,8 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
 
     log("scenario 4: one case among N")
     results["one_case"] = replay.measure(stack, results["history"]["cases"], plan.replay_cases)
+    results["pages"] = pages.measure(stack.settings, stack.url("portal"))
+    log(f"  portal pages {results['pages']}")
     results["verify_all"] = replay.verify_all(stack)
     log(f"  {results['verify_all']}")
     log("timers: a tick over the open cases, in a process of its own")

@@ -1,9 +1,23 @@
-"""Taizhang's shared contracts: the event envelope, event and command schemas."""
+"""Taizhang's shared contracts: the event envelope, event and command schemas.
 
-from contracts import dispute as dispute
-from contracts import followup as followup
-from contracts import grievance as grievance
-from contracts import library as library
-from contracts import notification as notification
-from contracts import suggestion as suggestion
-from contracts.registry import REGISTRY as REGISTRY
+A stream's event models are loaded when first asked for (`contracts.grievance`, or the
+registry asked for one of its event types), so that a reader of one case pays only for its
+own stream's schemas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    from contracts.catalog import STREAMS
+
+    if name in STREAMS:
+        return importlib.import_module(f"contracts.{name}")
+    if name == "REGISTRY":
+        from contracts.registry import REGISTRY
+
+        return REGISTRY
+    raise AttributeError(f"module 'contracts' has no attribute {name!r}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from contracts.catalog import STREAMS
 from contracts.envelope import Envelope, Frozen
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -30,6 +33,17 @@ class Registry:
     def __init__(self) -> None:
         self._models: dict[str, type[EventPayload]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._loaded: set[str] = set()
+        self._loading = threading.Lock()
+
+    def load(self, stream: str) -> None:
+        """Register a stream's event models (its module under contracts), once."""
+        if stream in self._loaded or stream not in STREAMS:
+            return
+        with self._loading:
+            if stream not in self._loaded:
+                importlib.import_module(f"contracts.{stream}")
+                self._loaded.add(stream)
 
     def register(self, model: type[P]) -> type[P]:
         """Register a payload model under its event type (usable as a decorator)."""
@@ -49,13 +63,19 @@ class Registry:
 
     def model(self, event_type: str) -> type[EventPayload]:
         """Return the current payload model of an event type."""
-        try:
-            return self._models[event_type]
-        except KeyError:
-            raise UnknownEventType(f"unknown event type {event_type!r}") from None
+        model = self._models.get(event_type)
+        if model is None:
+            # Every event type is named `<stream>.<what happened>`.
+            self.load(event_type.partition(".")[0])
+            model = self._models.get(event_type)
+        if model is None:
+            raise UnknownEventType(f"unknown event type {event_type!r}")
+        return model
 
     def types(self) -> dict[str, type[EventPayload]]:
-        """Return every registered event type and its model."""
+        """Return every event type of every stream and its model."""
+        for stream in STREAMS:
+            self.load(stream)
         return dict(self._models)
 
     def upcast(self, event_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -166,19 +166,33 @@ def read_partitions(
 
 def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
     """Return exactly the records at the given positions, in log order, without a scan."""
+    return fetch_marked(settings, positions)[0]
+
+
+def fetch_marked(
+    settings: Settings, positions: Iterable[Position]
+) -> tuple[list[LogRecord], dict[TopicPartition, int]]:
+    """Return the records at the given positions, and each partition's end as its fetch saw it.
+
+    The broker tells a partition's high watermark with every fetch: a reader who must know
+    whether anything lies beyond a place need not ask for the end again.
+    """
     wanted: dict[TopicPartition, list[int]] = defaultdict(list)
     for pos in positions:
         wanted[TopicPartition(pos.topic, pos.partition)].append(pos.offset)
     if not wanted:
-        return []
+        return [], {}
     found: dict[Position, LogRecord] = {}
+    ends: dict[TopicPartition, int] = {}
     with reader(settings, SEEK_BYTES) as consumer:
         consumer.assign(list(wanted))
         for tp, offsets in wanted.items():
             todo = sorted(set(offsets))
             while todo:
                 consumer.seek(tp, todo[0])
-                batch = consumer.poll(timeout_ms=5000, max_records=500).get(tp, [])
+                # Records are decoded as they are taken: take no more than the places span.
+                span = min(500, todo[-1] - todo[0] + 1)
+                batch = consumer.poll(timeout_ms=5000, max_records=span).get(tp, [])
                 if not batch:
                     raise LookupError(
                         f"{tp.topic}/{tp.partition}@{todo[0]} is no longer in the log"
@@ -190,10 +204,14 @@ def fetch(settings: Settings, positions: Iterable[Position]) -> list[LogRecord]:
                         found[pos] = LogRecord(pos, key, m.value or b"")
                 done = batch[-1].offset
                 todo = [o for o in todo if o > done]
+            high = consumer.highwater(tp)
+            if high is not None:
+                ends[tp] = high
     missing = sum(len(set(o)) for o in wanted.values()) - len(found)
     if missing:
         raise LookupError(f"{missing} indexed record(s) are no longer in the log")
-    return [found[p] for p in sorted(found, key=lambda p: (p.topic, p.partition, p.offset))]
+    ordered = sorted(found, key=lambda p: (p.topic, p.partition, p.offset))
+    return [found[p] for p in ordered], ends
 
 
 def case_records(settings: Settings, case_id: str) -> list[LogRecord]:

@@ -21,7 +21,7 @@ from services.audit.records import (
     Position,
     case_records,
     envelopes,
-    fetch,
+    fetch_marked,
     partition_of,
     read_partitions,
     reading,
@@ -68,16 +68,18 @@ def find(settings: Settings, case_id: str) -> Found:
         return Found(case_records(settings, case_id), "scan")
     tp = TopicPartition(topic, partition_of(case_id, len(partitions)))
     try:
-        records = fetch(settings, [e.position for e in entries])
+        records, ends = fetch_marked(settings, [e.position for e in entries])
     except LookupError:
         return Found(case_records(settings, case_id), "scan")
     if any(r.key != case_id for r in records):
         # The log no longer matches the index (a topic recreated): trust the log.
         return Found(case_records(settings, case_id), "scan")
-    # The index may trail the log by a moment: read the few records written since.
+    # The index may trail the log by a moment: read the few records written since, unless
+    # the fetch just made saw the partition end where the index does.
     start = stored.get((topic, tp.partition), 0)
-    tail = read_partitions(settings, [tp], starts={tp: start})
-    records += [r for r in tail if r.key == case_id]
+    if ends.get(tp, start + 1) > start:
+        tail = read_partitions(settings, [tp], starts={tp: start})
+        records += [r for r in tail if r.key == case_id]
     return Found(records, "index")
 
 

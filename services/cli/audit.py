@@ -8,19 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.tree import Tree
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 from services.audit import replay
 from services.audit.records import CaseIdError, LogUnreachable, NoSuchCase
@@ -56,6 +50,15 @@ def answering(settings: Settings) -> Iterator[None]:
 
 
 def _progress() -> Progress:
+    # Here, so that a replay starts without the progress bars.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -73,6 +76,8 @@ class Bars:
     def __init__(self, progress: Progress, width: int = 0) -> None:
         self._progress = progress
         self._width = width
+        from rich.progress import TaskID
+
         self._task = TaskID(0)
         self._total: int | None = None
         self._done = 0
@@ -241,6 +246,8 @@ def lineage_cmd(
         for c in family.cases:
             out.print(f"{c.case_id} ({c.status}) ← {c.correlation_id}", highlight=False)
         return
+    from rich.tree import Tree
+
     nodes = {tree.root: Tree(f"[bold]{tree.root}[/bold] ({status.get(tree.root)})")}
     for link in tree.links:
         cause = f" ← {link.caused}" if link.caused else " (opened in its name)"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,6 +26,8 @@ AsOf = Annotated[
 # The filters a past state can be chosen by: a case's unit and opening never change.
 STABLE = frozenset({"opened_from", "opened_to"})
 PAGE = 500
+# Reports kept per process, each with the read model's position it was counted at.
+REPORTS_KEPT = 256
 
 
 def states_as_of(
@@ -83,3 +87,35 @@ def report_states(
     if as_of is None:
         return model.states(units=[unit], filters=filters)
     return states_as_of(model, units=[unit], filters=filters, as_of=as_of)
+
+
+# Per read model, gone with it: each report's position and figures.
+_reports: weakref.WeakKeyDictionary[ReadModel[Any], dict[Hashable, tuple[Hashable, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_reports_lock = threading.Lock()
+
+
+def report(
+    model: ReadModel[Any],
+    key: Hashable,
+    count: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Return a report's figures, counted again only once the read model has applied more.
+
+    A report reads every case of a unit; while nothing new is applied its figures stand, so
+    the same question is answered from what was counted, exactly as counting again would.
+    """
+    position = tuple(sorted(model.offsets().items()))
+    with _reports_lock:
+        kept = _reports.setdefault(model, {}).get(key)
+    if kept is not None and kept[0] == position:
+        figures: dict[str, Any] = kept[1]
+        return figures
+    figures = count()
+    with _reports_lock:
+        reports = _reports.setdefault(model, {})
+        if len(reports) >= REPORTS_KEPT:
+            reports.pop(next(iter(reports)))
+        reports[key] = (position, figures)
+    return figures

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.helpers import create_ssl_context
-from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
 from contracts import catalog
 from services.common import logging as logs
 from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    # The asyncio client and the admin client are loaded where they are used: a reader of
+    # one case (the command line's replay) starts without them.
+    from aiokafka import AIOKafkaProducer, TopicPartition
+    from kafka.admin import KafkaAdminClient
 
 log = logs.get(__name__)
 
@@ -91,6 +94,8 @@ def secured(settings: Settings) -> dict[str, Any]:
 
 def secured_async(settings: Settings) -> dict[str, Any]:
     """The same options for an asyncio client, which takes the TLS settings as a context."""
+    from aiokafka.helpers import create_ssl_context
+
     options = secured(settings)
     if options:
         cafile = options.pop("ssl_cafile", None)
@@ -102,6 +107,7 @@ def stream_credentials(settings: Settings) -> Any:
     """The stream processor's credentials for the broker, or None in plaintext."""
     if settings.kafka_security_protocol == "PLAINTEXT":
         return None
+    from aiokafka.helpers import create_ssl_context
     from faust.auth import SASLCredentials, SSLCredentials
 
     context = create_ssl_context(
@@ -119,6 +125,8 @@ def stream_credentials(settings: Settings) -> Any:
 
 def admin(settings: Settings) -> KafkaAdminClient:
     """Open an admin client to the configured cluster."""
+    from kafka.admin import KafkaAdminClient
+
     return KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="taizhang-admin",
@@ -133,6 +141,8 @@ def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> l
     A topic that exists keeps what it was created with; one whose replicas or minimum of
     in-sync replicas differ from the settings is reported, and one with other partitions refused.
     """
+    from kafka.admin import NewTopic
+
     specs = specs if specs is not None else all_topics(settings)
     client = admin(settings)
     try:
@@ -189,6 +199,8 @@ def _check_existing(client: KafkaAdminClient, settings: Settings, names: list[st
 
 def _min_isr(client: KafkaAdminClient, names: list[str]) -> dict[str, int]:
     """Return each topic's effective minimum of in-sync replicas, its own or the cluster's."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
     resources = [ConfigResource(ConfigResourceType.TOPIC, name, {MIN_ISR: None}) for name in names]
     described: dict[str, Any] = client.describe_configs(resources, config_filter="all")
     found: dict[str, int] = {}
@@ -201,6 +213,8 @@ def _min_isr(client: KafkaAdminClient, names: list[str]) -> dict[str, int]:
 
 def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     """Build the durable producer: acks from all in-sync replicas, idempotent, ordered."""
+    from aiokafka import AIOKafkaProducer
+
     options: dict[str, object] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "acks": "all",
@@ -236,6 +250,8 @@ def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]
 
 async def assignable(settings: Settings, topics: list[str]) -> list[TopicPartition]:
     """Return every partition of the topics; refuse to start if one is missing."""
+    from aiokafka import TopicPartition
+
     # A topic created a moment ago may not show in the broker's metadata yet.
     deadline = time.monotonic() + TOPIC_WAIT_S
     while True:

@@ -305,8 +305,12 @@ class ReadModel(Generic[S]):
         `at_most` bounds state fields from above (dates compare as ISO text); `order_by` sorts
         ascending by a state field, cases without it last, instead of newest first.
         """
-        sql_where, args = casequery.where(self.store, units, filters, at_most)
         order = casequery.order(order_by)
+        split = casequery.parts(self.store, units, filters, at_most)
+        # Deep pages are cut no sooner in parts: each part would carry every row before them.
+        if split is not None and offset + limit <= casequery.SHALLOW:
+            return casequery.page(self.store, split, order, quarantine.COLUMN, limit, offset)
+        sql_where, args = casequery.where(self.store, units, filters, at_most)
         total = self.store.read(f"SELECT count(*) FROM cases{sql_where}", args)[0][0]
         rows = self.store.read(
             f"SELECT *, {quarantine.COLUMN} FROM cases{sql_where} ORDER BY {order}"
@@ -317,14 +321,20 @@ class ReadModel(Generic[S]):
 
     def states(self, *, units: Sequence[str] | None, filters: dict[str, Any]) -> list[Any]:
         """Return the state of every matching case, read page by page."""
+        sql_where, args = casequery.where(self.store, units, filters, None)
+        after = f"{sql_where} AND case_id > ?" if sql_where else " WHERE case_id > ?"
         out: list[Any] = []
-        offset, page = 0, 1000
+        last, page = "", 1000
         while True:
-            _, rows = self.query(units=units, filters=filters, limit=page, offset=offset)
+            # Each page goes on from the last case id read: no page rereads those before it.
+            rows = self.store.read(
+                f"SELECT case_id, state FROM cases{after} ORDER BY case_id LIMIT ?",
+                [*args, last, page],
+            )
             out += [self.kind.of(r["case_id"]).state.model_validate_json(r["state"]) for r in rows]
             if len(rows) < page:
                 return out
-            offset += page
+            last = rows[-1]["case_id"]
 
     def close(self) -> None:
         """Close the store's connections."""

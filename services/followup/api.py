@@ -11,7 +11,7 @@ from pydantic import Field
 from contracts import followup as f
 from contracts.envelope import Actor
 from contracts.personal import Sealed
-from services.common.asof import AsOf, instant, report_states
+from services.common.asof import AsOf, instant, report, report_states
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day, Transition
 from services.common.commands import Verb, command_routes
@@ -182,5 +182,11 @@ async def followup_stats(
 ) -> dict[str, Any]:
     """Closure, on-time and satisfaction rates of a unit's follow-ups scheduled in a period."""
     unit = report_unit(ctx, actor, unit, known=True)
-    cases: list[Followup] = report_states(ctx.model, unit, period(from_, to), as_of)
-    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **statistics(cases)}
+    filters = period(from_, to)
+
+    def count() -> dict[str, object]:
+        cases: list[Followup] = report_states(ctx.model, unit, filters, as_of)
+        return statistics(cases)
+
+    figures = report(ctx.model, (unit, from_, to, as_of), count)
+    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **figures}

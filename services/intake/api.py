@@ -11,7 +11,7 @@ from contracts import grievance as g
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from contracts.scope import DisputeCategory
-from services.common.asof import AsOf, instant, report_states
+from services.common.asof import AsOf, instant, report, report_states
 from services.common.bearer import CurrentActor
 from services.common.bodies import Body, Day, Imported, Moment, Transition
 from services.common.commands import Opening, Verb, command_routes
@@ -309,5 +309,11 @@ async def grievance_stats(
 ) -> dict[str, Any]:
     """Count a unit's grievances opened in a period, by status and category, with punctuality."""
     unit = report_unit(ctx, actor, unit, known=False)
-    cases: list[Grievance] = report_states(ctx.model, unit, period(from_, to), as_of)
-    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **statistics(cases)}
+    filters = period(from_, to)
+
+    def count() -> dict[str, object]:
+        cases: list[Grievance] = report_states(ctx.model, unit, filters, as_of)
+        return statistics(cases)
+
+    figures = report(ctx.model, (unit, from_, to, as_of), count)
+    return {"unit": unit, "from": from_, "to": to, "as_of": instant(as_of), **figures}

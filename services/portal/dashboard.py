@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Any
 
@@ -69,6 +70,16 @@ async def _library(page: UserPage, unit: str) -> tuple[list[tuple[str, Any]], bo
     return rows, False
 
 
+async def _figures(
+    page: UserPage, service: str, params: dict[str, Any]
+) -> tuple[dict[str, Any], ApiError | None]:
+    """A service's figures, or nothing and why it could not give them."""
+    try:
+        return await page.get(service, "/stats", params), None
+    except ApiError as exc:
+        return {}, exc
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(
     page: UserPage,
@@ -86,21 +97,24 @@ async def dashboard(
     chosen = unit or (units[0].id if actor.role == "auditor" and units else actor.unit)
     instant = moment(as_of)
     params = {"unit": chosen, "from": _day(from_), "to": _day(to), "as_of": instant}
-    error = None
-    democracy: dict[str, Any] = {}
-    intake: dict[str, Any] = {}
-    followup: dict[str, Any] = {}
-    try:
-        democracy = await page.get("suggestions", "/stats", params)
-        intake = await page.get("intake", "/stats", params)
-    except ApiError as exc:
-        error = friendly(t, exc)
-    followup_error = None
-    try:
-        followup = await page.get("followup", "/stats", params)
-    except ApiError as exc:
-        followup_error = friendly(t, exc)
-    library, library_error = await _library(page, chosen)
+    # Each service counts its own figures: they are asked at once, not one after another.
+    (
+        (democracy, refused),
+        (intake, intake_refused),
+        (followup, followup_refused),
+        shelf,
+    ) = await asyncio.gather(
+        _figures(page, "suggestions", params),
+        _figures(page, "intake", params),
+        _figures(page, "followup", params),
+        _library(page, chosen),
+    )
+    if refused is not None:
+        intake = {}
+    refused = refused or intake_refused
+    error = friendly(t, refused) if refused is not None else None
+    followup_error = friendly(t, followup_refused) if followup_refused is not None else None
+    library, library_error = shelf
     counts = [
         (t("dashboard.suggestions"), int(democracy.get("suggestions", 0))),
         (t("dashboard.adopted"), int(democracy.get("adopted", 0))),

@@ -83,6 +83,10 @@ def test_listings_filter_and_order_by_state_fields(store: Store) -> None:
     assert total == 2
     total, _ = model.query(units=["demo/else"], filters={}, limit=10, offset=0)
     assert total == 0
+    # One unit's listing unfiltered is read in two parts: the unit's, and the units below it.
+    total, first = model.query(units=["demo/co"], filters={}, limit=1, offset=0)
+    _, second = model.query(units=["demo/co"], filters={}, limit=1, offset=1)
+    assert total == 2 and {first[0]["case_id"], second[0]["case_id"]} == {GOOD, BAD}
     _, ordered = model.query(units=None, filters={}, limit=10, offset=0, order_by="status")
     assert [r["status"] for r in ordered] == ["acknowledged", "logged"]
     model.close()
