@@ -53,7 +53,7 @@ async def rebuild_ours(
             raise TimeoutError(f"the {name} read model did not reach the end of {topic}")
     took = time.perf_counter() - started
     await projector.stop()
-    # Not closed here: a batch the stop cut short may still be writing it from its thread.
+    model.close()
     return {"start_seconds": round(started - began, 3), "seconds": round(took, 3)}
 
 

@@ -18,6 +18,9 @@ from services.common.settings import Settings
 
 log = logs.get(__name__)
 
+# How long a stop waits for the batch in flight to be written before it gives up on it.
+STOP_GRACE_S = 30.0
+
 
 class Projector:
     """Tails topics into a read model; a crash never double-applies or skips an event."""
@@ -42,6 +45,9 @@ class Projector:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._advanced = asyncio.Condition()
+        self._stopping = False
+        # Whether a batch is being written: a stop then waits for it instead of cutting it.
+        self._writing = False
 
     async def start(self) -> None:
         """Assign every partition and seek to the stored offsets, then tail in the background."""
@@ -69,18 +75,38 @@ class Projector:
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name="projector")
 
-    async def stop(self) -> None:
-        """Stop tailing."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    @property
+    def writing(self) -> bool:
+        """Whether a batch is being written now."""
+        return self._writing
+
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Stop tailing once the batch in flight, if any, is written (waiting `grace` at most).
+
+        A batch is written from a thread, which cancelling would not stop: the read model may
+        be closed as soon as this returns only if no batch is left writing it.
+        """
+        self._stopping = True
+        task = self._task
+        if task is not None:
+            if not self._writing:
+                task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except TimeoutError:
+                log.warning("projection.stop_timed_out", grace_s=grace)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
         if self._consumer:
             await self._consumer.stop()
 
     async def _run(self) -> None:
         assert self._consumer is not None
-        while True:
+        while not self._stopping:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=2000)
             # Past these records and the transaction markers after them, once they are applied.
             reached = {
@@ -93,7 +119,12 @@ class Projector:
                 for m in msgs
             ]
             if records:
-                await self._apply(records)
+                self._writing = True
+                try:
+                    if not await self._apply(records):
+                        return
+                finally:
+                    self._writing = False
             await self._reached(reached)
 
     async def _reached(self, reached: dict[tuple[str, int], int]) -> None:
@@ -104,13 +135,16 @@ class Projector:
                 self.positions[key] = max(self.positions.get(key, 0), offset)
             self._advanced.notify_all()
 
-    async def _apply(self, records: list[Record]) -> None:
+    async def _apply(self, records: list[Record]) -> bool:
+        """Write one batch and its offsets, trying again until it is; False if stopped first."""
         while True:
             try:
                 dead = await asyncio.to_thread(self.model.apply_batch, records, self.trust.judge)
             except Exception:
                 await asyncio.to_thread(self.model.rollback)
                 log.exception("projection.batch_failed", first_offset=records[0].offset)
+                if self._stopping:
+                    return False
                 await asyncio.sleep(1.0)
                 continue
             try:
@@ -134,6 +168,8 @@ class Projector:
             except Exception:
                 await asyncio.to_thread(self.model.rollback)
                 log.exception("projection.dead_letter_failed")
+                if self._stopping:
+                    return False
                 await asyncio.sleep(1.0)
                 continue
             await asyncio.to_thread(self.model.commit)
@@ -144,6 +180,7 @@ class Projector:
                 key = (r.topic, r.partition)
                 self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
             self._advanced.notify_all()
+        return True
 
     async def wait_for(self, topic: str, positions: list[tuple[int, int]], timeout: float) -> bool:
         """Wait until the given (partition, offset) pairs are applied; return whether they were."""

@@ -7,7 +7,6 @@ record, applied or not, moves the offset on.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,12 +14,15 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, parse_record
+from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, format_ts, parse_record
 from contracts.registry import REGISTRY, EventPayload
-from services.common import casequery, quarantine
+from services.common import quarantine
+from services.common.batchcache import CASE_ROW, EVENT_ROW, Batch, Head
 from services.common.decider import CaseKind
+from services.common.isolation import position
+from services.common.readqueries import Queries
 from services.common.readschema import SCHEMA, VERSION, DeadLetter, Record
-from services.common.store import Db, Row, Store, sqlite_store
+from services.common.store import Db, Store, environmental, sqlite_store
 
 S = TypeVar("S", bound=BaseModel)
 Hook = Callable[[Db, Envelope, EventPayload, BaseModel], None]
@@ -29,7 +31,7 @@ ForeignHook = Callable[[Db, Envelope, EventPayload], None]
 Admit = Callable[[Envelope, str, int, int], str | None]
 
 
-class ReadModel(Generic[S]):
+class ReadModel(Queries, Generic[S]):
     """Applies events exactly once and answers queries; rebuildable from offset 0."""
 
     def __init__(
@@ -58,6 +60,8 @@ class ReadModel(Generic[S]):
         self.duplicates = 0
         self._careful = False
         self._admit: Admit | None = None
+        # What the batch being applied read of the store, on its fast path only.
+        self._batch: Batch | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -93,13 +97,24 @@ class ReadModel(Generic[S]):
     def _applied(self, records: Sequence[Record], *, careful: bool) -> list[DeadLetter]:
         self._careful = careful
         self.store.begin()
+        parsed = [self._parse(rec) for rec in records]
+        # Careful, each event is applied on its own savepoint, so it writes its rows itself.
+        self._batch = None if careful else self._lookups(records, parsed)
         dead: list[DeadLetter] = []
         last: dict[tuple[str, int], int] = {}
-        for rec in records:
-            problem = self._apply(rec) if rec.topic == self.topic else self._apply_foreign(rec)
+        for rec, read in zip(records, parsed, strict=True):
+            env = self._believed(rec, read)
+            if isinstance(env, DeadLetter):
+                problem: DeadLetter | None = env
+            elif rec.topic == self.topic:
+                problem = self._apply(rec, env)
+            else:
+                problem = self._apply_foreign(rec, env)
             if problem is not None:
                 dead.append(problem)
             last[(rec.topic, rec.partition)] = rec.offset + 1
+        if self._batch is not None:
+            self._flush(self._batch)
         # Never back: a replica sharing these tables may have read further than this batch.
         self._db.executemany(
             "INSERT INTO offsets (topic, partition, next_offset) VALUES (?, ?, ?)"
@@ -109,6 +124,27 @@ class ReadModel(Generic[S]):
             [(t, p, o) for (t, p), o in last.items()],
         )
         return dead
+
+    def _lookups(self, records: Sequence[Record], parsed: Sequence[Envelope | DeadLetter]) -> Batch:
+        envs = [(r, e) for r, e in zip(records, parsed, strict=True) if isinstance(e, Envelope)]
+        return Batch.read(
+            self._db,
+            case_ids=[e.case_id for _, e in envs],
+            event_ids=[str(e.event_id) for r, e in envs if r.topic == self.topic],
+            foreign_ids=[str(e.event_id) for r, e in envs if r.topic != self.topic],
+        )
+
+    def _flush(self, batch: Batch) -> None:
+        """Write the batch's rows; one the store refuses sends the batch the careful way."""
+        rows = [_case_row(env, state, opened) for env, state, opened in batch.changed.values()]
+        try:
+            batch.write(self._db, rows)
+        except Exception as exc:
+            if isinstance(exc, MemoryError) or environmental(exc):
+                raise
+            raise quarantine.Tripped from exc
+        finally:
+            self._batch = None
 
     def commit(self) -> None:
         """Commit the open batch."""
@@ -124,22 +160,17 @@ class ReadModel(Generic[S]):
         finally:
             self._lock.release()
 
-    def _apply(self, rec: Record) -> DeadLetter | None:
-        env = self._read(rec)
-        if isinstance(env, DeadLetter):
-            return env
+    def _apply(self, rec: Record, env: Envelope) -> DeadLetter | None:
         if not self.kind.owns(env.case_id):
             return DeadLetter(rec, f"not a {'/'.join(self.kind.prefixes)} case", env.case_id)
         seen = self._seen("events", env, rec)
         if seen:
             return seen if isinstance(seen, DeadLetter) else None
-        held = quarantine.held(self._db, env.case_id)
+        held = self._held(env.case_id)
         if held is not None:
             return DeadLetter(rec, held, env.case_id)
-        row = self._db.execute(
-            "SELECT version, hash, state FROM cases WHERE case_id = ?", (env.case_id,)
-        ).fetchone()
-        version, head_hash = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        head = self._head(env.case_id)
+        version, head_hash = (head.version, head.hash) if head else (0, GENESIS_HASH)
         if env.case_version != version + 1 or env.prev_hash != head_hash:
             return DeadLetter(
                 rec,
@@ -147,31 +178,33 @@ class ReadModel(Generic[S]):
                 f" got version {env.case_version} after {env.prev_hash[:12]}",
                 env.case_id,
             )
-        return self._attempt(rec, env, lambda: self._fold(rec, env, row[2] if row else None))
+        return self._attempt(rec, env, lambda: self._fold(rec, env, head))
 
-    def _apply_foreign(self, rec: Record) -> DeadLetter | None:
+    def _apply_foreign(self, rec: Record, env: Envelope) -> DeadLetter | None:
         """Apply another service's event through its hook, once per event id."""
-        env = self._read(rec)
-        if isinstance(env, DeadLetter):
-            return env
         seen = self._seen("foreign_events", env, rec)
         if seen:
             return seen if isinstance(seen, DeadLetter) else None
-        held = quarantine.held(self._db, env.case_id)
+        held = self._held(env.case_id)
         if held is not None:
             return DeadLetter(rec, held, env.case_id)
 
         def apply() -> None:
             payload = REGISTRY.read(env)
-            self._db.execute(
-                "INSERT INTO foreign_events (event_id, hash) VALUES (?, ?)",
-                (str(env.event_id), env.hash),
-            )
+            event_id = str(env.event_id)
+            if self._batch is None:
+                self._db.execute(
+                    "INSERT INTO foreign_events (event_id, hash) VALUES (?, ?)",
+                    (event_id, env.hash),
+                )
+            else:
+                self._batch.foreign.append((event_id, env.hash))
+                self._batch.foreign_seen[event_id] = env.hash
             self._foreign[rec.topic](self._db, env, payload)
 
         return self._attempt(rec, env, apply)
 
-    def _read(self, rec: Record) -> Envelope | DeadLetter:
+    def _parse(self, rec: Record) -> Envelope | DeadLetter:
         """Return a record's envelope if it is readable and its hash matches its content."""
         try:
             raw, env = parse_record(rec.value)
@@ -180,16 +213,40 @@ class ReadModel(Generic[S]):
             return DeadLetter(rec, f"unreadable record: {_short(exc)}")
         if not sound:
             return DeadLetter(rec, "hash does not match the record's content", env.case_id)
-        problem = self._admit(env, rec.topic, rec.partition, rec.offset) if self._admit else None
+        return env
+
+    def _believed(self, rec: Record, read: Envelope | DeadLetter) -> Envelope | DeadLetter:
+        """Return the envelope if its signature is believed; else set its case aside."""
+        if isinstance(read, DeadLetter) or self._admit is None:
+            return read
+        problem = self._admit(read, rec.topic, rec.partition, rec.offset)
         if problem is None:
-            return env
+            return read
         reason = f"not believed: {problem}"
         self._db.execute(
             'INSERT INTO quarantined (case_id, reason, topic, partition, "offset")'
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (env.case_id, reason, rec.topic, rec.partition, rec.offset),
+            (read.case_id, reason, rec.topic, rec.partition, rec.offset),
         )
-        return DeadLetter(rec, reason, env.case_id, quarantined=True)
+        if self._batch is not None and read.case_id not in self._batch.held:
+            where = position(rec.topic, rec.partition, rec.offset)
+            self._batch.held[read.case_id] = (
+                f"{read.case_id} is quarantined since {where}: {reason}"
+            )
+        return DeadLetter(rec, reason, read.case_id, quarantined=True)
+
+    def _held(self, case_id: str) -> str | None:
+        if self._batch is None:
+            return quarantine.held(self._db, case_id)
+        return self._batch.held.get(case_id)
+
+    def _head(self, case_id: str) -> Head | None:
+        if self._batch is not None:
+            return self._batch.heads.get(case_id)
+        row = self._db.execute(
+            "SELECT version, hash, state FROM cases WHERE case_id = ?", (case_id,)
+        ).fetchone()
+        return Head(row[0], row[1], row[2]) if row else None
 
     def _seen(self, table: str, env: Envelope, rec: Record) -> DeadLetter | bool:
         """Whether the event was applied before (a repeat, counted); a dead letter when its id
@@ -198,8 +255,18 @@ class ReadModel(Generic[S]):
             found = "json_extract(body, '$.hash'), topic || '/' || partition || '@' || \"offset\""
         else:
             found = "hash, NULL"
-        query = f"SELECT {found} FROM {table} WHERE event_id = ?"
-        row = self._db.execute(query, (str(env.event_id),)).fetchone()
+        event_id = str(env.event_id)
+        if self._batch is None:
+            query = f"SELECT {found} FROM {table} WHERE event_id = ?"
+            row: Any = self._db.execute(query, (event_id,)).fetchone()
+        elif table == "events":
+            row = self._batch.seen.get(event_id)
+        else:
+            row = (
+                (self._batch.foreign_seen[event_id], None)
+                if (event_id in self._batch.foreign_seen)
+                else None
+            )
         if row is None:
             return False
         if row[0] not in (None, env.hash):
@@ -214,131 +281,66 @@ class ReadModel(Generic[S]):
         failed = quarantine.attempt(self._db, env.case_id, where, apply, careful=self._careful)
         return DeadLetter(rec, failed, env.case_id, quarantined=True) if failed else None
 
-    def _fold(self, rec: Record, env: Envelope, stored: str | None) -> None:
+    def _fold(self, rec: Record, env: Envelope, head: Head | None) -> None:
         """Apply an event that follows its case's chain: state, row, event, hooks."""
         kind = self.kind.of(env.case_id)
         payload = REGISTRY.read(env)
-        before = kind.state.model_validate_json(stored) if stored is not None else None
+        before: Any = None
+        if head is not None:
+            before = head.state
+            if before is None and head.stored is not None:
+                before = kind.state.model_validate_json(head.stored)
         state = kind.evolve(before, env, payload)
-        self._store(rec, env, state)
+        self._store(rec, env, state, head)
         for hook in self._hooks:
             hook(self._db, env, payload, state)
 
-    def _store(self, rec: Record, env: Envelope, state: S) -> None:
-        occurred = env.to_wire()["occurred_at"]
-        self._db.execute(
-            "INSERT INTO cases (case_id, unit, status, version, hash, opened_at, updated_at,"
-            " correlation_id, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (case_id) DO UPDATE SET unit = excluded.unit, status = excluded.status,"
-            " version = excluded.version, hash = excluded.hash, updated_at = excluded.updated_at,"
-            " state = excluded.state",
-            (
-                env.case_id,
-                getattr(state, "unit", ""),
-                getattr(state, "status", ""),
-                env.case_version,
-                env.hash,
-                occurred,
-                occurred,
-                env.correlation_id,
-                state.model_dump_json(),
-            ),
+    def _store(self, rec: Record, env: Envelope, state: BaseModel, head: Head | None) -> None:
+        occurred = format_ts(env.occurred_at)
+        event_id = str(env.event_id)
+        event = (
+            env.case_id,
+            env.case_version,
+            event_id,
+            env.event_type,
+            occurred,
+            format_ts(env.recorded_at),
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            rec.value.decode(),
         )
-        self._db.execute(
-            "INSERT INTO events (case_id, case_version, event_id, event_type, occurred_at,"
-            ' recorded_at, topic, partition, "offset", body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            (
-                env.case_id,
-                env.case_version,
-                str(env.event_id),
-                env.event_type,
-                occurred,
-                env.to_wire()["recorded_at"],
-                rec.topic,
-                rec.partition,
-                rec.offset,
-                rec.value.decode(),
-            ),
-        )
-
-    # --- reading --------------------------------------------------------
-
-    def get(self, case_id: str) -> Row | None:
-        """Return one case row, with its quarantine (JSON) if it has one."""
-        rows = self.store.read(
-            f"SELECT *, {quarantine.COLUMN} FROM cases WHERE case_id = ?", (case_id,)
-        )
-        return rows[0] if rows else None
-
-    def quarantined(self) -> int:
-        """Return how many cases this read model set aside."""
-        return int(self.store.read("SELECT count(*) FROM quarantined")[0][0])
-
-    def history(self, case_id: str) -> list[dict[str, Any]]:
-        """Return a case's events as stored, oldest first."""
-        rows = self.store.read(
-            'SELECT body, topic, partition, "offset" FROM events WHERE case_id = ?'
-            " ORDER BY case_version",
-            (case_id,),
-        )
-        return [
-            {**json.loads(r["body"]), "_position": [r["topic"], r["partition"], r["offset"]]}
-            for r in rows
-        ]
-
-    def select(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        """Run a read-only query on a reader connection (for statistics over extra tables)."""
-        return self.store.read(sql, args)
-
-    def query(
-        self,
-        *,
-        units: Sequence[str] | None,
-        filters: dict[str, Any],
-        limit: int,
-        offset: int,
-        at_most: Mapping[str, Any] | None = None,
-        order_by: str | None = None,
-    ) -> tuple[int, list[Row]]:
-        """Return (total, page) of cases in the given unit subtrees matching state filters.
-
-        `at_most` bounds state fields from above (dates compare as ISO text); `order_by` sorts
-        ascending by a state field, cases without it last, instead of newest first.
-        """
-        order = casequery.order(order_by)
-        split = casequery.parts(self.store, units, filters, at_most)
-        # Deep pages are cut no sooner in parts: each part would carry every row before them.
-        if split is not None and offset + limit <= casequery.SHALLOW:
-            return casequery.page(self.store, split, order, quarantine.COLUMN, limit, offset)
-        sql_where, args = casequery.where(self.store, units, filters, at_most)
-        total = self.store.read(f"SELECT count(*) FROM cases{sql_where}", args)[0][0]
-        rows = self.store.read(
-            f"SELECT *, {quarantine.COLUMN} FROM cases{sql_where} ORDER BY {order}"
-            " LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        )
-        return int(total), rows
-
-    def states(self, *, units: Sequence[str] | None, filters: dict[str, Any]) -> list[Any]:
-        """Return the state of every matching case, read page by page."""
-        sql_where, args = casequery.where(self.store, units, filters, None)
-        after = f"{sql_where} AND case_id > ?" if sql_where else " WHERE case_id > ?"
-        out: list[Any] = []
-        last, page = "", 1000
-        while True:
-            # Each page goes on from the last case id read: no page rereads those before it.
-            rows = self.store.read(
-                f"SELECT case_id, state FROM cases{after} ORDER BY case_id LIMIT ?",
-                [*args, last, page],
-            )
-            out += [self.kind.of(r["case_id"]).state.model_validate_json(r["state"]) for r in rows]
-            if len(rows) < page:
-                return out
-            last = rows[-1]["case_id"]
+        batch = self._batch
+        if batch is None:
+            self._db.execute(CASE_ROW, _case_row(env, state, (occurred, env.correlation_id)))
+            self._db.execute(EVENT_ROW, event)
+            return
+        # What a new case is opened with; a case stored before keeps its own (the row's upsert).
+        opened = head.opened if head is not None else None
+        opened = opened or (occurred, env.correlation_id)
+        batch.heads[env.case_id] = Head(env.case_version, env.hash, None, state, opened)
+        batch.changed[env.case_id] = (env, state, opened)
+        batch.events.append(event)
+        batch.seen[event_id] = (env.hash, f"{rec.topic}/{rec.partition}@{rec.offset}")
 
     def close(self) -> None:
         """Close the store's connections."""
         self.store.close()
+
+
+def _case_row(env: Envelope, state: BaseModel, opened: tuple[str, str]) -> tuple[Any, ...]:
+    """A case's row after an event: what opened it, and its state now."""
+    return (
+        env.case_id,
+        getattr(state, "unit", ""),
+        getattr(state, "status", ""),
+        env.case_version,
+        env.hash,
+        opened[0],
+        format_ts(env.occurred_at),
+        opened[1],
+        state.model_dump_json(),
+    )
 
 
 def _short(exc: Exception) -> str:
