@@ -225,7 +225,7 @@ def test_an_owner_without_an_address_fails_for_good_and_is_parked(nstack: Stack)
         )
     [note] = [n for n in failed if n["source_case_id"] == gid]
     assert note["recipient"] == "owner-x" and note["attempts"] == 1
-    assert note["last_failure"] == "no address on any chosen channel"
+    assert note["last_failure"] == "no_address"
     log = eventually(
         lambda: nstack.log("notify", "worker"),
         until=lambda text: note["case_id"] in text and "record.dead_lettered" in text,
