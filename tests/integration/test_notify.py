@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 from playwright.sync_api import sync_playwright
 
 from services.cli.deployment import free_port
+from services.common import heartbeat
 from services.common import kafka as kafka_kit
 from services.common.settings import ROOT
 from services.common.vault import Sealer, SqliteKeyVault
@@ -205,6 +206,16 @@ def test_a_worker_who_agreed_gets_progress_texts_and_an_erased_worker_nothing(
         until=lambda counts: counts == (1, 0),
         during=5,
         what="nothing more for the erased worker and nothing for the one who did not agree",
+    )
+
+
+def test_the_worker_says_it_is_alive_each_time_its_loop_turns(nstack: Stack) -> None:
+    alive = heartbeat.heartbeat_file(nstack.var, "notify")
+    eventually(
+        lambda: heartbeat.age_s(alive),
+        until=lambda age: age is not None and age <= 2 * heartbeat.INTERVAL_S,
+        timeout=60,
+        what="the notification worker's loop to touch its file",
     )
 
 
