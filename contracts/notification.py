@@ -23,8 +23,16 @@ Template = Field(pattern=r"^[a-z_]{3,40}$")
 Params: Any = Field(default_factory=dict, max_length=8)
 ParamName = Annotated[str, Field(pattern=r"^[a-z_]{1,16}$")]
 ParamValue = Annotated[str, Field(max_length=64)]
-# Why a send failed, as a short code the auditor can read; never an address or a reply text.
-Reason = Field(min_length=1, max_length=200)
+# Why a send failed, from a closed set, so that nothing the far end said (which can quote an
+# address) reaches the log: refused, the far end would not take it now (busy, throttled);
+# bounced, it turned the message down for good; invalid_address, it knows no such recipient;
+# no_address, there was nowhere to send it; unreachable, it could not be reached; timeout, it
+# did not answer in time; other, anything else, and every failure recorded before the codes.
+FailureCode = Literal[
+    "refused", "bounced", "invalid_address", "no_address", "unreachable", "timeout", "other"
+]
+# The far end's numeric answer (an SMTP reply code or an HTTP status), where it gave one.
+Status = Field(default=None, ge=100, le=599)
 
 
 # --- events ---------------------------------------------------------------
@@ -63,15 +71,26 @@ class NotificationSent(EventPayload):
 
 @REGISTRY.register
 class NotificationFailed(EventPayload):
-    """A try to send failed; it is tried again at `retry_at`, or never when it is permanent."""
+    """A try to send failed, why as a code (v1 kept text); tried again at `retry_at` or never."""
 
     event_type = "notification.failed"
+    schema_version = 2
 
     channel: Channel
     attempt: int = Field(ge=1, le=100)
-    reason: str = Reason
+    code: FailureCode
+    status: int | None = Status
     permanent: bool
     retry_at: AwareDatetime | None = None
+
+
+@REGISTRY.upcaster("notification.failed", 1)
+def _failed_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 kept the error's text, which is dropped on reading: its code is `other`."""
+    payload.pop("reason", None)
+    payload["code"] = "other"
+    payload["status"] = None
+    return payload
 
 
 @REGISTRY.register
@@ -137,7 +156,8 @@ class RecordFailure(Frozen):
 
     channel: Channel
     attempt: int = Field(ge=1, le=100)
-    reason: str = Reason
+    code: FailureCode
+    status: int | None = Status
     permanent: bool = False
 
 

@@ -1,4 +1,4 @@
-"""Democratic management (民主管理): groups, suggestions and proposals with their votes, queries."""
+"""Democratic management (民主管理): groups, suggestions and proposals with their votes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,18 @@ from pydantic import Field
 
 from contracts.envelope import Frozen
 from contracts.personal import Sealed, SealedPerson, SealedText, as_written
+from contracts.queries import QUERY_COMMANDS as QUERY_COMMANDS
+
+# The queries' events and commands, read through this module as before they had their own.
+from contracts.queries import AcceptAnswer as AcceptAnswer
+from contracts.queries import AnswerQuery as AnswerQuery
+from contracts.queries import QueryAnswerAccepted as QueryAnswerAccepted
+from contracts.queries import QueryAnswered as QueryAnswered
+from contracts.queries import QueryAnswerRejected as QueryAnswerRejected
+from contracts.queries import QueryArea as QueryArea
+from contracts.queries import QueryRaised as QueryRaised
+from contracts.queries import RaiseQuery as RaiseQuery
+from contracts.queries import RejectAnswer as RejectAnswer
 from contracts.registry import REGISTRY, EventPayload
 
 Kind = Literal["suggestion", "management_proposal"]
@@ -24,9 +36,6 @@ SuggestionTopic = Literal[
 ]
 ProposalTopic = Literal["rule_revision", "job_change", "wage_payment", "award"]
 Topic = SuggestionTopic | ProposalTopic
-QueryArea = Literal[
-    "performance_appraisal", "quality", "safety", "training", "welfare", "ideological_work"
-]
 Vote = Literal["for", "against", "abstain"]
 Outcome = Literal["adopted", "rejected", "recommended", "vetoed", "no_quorum"]
 Submitter = Literal["worker", "anonymous_worker", "member", "management"]
@@ -158,58 +167,12 @@ class SuggestionLeadershipResponded(EventPayload):
     response: SealedText
 
 
-# --- events: queries (质询) --------------------------------------------------
-
-
-@REGISTRY.register
-class QueryRaised(EventPayload):
-    """The group put a formal query (质询) to management; v2 seals the question."""
-
-    event_type = "suggestion.query_raised"
-    schema_version = 2
-
-    unit: str
-    area: QueryArea
-    question: SealedText
-    addressed_to: str = Field(min_length=1, max_length=200)
-
-
-@REGISTRY.register
-class QueryAnswered(EventPayload):
-    """Management's answer to the query, as recorded by the group; v2 seals it."""
-
-    event_type = "suggestion.query_answered"
-    schema_version = 2
-
-    answer: SealedText
-
-
-@REGISTRY.register
-class QueryAnswerAccepted(EventPayload):
-    """The group accepted the answer."""
-
-    event_type = "suggestion.query_answer_accepted"
-
-
-@REGISTRY.register
-class QueryAnswerRejected(EventPayload):
-    """The group did not accept the answer, and why (sealed from v2); management answers again."""
-
-    event_type = "suggestion.query_answer_rejected"
-    schema_version = 2
-
-    reason: SealedText
-
-
 # The versions that seal free text read what was written in clear before as it was written.
 for _sealed_later in (
     "suggestion.group_member_replaced",
     "suggestion.submitted",
     "suggestion.implemented",
     "suggestion.leadership_responded",
-    "suggestion.query_raised",
-    "suggestion.query_answered",
-    "suggestion.query_answer_rejected",
 ):
     REGISTRY.upcaster(_sealed_later, 1)(as_written)
 
@@ -307,31 +270,6 @@ class RecordLeadershipResponse(Frozen):
     response: Sealed
 
 
-class RaiseQuery(Frozen):
-    """Raise a query to management; the question arrives sealed."""
-
-    unit: str
-    area: QueryArea
-    question: Sealed
-    addressed_to: str = Field(min_length=1, max_length=200)
-
-
-class AnswerQuery(Frozen):
-    """Record management's answer; it arrives sealed."""
-
-    answer: Sealed
-
-
-class AcceptAnswer(Frozen):
-    """Accept the answer."""
-
-
-class RejectAnswer(Frozen):
-    """Reject the answer; the reason arrives sealed."""
-
-    reason: Sealed
-
-
 GROUP_COMMANDS: dict[str, type[Frozen]] = {
     "form": FormGroup,
     "replace_member": ReplaceMember,
@@ -346,10 +284,4 @@ SUGGESTION_COMMANDS: dict[str, type[Frozen]] = {
     "implement": Implement,
     "refer_to_leadership": ReferToLeadership,
     "record_leadership_response": RecordLeadershipResponse,
-}
-QUERY_COMMANDS: dict[str, type[Frozen]] = {
-    "raise": RaiseQuery,
-    "answer": AnswerQuery,
-    "accept_answer": AcceptAnswer,
-    "reject_answer": RejectAnswer,
 }

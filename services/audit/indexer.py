@@ -34,6 +34,7 @@ from services.audit.records import (
 )
 from services.common import logging as logs
 from services.common.deadletters import parked
+from services.common.heartbeat import Heartbeat
 from services.common.kafka import STREAMS
 from services.common.keys import Trust
 from services.common.presence import Presence
@@ -231,6 +232,12 @@ class AuditWorker:
         self._keys: treeheads.Keys = {treeheads.key_id("audit", public): public}
         self._last_heads = time.monotonic()
         self._heads_read = False
+        # Touched each round and each batch filed, when the process is probed for liveness.
+        self.heartbeat: Heartbeat | None = None
+
+    def _beat(self, _filed: int = 0) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
@@ -245,8 +252,9 @@ class AuditWorker:
         log.info("audit.worker.started", index=str(index_path(self.settings)))
         try:
             while not self._stop:
+                self._beat()
                 try:
-                    added = catch_up(self.settings, index, refusals=refusals)
+                    added = catch_up(self.settings, index, on_batch=self._beat, refusals=refusals)
                     if added:
                         log.info("audit.indexed", records=added, total=index.count())
                     self._maybe_checkpoint(index)

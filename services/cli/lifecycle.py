@@ -31,6 +31,23 @@ class Backoff:
         return delay
 
 
+# What a supervisor needs beyond its parts' graces to collect them and exit.
+SUPERVISOR_MARGIN_S = 5.0
+
+
+def stop_grace(part: str, parts_s: float, brokers_s: float) -> float:
+    """How long a part, by its name, has to stop before it is killed.
+
+    A broker has the time its controlled shutdown takes (leadership handed on, its logs
+    closed clean); a supervisor, which stops its own parts first, the longest and a margin.
+    """
+    if part == "broker" or part.startswith("broker-"):
+        return brokers_s
+    if part == "supervisor":
+        return max(parts_s, brokers_s) + SUPERVISOR_MARGIN_S
+    return parts_s
+
+
 class Stoppable(Protocol):
     """A running part as stopping sees it."""
 
@@ -60,30 +77,37 @@ class Stopped:
 
 def stop_together(
     parts: Sequence[Stoppable],
-    grace: float,
+    grace: float | Callable[[str], float],
     *,
     hurry: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     poll: float = 0.1,
 ) -> Stopped:
-    """Ask every live part to stop at once; kill what is left after `grace` seconds.
+    """Ask every live part to stop at once; kill each still there after its grace in seconds.
 
-    `hurry` turning true (a second Ctrl-C) brings the deadline forward to now.
+    `grace` is one for all, or each part's by its name. `hurry` turning true (a second
+    Ctrl-C) brings every deadline forward to now.
     """
     began = clock()
     running = [p for p in parts if p.alive()]
     for part in running:
         part.terminate()
-    deadline = began + grace
+    deadline = {id(p): began + (grace(p.name) if callable(grace) else grace) for p in running}
     left = [p for p in running if p.alive()]
-    while left and clock() < deadline and not hurry():
-        sleep(poll)
-        left = [p for p in left if p.alive()]
-    for part in left:
-        part.kill()
+    killed: set[int] = set()
+    while left:
+        now, hurried = clock(), hurry()
+        for part in left:
+            if hurried or now >= deadline[id(part)]:
+                part.kill()
+                killed.add(id(part))
+        left = [p for p in left if id(p) not in killed]
+        if left:
+            sleep(poll)
+            left = [p for p in left if p.alive()]
     return Stopped(
         asked=tuple(p.name for p in running),
-        killed=tuple(p.name for p in left),
+        killed=tuple(p.name for p in running if id(p) in killed),
         seconds=clock() - began,
     )

@@ -21,7 +21,7 @@ from contracts.catalog import SERVICES
 from services.cli import processes
 from services.cli.broker import BrokerError, LocalBroker
 from services.cli.cluster import LocalCluster, client_ports
-from services.cli.lifecycle import Backoff, Stopped, stop_together
+from services.cli.lifecycle import Backoff, Stopped, stop_grace, stop_together
 from services.common import kafka as kafka_kit
 from services.common.settings import Settings
 
@@ -40,6 +40,8 @@ class SupervisorSettings(Settings):
     restart_stable_s: float = Field(default=60.0, ge=0.0, le=86_400.0)
     # How long the parts have to stop on their own before they are killed.
     stop_grace_s: float = Field(default=8.0, ge=0.0, le=60.0)
+    # A broker's: a controlled shutdown's time, so its next start does not recover its logs.
+    broker_stop_grace_s: float = Field(default=30.0, ge=0.0, le=300.0)
     # Added to every service's registered port, so a second deployment can run beside the first.
     port_offset: int = Field(default=0, ge=0, le=57_000)
 
@@ -54,6 +56,10 @@ class SupervisorSettings(Settings):
             for name in SERVICES
             if f"{name}_url" in Settings.model_fields
         }
+
+    def grace(self, part: str) -> float:
+        """How long a part, by its name, has to stop before it is killed."""
+        return stop_grace(part, self.stop_grace_s, self.broker_stop_grace_s)
 
     def backoff(self) -> Backoff:
         """A fresh restart schedule for one part."""
@@ -256,7 +262,7 @@ class Supervisor:
     def stop(self) -> Stopped:
         """Stop every part at once, kill what is left at the deadline, forget the pids."""
         self.stopping = True
-        stopped = stop_together(self.parts, self.settings.stop_grace_s, hurry=lambda: self.hurry)
+        stopped = stop_together(self.parts, self.settings.grace, hurry=lambda: self.hurry)
         for part in self.parts:
             part.reap()
         for path in (self.pid_file, self.pid_file.with_name(READY)):
@@ -333,13 +339,13 @@ def detach(settings: SupervisorSettings, services: Sequence[str], broker: bool) 
     except BaseException:
         # Given up on: the supervisor stops what it started.
         proc.terminate()
-        proc.wait(timeout=settings.stop_grace_s + 5)
+        proc.wait(timeout=settings.grace("supervisor"))
         raise
 
 
 def clear(settings: SupervisorSettings) -> Stopped:
     """Stop every process this deployment left running, all at once; clean its stale pid files."""
-    stopped = stop_together(processes.leftovers(settings), settings.stop_grace_s)
+    stopped = stop_together(processes.leftovers(settings), settings.grace)
     processes.forget_stale(settings)
     (processes.run_dir(settings) / READY).unlink(missing_ok=True)
     return stopped

@@ -18,6 +18,7 @@ from services.cli.cluster import FIRST_PORT, NODES, addresses
 from services.cli.console import EXIT_BROKER, EXIT_USAGE, fail, out
 from services.cli.lifecycle import Stopped
 from services.cli.supervisor import SupervisorSettings, local_broker
+from services.common import heartbeat
 from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
 from services.common.keystore import VaultRefused, vault_file
@@ -68,6 +69,8 @@ def serve(
     except VaultRefused as exc:
         raise fail(str(exc), EXIT_USAGE) from exc
     if part == "worker":
+        alive = heartbeat.Heartbeat(heartbeat.heartbeat_file(settings.var_dir, service))
+        heartbeat.attach(built, alive)
         built.run()
         return
     import uvicorn

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from contracts.catalog import SERVICES, Service
+from services.common.heartbeat import STALE_S, heartbeat_file
 from services.common.settings import DEFAULT_SECRET
 
 NAMESPACE = "taizhang"
@@ -17,6 +19,8 @@ PARTITIONS = 12
 LIVENESS = "/openapi.json"
 READINESS = "/health"
 CA = "/etc/taizhang/kafka-ca"
+# The image's TAIZHANG_VAR_DIR (deploy/Dockerfile), where a worker leaves its sign of life.
+VAR_DIR = Path("/var/lib/taizhang")
 SIGNING = "/etc/taizhang/signing"
 Doc = tuple[str, dict[str, Any]]
 
@@ -105,7 +109,27 @@ def _container(service: Service, part: str) -> dict[str, Any]:
             "periodSeconds": 10,
             "failureThreshold": 6,
         }
+    else:
+        container.update(_worker_probes(service))
     return container
+
+
+def _worker_probes(service: Service) -> dict[str, Any]:
+    """A worker is alive while its loop turns: the file it touches each turn is fresh."""
+    alive = str(heartbeat_file(VAR_DIR, service.name))
+    command = ["python", "-m", "services.common.heartbeat", alive, f"{STALE_S:.0f}"]
+
+    def check(period: int, failures: int) -> dict[str, Any]:
+        return {
+            "exec": {"command": list(command)},
+            "timeoutSeconds": 5,
+            "periodSeconds": period,
+            "failureThreshold": failures,
+        }
+
+    # A stream worker's timers first run once it has joined its group and recovered its
+    # tables, which a slow broker can stretch as it stretches an API's start.
+    return {"startupProbe": check(10, 90), "livenessProbe": check(20, 3)}
 
 
 def _ca_volume() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import time
@@ -55,6 +56,21 @@ class Buckets:
         return wait
 
 
+def forwarded(peer: str, header: str, trusted: str) -> str:
+    """The client's address: the peer's, or the one a trusted proxy (the portal) names.
+
+    Only a peer in `trusted` (comma-separated addresses) is believed, and only for the last
+    address of its X-Forwarded-For, which it saw itself; what it names must be an address.
+    """
+    if peer not in {p.strip() for p in trusted.split(",") if p.strip()}:
+        return peer
+    named = header.split(",")[-1].strip()
+    try:
+        return str(ipaddress.ip_address(named))
+    except ValueError:
+        return peer
+
+
 def client_of(settings: Settings, scope: Scope, cookie: str | None = None) -> str:
     """Who a request is from: the verified token's subject, else the client's address.
 
@@ -76,7 +92,9 @@ def client_of(settings: Settings, scope: Scope, cookie: str | None = None) -> st
         except TokenError:
             pass
     client = scope.get("client")
-    return f"addr:{client[0] if client else '-'}"
+    peer = client[0] if client else "-"
+    named = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+    return f"addr:{forwarded(peer, named, settings.trusted_proxies)}"
 
 
 class LimitsMiddleware:

@@ -24,6 +24,7 @@ from services.common.bodies import Body
 from services.common.commands import IdempotencyKey, submit
 from services.common.context import Ctx, ServiceContext
 from services.common.ids import keyed
+from services.common.limits import forwarded
 from services.common.problems import Problem
 from services.common.queries import case_row_for, sealing_key
 from services.common.receipt_guard import ReceiptGuard
@@ -59,12 +60,8 @@ class NoteBody(ReceiptBody):
 def client_of(request: Request, trusted: str) -> str:
     """Return a digest of who is asking: the peer, or the client a trusted proxy names."""
     peer = request.client.host if request.client else "unknown"
-    proxies = {p.strip() for p in trusted.split(",") if p.strip()}
-    if peer in proxies:
-        # The last address is the one the trusted proxy itself saw.
-        named = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
-        peer = named or peer
-    return hashlib.sha256(peer.encode()).hexdigest()[:16]
+    client = forwarded(peer, request.headers.get("x-forwarded-for", ""), trusted)
+    return hashlib.sha256(client.encode()).hexdigest()[:16]
 
 
 def _record(ctx: ServiceContext, case_id: str) -> ReceiptRecord | None:

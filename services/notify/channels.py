@@ -9,17 +9,40 @@ from typing import Protocol
 
 import httpx
 
+from contracts.notification import FailureCode
 from services.notify.messages import Message
 
 TIMEOUT_S = 10.0
+# Answers by which a gateway says it knows no such recipient.
+UNKNOWN_RECIPIENT = frozenset({404, 410})
 
 
 class Undelivered(Exception):
-    """The channel did not take the message; `permanent` when trying again cannot help."""
+    """The channel did not take the message; `permanent` when trying again cannot help.
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason, self.permanent = reason[:200], permanent
+    It carries only a code and the far end's numeric answer: what the far end wrote can quote
+    the address, so it is never kept.
+    """
+
+    def __init__(self, code: FailureCode, status: int | None = None, *, permanent: bool) -> None:
+        super().__init__(code if status is None else f"{code} {status}")
+        self.code, self.status, self.permanent = code, status, permanent
+
+
+def smtp_failure(code: int, *, recipient: bool) -> Undelivered:
+    """What an SMTP reply code means: 5xx for good (an unknown recipient or a bounce), 4xx not."""
+    if code >= 500:
+        return Undelivered("invalid_address" if recipient else "bounced", code, permanent=True)
+    return Undelivered("refused", code, permanent=False)
+
+
+def gateway_failure(status: int) -> Undelivered:
+    """What a gateway's HTTP status means: a 4xx other than 429 for good, anything else not."""
+    if status in UNKNOWN_RECIPIENT:
+        return Undelivered("invalid_address", status, permanent=True)
+    if 400 <= status < 500 and status != 429:
+        return Undelivered("bounced", status, permanent=True)
+    return Undelivered("refused", status, permanent=False)
 
 
 class Channel(Protocol):
@@ -36,7 +59,7 @@ class SmtpChannel:
         self.host, self.port, self.sender = host, port, sender
 
     async def send(self, address: str, message: Message, message_id: str) -> None:
-        """Send one e-mail; a 5xx answer is permanent, anything else is tried again."""
+        """Send one e-mail; what its answer means is `smtp_failure`'s."""
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender, address, message.subject
         mail["Message-ID"] = f"<{message_id}@taizhang>"
@@ -49,11 +72,17 @@ class SmtpChannel:
                 smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise Undelivered(f"smtp {codes[0]}", permanent=codes[0] >= 500) from None
+            raise smtp_failure(codes[0], recipient=True) from None
         except smtplib.SMTPResponseException as exc:
-            raise Undelivered(f"smtp {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
-        except (OSError, smtplib.SMTPException) as exc:
-            raise Undelivered(f"smtp unreachable: {type(exc).__name__}", permanent=False) from None
+            raise smtp_failure(exc.smtp_code, recipient=False) from None
+        except TimeoutError:
+            raise Undelivered("timeout", permanent=False) from None
+        except smtplib.SMTPServerDisconnected:
+            raise Undelivered("unreachable", permanent=False) from None
+        except smtplib.SMTPException:  # an OSError too: caught before the socket's own
+            raise Undelivered("other", permanent=False) from None
+        except OSError:
+            raise Undelivered("unreachable", permanent=False) from None
 
 
 class GatewayChannel:
@@ -63,16 +92,16 @@ class GatewayChannel:
         self.url, self.channel = url, channel
 
     async def send(self, address: str, message: Message, message_id: str) -> None:
-        """Post one text; a 4xx other than 429 is permanent, anything else is tried again."""
+        """Post one text; what its answer means is `gateway_failure`'s."""
         body = {"channel": self.channel, "to": address, "text": message.text, "id": message_id}
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
                 response = await client.post(self.url, json=body)
-        except httpx.HTTPError as exc:
-            raise Undelivered(
-                f"gateway unreachable: {type(exc).__name__}", permanent=False
-            ) from None
-        if response.is_success:
-            return
-        status = response.status_code
-        raise Undelivered(f"gateway {status}", permanent=400 <= status < 500 and status != 429)
+        except httpx.TimeoutException:
+            raise Undelivered("timeout", permanent=False) from None
+        except httpx.TransportError:
+            raise Undelivered("unreachable", permanent=False) from None
+        except httpx.HTTPError:
+            raise Undelivered("other", permanent=False) from None
+        if not response.is_success:
+            raise gateway_failure(response.status_code)

@@ -109,7 +109,7 @@ class Dispatcher:
             return None
         way = route(note, prefs, self.directory.person(note.recipient))
         if way is None:
-            return await self._failed(note, "email", "no address on any chosen channel", True, now)
+            return await self._failed(note, "email", Undelivered("no_address", permanent=True), now)
         address = way.address
         if note.audience == "worker":
             address = sealer.open(note.address)
@@ -117,7 +117,9 @@ class Dispatcher:
                 log.info("notification.withheld", case_id=note.case_id, reason="erased")
                 return command(note, "cancel", {"reason": "erased"}, now)
         if address is None:
-            return await self._failed(note, way.channel, "no address", True, now)
+            return await self._failed(
+                note, way.channel, Undelivered("no_address", permanent=True), now
+            )
         if not self.limiter.allows(note.recipient, note.unit, now):
             log.info("notification.deferred", case_id=note.case_id, reason="rate limit")
             return None
@@ -127,22 +129,23 @@ class Dispatcher:
         try:
             await self.channels[way.channel].send(address, message, f"{note.case_id}.{attempt}")
         except Undelivered as exc:
-            return await self._failed(note, way.channel, exc.reason, exc.permanent, now)
+            return await self._failed(note, way.channel, exc, now)
         self.limiter.record(note.recipient, note.unit, now)
         log.info("notification.sent", case_id=note.case_id, channel=way.channel, attempt=attempt)
         return command(note, "record_sent", {"channel": way.channel, "attempt": attempt}, now)
 
     async def _failed(
-        self, note: Notification, channel: ChannelName, reason: str, permanent: bool, now: datetime
+        self, note: Notification, channel: ChannelName, why: Undelivered, now: datetime
     ) -> CommandEnvelope:
         attempt = note.attempts + 1
-        final = permanent or attempt >= MAX_ATTEMPTS
+        final = why.permanent or attempt >= MAX_ATTEMPTS
         log.warning(
             "notification.failed",
             case_id=note.case_id,
             channel=channel,
             attempt=attempt,
-            reason=reason,
+            code=why.code,
+            status=why.status,
             permanent=final,
         )
         if final and self.park is not None:
@@ -152,8 +155,14 @@ class Dispatcher:
                 "channel": channel,
                 "attempt": attempt,
             }
-            await self.park(note.case_id, parked, f"undeliverable: {reason}")
-        payload = {"channel": channel, "attempt": attempt, "reason": reason, "permanent": final}
+            await self.park(note.case_id, parked, f"undeliverable: {why}")
+        payload = {
+            "channel": channel,
+            "attempt": attempt,
+            "code": why.code,
+            "status": why.status,
+            "permanent": final,
+        }
         return command(note, "record_failure", payload, now)
 
 

@@ -70,6 +70,7 @@ class Notification(BaseModel):
     sent_at: datetime | None = None
     acknowledged_at: datetime | None = None
     cancel_reason: n.CancelReason | None = None
+    # The code of the last failure; a string, as heads and rows kept before codes may hold text.
     last_failure: str | None = None
     last_event_at: datetime
 
@@ -117,13 +118,18 @@ def decide(state: Notification | None, cmd: Command[object]) -> list[EventPayloa
         case n.RecordSent(channel=channel, attempt=attempt):
             _require_try(state, attempt)
             return [n.NotificationSent(channel=channel, attempt=attempt)]
-        case n.RecordFailure(channel=channel, attempt=attempt, reason=reason, permanent=final):
+        case n.RecordFailure(channel=channel, attempt=attempt, permanent=final):
             _require_try(state, attempt)
             final = final or attempt >= MAX_ATTEMPTS
             retry = None if final else cmd.occurred_at + backoff(attempt)
             return [
                 n.NotificationFailed(
-                    channel=channel, attempt=attempt, reason=reason, permanent=final, retry_at=retry
+                    channel=channel,
+                    attempt=attempt,
+                    code=p.code,
+                    status=p.status,
+                    permanent=final,
+                    retry_at=retry,
                 )
             ]
         case n.Cancel(reason=reason):
@@ -160,7 +166,7 @@ def evolve(state: Notification | None, env: Envelope, event: EventPayload) -> No
             return s.model_copy(
                 update={"status": "sent", "channel": channel, "attempts": attempt, "sent_at": at}
             )
-        case n.NotificationFailed(channel=channel, attempt=attempt, reason=reason):
+        case n.NotificationFailed(channel=channel, attempt=attempt, code=code):
             status: Status = "failed" if event.permanent else "planned"
             return s.model_copy(
                 update={
@@ -168,7 +174,7 @@ def evolve(state: Notification | None, env: Envelope, event: EventPayload) -> No
                     "channel": channel,
                     "attempts": attempt,
                     "retry_at": event.retry_at,
-                    "last_failure": reason,
+                    "last_failure": code,
                 }
             )
         case n.NotificationAcknowledged():

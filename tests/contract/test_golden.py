@@ -10,6 +10,7 @@ import pytest
 
 from contracts.envelope import chain_hash, parse_record
 from contracts.grievance import GrievanceLogged, GrievanceResolved
+from contracts.notification import NotificationFailed
 from contracts.personal import Sealed
 from contracts.registry import REGISTRY
 from contracts.schema import event_schemas, privacy_schema
@@ -100,6 +101,17 @@ def test_text_written_in_clear_before_reads_as_written_and_after_is_sealed(
     _, new = parse_record((GOLDEN / f"{event_type}.v{before + 1}.json").read_bytes())
     assert new.schema_version == REGISTRY.model(event_type).schema_version
     assert getattr(REGISTRY.read(new), field) == Sealed.model_validate(new.payload[field])
+
+
+def test_a_failure_written_as_text_reads_as_code_other_and_without_its_text() -> None:
+    _, old = parse_record((GOLDEN / "notification.failed.v1.json").read_bytes())
+    assert old.payload["reason"] == "gateway 503"
+    payload = REGISTRY.read(old)
+    assert isinstance(payload, NotificationFailed)
+    assert (payload.code, payload.status) == ("other", None)
+    assert "gateway 503" not in payload.model_dump_json()
+    _, new = parse_record((GOLDEN / "notification.failed.v2.json").read_bytes())
+    assert (new.payload["code"], new.payload["status"]) == ("refused", 503)
 
 
 def test_upcasting_never_changes_the_stored_hash() -> None:

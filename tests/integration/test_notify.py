@@ -14,6 +14,7 @@ from kafka.errors import KafkaError
 from playwright.sync_api import sync_playwright
 
 from services.cli.deployment import free_port
+from services.common import heartbeat
 from services.common import kafka as kafka_kit
 from services.common.settings import ROOT
 from services.common.vault import Sealer, SqliteKeyVault
@@ -208,6 +209,16 @@ def test_a_worker_who_agreed_gets_progress_texts_and_an_erased_worker_nothing(
     )
 
 
+def test_the_worker_says_it_is_alive_each_time_its_loop_turns(nstack: Stack) -> None:
+    alive = heartbeat.heartbeat_file(nstack.var, "notify")
+    eventually(
+        lambda: heartbeat.age_s(alive),
+        until=lambda age: age is not None and age <= 2 * heartbeat.INTERVAL_S,
+        timeout=60,
+        what="the notification worker's loop to touch its file",
+    )
+
+
 def test_an_owner_without_an_address_fails_for_good_and_is_parked(nstack: Stack) -> None:
     due = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
     with nstack.client("intake", **CHAIR) as intake:
@@ -225,7 +236,7 @@ def test_an_owner_without_an_address_fails_for_good_and_is_parked(nstack: Stack)
         )
     [note] = [n for n in failed if n["source_case_id"] == gid]
     assert note["recipient"] == "owner-x" and note["attempts"] == 1
-    assert note["last_failure"] == "no address on any chosen channel"
+    assert note["last_failure"] == "no_address"
     log = eventually(
         lambda: nstack.log("notify", "worker"),
         until=lambda text: note["case_id"] in text and "record.dead_lettered" in text,

@@ -14,13 +14,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 BUDGET = 20
 # Requests that may be let through beyond the budget while it refills during the asking.
 SLACK = 3
+# Where the portal's requests come from, and another address of this machine that is not it.
+PORTAL_HOP, STRANGER = "127.0.0.1", "127.0.0.2"
 
 
 @pytest.fixture(scope="module")
 def lstack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The intake service and the portal, each allowing BUDGET requests a minute per client."""
+    """The intake service and the portal, each allowing BUDGET requests a minute per client.
+
+    The portal's hop is this machine's first loopback address, which the APIs trust to name
+    the visitors it forwards.
+    """
     with Stack(bootstrap, tmp_path_factory.mktemp("limits"), "limits") as s:
         s.env["TAIZHANG_RATE_LIMIT_PER_MINUTE"] = str(BUDGET)
+        s.env["TAIZHANG_TRUSTED_PROXIES"] = PORTAL_HOP
         s.start("intake")
         s.start_portal()
         yield s
@@ -100,3 +107,27 @@ def test_the_portal_limits_its_visitors_too(lstack: Stack) -> None:
     with httpx.Client(base_url=url, timeout=30) as member:
         member.cookies.set("tz_session", lstack.token(user="rep-p04"))
         assert member.get("/signin").status_code != 429
+
+
+def test_an_api_believes_the_visitor_the_portal_names_and_no_one_else(lstack: Stack) -> None:
+    url = lstack.url("intake")
+
+    def named(client: httpx.Client, visitor: str) -> httpx.Response:
+        return client.get("/grievances", headers={"X-Forwarded-For": visitor})
+
+    # Through the portal's hop each anonymous visitor has a budget of their own.
+    with httpx.Client(base_url=url, timeout=10) as portal:
+        answered, refused = until_refused(
+            named(portal, "203.0.113.7") for _ in range(BUDGET + SLACK + 1)
+        )
+        assert BUDGET - SLACK <= answered <= BUDGET + SLACK
+        assert_throttled(refused)
+        assert named(portal, "203.0.113.8").status_code == 401, "another visitor is not slowed"
+    # From any other address the header names no one: all it names is that one address.
+    transport = httpx.HTTPTransport(local_address=STRANGER)
+    with httpx.Client(base_url=url, timeout=10, transport=transport) as stranger:
+        answered, refused = until_refused(
+            named(stranger, f"198.51.100.{i}") for i in range(BUDGET + SLACK + 1)
+        )
+        assert BUDGET - SLACK <= answered <= BUDGET + SLACK
+        assert_throttled(refused)

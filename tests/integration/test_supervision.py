@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from services.cli.deployment import free_port
+from services.cli.lifecycle import stop_grace
+from services.cli.supervisor import SupervisorSettings
 from services.common.settings import ROOT
 from tests.integration.conftest import SECRET
 from tests.integration.polling import eventually
@@ -24,6 +26,11 @@ pytestmark = pytest.mark.integration
 
 UP = ["up", "--broker", "--no-seed", "--service", "intake"]
 RESTART_DELAY_S = 12  # longer than the broker takes to see a killed worker leave its group
+# The longest a stop may take: the supervisor's grace, which outlasts its broker's shutdown.
+GRACES = SupervisorSettings.model_fields
+STOP_BOUND_S = stop_grace(
+    "supervisor", GRACES["stop_grace_s"].default, GRACES["broker_stop_grace_s"].default
+)
 
 
 def _free(port: int) -> bool:
@@ -123,7 +130,7 @@ class Deployment:
 
     def stop_all(self) -> None:
         """Leave nothing behind, whatever a failed test left."""
-        self.cli("down", timeout=60)
+        self.cli("down", timeout=STOP_BOUND_S + 60)
 
 
 def test_a_killed_worker_comes_back_by_itself_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -159,9 +166,9 @@ def test_a_killed_worker_comes_back_by_itself_and_ctrl_c_stops_everything(tmp_pa
 
         began = time.monotonic()
         up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=15) == 0
+        assert up.wait(timeout=STOP_BOUND_S + 10) == 0
         took = time.monotonic() - began
-        assert took < 10, f"Ctrl-C took {took:.1f}s"
+        assert took < STOP_BOUND_S, f"Ctrl-C took {took:.1f}s"
         assert [part for part, pid in now.items() if running(pid)] == []
         assert deployment.pids() == {}
         assert "stopped 3 parts in" in deployment.journal()
@@ -195,10 +202,10 @@ def test_a_start_after_a_killed_supervisor_clears_what_it_left(tmp_path: Path) -
         assert sorted(second) == sorted(first) and not set(second.values()) & set(first.values())
 
         began = time.monotonic()
-        down = deployment.cli("down", timeout=30)
+        down = deployment.cli("down", timeout=STOP_BOUND_S + 30)
         took = time.monotonic() - began
         assert down.returncode == 0, down.stdout + down.stderr
-        assert took < 10, f"make down took {took:.1f}s"
+        assert took < STOP_BOUND_S + 10, f"make down took {took:.1f}s"
         assert stopped(down.stdout) == {"supervisor", "broker", "intake-api", "intake-worker"}
         assert [part for part, pid in second.items() if running(pid)] == []
         assert deployment.pids() == {}

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.auth import issue_token
-from services.common.limits import Buckets, LimitsMiddleware, client_of
+from services.common.limits import Buckets, LimitsMiddleware, client_of, forwarded
 from services.common.settings import Settings
 
 SETTINGS = Settings(environment="test", jwt_secret="j" * 40, master_key="m" * 40)
@@ -60,6 +60,23 @@ def test_a_request_is_counted_for_its_verified_subject_else_its_address() -> Non
     assert client_of(SETTINGS, scope("Bearer garbage-2")) == "addr:10.0.0.7"
     assert client_of(SETTINGS, scope(cookie=f"tz_session={token}"), "tz_session") == "user:rep-p01"
     assert client_of(SETTINGS, scope(cookie='bad="'), "tz_session") == "addr:10.0.0.7"
+
+
+def test_only_a_trusted_hop_names_the_client_and_only_as_an_address() -> None:
+    trusted = "10.0.0.5, 10.0.0.6"
+    assert forwarded("10.0.0.5", "203.0.113.7", trusted) == "203.0.113.7"
+    # The last address is the one the trusted hop saw itself; what came before, anyone wrote.
+    assert forwarded("10.0.0.6", "198.51.100.1, 203.0.113.7", trusted) == "203.0.113.7"
+    assert forwarded("10.0.0.5", "2001:db8::0:1", trusted) == "2001:db8::1"
+    assert forwarded("10.0.0.5", "", trusted) == "10.0.0.5"
+    assert forwarded("10.0.0.5", "a-new-bucket-each-time", trusted) == "10.0.0.5"
+    assert forwarded("10.0.0.7", "203.0.113.7", trusted) == "10.0.0.7"
+    assert forwarded("10.0.0.5", "203.0.113.7", "") == "10.0.0.5"
+    behind = SETTINGS.model_copy(update={"trusted_proxies": "10.0.0.7"})
+    named = scope("Bearer garbage")
+    named["headers"].append((b"x-forwarded-for", b"203.0.113.7"))
+    assert client_of(behind, named) == "addr:203.0.113.7"
+    assert client_of(SETTINGS, named) == "addr:10.0.0.7"
 
 
 async def test_an_eager_client_hears_429_problem_json_with_retry_after() -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections import Counter
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +17,14 @@ from contracts.catalog import SERVICES, Service
 from services.cli import processes
 from services.cli.manifests import FILES, rendered
 from services.common import kafka as kafka_kit
+from services.common.heartbeat import INTERVAL_S, Heartbeat, attach, heartbeat_file
 from services.common.settings import DEFAULT_SECRET, ROOT, Settings
 from tests.unit.deploy_files import PARTS, SETTINGS, documents, option, served
 
 K8S = ROOT / "deploy" / "k8s"
 Doc = dict[str, Any]
 APIS = [s for s in SERVICES.values() if "api" in s.parts]
+WORKERS = [s for s in SERVICES.values() if s.has_worker]
 
 
 @cache
@@ -104,6 +110,46 @@ def test_each_api_is_probed_at_paths_it_serves_on_its_port(service: Service) -> 
         scope = {"type": "http", "path": get["path"], "method": "GET", "root_path": ""}
         assert any(r.matches(scope)[0] == Match.FULL for r in app.router.routes), get["path"]
     assert api["readinessProbe"]["httpGet"]["path"] == "/health"
+
+
+def image_var_dir() -> Path:
+    """The deployment folder the image gives every part (TAIZHANG_VAR_DIR of the Dockerfile)."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    found = re.search(r"TAIZHANG_VAR_DIR=(\S+)", dockerfile)
+    assert found is not None
+    return Path(found.group(1))
+
+
+def probe(command: list[str]) -> int:
+    """Run a probe's command as the container would, with this interpreter."""
+    assert command[0] == "python"
+    return subprocess.run([sys.executable, *command[1:]], capture_output=True).returncode
+
+
+@pytest.mark.parametrize("service", WORKERS, ids=[s.name for s in WORKERS])
+def test_each_worker_is_alive_while_the_file_its_loop_touches_is_fresh(
+    service: Service, tmp_path: Path
+) -> None:
+    worker = container(parts()[(service.name, "worker")])
+    assert "ports" not in worker and "readinessProbe" not in worker
+    alive = heartbeat_file(image_var_dir(), service.name)
+    startup, liveness = worker["startupProbe"], worker["livenessProbe"]
+    for check in (startup, liveness):
+        command = check["exec"]["command"]
+        assert command[:4] == ["python", "-m", "services.common.heartbeat", str(alive)]
+        # Several turns of the loop may be missed before the worker counts as stuck.
+        assert float(command[4]) >= 3 * INTERVAL_S
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= float(command[4])
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+
+    # The process the container runs beats into the file the probe reads.
+    built = processes.create_worker(service, Settings(var_dir=tmp_path))
+    beat = Heartbeat(heartbeat_file(tmp_path, service.name))
+    assert attach(built, beat)
+    command = [*liveness["exec"]["command"][:3], str(beat.path), command[4]]
+    assert probe(command) == 1, "a worker whose loop never turned is not alive"
+    beat.beat()
+    assert probe(command) == 0
 
 
 def test_each_api_has_a_service_a_disruption_budget_and_an_autoscaler() -> None:

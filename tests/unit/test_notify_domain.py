@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from contracts import notification as n
 from contracts.envelope import Actor
 from services.notify.directory import Directory, Person
 from services.notify.domain import MAX_ATTEMPTS, backoff
@@ -27,6 +28,12 @@ PLAN = {
 }
 
 
+def free_text(schema: dict[str, object]) -> bool:
+    """Whether a JSON Schema admits any string: not a closed set, not a time."""
+    closed = "enum" in schema or "const" in schema or "format" in schema
+    return schema.get("type") == "string" and not closed
+
+
 def planned() -> Story:  # type: ignore[type-arg]
     story = Story(KIND, NTF)
     assert story.then_types(story.when("plan", PLAN, actor=SYSTEM)) == ["notification.planned"]
@@ -43,7 +50,7 @@ def test_a_message_is_planned_once_and_a_replayed_plan_is_refused() -> None:
 def test_failures_back_off_then_count_as_permanent() -> None:
     story = planned()
     for attempt in range(1, MAX_ATTEMPTS):
-        failure = {"channel": "email", "attempt": attempt, "reason": "smtp 451"}
+        failure = {"channel": "email", "attempt": attempt, "code": "refused", "status": 451}
         story.when("record_failure", failure, actor=SYSTEM)
         state = story.state()
         assert state.status == "planned" and state.attempts == attempt
@@ -56,7 +63,7 @@ def test_failures_back_off_then_count_as_permanent() -> None:
         ]
         == 409
     )
-    last = {"channel": "email", "attempt": MAX_ATTEMPTS, "reason": "smtp 451"}
+    last = {"channel": "email", "attempt": MAX_ATTEMPTS, "code": "refused", "status": 451}
     story.when("record_failure", last, actor=SYSTEM)
     assert story.state().status == "failed" and story.state().retry_at is None
     assert backoff(1) == timedelta(seconds=30) and backoff(2) == timedelta(seconds=60)
@@ -67,10 +74,21 @@ def test_a_permanent_failure_stops_at_once() -> None:
     story = planned()
     story.when(
         "record_failure",
-        {"channel": "email", "attempt": 1, "reason": "smtp 550", "permanent": True},
+        {"channel": "email", "attempt": 1, "code": "bounced", "status": 550, "permanent": True},
         actor=SYSTEM,
     )
-    assert story.state().status == "failed"
+    assert story.state().status == "failed" and story.state().last_failure == "bounced"
+
+
+def test_a_failure_is_recorded_as_a_code_and_never_as_text() -> None:
+    story = planned()
+    text = {"channel": "email", "attempt": 1, "reason": "550 no such user chair-p01@union.example"}
+    assert story.refusal(story.when("record_failure", text, actor=SYSTEM))[0] == 422
+    unknown = {"channel": "email", "attempt": 1, "code": "chair-p01@union.example"}
+    assert story.refusal(story.when("record_failure", unknown, actor=SYSTEM))[0] == 422
+    fields = n.NotificationFailed.model_json_schema()["properties"].items()
+    free = [k for k, v in fields for t in v.get("anyOf", [v]) if free_text(t)]
+    assert free == [], "only closed sets, numbers and times: nothing the far end wrote"
 
 
 def test_a_sent_message_cannot_be_cancelled_and_only_its_recipient_acknowledges_it() -> None:

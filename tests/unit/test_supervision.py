@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.cli.lifecycle import Backoff, stop_together
+from services.cli.lifecycle import SUPERVISOR_MARGIN_S, Backoff, stop_grace, stop_together
 from services.cli.processes import belongs, role
 from services.common.presence import WorkerWatch
 from services.common.settings import Settings
@@ -76,6 +76,33 @@ def test_every_part_is_asked_at_once_and_only_the_stubborn_are_killed_at_the_dea
     assert parts[2].signals[-1][0] == "KILL" and 8 <= parts[2].signals[-1][1] < 8.2
     assert [p.signals for p in parts[:2]] == [[("TERM", 0.0)], [("TERM", 0.0)]]
     assert not any(p.alive() for p in parts)
+
+
+def test_brokers_have_the_time_a_controlled_shutdown_takes_and_no_more() -> None:
+    clock = Clock()
+    parts = [
+        FakePart("broker-1", clock, stops_after=20),
+        FakePart("broker-2", clock, stops_after=None),
+        FakePart("intake-worker", clock, stops_after=None),
+        FakePart("intake-api", clock, stops_after=1),
+    ]
+    stopped = stop_together(
+        parts, lambda name: stop_grace(name, 8, 30), clock=clock, sleep=clock.sleep
+    )
+    assert [p.signals[0] for p in parts] == [("TERM", 0.0)] * 4
+    assert stopped.killed == ("broker-2", "intake-worker")
+    assert parts[0].signals == [("TERM", 0.0)], "a broker that stops in its grace is not killed"
+    assert parts[2].signals[-1][0] == "KILL" and 8 <= parts[2].signals[-1][1] < 8.2
+    assert parts[1].signals[-1][0] == "KILL" and 30 <= parts[1].signals[-1][1] < 30.2
+    assert 30 <= stopped.seconds < 30.2
+
+
+def test_each_part_is_given_its_grace_by_its_name() -> None:
+    assert stop_grace("broker", 8, 30) == stop_grace("broker-3", 8, 30) == 30
+    assert stop_grace("intake-worker", 8, 30) == stop_grace("portal-api", 8, 30) == 8
+    # A supervisor waits for its own brokers before it goes.
+    assert stop_grace("supervisor", 8, 30) == 30 + SUPERVISOR_MARGIN_S
+    assert stop_grace("supervisor", 8, 0) == 8 + SUPERVISOR_MARGIN_S
 
 
 def test_stopping_returns_as_soon_as_every_part_has_gone() -> None:
