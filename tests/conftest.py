@@ -11,8 +11,8 @@ import pytest
 os.environ["TAIZHANG_ENVIRONMENT"] = "development"
 os.environ.pop("TAIZHANG_DEMO_SIGN_IN", None)
 
-# The modules that take longest, longest first (their seconds in a run on this machine): started
-# before the rest, none of them is left running alone at the end of a run in parallel.
+# The modules that take longest (one to three and a half minutes each when run one after
+# another), longest first: started before the rest, none is left running alone at the end.
 FIRST = (
     "test_audit_at_scale.py",
     "test_fuzz.py",
