@@ -7,11 +7,16 @@ INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 JARS := var/kafka/libs/.complete
 PYTEST_ARGS ?=
+# Test modules run side by side in JOBS worker processes, each with its own broker, servers,
+# ports and temporary folders; a module's tests stay in one worker, the slowest modules start
+# first. JOBS=1 runs them one after another in one process.
+JOBS ?= 3
+PARALLEL := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 # This machine's system is a development one: elsewhere the committed default secrets and
 # demo sign-in are refused, and a deployment that names no environment is production.
 export TAIZHANG_ENVIRONMENT ?= development
 
-.PHONY: install jars chromium postgres run up cluster down logs test test-postgres unit fuzz lint fmt contracts bench clean
+.PHONY: install jars chromium postgres run up cluster down logs test test-sqlite test-postgres unit fuzz lint fmt contracts bench clean
 
 install: $(INSTALLED)
 
@@ -48,14 +53,24 @@ down: install
 logs:
 	tail -n 50 -F var/log/*.log
 
-## test: unit, contract and integration tests (integration against a real broker the tests start)
+## test: unit, contract and integration tests, the integration tests (against a real broker
+## the tests start) once on SQLite and once on PostgreSQL; fails if any run fails or runs no test
 test: install jars chromium postgres
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(MAKE) --no-print-directory unit || status=1; \
+	$(MAKE) --no-print-directory test-sqlite || status=1; \
+	$(MAKE) --no-print-directory test-postgres || status=1; \
+	exit $$status
 
-## test-postgres: the same, every deployment of the integration tests keeping its read models
-## on the tests' own PostgreSQL server instead of SQLite files
+## test-sqlite: the integration tests, every deployment keeping its read models and vault in
+## SQLite files
+test-sqlite: install jars chromium postgres
+	$(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS) tests/integration
+
+## test-postgres: the integration tests again, every deployment keeping its read models and
+## vault on the tests' own PostgreSQL server; those marked one_store ran in test-sqlite alone
 test-postgres: install jars chromium postgres
-	TAIZHANG_TEST_DATABASE=postgresql $(BIN)/pytest $(PYTEST_ARGS)
+	TAIZHANG_TEST_DATABASE=postgresql $(BIN)/pytest $(PARALLEL) $(PYTEST_ARGS) tests/integration
 
 ## chromium: Debian's browser (and CJK fonts for readable screenshots) for the portal's end-to-end tests
 chromium:
@@ -69,6 +84,8 @@ postgres:
 		export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q postgresql; \
 	fi
 
+## unit: unit and contract tests, one after another: some hold pure code to a time, which
+## they measure on a machine that runs nothing else of the suite
 unit: install
 	$(BIN)/pytest tests/unit tests/contract $(PYTEST_ARGS)
 

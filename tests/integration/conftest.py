@@ -62,6 +62,16 @@ def shared_store(request: pytest.FixtureRequest) -> None:
         SHARED_STORE["url"] = request.getfixturevalue("postgres_url")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out of the PostgreSQL run the tests that would only repeat the SQLite run."""
+    if os.environ.get("TAIZHANG_TEST_DATABASE") != "postgresql":
+        return
+    same = [item for item in items if item.get_closest_marker("one_store")]
+    if same:
+        config.hook.pytest_deselected(items=same)
+        items[:] = [item for item in items if not item.get_closest_marker("one_store")]
+
+
 class Stack(Deployment):
     """One deployment of the services for a test, with clients signed in as anyone."""
 

@@ -26,7 +26,7 @@ from tests.integration.reading import read_topic
 from tests.integration.takeovers import members, spawn_worker, wait_members
 
 # Three brokers starting and one restarting after a crash take minutes on a busy machine.
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.one_store, pytest.mark.timeout(600)]
 
 CLIENTS = 4
 # Commands acknowledged before the kill, so the busiest partition has a clear leader.

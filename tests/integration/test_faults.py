@@ -25,7 +25,7 @@ from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
 from tests.integration.reading import read_topic, text_opener
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_store]
 
 # What the ledger promises a caller while the broker is away: an answer within this long.
 ANSWER_WITHIN_S = 5.0

@@ -18,6 +18,8 @@ from services.cli.deployment import Deployment, free_port, halt
 from services.common.settings import ROOT
 from tests.integration.conftest import SECRET
 
+pytestmark = pytest.mark.one_store
+
 SOURCES = ("pyproject.toml", "README.md", "contracts", "services")
 CONFIG = ("units.yaml", "demo-users.yaml")
 

@@ -15,6 +15,8 @@ from contracts.personal import ERASED
 from services.common.pgvault import PostgresKeyVault, schema_name
 from services.common.vault import KeyCache, KeyErased, Sealer
 
+pytestmark = pytest.mark.one_store
+
 MASTER = "integration-master-key"
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
+
+pytestmark = pytest.mark.one_store
 
 
 def test_the_server_answers_and_keeps_what_it_is_given(postgres_url: str) -> None:

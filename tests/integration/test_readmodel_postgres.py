@@ -27,7 +27,7 @@ from tests.integration.test_suggestions_http import (
     warm_up,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_store]
 
 MEDIATOR_CHAIR = {"user": "chair-co", "role": "union_chair", "unit": "demo/co"}
 OFFICER = {"user": "fup-p01", "role": "followup_officer", "unit": "demo/co/p01"}

@@ -23,7 +23,7 @@ from tests.integration.polling import eventually
 from tests.integration.reading import ok
 from tests.integration.takeovers import wait_members
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_store]
 
 NAME, PHONE = "司马青山", "13712345678"
 # The second API, and the second worker, each with a data folder of its own.

@@ -16,7 +16,7 @@ from services.common.store import Db, Store, StoreError, postgres_store
 from services.intake.service import KIND
 from tests.unit.test_isolation import BAD, GOOD, NOTES, TOPIC, forged, history, note, records
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_store]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from services.common.settings import ROOT
 from tests.integration.conftest import SECRET
 from tests.integration.polling import eventually
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_store]
 
 UP = ["up", "--broker", "--no-seed", "--service", "intake"]
 RESTART_DELAY_S = 12  # longer than the broker takes to see a killed worker leave its group
