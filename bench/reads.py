@@ -22,6 +22,15 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     if verify:
         share = 100 * verify["verify_per_s"] / verify["raw_kafka_python_per_s"]
         found.append(at_least("verify --all vs raw consumer", share, 50, "% of raw"))
+    ledger = results.get("export")
+    if ledger:
+        cases = f"{ledger['cases']:,} cases"
+        grown = ledger["rss_after_xlsx"]["peak_mb"] - ledger["rss_before"]["peak_mb"]
+        found += [
+            at_most(f"台账 export streamed (csv), {cases}", ledger["csv"]["seconds"], 30, "s"),
+            at_most(f"台账 export streamed (xlsx), {cases}", ledger["xlsx"]["seconds"], 30, "s"),
+            at_most("audit peak RSS grown by the exports", grown, 50, "MB"),
+        ]
     timers = results.get("timers")
     if timers:
         cases = f"{timers['open_cases']:,} open cases"
@@ -91,6 +100,20 @@ def section(results: dict[str, Any]) -> list[str]:
             f" {verify['verify_s']:.2f} s ({verify['verify_per_s']:,} records/s, start-up"
             " included); a plain kafka-python consumer read the same topics to their ends in"
             f" {verify['raw_kafka_python_s']:.2f} s ({verify['raw_kafka_python_per_s']:,}/s).",
+        ]
+    ledger = results.get("export")
+    if ledger:
+        lines += [
+            "",
+            f"The 台账 of {ledger['unit']}: {ledger['cases']:,} closed grievances written to the"
+            f" events topic as the decider writes them ({ledger['fill_s']:.1f} s), filed by the"
+            f" audit index ({ledger['indexed_s']:.1f} s more), then downloaded from"
+            " `GET /audit/export` a piece at a time: csv"
+            f" {ledger['csv']['rows']:,} rows in {ledger['csv']['seconds']:.1f} s, xlsx in"
+            f" {ledger['xlsx']['seconds']:.1f} s. The audit API's peak resident memory was"
+            f" {ledger['rss_before']['peak_mb']:,.1f} MB before,"
+            f" {ledger['rss_after_csv']['peak_mb']:,.1f} MB after the csv and"
+            f" {ledger['rss_after_xlsx']['peak_mb']:,.1f} MB after the xlsx.",
         ]
     timers = results.get("timers")
     if timers:
