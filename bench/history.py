@@ -41,15 +41,21 @@ class Case:
     logged: dict[str, Any]
 
 
-def _command(
-    case_id: str, index: int, command_type: str, payload: dict[str, Any], at: datetime
+def command_for(
+    case_id: str,
+    index: int,
+    command_type: str,
+    payload: dict[str, Any],
+    at: datetime,
+    actor: Actor = REP,
 ) -> CommandEnvelope:
+    """The command of one step of a case of the history, issued by its rep at a moment."""
     command_id = str(uuid.uuid5(NAMESPACE, f"{case_id}/{index}"))
     return CommandEnvelope(
         command_id=command_id,
         command_type=command_type,
         case_id=case_id,
-        actor=REP,
+        actor=actor,
         issued_at=at,
         occurred_at=at,
         correlation_id=case_id,
@@ -87,7 +93,9 @@ def grievance_case(number: int, sealer: Sealer) -> Case:
     head, batches = Head(), []
     for index, (command_type, payload) in enumerate(steps):
         outcome = process(
-            KIND, head, _command(case_id, index, command_type, payload, at + timedelta(hours=index))
+            KIND,
+            head,
+            command_for(case_id, index, command_type, payload, at + timedelta(hours=index)),
         )
         if not outcome.reply.ok:
             raise RuntimeError(f"{case_id} {command_type} was refused: {outcome.reply.refusal}")

@@ -24,6 +24,15 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     if verify:
         share = 100 * verify["verify_per_s"] / verify["raw_kafka_python_per_s"]
         found.append(at_least("verify --all vs raw consumer", share, 50, "% of raw"))
+    ledger = results.get("export")
+    if ledger:
+        cases = f"{ledger['cases']:,} cases"
+        peak = ledger["rss_after_xlsx"]["peak_mb"]
+        found += [
+            at_most(f"台账 export streamed (csv), {cases}", ledger["csv"]["seconds"], 30, "s"),
+            at_most(f"台账 export streamed (xlsx), {cases}", ledger["xlsx"]["seconds"], 30, "s"),
+            at_most("audit API peak RSS after the exports", peak, 300, "MB"),
+        ]
     timers = results.get("timers")
     if timers:
         cases = f"{timers['open_cases']:,} open cases"
@@ -31,6 +40,9 @@ def goals(results: dict[str, Any]) -> list[Goal]:
             at_most(f"timer tick p99, {cases}", timers["quiet"]["tick_p99_ms"], 100, "ms"),
             at_most(f"timer tick peak RSS, {cases}", timers["peak_mb"], 300, "MB"),
         ]
+        if "ticks" in timers["midnight"]:
+            midnight = timers["midnight"]["tick_p99_ms"]
+            found.append(at_most("timer tick p99 after midnight", midnight, 100, "ms"))
     return found
 
 
@@ -92,6 +104,20 @@ def section(results: dict[str, Any]) -> list[str]:
             " included); a plain kafka-python consumer read the same topics to their ends in"
             f" {verify['raw_kafka_python_s']:.2f} s ({verify['raw_kafka_python_per_s']:,}/s).",
         ]
+    ledger = results.get("export")
+    if ledger:
+        lines += [
+            "",
+            f"The 台账 of {ledger['unit']}: {ledger['cases']:,} closed grievances written to the"
+            f" events topic as the decider writes them ({ledger['fill_s']:.1f} s), filed by the"
+            f" audit index ({ledger['indexed_s']:.1f} s more), then downloaded from"
+            " `GET /audit/export` a piece at a time: csv"
+            f" {ledger['csv']['rows']:,} rows in {ledger['csv']['seconds']:.1f} s, xlsx in"
+            f" {ledger['xlsx']['seconds']:.1f} s. The audit API's peak resident memory was"
+            f" {ledger['rss_before']['peak_mb']:,.1f} MB before,"
+            f" {ledger['rss_after_csv']['peak_mb']:,.1f} MB after the csv and"
+            f" {ledger['rss_after_xlsx']['peak_mb']:,.1f} MB after the xlsx.",
+        ]
     timers = results.get("timers")
     if timers:
         quiet, midnight = timers["quiet"], timers["midnight"]
@@ -104,4 +130,12 @@ def section(results: dict[str, Any]) -> list[str]:
             f" passing at once, {_ms(midnight['tick_p50_ms'])} ms (p50). Peak resident"
             f" memory {timers['peak_mb']:,.1f} MB.",
         ]
+        if "ticks" in midnight:
+            lines[-1] += (
+                f" Each tick looks at {midnight['per_tick']} cases at most: midnight's are"
+                f" worked off in {midnight['ticks']} ticks of {_ms(midnight['tick_p99_ms'])} ms"
+                f" at most (p99), {_ms(midnight['tick_cpu_p99_ms'])} ms of the process's own CPU;"
+                f" a quiet tick spends {_ms(quiet['tick_cpu_p50_ms'])} ms of CPU (p50). Every"
+                " head is read from the worker's head store, a bounded number held in memory."
+            )
     return lines

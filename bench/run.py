@@ -13,7 +13,18 @@ from typing import Any
 
 import uvloop
 
-from bench import append, intake, intake_alone, memory, pages, rebuild, replay, signatures, timers
+from bench import (
+    append,
+    export,
+    intake,
+    intake_alone,
+    memory,
+    pages,
+    rebuild,
+    replay,
+    signatures,
+    timers,
+)
 from bench.goals import goals
 from bench.history import grievance_cases
 from bench.machine import machine
@@ -51,6 +62,8 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
     log(f"  portal pages {results['pages']}")
     results["verify_all"] = replay.verify_all(stack)
     log(f"  {results['verify_all']}")
+    log("the unit's ledger, streamed")
+    results["export"] = await export.measure(stack, sealer)
     log("timers: a tick over the open cases, in a process of its own")
     results["timers"] = timers.measure(1_000_000 if plan.mode == "full" else 100_000)
     log(f"  {results['timers']}")

@@ -88,6 +88,11 @@ def folded_cases(
             last, refused = plans[tp]
             if rec.position.offset in refused:
                 continue  # not believed: the index filed only its place
+            if rec.key is not None and rec.key in elsewhere:
+                # A case of another unit, or one not folded: its records are not even read.
+                if rec.position.offset >= last.get(rec.key, ends[tp]):
+                    elsewhere.discard(rec.key)
+                continue
             env = _envelope(rec.value)
             if env is None:
                 continue

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.common import logging as logs
@@ -16,8 +17,14 @@ from services.common.producer import WorkerProducer
 from services.common.timers import Stalled, sweep, wake
 
 log = logs.get(__name__)
-# Cases looked at in one tick at most; the next tick takes those still due.
-PER_TICK = 10_000
+# Cases looked at in one tick at most, so the tick after midnight, when a day's deadlines
+# pass at once, is spread over the next few ticks rather than holding the worker up.
+PER_TICK = 200
+# A case a tick looked at is looked at again after this, unless its head changes first (as
+# the commands sent, once decided, change it): the ticks between move on to other cases.
+AGAIN = timedelta(minutes=2)
+# Cases filed in the index at once when a partition is claimed.
+FILED_AT_ONCE = 5000
 # The head a partition holds for a case, or None.
 HeldHead = Callable[[int, str], Any]
 
@@ -43,6 +50,7 @@ class Deadlines:
         self.sender = sender
         self.commands_topic = commands_topic
         self.due = DueIndex()
+        self.per_tick = PER_TICK
         # Cases set aside, each with the head it failed on: retried once that head changes.
         self.stalled: dict[str, str] = {}
 
@@ -53,9 +61,11 @@ class Deadlines:
 
     def kept(self, partition: int, heads: Mapping[str, Any]) -> None:
         """These heads were stored: file each case at the moment it is next due."""
-        self.due.note(partition, [(c, wake(self.kind, c, h)) for c, h in heads.items()])
-        for case_id in heads:
-            self.stalled.pop(case_id, None)
+        items: Iterator[tuple[str, Any]] = iter(heads.items())
+        while chunk := list(itertools.islice(items, FILED_AT_ONCE)):
+            self.due.note(partition, [(c, wake(self.kind, c, h)) for c, h in chunk])
+            for case_id, _ in chunk:
+                self.stalled.pop(case_id, None)
 
     def released(self, partition: int) -> None:
         """A partition is no longer held: its cases are not this worker's to time."""
@@ -64,12 +74,17 @@ class Deadlines:
     async def tick(self) -> None:
         """Send the commands deadlines call for; set aside a case whose deadlines fail."""
         now = self.clock()
-        heads = []
-        for case_id, partition in self.due.due(now, PER_TICK):
+        heads, where = [], {}
+        for case_id, partition in self.due.due(now, self.per_tick):
             stored = self.head(partition, case_id)
             if stored is not None:
                 heads.append((case_id.encode(), stored))
+                where[case_id] = partition
         swept = sweep(self.kind, heads, now, self.stalled)
+        # Filed later before anything is sent: a head stored meanwhile files its case anew.
+        for partition in set(where.values()):
+            later = now + AGAIN
+            self.due.note(partition, [(c, later) for c, p in where.items() if p == partition])
         try:
             for case in swept.failed:
                 await self._park(case)
@@ -80,6 +95,15 @@ class Deadlines:
                 await self.sender.send_command(meta, self.kind.stream)
         except Exception as exc:  # the broker: the next tick sends the same commands again
             log.warning("timer.tick_failed", error=reason_of(exc))
+            for case_id, partition in where.items():
+                if case_id not in self.stalled:
+                    self._refile(partition, case_id)
+
+    def _refile(self, partition: int, case_id: str) -> None:
+        """File a case again at the moment its head, as held now, is next due."""
+        stored = self.head(partition, case_id)
+        if stored is not None:
+            self.due.note(partition, [(case_id, wake(self.kind, case_id, stored))])
 
     async def _park(self, case: Stalled) -> None:
         """Park a note of a case whose deadlines failed beside the commands it would have sent.

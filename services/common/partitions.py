@@ -27,13 +27,13 @@ from aiokafka.structs import RecordMetadata
 from contracts.envelope import Envelope
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
+from services.common.headstore import Fetched, HeadStore, Held, StoredHead, later_head
 from services.common.isolation import UNREADABLE
 from services.common.keys import Trust, publish_key
 from services.common.settings import Settings
 from services.common.signing import SIGNED_BY, KeyRing, Signer, admit_head
 
 log = logs.get(__name__)
-StoredHead = dict[str, Any]
 
 
 class Fenced(Exception):
@@ -59,26 +59,9 @@ class Claim:
 
     partition: int
     producer: AIOKafkaProducer
-    heads: dict[str, StoredHead] = field(default_factory=dict)
+    heads: Held
     # Held while a transaction is open, so a release waits for it.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def later_head(held: StoredHead | None, incoming: StoredHead) -> tuple[StoredHead, str | None]:
-    """Return the head to keep when a case's head is read again, and what was wrong, if anything.
-
-    A head only moves forward along its chain. One that goes back, or that claims the
-    version held with another hash, was decided from a head that was not the latest: it is
-    reported and the head held is kept.
-    """
-    if held is None:
-        return incoming, None
-    have, got = int(held.get("version", 0)), int(incoming.get("version", 0))
-    if got > have or (got == have and held.get("hash") == incoming.get("hash")):
-        return incoming, None
-    if got == have:
-        return held, f"a second, different head at version {got}"
-    return held, f"goes back from version {have} to {got}"
 
 
 class Transaction:
@@ -152,13 +135,15 @@ class Partitions:
         self.writer = writer
         self.events_topic, self.heads_topic = events_topic, heads_topic
         self.claims: dict[int, Claim] = {}
+        # The heads of every partition claimed, kept out of memory but for the latest used.
+        self.store = HeadStore()
         self._claiming: dict[int, asyncio.Lock] = {}
         self.watches: list[Watch] = []
 
     def heads(self) -> Iterator[tuple[bytes, StoredHead]]:
         """Every held case head, keyed as the commands are."""
         for claim in list(self.claims.values()):
-            for case_id, head in list(claim.heads.items()):
+            for case_id, head in claim.heads.items():
                 yield case_id.encode(), head
 
     def held(self, partition: int, case_id: str) -> StoredHead | None:
@@ -194,6 +179,8 @@ class Partitions:
         claim = self.claims.pop(partition, None)
         if claim is None:
             return
+        # At once: a claim made again while the transaction ends reads the heads afresh.
+        self.store.drop(partition)
         for watch in self.watches:
             watch.released(partition)
         async with claim.lock:
@@ -228,7 +215,8 @@ class Partitions:
                 if _fenced(exc):
                     raise Fenced(f"partition {claim.partition}: {type(exc).__name__}") from exc
                 raise
-            claim.heads.update(txn.kept)
+            if self.claims.get(claim.partition) is claim:
+                claim.heads.update(txn.kept)
             for watch in self.watches:
                 watch.kept(claim.partition, txn.kept)
 
@@ -248,15 +236,19 @@ class Partitions:
         try:
             # Registering the transactional id fences every older producer of the partition.
             await producer.start()
-            heads = await self._read_heads(partition)
+            cases = await self._read_heads(partition)
         except BaseException:
             await _stop(producer)
+            self.store.drop(partition)
             raise
-        log.info("partition.claimed", partition=partition, cases=len(heads))
-        return Claim(partition, producer, heads)
+        log.info("partition.claimed", partition=partition, cases=cases)
+        return Claim(partition, producer, Held(self.store, partition))
 
-    async def _read_heads(self, partition: int) -> dict[str, StoredHead]:
-        """Read a partition's case heads as committed, oldest first, keeping each case's last."""
+    async def _read_heads(self, partition: int) -> int:
+        """Read a partition's case heads as committed, oldest first, keeping each case's last.
+
+        They are kept in the store a fetch at a time; return how many cases it holds.
+        """
         tp = TopicPartition(self.heads_topic, partition)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
@@ -266,7 +258,7 @@ class Partitions:
             isolation_level="read_committed",
             client_id="taizhang-heads",
         )
-        heads: dict[str, StoredHead] = {}
+        self.store.drop(partition)
         await asyncio.to_thread(self.trust.refresh, checkpoint=False)
         await consumer.start()
         try:
@@ -275,12 +267,13 @@ class Partitions:
             end = (await consumer.end_offsets([tp]))[tp]
             while await consumer.position(tp) < end:
                 batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
+                heads = Fetched(self.store, partition)
                 for msg in batch.get(tp, []):
                     if msg.key is None:
                         continue
                     case_id = msg.key.decode()
                     if msg.value is None:
-                        heads.pop(case_id, None)
+                        heads.pop(case_id)
                         continue
                     try:
                         incoming = json.loads(msg.value)
@@ -312,9 +305,10 @@ class Partitions:
                             offset=msg.offset,
                             reason=problem,
                         )
+                heads.keep()
         finally:
             await consumer.stop()
-        return heads
+        return self.store.count(partition)
 
     async def _disbelief(self, case_id: str, head: Any) -> str | None:
         """Why a stored head must not be believed, or None; the checkpoint is read if needed."""

@@ -195,7 +195,7 @@ def test_a_fenced_writer_lands_nothing(pair: Stack) -> None:
         with pytest.raises(Fenced):
             await task
         later = writer()
-        held = (await later.claim(0)).heads
+        held = dict((await later.claim(0)).heads)
         for partitions in (old, new, later):
             await partitions.close()
         return held

@@ -17,7 +17,7 @@ from contracts.registry import REGISTRY
 from services.audit import verification
 from services.audit.records import LogRecord, Position
 from services.common.decider import Head, Outcome, process
-from services.common.partitions import later_head
+from services.common.headstore import later_head
 from services.common.reactions import SourceCase, follow_chain
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
