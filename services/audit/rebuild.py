@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,10 +16,12 @@ from kafka import TopicPartition
 from contracts.catalog import SERVICES
 from services.audit.meter import QUIET, Meter
 from services.audit.records import end_offsets, read_partitions, reading, topic_partitions
+from services.common.dialects import COLUMNS, total_order
 from services.common.keys import Trust
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
 from services.common.settings import Settings
+from services.common.store import Store, existing_store
 
 BATCH = 2000
 
@@ -68,7 +69,9 @@ def services_with_read_models() -> dict[str, Callable[[Settings], ReadModel[Any]
     return out
 
 
-def plan(settings: Settings, model: ReadModel[Any], live: Path | None) -> dict[TopicPartition, int]:
+def plan(
+    settings: Settings, model: ReadModel[Any], live: Store | None
+) -> dict[TopicPartition, int]:
     """Return where to stop reading each partition: where the live model is, else the end."""
     parts = topic_partitions(settings, model.topics)
     ends = end_offsets(settings, parts)
@@ -78,14 +81,10 @@ def plan(settings: Settings, model: ReadModel[Any], live: Path | None) -> dict[T
     return {tp: stored.get((tp.topic, tp.partition), 0) for tp in parts}
 
 
-def live_offsets(path: Path) -> dict[tuple[str, int], int]:
-    """Return the offsets a live read model file has consumed."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT topic, partition, next_offset FROM offsets").fetchall()
-        return {(t, p): o for t, p, o in rows}
-    finally:
-        db.close()
+def live_offsets(live: Store) -> dict[tuple[str, int], int]:
+    """Return the offsets a live read model has consumed."""
+    rows = live.read("SELECT topic, partition, next_offset FROM offsets")
+    return {(str(t), int(p)): int(o) for t, p, o in rows}
 
 
 def replay_into(
@@ -124,34 +123,23 @@ def replay_into(
     return events, dead
 
 
-def table_digests(path: Path) -> dict[str, tuple[int, str]]:
-    """Return (rows, SHA-256 over the rows in key order) for every table of a SQLite file."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        names = [
-            r[0]
-            for r in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                " ORDER BY name"
-            )
-        ]
-        out = {}
-        for name in names:
-            cols = len(db.execute(f'SELECT * FROM "{name}" LIMIT 0').description)
-            order = ", ".join(str(i) for i in range(1, cols + 1))
-            digest = hashlib.sha256()
-            count = 0
-            for row in db.execute(f'SELECT * FROM "{name}" ORDER BY {order}'):
-                digest.update(repr(tuple(row)).encode())
-                digest.update(b"\n")
-                count += 1
-            out[name] = (count, digest.hexdigest())
-        return out
-    finally:
-        db.close()
+def table_digests(store: Store) -> dict[str, tuple[int, str]]:
+    """Return (rows, SHA-256 over the rows in key order) for every table of a store."""
+    out = {}
+    for name in sorted(store.tables()):
+        columns = [(str(r[0]), str(r[1])) for r in store.read(COLUMNS[store.dialect], (name,))]
+        order = total_order(store.dialect, columns)
+        digest = hashlib.sha256()
+        count = 0
+        for row in store.scan(f'SELECT * FROM "{name}" ORDER BY {order}'):
+            digest.update(repr(row).encode())
+            digest.update(b"\n")
+            count += 1
+        out[name] = (count, digest.hexdigest())
+    return out
 
 
-def compare(rebuilt: Path, live: Path | None) -> list[TableCheck]:
+def compare(rebuilt: Store, live: Store | None) -> list[TableCheck]:
     """Compare the digest of every table of the rebuilt store with the live one."""
     mine = table_digests(rebuilt)
     theirs = table_digests(live) if live is not None else {}
@@ -178,21 +166,27 @@ def rebuild_service(
     fresh = fresh_settings(settings, root / name)
     before = set(fresh.data_dir.glob("*.sqlite"))
     model = factory(fresh)
+    live: Store | None = None
     try:
         made = sorted(set(fresh.data_dir.glob("*.sqlite")) - before)
         if len(made) != 1:
             raise RuntimeError(f"{name}: expected one new read model file, found {len(made)}")
-        live_path = settings.data_dir / made[0].name
-        live = live_path if live_path.exists() else None
+        # The live read model where the service keeps it: its file here, or its schema.
+        live = existing_store(settings, made[0].stem)
+        if live is not None and "offsets" not in live.tables():
+            live.close()
+            live = None
         stops = plan(settings, model, live)
         meter.start(name, sum(stops.values()))
         started = time.perf_counter()
         events, dead = replay_into(settings, model, stops, meter.advance)
         took = time.perf_counter() - started
+        result = Rebuilt(name, made[0].name, events, dead, took, live is not None)
+        result.tables = compare(model.store, live)
     finally:
         model.close()
-    result = Rebuilt(name, made[0].name, events, dead, took, live is not None)
-    result.tables = compare(made[0], live)
+        if live is not None:
+            live.close()
     return result
 
 

@@ -9,6 +9,13 @@ from typing import Any
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+# A table's columns and their declared types, in order.
+COLUMNS = {
+    SQLITE: "SELECT name, type FROM pragma_table_info(?)",
+    POSTGRESQL: "SELECT column_name, data_type FROM information_schema.columns"
+    " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+}
+_TEXT = ("text", "character varying", "character")
 
 
 def adapt(dialect: str, args: Sequence[Any]) -> tuple[Any, ...]:
@@ -16,6 +23,21 @@ def adapt(dialect: str, args: Sequence[Any]) -> tuple[Any, ...]:
     if dialect != POSTGRESQL:
         return tuple(args)
     return tuple(int(a) if isinstance(a, bool) else a for a in args)
+
+
+def total_order(dialect: str, columns: Sequence[tuple[str, str]]) -> str:
+    """Return an ORDER BY list over every column that sorts rows alike on either store.
+
+    Text sorts by code point and NULL first, as SQLite sorts them, whatever the server's
+    locale.
+    """
+    if dialect != POSTGRESQL:
+        return ", ".join(f'"{name}"' for name, _ in columns)
+    terms = []
+    for name, kind in columns:
+        collate = ' COLLATE "C"' if kind.lower() in _TEXT else ""
+        terms.append(f'"{name}"{collate} NULLS FIRST')
+    return ", ".join(terms)
 
 
 @lru_cache(maxsize=512)

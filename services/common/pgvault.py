@@ -7,7 +7,6 @@ once (VACUUM FULL), so no page of the table still holds the wrapped key.
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
     delete,
     exists,
     func,
@@ -42,11 +40,6 @@ log = logs.get(__name__)
 SCHEMA_LOCK = 0x7A1_7A1
 # How long an erasure waits to rewrite the table before it leaves that to the next one.
 REWRITE_WAIT = "10s"
-
-
-def engine_url(url: str) -> str:
-    """The address in the form the driver is named by (postgresql+psycopg://…)."""
-    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql+psycopg://", url)
 
 
 def schema_name(topic_prefix: str) -> str:
@@ -96,9 +89,7 @@ class PostgresKeyVault:
         self, url: str, topic_prefix: str, master_key: str, cache: KeyCache | None = None
     ) -> None:
         self.schema = schema_name(topic_prefix)
-        self._engine: Engine = create_engine(
-            engine_url(url), pool_size=2, max_overflow=4, pool_pre_ping=True, pool_recycle=1800
-        )
+        self._engine: Engine = store.postgres_engine(url, pool_size=2, max_overflow=4)
         self._meta, self._keys, self._erased, self._people = _tables(self.schema)
         self._wrapping = Wrapping(master_key)
         self._cache = cache if cache is not None else KeyCache()

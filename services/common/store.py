@@ -171,6 +171,16 @@ class Store:
         with self._reader.connect() as conn:
             return Db(conn, self.dialect).execute(sql, args).fetchall()
 
+    def scan(self, sql: str, batch: int = 2000) -> Iterator[tuple[Any, ...]]:
+        """Yield a query's rows as it reads them, a batch at a time, outside any write."""
+        with self._reader.connect() as conn:
+            if self.dialect == POSTGRESQL:
+                # A cursor kept on the server, which lives only inside a transaction.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            streamed = conn.execution_options(stream_results=True, yield_per=batch)
+            for row in streamed.exec_driver_sql(translate(self.dialect, sql)):
+                yield tuple(row)
+
     def json_value(self, value: Any) -> Any:
         """Return a value as a JSON field of a state compares with it: as text on PostgreSQL."""
         if self.dialect == POSTGRESQL and not isinstance(value, str):
@@ -231,6 +241,23 @@ def open_store(settings: Settings, name: str) -> Store:
     return sqlite_store(settings.data_dir / f"{name}.sqlite")
 
 
+def existing_store(settings: Settings, name: str) -> Store | None:
+    """Open a service's store to read it, only if it is there: nothing is created."""
+    if not settings.database_url:
+        path = settings.data_dir / f"{name}.sqlite"
+        return sqlite_store(path) if path.exists() else None
+    schema = schema_name(settings.topic_prefix, name)
+    probe = postgres_engine(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        with probe.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+            ).first()
+    finally:
+        probe.dispose()
+    return _schema_store(settings.database_url, schema) if found else None
+
+
 def sqlite_store(path: Path | str) -> Store:
     """Open (and create) a SQLite file as a store."""
     url = f"sqlite:///{path}"
@@ -253,6 +280,10 @@ def postgres_store(url: str, schema: str) -> Store:
             conn.commit()
     finally:
         bootstrap.dispose()
+    return _schema_store(url, schema)
+
+
+def _schema_store(url: str, schema: str) -> Store:
     # Few connections a process: a server's connections are shared by every replica.
     writer = postgres_engine(url, schema=schema, pool_size=1, max_overflow=0)
     reader = postgres_engine(url, schema=schema).execution_options(isolation_level="AUTOCOMMIT")
@@ -274,6 +305,8 @@ def postgres_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        # Opened afresh now and then, as proxies on the way drop connections long idle.
+        pool_recycle=1800,
     )
 
 

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from kafka import KafkaProducer
 
 from contracts.envelope import Actor, seal_envelope
 from services.common.calendar import OFFICIAL, local_date
+from services.common.store import schema_name
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.history import signed
@@ -376,6 +378,15 @@ def test_an_event_of_a_case_that_never_existed_is_dead_lettered_and_the_rest_flo
     )
 
 
+def forget_read_model(stack: Stack, service: str) -> None:
+    """Throw a stopped service's read model away wherever it is kept: its file or its schema."""
+    for suffix in ("", "-wal", "-shm"):
+        (stack.settings.data_dir / f"{service}.sqlite{suffix}").unlink(missing_ok=True)
+    if stack.settings.database_url:
+        with psycopg.connect(stack.settings.database_url, autocommit=True) as db:
+            db.execute(f'DROP SCHEMA IF EXISTS "{schema_name(stack.prefix, service)}" CASCADE')
+
+
 def test_restart_and_rebuild_from_offset_zero_schedule_nothing_twice(
     fstack: Stack, intake: httpx.Client
 ) -> None:
@@ -388,8 +399,7 @@ def test_restart_and_rebuild_from_offset_zero_schedule_nothing_twice(
 
     for part in ("api", "worker"):
         fstack.kill("followup", part, signal.SIGTERM)
-    for suffix in ("", "-wal", "-shm"):
-        (fstack.settings.data_dir / f"followup.sqlite{suffix}").unlink(missing_ok=True)
+    forget_read_model(fstack, "followup")
     fstack.start("followup")
     consistently(
         lambda: len(read_topic(fstack, events_topic)),

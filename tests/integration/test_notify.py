@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +15,9 @@ from playwright.sync_api import sync_playwright
 from services.cli.deployment import free_port
 from services.common import heartbeat
 from services.common import kafka as kafka_kit
+from services.common.keystore import open_vault
 from services.common.settings import ROOT
-from services.common.vault import Sealer, SqliteKeyVault
+from services.common.vault import Sealer
 from tests.integration.conftest import GRIEVANCE, SECRET, Stack, warm_up
 from tests.integration.polling import consistently, eventually
 from tests.integration.reading import ok
@@ -184,7 +184,8 @@ def test_a_worker_who_agreed_gets_progress_texts_and_an_erased_worker_nothing(
         [text] = about(received, first)
         assert text["recipient"] == "13800000011" and text["kind"] == "sms"
         assert f"受理编号{first}" in text["text"]
-        vault = SqliteKeyVault(Path(nstack.var) / "vault.sqlite", SECRET)
+        # The deployment's own vault, wherever it keeps its keys.
+        vault = open_vault(nstack.settings)
         try:
             assert Sealer(vault, SECRET).erase(Sealer(vault, SECRET).person_id("13800000012"))
         finally:

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from kafka import KafkaConsumer
 
 from contracts.catalog import PRIVACY_TOPIC
 from contracts.personal import ERASED
+from services.common.store import schema_name
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.polling import eventually
@@ -68,7 +70,8 @@ def found_in(blob: bytes) -> list[str]:
 
 
 def everything_stored(stack: Stack) -> dict[str, bytes]:
-    """The raw bytes of every topic of the deployment and of every file under its folder."""
+    """The raw bytes of every topic of the deployment, of every file under its folder and of
+    every table it keeps on a shared server."""
     consumer = KafkaConsumer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
     try:
         topics = sorted(t for t in consumer.topics() if t.startswith(stack.prefix))
@@ -84,6 +87,28 @@ def everything_stored(stack: Stack) -> dict[str, bytes]:
     for path in Path(stack.var).rglob("*"):
         if path.is_file():
             stored[str(path)] = path.read_bytes()
+    return stored | on_the_server(stack)
+
+
+def on_the_server(stack: Stack) -> dict[str, bytes]:
+    """Every value of every table in the deployment's schemas on the server, if it has one."""
+    url = stack.env.get("DATABASE_URL")
+    if not url:
+        return {}
+    stored = {}
+    with psycopg.connect(url, autocommit=True) as db:
+        tables = db.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE starts_with(schemaname, %s)",
+            (schema_name(stack.prefix, ""),),
+        ).fetchall()
+        for schema, table in tables:
+            values = [
+                v if isinstance(v, bytes) else str(v).encode()
+                for row in db.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
+                for v in row
+            ]
+            stored[f"{schema}.{table}"] = b"\n".join(values)
+    assert any(name.endswith(".cases") for name in stored), "the scan reads the read models"
     return stored
 
 

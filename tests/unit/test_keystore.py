@@ -16,9 +16,10 @@ from contracts.personal import ERASED
 from services.cli.console import EXIT_USAGE
 from services.cli.main import assemble
 from services.common.keystore import VaultRefused, vault_file
-from services.common.pgvault import answering, engine_url, schema_name
+from services.common.pgvault import answering, schema_name
 from services.common.problems import install_problem_handlers
 from services.common.settings import Settings
+from services.common.store import postgres_engine
 from services.common.vault import KeyCache, Sealer, SqliteKeyVault
 
 SECRETS: dict[str, Any] = {"jwt_secret": "s" * 32, "master_key": "m" * 32}
@@ -79,9 +80,14 @@ def test_each_deployment_has_a_schema_of_its_own() -> None:
 
 
 def test_the_database_address_names_the_driver() -> None:
-    assert engine_url(DB) == "postgresql+psycopg://taizhang@db:5432/taizhang"
-    assert engine_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
-    assert engine_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg://u@h/d"
+    for url in (
+        DB,
+        "postgres://taizhang@db:5432/taizhang",
+        "postgresql+psycopg2://taizhang@db:5432/taizhang",
+    ):
+        engine = postgres_engine(url)
+        assert engine.url.render_as_string() == "postgresql+psycopg://taizhang@db:5432/taizhang"
+        engine.dispose()
 
 
 class Clock:

@@ -8,9 +8,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.common.dialects import POSTGRESQL, SQLITE, adapt, translate
+from services.common.dialects import COLUMNS, POSTGRESQL, SQLITE, adapt, total_order, translate
 from services.common.readschema import VERSION
-from services.common.store import Store, StoreError, environmental, schema_name, sqlite_store
+from services.common.settings import Settings
+from services.common.store import (
+    Store,
+    StoreError,
+    environmental,
+    existing_store,
+    schema_name,
+    sqlite_store,
+)
 
 NOTES = "CREATE TABLE IF NOT EXISTS notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"
 
@@ -141,6 +149,28 @@ def test_marks_inside_quotes_are_text() -> None:
 def test_booleans_are_integers_on_both() -> None:
     assert adapt(POSTGRESQL, [True, False, "x", None]) == (1, 0, "x", None)
     assert adapt(SQLITE, [True]) == (True,)
+
+
+def test_rows_sort_by_code_point_and_null_first_on_both() -> None:
+    columns = [("id", "TEXT"), ("n", "integer"), ("body", "text")]
+    assert total_order(SQLITE, columns) == '"id", "n", "body"'
+    assert total_order(POSTGRESQL, columns) == (
+        '"id" COLLATE "C" NULLS FIRST, "n" NULLS FIRST, "body" COLLATE "C" NULLS FIRST'
+    )
+
+
+def test_a_store_is_read_whole_in_its_order_and_only_if_it_is_there(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    assert existing_store(settings, "notes") is None
+    assert not (settings.data_dir / "notes.sqlite").exists()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    write(opened(settings.data_dir / "notes.sqlite"), ("b", "two"), ("a", "one"), ("B", "é"))
+    found = existing_store(settings, "notes")
+    assert found is not None
+    columns = [(str(r[0]), str(r[1])) for r in found.read(COLUMNS[SQLITE], ("notes",))]
+    sql = f"SELECT * FROM notes ORDER BY {total_order(SQLITE, columns)}"
+    assert list(found.scan(sql, batch=2)) == [("B", "é"), ("a", "one"), ("b", "two")]
+    found.close()
 
 
 def test_schemas_are_named_by_prefix_and_service() -> None:
