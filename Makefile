@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Test modules run side by side in JOBS worker processes, each with its own broker, servers,
 # ports and temporary folders; a module's tests stay in one worker, the slowest modules start
 # first. JOBS=1 runs them one after another in one process.
-JOBS ?= 3
+JOBS ?= 2
 PARALLEL := $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 # This machine's system is a development one: elsewhere the committed default secrets and
 # demo sign-in are refused, and a deployment that names no environment is production.

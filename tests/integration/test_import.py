@@ -65,7 +65,9 @@ def test_a_ledger_imports_once_with_its_dates_and_a_corrected_one_adds_only_the_
     received = moment_of(day_of(sheet.cell(5, 2).value))
     assert history[0]["occurred_at"].startswith(received.strftime("%Y-%m-%dT%H:%M"))
     sha = re.search(r"SHA-256 ([0-9a-f]{64})", dry).group(1)  # type: ignore[union-attr]
-    assert {e["causation_id"] for e in history} == {f"import/{sha}/5"}
+    # An open case imported past its due date may be marked overdue by the timers meanwhile.
+    imports = {e["causation_id"] for e in history} - {"timer:mark_overdue"}
+    assert imports == {f"import/{sha}/5"}
 
     again = imported(istack, ledger)
     assert "0 new event(s), 24 row(s) already as imported" in again
