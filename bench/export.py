@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.history import BEGINNING, LOG_BODY, RESOLUTION, case_id_of, command_for
+from bench.history import BEGINNING, case_id_of, command_for, sealed_steps
 from bench.memory import peak_rss_mb
 from bench.plan import log
 from bench.stack import Stack
-from contracts import grievance as g
 from contracts.envelope import Actor, Envelope
 from services.common.decider import Head, process
 from services.common.keys import publish_key, signer_for
@@ -38,23 +37,7 @@ Steps = list[tuple[str, dict[str, Any]]]
 
 def steps(sealer: Sealer) -> Steps:
     """Log, acknowledge, resolve on site and close: one worker's texts, sealed once for all."""
-    person = sealer.seal_person(LOG_BODY["complainant"]["name"], "13900000002")
-    logged = g.LogGrievance(
-        unit=UNIT,
-        category=LOG_BODY["category"],
-        summary=sealer.seal(person.person_id, LOG_BODY["summary"]),
-        details=sealer.seal(person.person_id, LOG_BODY["details"]),
-        channel=LOG_BODY["channel"],
-        anonymous=False,
-        complainant=person,
-    ).model_dump(mode="json")
-    resolution = sealer.seal(person.person_id, RESOLUTION).model_dump(mode="json")
-    return [
-        ("log", logged),
-        ("acknowledge", {}),
-        ("resolve", {"how": "on_site", "resolution": resolution}),
-        ("close", {}),
-    ]
+    return sealed_steps(sealer, UNIT, "13900000002")
 
 
 def case_events(number: int, steps: Steps) -> list[Envelope]:

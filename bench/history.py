@@ -69,12 +69,11 @@ def case_id_of(number: int) -> str:
     return new_case_id("GRV", str(uuid.uuid5(NAMESPACE, f"case/{number}")))
 
 
-def grievance_case(number: int, sealer: Sealer) -> Case:
-    """Log, acknowledge, resolve on site and close one grievance, through `process()`."""
-    case_id = case_id_of(number)
-    person = sealer.seal_person(LOG_BODY["complainant"]["name"], f"138{number:08d}")
+def sealed_steps(sealer: Sealer, unit: str, phone: str) -> list[tuple[str, dict[str, Any]]]:
+    """Log, acknowledge, resolve on site and close: one worker's texts, sealed under their key."""
+    person = sealer.seal_person(LOG_BODY["complainant"]["name"], phone)
     logged = g.LogGrievance(
-        unit=LOG_BODY["unit"],
+        unit=unit,
         category=LOG_BODY["category"],
         summary=sealer.seal(person.person_id, LOG_BODY["summary"]),
         details=sealer.seal(person.person_id, LOG_BODY["details"]),
@@ -83,12 +82,18 @@ def grievance_case(number: int, sealer: Sealer) -> Case:
         complainant=person,
     ).model_dump(mode="json")
     resolution = sealer.seal(person.person_id, RESOLUTION).model_dump(mode="json")
-    steps: list[tuple[str, dict[str, Any]]] = [
+    return [
         ("log", logged),
         ("acknowledge", {}),
         ("resolve", {"how": "on_site", "resolution": resolution}),
         ("close", {}),
     ]
+
+
+def grievance_case(number: int, sealer: Sealer) -> Case:
+    """Log, acknowledge, resolve on site and close one grievance, through `process()`."""
+    case_id = case_id_of(number)
+    steps = sealed_steps(sealer, LOG_BODY["unit"], f"138{number:08d}")
     at = BEGINNING + timedelta(minutes=number)
     head, batches = Head(), []
     for index, (command_type, payload) in enumerate(steps):
@@ -101,7 +106,7 @@ def grievance_case(number: int, sealer: Sealer) -> Case:
             raise RuntimeError(f"{case_id} {command_type} was refused: {outcome.reply.refusal}")
         head = outcome.head.model_copy(update={"answered": {}})
         batches.append(outcome.events)
-    return Case(case_id=case_id, events=batches, logged=logged)
+    return Case(case_id=case_id, events=batches, logged=steps[0][1])
 
 
 def grievance_cases(count: int, sealer: Sealer, first: int = 0) -> Iterator[Case]:

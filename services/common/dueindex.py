@@ -27,20 +27,27 @@ def _seconds(moment: datetime) -> float:
     return min(moment.timestamp(), LATEST)
 
 
+def scratch(*schema: str) -> sqlite3.Connection:
+    """Open a private database on a scratch file, removed when it closes, and lay out its tables."""
+    # Nothing in it outlives the process: it is rebuilt from the log at every claim.
+    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    for statement in schema:
+        db.execute(statement)
+    return db
+
+
 class DueIndex:
     """Case id to the partition holding it and the moment it is next due, ordered by that moment."""
 
     def __init__(self) -> None:
-        # An empty name is a private database on a scratch file, removed when it closes.
-        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
+        self._db = scratch(
             "CREATE TABLE due (case_id TEXT PRIMARY KEY, partition INTEGER NOT NULL,"
-            " at REAL NOT NULL) WITHOUT ROWID"
+            " at REAL NOT NULL) WITHOUT ROWID",
+            "CREATE INDEX due_at ON due (at)",
         )
-        self._db.execute("CREATE INDEX due_at ON due (at)")
 
     def close(self) -> None:
         """Close the index, removing its scratch file."""

@@ -9,16 +9,15 @@ time it is claimed.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from services.common.dueindex import scratch
+
 StoredHead = dict[str, Any]
 # Heads held as objects at most: the busiest cases', enough for several decided batches.
 CACHE_HEADS = 4096
-# Pages of the database held in memory, in KiB; the rest waits in the scratch file.
-CACHE_KIB = 8192
 # Heads read from the database at once when a partition's heads are gone through.
 PAGE = 1000
 
@@ -31,16 +30,11 @@ class HeadStore:
     """Case id to the partition holding it and its head, with a bounded cache of recent heads."""
 
     def __init__(self, cache: int = CACHE_HEADS) -> None:
-        # An empty name is a private database on a scratch file, removed when it closes.
-        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
+        self._db = scratch(
             "CREATE TABLE heads (case_id TEXT PRIMARY KEY, partition INTEGER NOT NULL,"
-            " head BLOB NOT NULL) WITHOUT ROWID"
+            " head BLOB NOT NULL) WITHOUT ROWID",
+            "CREATE INDEX heads_partition ON heads (partition, case_id)",
         )
-        self._db.execute("CREATE INDEX heads_partition ON heads (partition, case_id)")
         self._cache: OrderedDict[str, tuple[int, StoredHead]] = OrderedDict()
         self._most = max(1, cache)
 
