@@ -105,7 +105,7 @@ fmt: install
 	$(BIN)/ruff check --fix .
 
 ## bench: broker, services and peers side by side; writes BENCHMARKS.md and bench/results.json
-## (quick, under 5 minutes; FULL=1 for the 1M-event history)
+## (about 25 minutes on a 2-core machine, most of it writing the 100,000-case ledger; FULL=1 for the 1M-event history)
 
 $(BENCH_INSTALLED): pyproject.toml $(INSTALLED)
 	$(BIN)/pip install -q -e '.[dev,bench]'
