@@ -202,7 +202,7 @@ class Deployment:
         """Sign a token for someone (a rep of demo/co/p01 by default)."""
         return issue_token(self.settings, user=user, role=role, unit=unit)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the `taizhang` command against this deployment."""
         return subprocess.run(
             [sys.executable, "-m", "services.cli.main", *args],
@@ -210,6 +210,6 @@ class Deployment:
             text=True,
             env={**os.environ, **self.env, "COLUMNS": "200"},
             cwd=ROOT,
-            timeout=120,
+            timeout=timeout,
             check=False,
         )

@@ -39,10 +39,13 @@ def test_one_case_among_100k_events_replays_in_well_under_a_second(big: World) -
         )
 
 
+# Rebuilding every read model from a large log takes minutes when another module shares
+# the two cores; its speed is the benchmark's to judge, its result this test's.
+@pytest.mark.timeout(720)
 def test_verify_all_is_clean_and_rebuild_equals_live_at_scale(big: World) -> None:
     verified = big.stack.cli("audit", "verify", "--all")
     assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
     assert f"{big.written.count} record(s)" in verified.stdout
-    rebuilt = big.stack.cli("audit", "rebuild")
+    rebuilt = big.stack.cli("audit", "rebuild", timeout=480)
     assert rebuilt.returncode == 0, rebuilt.stdout[-2000:]
     assert "equals the live read model" in rebuilt.stdout
