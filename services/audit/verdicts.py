@@ -168,23 +168,23 @@ def verify_log(settings: Settings, *, case_id: str | None = None, meter: Meter =
 def _verify_everything(settings: Settings, meter: Meter, judge: Admit) -> Verdict:
     # The heads are read before the log: each was signed over records the log already held,
     # so one read after them always finds those records, even while the ledger is writing.
+    heads: list[treeheads.TreeHead] | None = None
     try:
-        keys: treeheads.Keys | None = treeheads.audit_keys(settings)
+        keys = treeheads.audit_keys(settings)
     except treeheads.TreeHeadError as exc:
-        keys, unchecked = None, str(exc)
-    heads, refused = treecheck.published(settings, keys) if keys is not None else ([], [])
+        where = Position(settings.topic(AUDIT_TREE_HEADS), 0, 0)
+        refused = [Finding("(tree head)", where, "tree-head", f"not checked: {exc}")]
+    else:
+        heads, refused = treecheck.published(settings, keys)
     parts = event_partitions(settings, STREAMS)
     meter.start("verifying", sum(end_offsets(settings, parts).values()))
     trees: dict[tuple[str, int], treecheck.Tree] = {}
     records = treecheck.grow(_counted(read_partitions(settings, parts), meter), trees)
     verdict = verify(records, references=True, admit=judge)
     meter.finish()
-    if keys is None:
-        where = Position(settings.topic(AUDIT_TREE_HEADS), 0, 0)
-        detail = f"not checked: {unchecked}"
-        verdict.findings.append(Finding("(tree head)", where, "tree-head", detail))
-        return verdict
-    verdict.findings += refused + treecheck.check(trees, heads, _filed(settings, trees))
+    verdict.findings += refused
+    if heads is not None:
+        verdict.findings += treecheck.check(trees, heads, _filed(settings, trees))
     return verdict
 
 
