@@ -32,6 +32,7 @@ from services.audit.records import (
     reading,
     topic_partitions,
 )
+from services.common import heap
 from services.common import logging as logs
 from services.common.deadletters import parked
 from services.common.heartbeat import Heartbeat
@@ -250,6 +251,7 @@ class AuditWorker:
         presence = Presence(self.settings, "audit", self.settings.topic("audit.checkpoints"))
         presence.start()
         log.info("audit.worker.started", index=str(index_path(self.settings)))
+        heap.settle("audit-worker")
         try:
             while not self._stop:
                 self._beat()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from contracts.catalog import CASE_TYPES, SERVICES
-from services.common import access
+from services.common import access, heap
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.bearer import CurrentClaims
@@ -72,6 +72,7 @@ def build_app(
         try:
             async with context() as ctx:
                 app.state.ctx = ctx
+                heap.settle(f"{service}-api")
                 yield
         finally:
             await revocations.stop()

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from services.common import heap
 from services.common import logging as logs
 from services.common.limits import LimitsMiddleware
 from services.common.revocations import Revocations
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
             revocations=revocations,
         )
         log.info("portal.started", services=api.urls)
+        heap.settle("portal")
         try:
             yield
         finally:
