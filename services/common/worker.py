@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from contracts.catalog import STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope, now_utc
-from services.common import command_signing
+from services.common import command_signing, committed, heap, rewind
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.answering import Answer, encoded, failed, logged
@@ -51,6 +51,7 @@ class DeciderWorker(Generic[S]):
     ) -> None:
         self.settings = settings
         self.kind = kind
+        self.part = f"{name}-worker"
         self.clock = clock
         brokers = [f"kafka://{h}" for h in settings.kafka_bootstrap_servers.split(",")]
         self.app = faust.App(
@@ -92,8 +93,10 @@ class DeciderWorker(Generic[S]):
         # What the worker's reactors believe of the events they read.
         self.trust = Trust(settings)
         self._settling: asyncio.Task[None] | None = None
+        self._settled = False
         self.app.on_partitions_assigned.connect(self._assigned)
         self.app.on_before_shutdown.connect(self._shutdown)
+        self.app.on_rebalance_complete.connect(self._settle)
         self.app.agent(self.commands_topic, name=f"{kind.stream}-decider", concurrency=1)(
             self._decide_stream
         )
@@ -131,6 +134,14 @@ class DeciderWorker(Generic[S]):
                 ]
             )
 
+    async def _settle(self, _app: Any, /, *_args: Any, **_: Any) -> None:
+        """Once the first partitions and their tables are taken, set the heap built aside."""
+        # A collection stops the worker for up to a second: once, as it starts, not on
+        # every rebalance of a running worker.
+        if not self._settled:
+            self._settled = True
+            heap.settle(self.part)
+
     async def _assigned(self, _app: Any, /, *args: Any, signal: Any, **_: Any) -> None:
         """Claim the command partitions just assigned (fencing their last owner), release the rest.
 
@@ -138,6 +149,7 @@ class DeciderWorker(Generic[S]):
         partition before its claim is done waits for it.
         """
         assigned: set[TP] = args[0]
+        rewind.start_unplaced_from_the_beginning(self.app)
         mine = {tp.partition for tp in assigned if tp.topic == self.commands_name}
         previous = self._settling
 
@@ -334,6 +346,6 @@ class DeciderWorker(Generic[S]):
     def run(self) -> None:
         """Run the worker until it is told to stop."""
         self.declare_changelogs()
-        faust.Worker(
-            self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True
-        ).execute_from_commandline()
+        worker = faust.Worker(self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True)
+        committed.read_committed_only(self.app)
+        worker.execute_from_commandline()
