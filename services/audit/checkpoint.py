@@ -13,11 +13,12 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 
 from contracts.envelope import canonical_bytes, format_ts
 from services.audit.records import BOOTSTRAP_TIMEOUT_MS, Position
 from services.common import kafka as kafka_kit
+from services.common import offsets
 from services.common.kafka import CHECKPOINT_MAX_BYTES
 from services.common.settings import Settings
 
@@ -147,9 +148,8 @@ def publish(settings: Settings, value: bytes) -> Position:
 def latest(settings: Settings) -> tuple[Position, bytes] | None:
     """Return the newest checkpoint record, or None if none was ever published."""
     topic = settings.topic(TOPIC)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        **kafka_kit.secured(settings),
+    consumer = kafka_kit.log_consumer(
+        settings,
         group_id=None,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
@@ -162,7 +162,7 @@ def latest(settings: Settings) -> tuple[Position, bytes] | None:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not parts:
             return None
-        ends = consumer.end_offsets(parts)
+        ends = offsets.end_offsets(consumer, parts)
         best: tuple[Position, bytes] | None = None
         for tp in parts:
             if ends[tp] == 0:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from contracts.catalog import CASE_TYPES
 from contracts.envelope import Envelope, parse_record
 from services.common import kafka as kafka_kit
+from services.common import offsets
 from services.common.settings import Settings
 
 # An auditor at a terminal should hear within seconds that the broker is not there.
@@ -84,9 +85,8 @@ def partition_of(case_id: str, partitions: int) -> int:
 
 
 def _consumer(settings: Settings, fetch_bytes: int = SCAN_BYTES) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        **kafka_kit.secured(settings),
+    return kafka_kit.log_consumer(
+        settings,
         group_id=None,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
@@ -94,7 +94,6 @@ def _consumer(settings: Settings, fetch_bytes: int = SCAN_BYTES) -> KafkaConsume
         fetch_max_wait_ms=10,
         # The ledger is what was committed: a decider's aborted or fenced writes are not in it.
         isolation_level="read_committed",
-        request_timeout_ms=15_000,
         bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         client_id="taizhang-audit",
         max_partition_fetch_bytes=fetch_bytes,
@@ -149,8 +148,8 @@ def read_partitions(
         consumer.seek_to_beginning(*parts)
         for tp, offset in (starts or {}).items():
             consumer.seek(tp, offset)
-        stops = dict(ends) if ends is not None else consumer.end_offsets(parts)
-        remaining = {tp for tp in parts if stops[tp] > consumer.position(tp)}
+        stops = dict(ends) if ends is not None else offsets.end_offsets(consumer, parts)
+        remaining = {tp for tp in parts if stops[tp] > offsets.position(consumer, tp)}
         while remaining:
             batch = consumer.poll(timeout_ms=1000, max_records=5000)
             for tp, msgs in batch.items():
@@ -160,7 +159,7 @@ def read_partitions(
                         continue
                     key = m.key.decode(errors="replace") if m.key is not None else None
                     yield LogRecord(Position(m.topic, m.partition, m.offset), key, m.value or b"")
-                if consumer.position(tp) >= stops[tp]:
+                if offsets.position(consumer, tp) >= stops[tp]:
                     remaining.discard(tp)
 
 
@@ -186,8 +185,8 @@ def fetch_marked(
     ends: dict[TopicPartition, int] = {}
     with reader(settings, SEEK_BYTES) as consumer:
         consumer.assign(list(wanted))
-        for tp, offsets in wanted.items():
-            todo = sorted(set(offsets))
+        for tp, places in wanted.items():
+            todo = sorted(set(places))
             while todo:
                 consumer.seek(tp, todo[0])
                 # Records are decoded as they are taken: take no more than the places span.
@@ -235,9 +234,11 @@ def event_partitions(settings: Settings, streams: Iterable[str]) -> list[TopicPa
     return topic_partitions(settings, [settings.topic(f"{s}.events") for s in streams])
 
 
-def topic_partitions(settings: Settings, topics: Iterable[str]) -> list[TopicPartition]:
+def topic_partitions(
+    settings: Settings, topics: Iterable[str], fetch_bytes: int = SCAN_BYTES
+) -> list[TopicPartition]:
     """Return every partition of the topics that exist, asking the cluster once."""
-    with reader(settings) as consumer:
+    with reader(settings, fetch_bytes) as consumer:
         return [
             TopicPartition(t, p)
             for t in topics
@@ -248,8 +249,7 @@ def topic_partitions(settings: Settings, topics: Iterable[str]) -> list[TopicPar
 def end_offsets(settings: Settings, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
     """Return the current end offset of each partition."""
     with reader(settings) as consumer:
-        ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
-        return ends
+        return offsets.end_offsets(consumer, parts)
 
 
 def all_records(settings: Settings, streams: Iterable[str]) -> Iterator[LogRecord]:

@@ -18,7 +18,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from contracts.catalog import service_of
 from contracts.envelope import Envelope
 from services.common import logging as logs
-from services.common.kafka import CHECKPOINT_MAX_BYTES
+from services.common.kafka import CHECKPOINT_MAX_BYTES, log_consumer, secured
+from services.common.offsets import end_offsets, position
 from services.common.settings import Settings
 from services.common.signing import (
     CheckpointUnusable,
@@ -64,6 +65,7 @@ def publish_key(settings: Settings, signer: Signer) -> None:
     key = signer.published()
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **secured(settings),
         acks="all",
         client_id="taizhang-keys",
     )
@@ -76,13 +78,12 @@ def publish_key(settings: Settings, signer: Signer) -> None:
 
 
 def _consumer(settings: Settings) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    return log_consumer(
+        settings,
         group_id=None,
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
         client_id="taizhang-keys",
-        request_timeout_ms=15_000,
         max_partition_fetch_bytes=CHECKPOINT_MAX_BYTES,
         fetch_max_bytes=CHECKPOINT_MAX_BYTES,
     )
@@ -99,8 +100,8 @@ def published_keys(settings: Settings) -> KeyRing:
             return ring
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        remaining = {tp for tp in parts if ends[tp] > consumer.position(tp)}
+        ends = end_offsets(consumer, parts)
+        remaining = {tp for tp in parts if ends[tp] > position(consumer, tp)}
         while remaining:
             for tp, msgs in consumer.poll(timeout_ms=1000, max_records=1000).items():
                 for m in msgs:
@@ -114,7 +115,7 @@ def published_keys(settings: Settings) -> KeyRing:
                             offset=m.offset,
                             reason=str(exc)[:200],
                         )
-                if consumer.position(tp) >= ends[tp]:
+                if position(consumer, tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
         consumer.close()
@@ -146,7 +147,7 @@ def newest_checkpoint(settings: Settings) -> tuple[str, bytes] | None:
     best: tuple[str, str, bytes] | None = None
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = consumer.end_offsets(parts) if parts else {}
+        ends = end_offsets(consumer, parts) if parts else {}
         for tp in parts:
             if ends[tp] == 0:
                 continue
