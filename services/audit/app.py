@@ -11,18 +11,21 @@ from fastapi import FastAPI
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
-from services.audit import proofs_api
+from services.audit import proofs_api, replay
 from services.audit.api import AuditContext, router
 from services.audit.index import CaseIndex, index_path
 from services.audit.indexer import AuditSettings, AuditWorker
 from services.audit.records import end_offsets, event_partitions
 from services.common import kafka as kafka_kit
+from services.common import logging as logs
 from services.common.app import Health, build_app
 from services.common.gauges import dead_letters
 from services.common.kafka import STREAMS
 from services.common.privacy import privacy
 from services.common.privacy import router as privacy_router
 from services.common.settings import Settings
+
+log = logs.get(__name__)
 
 
 async def _indexed(ctx: AuditContext, reachable: bool) -> dict[str, Any]:
@@ -49,6 +52,14 @@ def _unfiled(settings: Settings, filed: dict[tuple[str, int], int]) -> int:
     return sum(max(0, ends[tp] - filed.get((tp.topic, tp.partition), 0)) for tp in parts)
 
 
+async def _ready(settings: Settings) -> None:
+    """Ready the reads before the first auditor asks; a broker not there yet only delays it."""
+    try:
+        await asyncio.to_thread(replay.ready, settings)
+    except Exception as exc:  # the first read then does it, and reports what stands in its way
+        log.warning("audit.reads_not_ready", error=str(exc)[:300])
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the audit HTTP app."""
     settings = settings or Settings()
@@ -59,10 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def context() -> AsyncIterator[AuditContext]:
         producer = kafka_kit.producer(settings, client_id="taizhang-audit")
         await producer.start()
+        readied = asyncio.create_task(_ready(settings))
         try:
             async with privacy(settings) as keys:
                 yield AuditContext(settings=settings, producer=producer, privacy=keys)
         finally:
+            readied.cancel()
             await producer.stop()
 
     return build_app(

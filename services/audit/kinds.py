@@ -15,3 +15,10 @@ def kind_of(case_id: str) -> CaseKind[Any]:
     assert module is not None, "every case stream is decided by a service with case kinds"
     kind: CaseKind[Any] = importlib.import_module(module).KIND
     return kind
+
+
+def load_kinds() -> None:
+    """Import every deciding service's case kinds, so that no read pays for the first import."""
+    for service in catalog.SERVICES.values():
+        if service.kinds is not None:
+            importlib.import_module(service.kinds)

@@ -11,10 +11,14 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 from pydantic import BaseModel
 
+from contracts.catalog import STREAMS
 from contracts.envelope import Envelope, format_ts
+from contracts.registry import REGISTRY
 from services.audit.index import CaseIndex, index_path
-from services.audit.kinds import kind_of
+from services.audit.kinds import kind_of, load_kinds
 from services.audit.records import (
+    SCAN_BYTES,
+    SEEK_BYTES,
     LogRecord,
     LogUnreachable,
     NoSuchCase,
@@ -26,6 +30,7 @@ from services.audit.records import (
     read_partitions,
     reading,
     stream_of,
+    topic_partitions,
 )
 from services.audit.verification import Finding, verify
 from services.common.decider import CaseKind
@@ -107,6 +112,19 @@ def trust_of(settings: Settings) -> Trust:
         if trust is None:
             trust = _trusts[key] = Trust(settings)
     return trust
+
+
+def ready(settings: Settings) -> None:
+    """Do once, before the first read, what every read needs: readers, keys, models and rules."""
+    # A reader of each kind is left connected, knowing where every stream's events lie.
+    topics = [settings.topic(f"{s}.events") for s in STREAMS]
+    for fetch_bytes in (SEEK_BYTES, SCAN_BYTES):
+        with reading():
+            topic_partitions(settings, topics, fetch_bytes)
+    for stream in STREAMS:
+        REGISTRY.load(stream)
+    load_kinds()
+    trust_of(settings).refresh(checkpoint=True)
 
 
 def checked(settings: Settings, records: list[LogRecord]) -> list[Finding]:

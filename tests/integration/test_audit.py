@@ -12,9 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from contracts.envelope import format_ts
-from services.audit import records
+from services.audit import records, replay
 from services.audit.index import index_path
 from services.audit.replay import find
+from services.common import kafka as kafka_kit
 from services.intake.app import read_model
 from services.intake.service import KIND
 from tests.integration.audit_world import EVENTS, World, build_world
@@ -47,6 +48,21 @@ def test_replay_through_the_index_equals_a_full_scan(world: World) -> None:
         assert expected is not None
         assert body["state"] == expected.model_dump(mode="json")
         assert body["version"] == len(world.written.events[case_id])
+
+
+def test_reads_are_ready_before_the_first_one(world: World) -> None:
+    settings = world.stack.settings
+    fresh = kafka_kit.log_consumer(settings, group_id=None)
+    try:
+        assert fresh._cluster.config["retry_backoff_ms"] == kafka_kit.READER_RETRY_MS
+        assert fresh.partitions_for_topic(settings.topic("grievance.events"))
+    finally:
+        fresh.close()
+    replay.ready(settings)
+    with records.reader(settings, records.SEEK_BYTES) as consumer:
+        # The reader a case's first read borrows already knows where each stream lies.
+        for stream in ("grievance", "dispute", "suggestion", "followup"):
+            assert consumer._cluster.partitions_for_topic(settings.topic(f"{stream}.events"))
 
 
 def test_replay_at_a_time_shows_the_case_as_it_stood(world: World) -> None:
