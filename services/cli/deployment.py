@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -22,9 +23,39 @@ from services.common import kafka as kafka_kit
 from services.common.auth import issue_token
 from services.common.settings import ROOT, Settings
 
+# Ports are picked below the range the system hands out to any socket that asks for "a
+# port": a port picked for a part that starts a minute later is then not handed meanwhile
+# to another deployment's part on the same machine.
+PICKED_FROM = 10_000
+_picked: set[int] = set()
+
+
+def _handed_out_from(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    """The first port of the range the system hands out (its usual start where unknown)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def unbound(port: int) -> bool:
+    """Whether nothing on this machine holds the loopback port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port() -> int:
-    """Return a loopback port nobody listens on."""
+    """Return a loopback port nobody listens on, picked outside the range the system hands out."""
+    candidates = range(PICKED_FROM, _handed_out_from())
+    # Not the shared generator: deployments started side by side may have seeded it alike.
+    for port in random.SystemRandom().sample(candidates, min(200, len(candidates))):
+        if port not in _picked and unbound(port):
+            _picked.add(port)
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli.deployment import free_port
+from services.cli.deployment import free_port, unbound
 from services.cli.lifecycle import stop_grace
 from services.cli.supervisor import SupervisorSettings
 from services.common.settings import ROOT
@@ -31,15 +30,6 @@ GRACES = SupervisorSettings.model_fields
 STOP_BOUND_S = stop_grace(
     "supervisor", GRACES["stop_grace_s"].default, GRACES["broker_stop_grace_s"].default
 )
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def running(pid: int) -> bool:
@@ -65,7 +55,7 @@ class Deployment:
         (self.var / "kafka").mkdir(parents=True)
         (self.var / "kafka" / "libs").symlink_to(ROOT / "var" / "kafka" / "libs")
         broker = free_port()
-        while not _free(broker + 1):
+        while not unbound(broker + 1):
             broker = free_port()
         self.api = free_port()
         self.env = {
