@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 
 from contracts.catalog import SERVICES, service_of
 from contracts.commands import CommandEnvelope
-from contracts.envelope import Actor, Envelope
+from contracts.envelope import Actor, Envelope, seal_envelope
 from services.common.decider import CaseKind, Head, process
 from services.common.keys import publish_key, signer_for
 from services.common.settings import Settings
@@ -140,6 +140,36 @@ def generate(target: int, seed: int = 6) -> Iterator[tuple[str, list[Envelope]]]
 def signed(settings: Settings, env: Envelope) -> Envelope:
     """The event as its service's decider signs it."""
     return signer_for(settings, service_of(env.case_id).name).seal(env)
+
+
+def signed_after(
+    settings: Settings,
+    last: dict[str, Any],
+    event_type: str,
+    payload: dict[str, Any],
+    actor: Actor,
+    causation_id: str,
+) -> Envelope:
+    """The event a decider would write next on a case, chained to its last one as read over HTTP."""
+    at = datetime.now(UTC)
+    case_id = str(last["case_id"])
+    return signed(
+        settings,
+        seal_envelope(
+            event_type=event_type,
+            schema_version=1,
+            case_id=case_id,
+            case_version=last["case_version"] + 1,
+            occurred_at=at,
+            recorded_at=at,
+            actor=actor,
+            correlation_id=case_id,
+            causation_id=causation_id,
+            payload=payload,
+            prev_hash=last["hash"],
+            event_id=uuid.uuid4(),
+        ),
+    )
 
 
 def write(settings: Settings, cases: Iterator[tuple[str, list[Envelope]]]) -> Generated:

@@ -89,7 +89,12 @@ def test_the_figures_as_of_an_instant_do_not_move_after_later_events(astack: Sta
         )
         then = datetime.now(UTC).isoformat()
         before = figures(astack)
-        rows_before = ledger(astack)
+        # The ledger is read as far as the audit has filed the log: wait until it has all four.
+        rows_before = eventually(
+            lambda: ledger(astack),
+            until=lambda rows: {first, second, third, fup} <= {r["case_id"] for r in rows},
+            what="the ledger to list the three grievances and the call-back",
+        )
         assert before["intake"]["grievances"] == 3 and before["followup"]["followups"] == 1
 
         # Later: a satisfied call-back closes the first, the second is resolved, the third
@@ -115,7 +120,11 @@ def test_the_figures_as_of_an_instant_do_not_move_after_later_events(astack: Sta
     earlier = {r["case_id"]: r for r in ledger(astack, then)}
     assert set(earlier) == {r["case_id"] for r in rows_before}
     assert earlier[first]["status"] == "resolved" and earlier[third]["status"] == "logged"
-    assert {r["case_id"]: r["status"] for r in ledger(astack)}[first] == "closed"
+    eventually(
+        lambda: {r["case_id"]: r["status"] for r in ledger(astack)}[first],
+        until=lambda status: status == "closed",
+        what="today's ledger to show the first grievance closed",
+    )
     dashboard_as_of(astack, then)
 
 

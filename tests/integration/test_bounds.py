@@ -16,11 +16,11 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from contracts.envelope import Actor, seal_envelope
+from contracts.envelope import Actor
 from services.common.calendar import local_date
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import DUE, GRIEVANCE, Stack, warm_up
-from tests.integration.history import signed
+from tests.integration.history import signed_after
 from tests.integration.polling import consistently, eventually
 from tests.integration.reading import ok
 
@@ -323,27 +323,20 @@ def test_an_escalation_due_on_the_calendar_s_last_day_already_logged_stops_nothi
         gid = ok(rep.post("/grievances", json=GRIEVANCE), 201)["case_id"]
         ok(rep.post(f"/grievances/{gid}/acknowledge", json={}))
         last = ok(rep.get(f"/grievances/{gid}/history"))["events"][-1]
-    at = datetime.now(UTC)
     # Written as a decider did before the bounds held: the date is in the log for ever.
-    escalated = seal_envelope(
-        event_type="grievance.escalated",
-        schema_version=1,
-        case_id=gid,
-        case_version=last["case_version"] + 1,
-        occurred_at=at,
-        recorded_at=at,
-        actor=Actor(user_id=REP["user"], role=REP["role"], unit=UNIT),
-        correlation_id=gid,
+    escalated = signed_after(
+        bstack.settings,
+        last,
+        "grievance.escalated",
+        {"owner": "lead-p01", "due": "9999-12-31"},
+        Actor(user_id=REP["user"], role=REP["role"], unit=UNIT),
         causation_id=str(uuid.uuid4()),
-        payload={"owner": "lead-p01", "due": "9999-12-31"},
-        prev_hash=last["hash"],
-        event_id=uuid.uuid4(),
     )
     producer = KafkaProducer(bootstrap_servers=bstack.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     producer.send(
         f"{bstack.prefix}grievance.events",
         key=gid.encode(),
-        value=signed(bstack.settings, escalated).to_bytes(),
+        value=escalated.to_bytes(),
     ).get(timeout=10)
     producer.close()
     fup = followup_id_for(str(escalated.event_id), "progress")

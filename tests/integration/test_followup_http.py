@@ -19,7 +19,7 @@ from services.common.calendar import OFFICIAL, local_date
 from services.common.store import schema_name
 from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
-from tests.integration.history import signed
+from tests.integration.history import signed, signed_after
 from tests.integration.polling import consistently, eventually
 from tests.integration.reading import ok, read_topic
 
@@ -179,19 +179,18 @@ def test_unsatisfied_call_back_reopens_and_satisfied_one_closes_the_grievance(
 def test_escalation_is_tracked_by_its_owner_and_turns_overdue(
     fstack: Stack, intake: httpx.Client, officer: httpx.Client
 ) -> None:
-    yesterday = datetime.now(UTC) - timedelta(days=1)
+    # Due on the day it was escalated, a day and some minutes ago: before today in China
+    # however near midnight there the test runs.
+    yesterday = datetime.now(UTC) - timedelta(days=1, minutes=5)
     gid = log_grievance(intake, received_at=yesterday.isoformat())
     at = yesterday + timedelta(minutes=1)
     ok(intake.post(f"/grievances/{gid}/acknowledge", json={"occurred_at": at.isoformat()}))
-    due = local_date(yesterday).isoformat()
+    escalated_at = at + timedelta(minutes=1)
+    due = local_date(escalated_at).isoformat()
     ok(
         intake.post(
             f"/grievances/{gid}/escalate",
-            json={
-                "owner": "lead-p05",
-                "due": due,
-                "occurred_at": (at + timedelta(minutes=1)).isoformat(),
-            },
+            json={"owner": "lead-p05", "due": due, "occurred_at": escalated_at.isoformat()},
         )
     )
     fup = followup_id_for(last_event(intake, gid)["event_id"], "progress")
@@ -376,6 +375,50 @@ def test_an_event_of_a_case_that_never_existed_is_dead_lettered_and_the_rest_flo
         and "never opened" in line["reason"]
         for line in lines
     )
+
+
+def test_a_resolution_the_ledger_undid_schedules_no_call_back(
+    fstack: Stack, intake: httpx.Client, officer: httpx.Client
+) -> None:
+    gid = log_grievance(intake)
+    ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
+    acknowledged = last_event(intake, gid)
+    # The resolution a decider wrote and then aborted: signed, chained, and never recorded.
+    undone = signed_after(
+        fstack.settings,
+        acknowledged,
+        "grievance.resolved",
+        {"how": "on_site", "resolution": "写了又撤回"},
+        Actor(user_id="rep-p05", role="worker_rep", unit=UNIT),
+        causation_id=acknowledged["event_id"],
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=fstack.env["KAFKA_BOOTSTRAP_SERVERS"],
+        acks="all",
+        enable_idempotence=True,
+        transactional_id=f"{fstack.prefix}undone-{uuid.uuid4().hex[:8]}",
+    )
+    producer.init_transactions()
+    producer.begin_transaction()
+    producer.send(
+        f"{fstack.prefix}grievance.events", key=gid.encode(), value=undone.to_bytes()
+    ).get(timeout=10)
+    producer.abort_transaction()
+    producer.close()
+
+    # The real resolution lies after the undone one in the case's partition: once its
+    # call-back is scheduled, the reactor has read past the undone record.
+    real = resolve(intake, gid)
+    scheduled(officer, real)
+    assert (
+        officer.get(f"/followups/{followup_id_for(str(undone.event_id), 'callback')}").status_code
+        == 404
+    )
+    mine = ok(officer.get("/followups", params={"source_case_id": gid}))
+    assert [i["case_id"] for i in mine["items"]] == [real]
+    history = ok(intake.get(f"/grievances/{gid}/history"))["events"]
+    assert [e["event_type"] for e in history][-1] == "grievance.resolved"
+    assert str(undone.event_id) not in {e["event_id"] for e in history}
 
 
 def forget_read_model(stack: Stack, service: str) -> None:
