@@ -18,11 +18,12 @@ class Plan:
     rates: list[int]
     append_cases: int
     replay_cases: int
+    http_cases: int
     profile_seconds: float
 
 
-QUICK = Plan("quick", 20_000, 4.0, rate_steps(25, 3200, 1.6), 1_000, 20, 6.0)
-FULL = Plan("full", 1_000_000, 15.0, rate_steps(25, 6400, 1.4), 10_000, 20, 15.0)
+QUICK = Plan("quick", 20_000, 4.0, rate_steps(25, 3200, 1.6), 1_000, 20, 400, 6.0)
+FULL = Plan("full", 1_000_000, 15.0, rate_steps(25, 6400, 1.4), 10_000, 20, 2_000, 15.0)
 
 
 def log(message: str) -> None:

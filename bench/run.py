@@ -57,7 +57,9 @@ async def scenarios(stack: Stack, plan: Plan, scratch: Path) -> dict[str, Any]:
     es.close()
 
     log("scenario 4: one case among N")
-    results["one_case"] = replay.measure(stack, results["history"]["cases"], plan.replay_cases)
+    results["one_case"] = replay.measure(
+        stack, results["history"]["cases"], plan.http_cases, plan.replay_cases
+    )
     results["pages"] = pages.measure(stack.settings, stack.url("portal"))
     log(f"  portal pages {results['pages']}")
     results["verify_all"] = replay.verify_all(stack)

@@ -10,6 +10,7 @@ from bench import reads
 def measured() -> dict[str, Any]:
     return {
         "one_case": {
+            "http_cases": 400,
             "cases": 20,
             "http_p50_ms": 12.0,
             "http_p99_ms": 30.0,
@@ -59,6 +60,7 @@ def test_the_report_shows_each_way_of_reading_verify_and_the_ticks() -> None:
     text = "\n".join(reads.section(measured()))
     assert "| `GET /audit/cases/{id}?at=…` | 13.0 | 60.0 |" in text
     assert "| `taizhang audit replay` | 250.0 | 290.0 |" in text
+    assert text.count("400 random cases") == 1 and "the first 20 of them also through" in text
     assert "20,000 records in 10.00 s (2,000 records/s" in text
     assert "A tick with 100 cases due takes 20.0 ms (p50), 40.0 ms (p99)" in text
     assert "a day's 2,740 deadlines" in text and "94.0 MB" in text
