@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ class Fenced(Exception):
 
 
 class Watch(Protocol):
-    """Told of the heads a partition holds as they change (the timers' due-date index)."""
+    """Told of the heads a partition holds as they change (the due-date index, an action)."""
 
     def held(self, partition: int, heads: Mapping[str, StoredHead]) -> None:
         """A partition was claimed with these heads."""
@@ -139,12 +139,6 @@ class Partitions:
         self.store = HeadStore()
         self._claiming: dict[int, asyncio.Lock] = {}
         self.watches: list[Watch] = []
-
-    def heads(self) -> Iterator[tuple[bytes, StoredHead]]:
-        """Every held case head, keyed as the commands are."""
-        for claim in list(self.claims.values()):
-            for case_id, head in claim.heads.items():
-                yield case_id.encode(), head
 
     def held(self, partition: int, case_id: str) -> StoredHead | None:
         """The head a claimed partition holds for a case, or None."""

@@ -27,6 +27,7 @@ from services.notify.dispatch import Dispatcher, dead_letter_note
 from services.notify.domain import Notification
 from services.notify.local import LocalMailbox, Received
 from services.notify.rules import Matter, Rules
+from services.notify.sending import concerns
 from services.notify.service import KIND
 
 
@@ -86,7 +87,7 @@ def create_worker(
                 memory=Matter,
                 react=partial(policies.answer, Rules(directory)),
             ),
-            effects("notify-dispatch", dispatcher),
+            effects("notify-dispatch", dispatcher, concerns),
         ),
     )
     events = settings.topic(f"{KIND.stream}.events")

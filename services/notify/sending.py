@@ -25,6 +25,13 @@ class Route:
     address: str | None
 
 
+def concerns(state: object) -> bool:
+    """Whether sending may need a case: a message still to go out, or someone's preferences."""
+    return isinstance(state, Preferences) or (
+        isinstance(state, Notification) and state.status == "planned"
+    )
+
+
 def ready(note: Notification, now: datetime) -> bool:
     """Whether a message is waiting to be sent and its time has come."""
     return note.status == "planned" and note.next_try <= now
