@@ -152,14 +152,20 @@ def seal_envelope(
     return Envelope.model_validate(draft)
 
 
-def parse_record(value: bytes) -> tuple[dict[str, Any], Envelope]:
-    """Parse a record value into its raw dict and its envelope; raise ValueError if unreadable."""
+def parse_json(value: bytes) -> dict[str, Any]:
+    """Parse a record value into its raw dict, nothing checked yet; raise ValueError if not one."""
     try:
         raw = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ValueError("not a JSON object")
+    return raw
+
+
+def parse_record(value: bytes) -> tuple[dict[str, Any], Envelope]:
+    """Parse a record value into its raw dict and its envelope; raise ValueError if unreadable."""
+    raw = parse_json(value)
     return raw, Envelope.model_validate(raw)
 
 

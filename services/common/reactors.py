@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 import faust
 from pydantic import BaseModel
 
-from contracts.envelope import Envelope, chain_hash, parse_record
+from contracts.envelope import Envelope, chain_hash, parse_json
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
@@ -58,9 +58,9 @@ class Answer:
 Step = Callable[[Any, Envelope, EventPayload], Answer]
 
 
-def read_event(value: bytes) -> tuple[Envelope, EventPayload]:
-    """Parse an event record and check its hash against its content; raise if it is not sound."""
-    raw, env = parse_record(value)
+def read_event(raw: dict[str, Any]) -> tuple[Envelope, EventPayload]:
+    """Read a parsed event record and check its hash against its content; raise if not sound."""
+    env = Envelope.model_validate(raw)
     if chain_hash(raw) != raw.get("hash"):
         raise ValueError("hash does not match the record's content")
     return env, REGISTRY.read(env)
@@ -87,9 +87,13 @@ class ReactorBody:
         *,
         passes_to: str | None = None,
         by_filed_key: bool = False,
+        reads: frozenset[str] = frozenset(),
     ) -> None:
         self.worker, self.name, self.step = worker, name, step
         self.memory, self.passes_to, self.by_filed_key = memory, passes_to, by_filed_key
+        # The only event types answered, when the policy names them: others are passed over
+        # before they are checked, as nothing is sent or remembered for them.
+        self.reads = reads
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
         """Handle the agent's records one at a time, in partition order."""
@@ -102,7 +106,10 @@ class ReactorBody:
     async def handle(self, record: Record) -> None:
         """Answer one event record."""
         try:
-            env, payload = read_event(record.value)
+            raw = parse_json(record.value)
+            if self.reads and raw.get("event_type") not in self.reads:
+                return
+            env, payload = read_event(raw)
         except Exception as exc:  # whatever the record holds, the reactor goes on
             await self._park(record, reason_of(exc))
             return
@@ -198,7 +205,13 @@ def judge(step: Step, key: str, stored: Any, env: Envelope, payload: EventPayloa
 
 
 @overload
-def reactor(source_stream: str, name: str, react: ReactAlone) -> Extra: ...
+def reactor(
+    source_stream: str,
+    name: str,
+    react: ReactAlone,
+    *,
+    reads: Collection[type[EventPayload]] = (),
+) -> Extra: ...
 
 
 @overload
@@ -213,19 +226,22 @@ def reactor(
     react: React | ReactAlone,
     *,
     opened_by: Collection[str] | None = None,
+    reads: Collection[type[EventPayload]] = (),
 ) -> Extra:
     """Install a policy that consumes a stream's events and sends commands.
 
     With `opened_by`, it follows each source case's hash chain and hands the policy the case
     as followed so far: an event of a case never opened by one of those event types, or one
     that breaks or contradicts the chain read so far, is dead-lettered instead of answered,
-    and a repeat of an event answered is skipped. Without it, each event is answered alone.
+    and a repeat of an event answered is skipped. Without it, each event is answered alone,
+    and `reads` may name the only event types the policy answers.
     """
+    types = frozenset(str(t.event_type) for t in reads)
 
     def install(worker: DeciderWorker[Any]) -> None:
         topic = worker.raw_topic(worker.settings.topic(f"{source_stream}.events"))
         if opened_by is None:
-            body = ReactorBody(worker, name, _alone(cast(ReactAlone, react)))
+            body = ReactorBody(worker, name, _alone(cast(ReactAlone, react)), reads=types)
         else:
             step = _following(cast(React, react), frozenset(opened_by))
             body = ReactorBody(worker, name, step, _table(worker, f"{name}-sources"))

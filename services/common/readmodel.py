@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, format_ts, parse_record
+from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, format_ts, parse_json
 from contracts.registry import REGISTRY, EventPayload
 from services.common import quarantine
 from services.common.batchcache import CASE_ROW, EVENT_ROW, Batch, Head
@@ -31,6 +32,23 @@ ForeignHook = Callable[[Db, Envelope, EventPayload], None]
 Admit = Callable[[Envelope, str, int, int], str | None]
 
 
+@dataclass(frozen=True)
+class Foreign:
+    """What a read model keeps of another service's events: its hook and the types it reads.
+
+    A record of any other type is passed over before its hash or signature is checked: it
+    changes nothing here, so nothing here needs to believe it.
+    """
+
+    hook: ForeignHook
+    reads: frozenset[str]
+
+    @classmethod
+    def reading(cls, hook: ForeignHook, *types: type[EventPayload]) -> Foreign:
+        """The hook, told only of events of these types."""
+        return cls(hook, frozenset(str(t.event_type) for t in types))
+
+
 class ReadModel(Queries, Generic[S]):
     """Applies events exactly once and answers queries; rebuildable from offset 0."""
 
@@ -43,12 +61,18 @@ class ReadModel(Queries, Generic[S]):
         extra_schema: str = "",
         extra_version: int = 1,
         hooks: Sequence[Hook] = (),
-        foreign: Mapping[str, ForeignHook] | None = None,
+        foreign: Mapping[str, ForeignHook | Foreign] | None = None,
     ) -> None:
         self.kind = kind
         self.topic = topic
         self._hooks = tuple(hooks)
-        self._foreign = dict(foreign or {})
+        # A hook given alone reads every event of its topic.
+        told = {
+            t: h if isinstance(h, Foreign) else Foreign(h, frozenset())
+            for t, h in (foreign or {}).items()
+        }
+        self._foreign = {t: f.hook for t, f in told.items()}
+        self._reads = {t: f.reads for t, f in told.items() if f.reads}
         self._lock = threading.Lock()
         self.store = store if isinstance(store, Store) else sqlite_store(store)
         parts = {"readmodel": (VERSION, SCHEMA)}
@@ -103,6 +127,9 @@ class ReadModel(Queries, Generic[S]):
         dead: list[DeadLetter] = []
         last: dict[tuple[str, int], int] = {}
         for rec, read in zip(records, parsed, strict=True):
+            last[(rec.topic, rec.partition)] = rec.offset + 1
+            if read is None:
+                continue
             env = self._believed(rec, read)
             if isinstance(env, DeadLetter):
                 problem: DeadLetter | None = env
@@ -112,7 +139,6 @@ class ReadModel(Queries, Generic[S]):
                 problem = self._apply_foreign(rec, env)
             if problem is not None:
                 dead.append(problem)
-            last[(rec.topic, rec.partition)] = rec.offset + 1
         if self._batch is not None:
             self._flush(self._batch)
         # Never back: a replica sharing these tables may have read further than this batch.
@@ -125,7 +151,9 @@ class ReadModel(Queries, Generic[S]):
         )
         return dead
 
-    def _lookups(self, records: Sequence[Record], parsed: Sequence[Envelope | DeadLetter]) -> Batch:
+    def _lookups(
+        self, records: Sequence[Record], parsed: Sequence[Envelope | DeadLetter | None]
+    ) -> Batch:
         envs = [(r, e) for r, e in zip(records, parsed, strict=True) if isinstance(e, Envelope)]
         return Batch.read(
             self._db,
@@ -204,10 +232,17 @@ class ReadModel(Queries, Generic[S]):
 
         return self._attempt(rec, env, apply)
 
-    def _parse(self, rec: Record) -> Envelope | DeadLetter:
-        """Return a record's envelope if it is readable and its hash matches its content."""
+    def _parse(self, rec: Record) -> Envelope | DeadLetter | None:
+        """Return a record's envelope if it is readable and its hash matches its content.
+
+        None for another service's event of a type this model does not read.
+        """
         try:
-            raw, env = parse_record(rec.value)
+            raw = parse_json(rec.value)
+            reads = self._reads.get(rec.topic)
+            if reads is not None and raw.get("event_type") not in reads:
+                return None
+            env = Envelope.model_validate(raw)
             sound = chain_hash(raw) == raw.get("hash")
         except Exception as exc:  # whatever the bytes are, the projection goes on
             return DeadLetter(rec, f"unreadable record: {_short(exc)}")

@@ -13,7 +13,7 @@ from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.app import case_app
 from services.common.reactors import reactor
-from services.common.readmodel import ReadModel
+from services.common.readmodel import Foreign, ReadModel
 from services.common.settings import Settings
 from services.common.store import Db, open_store
 from services.common.units import load_units
@@ -47,6 +47,12 @@ def remember_person(db: Db, env: Envelope, event: EventPayload) -> None:
         )
 
 
+# Only the events that open a source case name the person whose key seals it.
+PERSONS = Foreign.reading(
+    remember_person, g.GrievanceLogged, d.DisputeApplied, s.SuggestionSubmitted
+)
+
+
 def read_model(settings: Settings) -> ReadModel[Followup]:
     """Open the follow-up read model."""
     return ReadModel(
@@ -55,7 +61,7 @@ def read_model(settings: Settings) -> ReadModel[Followup]:
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=PEOPLE,
         foreign={
-            settings.topic(f"{stream}.events"): remember_person
+            settings.topic(f"{stream}.events"): PERSONS
             for stream in ("grievance", "dispute", "suggestion")
         },
     )

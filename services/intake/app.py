@@ -12,7 +12,7 @@ from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.intake.api import receipts_router, router, stats_router
 from services.intake.domain import Grievance
-from services.intake.policies import link_dispute
+from services.intake.policies import READS, link_dispute
 from services.intake.service import KIND
 
 
@@ -34,5 +34,5 @@ def create_worker(settings: Settings | None = None) -> DeciderWorker[Grievance]:
         settings or Settings(),
         KIND,
         "intake",
-        extras=(reactor("dispute", "intake-dispute-link", link_dispute),),
+        extras=(reactor("dispute", "intake-dispute-link", link_dispute, reads=READS),),
     )

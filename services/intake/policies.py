@@ -8,6 +8,9 @@ from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.reactions import Commands, reaction
 
+# The only dispute events the link policy answers.
+READS = (d.DisputeApplied,)
+
 
 def link_dispute(env: Envelope, event: EventPayload) -> Commands:
     """A dispute opened for a grievance: have the grievance name it."""

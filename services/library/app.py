@@ -23,8 +23,8 @@ def read_model(settings: Settings) -> ReadModel[Typical]:
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=sources.SCHEMA,
         foreign={
-            settings.topic("dispute.events"): sources.remember_dispute,
-            settings.topic("grievance.events"): sources.remember_grievance,
+            settings.topic("dispute.events"): sources.DISPUTES,
+            settings.topic("grievance.events"): sources.GRIEVANCES,
         },
     )
 

@@ -11,6 +11,7 @@ from contracts import grievance as g
 from contracts.envelope import Envelope
 from contracts.personal import Sealed, SealedPerson
 from contracts.registry import EventPayload
+from services.common.readmodel import Foreign
 from services.common.store import Db
 
 SCHEMA = """
@@ -167,3 +168,10 @@ def source_of(row: Any) -> Source:
         agreed_fen=int(row["agreed_fen"]),
         performed=bool(row["performed"]),
     )
+
+
+# The only events of each stream the library keeps anything of.
+DISPUTES = Foreign.reading(
+    remember_dispute, d.DisputeApplied, d.DisputeAgreementReached, *DISPUTE_ENDS
+)
+GRIEVANCES = Foreign.reading(remember_grievance, g.GrievanceLogged, g.GrievanceClosed)

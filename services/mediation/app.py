@@ -12,7 +12,7 @@ from services.common.store import open_store
 from services.common.worker import DeciderWorker
 from services.mediation.api import receipts_router, router
 from services.mediation.domain import Dispute
-from services.mediation.policies import open_from_grievance
+from services.mediation.policies import READS, open_from_grievance
 from services.mediation.service import KIND
 
 
@@ -36,5 +36,5 @@ def create_worker(settings: Settings | None = None) -> DeciderWorker[Dispute]:
         settings or Settings(),
         KIND,
         "mediation",
-        extras=(reactor("grievance", "mediation-referral", open_from_grievance),),
+        extras=(reactor("grievance", "mediation-referral", open_from_grievance, reads=READS),),
     )

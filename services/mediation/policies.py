@@ -16,6 +16,10 @@ def dispute_id_for_referral(referral_event_id: str) -> str:
     return new_case_id(CASE_PREFIX, f"referral:{referral_event_id}")
 
 
+# The only grievance events the referral policy answers.
+READS = (g.GrievanceReferredToMediation,)
+
+
 def open_from_grievance(env: Envelope, event: EventPayload) -> Commands:
     """A grievance referred to mediation opens a dispute, correlated with the grievance."""
     if not isinstance(event, g.GrievanceReferredToMediation):

@@ -23,7 +23,7 @@ def read_model(settings: Settings) -> ReadModel[Suggestion]:
         KIND,
         settings.topic(f"{KIND.stream}.events"),
         extra_schema=stats.SCHEMA,
-        foreign={settings.topic("grievance.events"): stats.count_grievance},
+        foreign={settings.topic("grievance.events"): stats.GRIEVANCES},
     )
 
 

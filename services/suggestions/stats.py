@@ -17,7 +17,7 @@ from services.common.bodies import Day
 from services.common.context import Ctx
 from services.common.problems import Problem
 from services.common.queries import check_period
-from services.common.readmodel import ReadModel
+from services.common.readmodel import Foreign, ReadModel
 from services.common.store import Db
 
 router = APIRouter(tags=["statistics"])
@@ -51,6 +51,10 @@ def count_grievance(db: Db, env: Envelope, payload: EventPayload) -> None:
             " ON CONFLICT DO NOTHING",
             (env.case_id, format_ts(env.recorded_at)),
         )
+
+
+# A unit's grievances are counted from the events that log them alone.
+GRIEVANCES = Foreign.reading(count_grievance, GrievanceLogged)
 
 
 def _subtree(unit: str) -> tuple[str, list[Any]]:
