@@ -149,7 +149,6 @@ class DeciderWorker(Generic[S]):
         partition before its claim is done waits for it.
         """
         assigned: set[TP] = args[0]
-        rewind.start_unplaced_from_the_beginning(self.app)
         mine = {tp.partition for tp in assigned if tp.topic == self.commands_name}
         previous = self._settling
 
@@ -348,4 +347,5 @@ class DeciderWorker(Generic[S]):
         self.declare_changelogs()
         worker = faust.Worker(self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True)
         committed.read_committed_only(self.app)
+        rewind.start_unplaced_from_the_beginning(self.app)
         worker.execute_from_commandline()
