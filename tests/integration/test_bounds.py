@@ -218,11 +218,13 @@ def test_mediation_refuses_each_value_just_outside_its_window(bstack: Stack, dis
             refused(raw(chair, "/disputes", {**APPLICATION, **body}), words)
         assert total(chair, "/disputes") == count
         session = {"attendees": ["med-1"], "minutes": "m"}
-        tomorrow = (TODAY + timedelta(days=1)).isoformat()
+        # Two days on from the ledger's day as it is now, not when the module was read: the
+        # day may have turned since, and a day on might be today by the time it is checked.
+        ahead = (local_date(datetime.now(UTC)) + timedelta(days=2)).isoformat()
         for held_on, words in (
             ("9999-12-31", WINDOW),
             ("0001-01-01", WINDOW),
-            (tomorrow, "future"),
+            (ahead, "future"),
         ):
             refused(mediator.post(f"{case}/sessions", json={**session, "held_on": held_on}), words)
         agreement = {"terms": "t", "amount": "1.00", "signed_by": SIGNED}
