@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.envelope import Envelope, format_ts
 from services.common.isolation import position
 from services.common.store import Db
 
@@ -103,3 +104,18 @@ def _chunks(ids: Iterable[str]) -> list[list[str]]:
 
 def _marks(chunk: Sequence[str]) -> str:
     return ", ".join("?" * len(chunk))
+
+
+def case_row(env: Envelope, state: BaseModel, opened: tuple[str, str]) -> tuple[Any, ...]:
+    """A case's row after an event: what opened it, and its state now."""
+    return (
+        env.case_id,
+        getattr(state, "unit", ""),
+        getattr(state, "status", ""),
+        env.case_version,
+        env.hash,
+        opened[0],
+        format_ts(env.occurred_at),
+        opened[1],
+        state.model_dump_json(),
+    )

@@ -16,6 +16,7 @@ from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.deadletters import Record, broker_fault, dead_letter
+from services.common.foreign import passed_over, type_names
 from services.common.isolation import position, quarantine_mark, quarantined_since, reason_of
 from services.common.reactions import (
     Commands,
@@ -107,7 +108,7 @@ class ReactorBody:
         """Answer one event record."""
         try:
             raw = parse_json(record.value)
-            if self.reads and raw.get("event_type") not in self.reads:
+            if passed_over(raw, self.reads):
                 return
             env, payload = read_event(raw)
         except Exception as exc:  # whatever the record holds, the reactor goes on
@@ -236,7 +237,7 @@ def reactor(
     and a repeat of an event answered is skipped. Without it, each event is answered alone,
     and `reads` may name the only event types the policy answers.
     """
-    types = frozenset(str(t.event_type) for t in reads)
+    types = type_names(reads)
 
     def install(worker: DeciderWorker[Any]) -> None:
         topic = worker.raw_topic(worker.settings.topic(f"{source_stream}.events"))

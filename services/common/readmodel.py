@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -18,8 +17,9 @@ from pydantic import BaseModel
 from contracts.envelope import GENESIS_HASH, Envelope, chain_hash, format_ts, parse_json
 from contracts.registry import REGISTRY, EventPayload
 from services.common import quarantine
-from services.common.batchcache import CASE_ROW, EVENT_ROW, Batch, Head
+from services.common.batchcache import CASE_ROW, EVENT_ROW, Batch, Head, case_row
 from services.common.decider import CaseKind
+from services.common.foreign import Foreign, ForeignHook, passed_over
 from services.common.isolation import position
 from services.common.readqueries import Queries
 from services.common.readschema import SCHEMA, VERSION, DeadLetter, Record
@@ -27,26 +27,8 @@ from services.common.store import Db, Store, environmental, sqlite_store
 
 S = TypeVar("S", bound=BaseModel)
 Hook = Callable[[Db, Envelope, EventPayload, BaseModel], None]
-ForeignHook = Callable[[Db, Envelope, EventPayload], None]
 # Given an event and where it was read: why it must not be believed, or None.
 Admit = Callable[[Envelope, str, int, int], str | None]
-
-
-@dataclass(frozen=True)
-class Foreign:
-    """What a read model keeps of another service's events: its hook and the types it reads.
-
-    A record of any other type is passed over before its hash or signature is checked: it
-    changes nothing here, so nothing here needs to believe it.
-    """
-
-    hook: ForeignHook
-    reads: frozenset[str]
-
-    @classmethod
-    def reading(cls, hook: ForeignHook, *types: type[EventPayload]) -> Foreign:
-        """The hook, told only of events of these types."""
-        return cls(hook, frozenset(str(t.event_type) for t in types))
 
 
 class ReadModel(Queries, Generic[S]):
@@ -67,12 +49,9 @@ class ReadModel(Queries, Generic[S]):
         self.topic = topic
         self._hooks = tuple(hooks)
         # A hook given alone reads every event of its topic.
-        told = {
-            t: h if isinstance(h, Foreign) else Foreign(h, frozenset())
-            for t, h in (foreign or {}).items()
-        }
+        told = {t: h if isinstance(h, Foreign) else Foreign(h) for t, h in (foreign or {}).items()}
         self._foreign = {t: f.hook for t, f in told.items()}
-        self._reads = {t: f.reads for t, f in told.items() if f.reads}
+        self._reads = {t: f.reads for t, f in told.items()}
         self._lock = threading.Lock()
         self.store = store if isinstance(store, Store) else sqlite_store(store)
         parts = {"readmodel": (VERSION, SCHEMA)}
@@ -164,7 +143,7 @@ class ReadModel(Queries, Generic[S]):
 
     def _flush(self, batch: Batch) -> None:
         """Write the batch's rows; one the store refuses sends the batch the careful way."""
-        rows = [_case_row(env, state, opened) for env, state, opened in batch.changed.values()]
+        rows = [case_row(env, state, opened) for env, state, opened in batch.changed.values()]
         try:
             batch.write(self._db, rows)
         except Exception as exc:
@@ -239,8 +218,7 @@ class ReadModel(Queries, Generic[S]):
         """
         try:
             raw = parse_json(rec.value)
-            reads = self._reads.get(rec.topic)
-            if reads is not None and raw.get("event_type") not in reads:
+            if passed_over(raw, self._reads.get(rec.topic, frozenset())):
                 return None
             env = Envelope.model_validate(raw)
             sound = chain_hash(raw) == raw.get("hash")
@@ -347,7 +325,7 @@ class ReadModel(Queries, Generic[S]):
         )
         batch = self._batch
         if batch is None:
-            self._db.execute(CASE_ROW, _case_row(env, state, (occurred, env.correlation_id)))
+            self._db.execute(CASE_ROW, case_row(env, state, (occurred, env.correlation_id)))
             self._db.execute(EVENT_ROW, event)
             return
         # What a new case is opened with; a case stored before keeps its own (the row's upsert).
@@ -361,21 +339,6 @@ class ReadModel(Queries, Generic[S]):
     def close(self) -> None:
         """Close the store's connections."""
         self.store.close()
-
-
-def _case_row(env: Envelope, state: BaseModel, opened: tuple[str, str]) -> tuple[Any, ...]:
-    """A case's row after an event: what opened it, and its state now."""
-    return (
-        env.case_id,
-        getattr(state, "unit", ""),
-        getattr(state, "status", ""),
-        env.case_version,
-        env.hash,
-        opened[0],
-        format_ts(env.occurred_at),
-        opened[1],
-        state.model_dump_json(),
-    )
 
 
 def _short(exc: Exception) -> str:

@@ -12,8 +12,9 @@ from contracts import suggestion as s
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.app import case_app
+from services.common.foreign import Foreign
 from services.common.reactors import reactor
-from services.common.readmodel import Foreign, ReadModel
+from services.common.readmodel import ReadModel
 from services.common.settings import Settings
 from services.common.store import Db, open_store
 from services.common.units import load_units

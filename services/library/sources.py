@@ -11,7 +11,7 @@ from contracts import grievance as g
 from contracts.envelope import Envelope
 from contracts.personal import Sealed, SealedPerson
 from contracts.registry import EventPayload
-from services.common.readmodel import Foreign
+from services.common.foreign import Foreign
 from services.common.store import Db
 
 SCHEMA = """

@@ -15,9 +15,10 @@ from services.common.auth import NO_CONTENT, can_see
 from services.common.bearer import CurrentActor
 from services.common.bodies import Day
 from services.common.context import Ctx
+from services.common.foreign import Foreign
 from services.common.problems import Problem
 from services.common.queries import check_period
-from services.common.readmodel import Foreign, ReadModel
+from services.common.readmodel import ReadModel
 from services.common.store import Db
 
 router = APIRouter(tags=["statistics"])

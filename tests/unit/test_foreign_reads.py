@@ -9,7 +9,8 @@ from contracts import grievance as g
 from contracts.envelope import Envelope
 from contracts.registry import EventPayload
 from services.common.decider import Head, process
-from services.common.readmodel import Foreign, ReadModel
+from services.common.foreign import Foreign
+from services.common.readmodel import ReadModel
 from services.common.readschema import Record
 from services.common.store import Db
 from services.intake.service import KIND
