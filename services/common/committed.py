@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faust
+
+from services.common.wrapping import wrap_once
 
 COMMITTED = "read_committed"
 
@@ -19,16 +22,15 @@ def read_committed_only(app: faust.App) -> None:
     from a write that was undone.
     """
     thread: Any = getattr(app.consumer, "_thread")  # noqa: B009
-    if getattr(thread, "_reads_committed", False):
-        return
-    original = thread._create_worker_consumer
 
-    def create(transport: Any) -> Any:
-        consumer = original(transport)
-        # Read when the reader starts and builds its fetcher; it has not started yet.
-        consumer._isolation_level = COMMITTED
-        return consumer
+    def wrap(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def create(transport: Any) -> Any:
+            consumer = original(transport)
+            # Read when the reader starts and builds its fetcher; it has not started yet.
+            consumer._isolation_level = COMMITTED
+            return consumer
+
+        return create
 
     # The reader thread is the stream processor's own; only how it builds its client is wrapped.
-    setattr(thread, "_create_worker_consumer", create)  # noqa: B010
-    setattr(thread, "_reads_committed", True)  # noqa: B010
+    wrap_once(thread, "_create_worker_consumer", wrap)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import aiokafka.errors
 import kafka.errors
@@ -27,6 +27,12 @@ class Record(NamedTuple):
     key: bytes = b""
     # The signature a command record was sent with, if any.
     signature: bytes | None = None
+
+
+def record_of(event: Any, signature: bytes | None = None) -> Record:
+    """The record a stream event was read from, and where."""
+    msg = event.message
+    return Record(msg.value or b"", msg.topic, msg.partition, msg.offset, msg.key or b"", signature)
 
 
 def broker_fault(exc: BaseException) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -45,17 +46,27 @@ class WorkerProducer:
 
     async def send_command(self, meta: CommandEnvelope, stream: str) -> None:
         """Send a command, signed, to a stream's decider, keyed by its case, until it is stored."""
+        await (await self.queue_command(meta, stream))
+
+    async def queue_command(self, meta: CommandEnvelope, stream: str) -> asyncio.Future[Any]:
+        """Hand a command, signed, to the producer; the future is done once it is stored."""
         topic = self.settings.topic(f"{stream}.commands")
-        await (await self.get()).send_and_wait(
+        stored: asyncio.Future[Any] = await (await self.get()).send(
             topic,
             key=meta.case_id.encode(),
             value=meta.model_dump_json().encode(),
             headers=command_signing.headers(self.settings, meta, self.signer),
         )
+        return stored
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Write one record and wait until every in-sync replica has it."""
-        await (await self.get()).send_and_wait(topic, key=key, value=value)
+        await (await self.queue(topic, key, value))
+
+    async def queue(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        """Hand one record to the producer; the future is done once every in-sync replica has it."""
+        stored: asyncio.Future[Any] = await (await self.get()).send(topic, key=key, value=value)
+        return stored
 
     async def send_replies(self, topic: str, replies: list[tuple[CommandEnvelope, Reply]]) -> None:
         """Answer the callers waiting on a replies topic: sent together, then waited on.

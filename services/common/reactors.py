@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 import faust
 from pydantic import BaseModel
 
+from contracts.commands import CommandEnvelope
 from contracts.envelope import Envelope, chain_hash, parse_json
 from contracts.registry import REGISTRY, EventPayload
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
-from services.common.deadletters import Record, broker_fault, dead_letter
+from services.common.batching import as_they_come
+from services.common.deadletters import Record, broker_fault, dead_letter, record_of
 from services.common.foreign import passed_over, type_names
 from services.common.isolation import position, quarantine_mark, quarantined_since, reason_of
 from services.common.reactions import (
@@ -57,6 +59,21 @@ class Answer:
 
 
 Step = Callable[[Any, Envelope, EventPayload], Answer]
+# A batch is what arrived while the last one was answered, up to this many records.
+REACT_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One record a batch sends: a command to a stream's decider, or a record passed on."""
+
+    # The stream a command goes to, or the topic a record is passed on to.
+    where: str
+    command: CommandEnvelope | None = None
+    key: bytes = b""
+    value: bytes = b""
+    # The event a command answers.
+    cause: str = ""
 
 
 def read_event(raw: dict[str, Any]) -> tuple[Envelope, EventPayload]:
@@ -68,15 +85,17 @@ def read_event(raw: dict[str, Any]) -> tuple[Envelope, EventPayload]:
 
 
 class ReactorBody:
-    """How one installed reactor handles each record: check, decide, send, then remember.
+    """How one installed reactor handles its records: check, decide, send, then remember.
 
     A record that cannot be read, or that does not belong to its case as followed so far,
     is dead-lettered beside its topic and the reactor moves on. One whose signature is not
     believed, or one the step fails on, for whatever reason, is dead-lettered too, and the
     case (or the key records were filed under) is quarantined: its later records are
     dead-lettered naming that first failure, never answered from a memory that missed an
-    event. What it remembers is written only once the commands are stored, so a redelivered
-    record is answered again, with the same command ids.
+    event. Records are taken in batches as they come: each is decided against what the
+    ones before it left, their commands are sent together and waited on once, and what it
+    remembers is written only once they are all stored, so a redelivered record is answered
+    again, with the same command ids.
     """
 
     def __init__(
@@ -97,74 +116,129 @@ class ReactorBody:
         self.reads = reads
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
-        """Handle the agent's records one at a time, in partition order."""
-        async for event in stream.events():
-            msg = event.message
-            await self.handle(
-                Record(msg.value or b"", msg.topic, msg.partition, msg.offset, msg.key or b"")
-            )
+        """Handle the agent's records in batches as they come, in partition order."""
+        async for events in as_they_come(stream, REACT_BATCH):
+            await self.handle_batch([record_of(e) for e in events])
 
-    async def handle(self, record: Record) -> None:
-        """Answer one event record."""
-        try:
-            raw = parse_json(record.value)
-            if passed_over(raw, self.reads):
-                return
-            env, payload = read_event(raw)
-        except Exception as exc:  # whatever the record holds, the reactor goes on
-            await self._park(record, reason_of(exc))
+    async def handle_batch(self, records: list[Record]) -> None:
+        """Answer a batch of event records in order, store what they send, then remember."""
+        sound: list[tuple[Record, Envelope, EventPayload]] = []
+        for record in records:
+            try:
+                raw = parse_json(record.value)
+                if passed_over(raw, self.reads):
+                    continue
+                env, payload = read_event(raw)
+            except Exception as exc:  # whatever the record holds, the reactor goes on
+                await self._park(record, reason_of(exc))
+                continue
+            sound.append((record, env, payload))
+        if not sound:
             return
-        case_id = env.case_id
-        key = record.key if self.by_filed_key else case_id.encode()
-        stored = self.memory.get(key) if self.memory is not None else None
-        disbelief = await self._disbelief(record, env)
-        if disbelief is not None:
-            verdict = Verdict(parked=f"not believed: {disbelief}", quarantine=True)
-        else:
-            verdict = judge(self.step, key.decode(errors="replace"), stored, env, payload)
-        if verdict.answer is None:
-            quarantined = verdict.quarantine and self.memory is not None
-            await self._park(record, verdict.parked, case_id, quarantined=quarantined)
-            if quarantined:
-                where = position(record.topic, record.partition, record.offset)
-                self.memory[key] = quarantine_mark(verdict.parked, where)
-            return
-        answer = verdict.answer
-        if answer.repeat:
-            log.info("reaction.repeat", reactor=self.name, case_id=case_id, offset=record.offset)
-            return
-        for stream, meta in answer.commands:
-            await self.worker.sender.send_command(meta, stream)
-            log.info(
-                "reaction.sent",
-                reactor=self.name,
-                case_id=meta.case_id,
-                command_type=meta.command_type,
-                command_id=meta.command_id,
-                cause=str(env.event_id),
-            )
-        if answer.file_under is not None and self.passes_to is not None:
-            await self.worker.sender.send(self.passes_to, answer.file_under.encode(), record.value)
-        if self.memory is not None and answer.memory != stored:
-            if answer.memory is None:
+        disbeliefs = await self._disbeliefs(sound)
+        # What each key remembers after the records before, kept until the sends are stored.
+        changed: dict[bytes, Any] = {}
+        outgoing: list[Outgoing] = []
+        for (record, env, payload), disbelief in zip(sound, disbeliefs, strict=True):
+            case_id = env.case_id
+            key = record.key if self.by_filed_key else case_id.encode()
+            stored = changed[key] if key in changed else self._remembered(key)
+            if disbelief is not None:
+                verdict = Verdict(parked=f"not believed: {disbelief}", quarantine=True)
+            else:
+                verdict = judge(self.step, key.decode(errors="replace"), stored, env, payload)
+            if verdict.answer is None:
+                quarantined = verdict.quarantine and self.memory is not None
+                await self._park(record, verdict.parked, case_id, quarantined=quarantined)
+                if quarantined:
+                    where = position(record.topic, record.partition, record.offset)
+                    changed[key] = quarantine_mark(verdict.parked, where)
+                continue
+            answer = verdict.answer
+            if answer.repeat:
+                log.info(
+                    "reaction.repeat", reactor=self.name, case_id=case_id, offset=record.offset
+                )
+                continue
+            cause = str(env.event_id)
+            outgoing += [Outgoing(stream, meta, cause=cause) for stream, meta in answer.commands]
+            if answer.file_under is not None and self.passes_to is not None:
+                passed = Outgoing(
+                    self.passes_to, key=answer.file_under.encode(), value=record.value
+                )
+                outgoing.append(passed)
+            if self.memory is not None and answer.memory != stored:
+                changed[key] = answer.memory
+        await self._store(outgoing)
+        for key, kept in changed.items():
+            if kept is None:
                 self.memory.pop(key, None)
             else:
-                self.memory[key] = answer.memory
+                self.memory[key] = kept
 
-    async def _disbelief(self, record: Record, env: Envelope) -> str | None:
-        """Why the event must not be believed, or None; a passed-on record is judged as signed.
+    def _remembered(self, key: bytes) -> Any:
+        return self.memory.get(key) if self.memory is not None else None
+
+    async def _store(self, outgoing: list[Outgoing]) -> None:
+        """Send every command and passed-on record, then wait until all are stored.
+
+        A broker that fails them is waited for and everything is sent again: a command is
+        answered once by its id, and a record passed on twice is read as a repeat.
+        """
+        sender = self.worker.sender
+        while outgoing:
+            try:
+                pending = [
+                    await (
+                        sender.queue(o.where, o.key, o.value)
+                        if o.command is None
+                        else sender.queue_command(o.command, o.where)
+                    )
+                    for o in outgoing
+                ]
+                await asyncio.gather(*pending)
+                break
+            except Exception as exc:
+                if not broker_fault(exc):
+                    raise
+                log.warning("reaction.retry", reactor=self.name, error=reason_of(exc))
+                await asyncio.sleep(1.0)
+        for o in outgoing:
+            if o.command is not None:
+                log.info(
+                    "reaction.sent",
+                    reactor=self.name,
+                    case_id=o.command.case_id,
+                    command_type=o.command.command_type,
+                    command_id=o.command.command_id,
+                    cause=o.cause,
+                )
+
+    async def _disbeliefs(
+        self, sound: list[tuple[Record, Envelope, EventPayload]]
+    ) -> list[str | None]:
+        """Why each event must not be believed, or None; a passed-on record is judged as signed.
 
         A second pass reads records the first one believed and passed on, at places of its
         own topic, so only a signature can vouch for them there.
         """
-        where = (record.topic, record.partition, -1 if self.by_filed_key else record.offset)
+        trust = self.worker.trust
+
+        def judged() -> list[str | None]:
+            return [
+                trust.judge(
+                    env, record.topic, record.partition, -1 if self.by_filed_key else record.offset
+                )
+                for record, env, _ in sound
+            ]
+
         while True:
             try:
-                return await asyncio.to_thread(self.worker.trust.judge, env, *where)
+                return await asyncio.to_thread(judged)
             except Exception as exc:
                 if not broker_fault(exc):
                     raise
-                # The keys could not be read: the record waits, it is neither believed nor parked.
+                # The keys could not be read: the records wait, neither believed nor parked.
                 log.warning("reaction.keys_unreadable", reactor=self.name, error=reason_of(exc))
                 await asyncio.sleep(1.0)
 

@@ -9,8 +9,10 @@ import faust
 from faust.types import TP
 
 from services.common import logging as logs
+from services.common.wrapping import wrap_once
 
 log = logs.get(__name__)
+SeekToCommitted = Callable[[], Awaitable[Mapping[TP, int]]]
 
 
 def unplaced(
@@ -32,21 +34,18 @@ def start_unplaced_from_the_beginning(app: faust.App) -> None:
     which every consumer of the ledger takes as a repeat.
     """
     consumer = app.consumer
-    if getattr(consumer, "_rewinds_unplaced", False):
-        return
-    original: Callable[[], Awaitable[Mapping[TP, int]]] = getattr(  # noqa: B009
-        consumer, "seek_to_committed"
-    )
 
-    async def seek_to_committed() -> Mapping[TP, int]:
-        committed = await original()
-        fresh = unplaced(consumer.assignment(), committed, app.tables.changelog_topics)
-        if fresh:
-            first = await consumer.earliest_offsets(*fresh)
-            await consumer.seek_wait({tp: first.get(tp, 0) for tp in fresh})
-            log.info("partitions.started_at_first_record", partitions=len(fresh))
-        return committed
+    def wrap(original: SeekToCommitted) -> SeekToCommitted:
+        async def seek_to_committed() -> Mapping[TP, int]:
+            committed = await original()
+            fresh = unplaced(consumer.assignment(), committed, app.tables.changelog_topics)
+            if fresh:
+                first = await consumer.earliest_offsets(*fresh)
+                await consumer.seek_wait({tp: first.get(tp, 0) for tp in fresh})
+                log.info("partitions.started_at_first_record", partitions=len(fresh))
+            return committed
+
+        return seek_to_committed
 
     # The consumer is the stream processor's own; only this method of it is wrapped.
-    setattr(consumer, "seek_to_committed", seek_to_committed)  # noqa: B010
-    setattr(consumer, "_rewinds_unplaced", True)  # noqa: B010
+    wrap_once(consumer, "seek_to_committed", wrap)

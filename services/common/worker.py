@@ -17,12 +17,12 @@ from pydantic import BaseModel
 from contracts.catalog import STREAMS
 from contracts.commands import CommandEnvelope, Reply
 from contracts.envelope import Envelope, now_utc
-from services.common import command_signing, committed, heap, rewind
+from services.common import command_signing, committed, heap, markers, rewind
 from services.common import kafka as kafka_kit
 from services.common import logging as logs
 from services.common.answering import Answer, encoded, failed, logged
 from services.common.batching import as_they_come
-from services.common.deadletters import Record, broker_fault, dead_letter
+from services.common.deadletters import Record, broker_fault, dead_letter, record_of
 from services.common.deadlines import Deadlines
 from services.common.decider import CaseKind, Head, Outcome, process
 from services.common.isolation import UNREADABLE, reason_of
@@ -122,16 +122,7 @@ class DeciderWorker(Generic[S]):
         batches = as_they_come(stream, self.settings.decide_batch, self.settings.decide_window_s)
         async for events in batches:
             await self.handle_batch(
-                [
-                    Record(
-                        e.message.value or b"",
-                        e.message.topic,
-                        e.message.partition,
-                        e.message.offset,
-                        signature=command_signing.header_of(e.message.headers),
-                    )
-                    for e in events
-                ]
+                [record_of(e, command_signing.header_of(e.message.headers)) for e in events]
             )
 
     async def _settle(self, _app: Any, /, *_args: Any, **_: Any) -> None:
@@ -347,5 +338,6 @@ class DeciderWorker(Generic[S]):
         self.declare_changelogs()
         worker = faust.Worker(self.app, loglevel="WARNING", redirect_stdouts=False, quiet=True)
         committed.read_committed_only(self.app)
+        markers.commit_past_markers(self.app)
         rewind.start_unplaced_from_the_beginning(self.app)
         worker.execute_from_commandline()

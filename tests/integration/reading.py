@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.common.privacy import own_sealer
@@ -40,6 +41,29 @@ def read_topic(
         return list(consumer)
     finally:
         consumer.close()
+
+
+def unread(stack: Stack, group: str, topic: str) -> int:
+    """How many records of a topic a worker's group has not committed its place past.
+
+    A partition a decider writes ends with a transaction's marker no reader commits past:
+    one record short of its end counts as read to the end.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
+    consumer = KafkaConsumer(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP_SERVERS"])
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(parts)
+        placed = admin.list_group_offsets({group: parts}).get(group, {})
+    finally:
+        consumer.close()
+        admin.close()
+    behind = 0
+    for tp in parts:
+        at = placed.get(tp)
+        offset = at.offset if at is not None and at.offset >= 0 else 0
+        behind += max(0, ends[tp] - offset - 1)
+    return behind
 
 
 @contextmanager

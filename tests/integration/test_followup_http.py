@@ -21,7 +21,7 @@ from services.followup.policies import followup_id_for
 from tests.integration.conftest import GRIEVANCE, Stack, warm_up
 from tests.integration.history import signed, signed_after
 from tests.integration.polling import consistently, eventually
-from tests.integration.reading import ok, read_topic
+from tests.integration.reading import ok, read_topic, unread
 
 pytestmark = pytest.mark.integration
 
@@ -428,6 +428,27 @@ def forget_read_model(stack: Stack, service: str) -> None:
     if stack.settings.database_url:
         with psycopg.connect(stack.settings.database_url, autocommit=True) as db:
             db.execute(f'DROP SCHEMA IF EXISTS "{schema_name(stack.prefix, service)}" CASCADE')
+
+
+def test_the_worker_keeps_its_place_past_every_transaction_it_has_answered(
+    fstack: Stack, intake: httpx.Client
+) -> None:
+    """A worker restarted now would start where it stopped, not thousands of records back."""
+    gid = log_grievance(intake)
+    ok(intake.post(f"/grievances/{gid}/acknowledge", json={}))
+    # Each answered on its own, so each is a transaction of its own, with its own marker.
+    for n in range(20):
+        ok(intake.post(f"/grievances/{gid}/feedback", json={"note": f"第{n}次回访"}))
+    group = f"{fstack.prefix}taizhang-followup"
+    topic = f"{fstack.prefix}grievance.events"
+    # Commits come every few seconds; the place moving one transaction per commit would
+    # need a minute for these alone.
+    eventually(
+        lambda: unread(fstack, group, topic),
+        until=lambda behind: behind == 0,
+        timeout=20,
+        what="the follow-up worker's committed place to reach the end of the grievances",
+    )
 
 
 def test_restart_and_rebuild_from_offset_zero_schedule_nothing_twice(
