@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from bench.history import BEGINNING, case_id_of, command_for, sealed_steps
 from bench.memory import peak_rss_mb
 from bench.plan import log
-from bench.stack import Stack
+from bench.stack import WORKERS_WAIT_S, Stack
 from contracts.envelope import Actor, Envelope
 from services.common.decider import Head, process
 from services.common.keys import publish_key, signer_for
@@ -135,6 +135,7 @@ async def measure(stack: Stack, sealer: Sealer, count: int = CASES) -> dict[str,
     log(f"  writing {count:,} cases of {UNIT}")
     filled = await fill(stack, sealer, count)
     waited = await asyncio.to_thread(indexed, stack, 3600)
+    answered, left = await asyncio.to_thread(stack.wait_workers, WORKERS_WAIT_S)
     audit = stack.procs[stack.part_name("audit", "api")].pid
     before = peak_rss_mb(audit)
     measured: dict[str, Any] = {
@@ -142,6 +143,8 @@ async def measure(stack: Stack, sealer: Sealer, count: int = CASES) -> dict[str,
         "unit": UNIT,
         "fill_s": round(filled, 1),
         "indexed_s": round(waited, 1),
+        "workers_caught_up_s": round(waited + answered, 1),
+        "workers_left": left,
         "rss_before": before,
     }
     for fmt in ("csv", "xlsx"):

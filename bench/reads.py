@@ -111,7 +111,9 @@ def section(results: dict[str, Any]) -> list[str]:
             "",
             f"The 台账 of {ledger['unit']}: {ledger['cases']:,} closed grievances written to the"
             f" events topic as the decider writes them ({ledger['fill_s']:.1f} s), filed by the"
-            f" audit index ({ledger['indexed_s']:.1f} s more), then downloaded from"
+            f" audit index ({ledger['indexed_s']:.1f} s more)"
+            + workers(ledger, "the downloads")
+            + "; then downloaded from"
             " `GET /audit/export` a piece at a time: csv"
             f" {ledger['csv']['rows']:,} rows in {ledger['csv']['seconds']:.1f} s, xlsx in"
             f" {ledger['xlsx']['seconds']:.1f} s. The audit API's peak resident memory was"
@@ -140,3 +142,20 @@ def section(results: dict[str, Any]) -> list[str]:
                 " head is read from the worker's head store, a bounded number held in memory."
             )
     return lines
+
+
+def workers(waited: dict[str, Any], after: str) -> str:
+    """How long the stream workers took to answer a load, or what they had left when read."""
+    if "workers_caught_up_s" not in waited:
+        return ""
+    left = waited.get("workers_left") or {}
+    if not left:
+        return (
+            f", and the stream workers had answered all of it {waited['workers_caught_up_s']:,.1f}"
+            " s after it"
+        )
+    behind = ", ".join(f"{name} {count:,}" for name, count in sorted(left.items()))
+    return (
+        f"; the stream workers had not answered all of it {waited['workers_caught_up_s']:,.1f} s"
+        f" after it (records left: {behind}), and {after} shared the machine with them"
+    )

@@ -168,7 +168,9 @@ def _rebuild(results: dict[str, Any]) -> list[str]:
         "## 3. Replay and rebuild",
         "",
         f"The history was written in {h['load_seconds']:,.1f} s; the running services'"
-        f" read models caught up {h['services_caught_up_s']:,.1f} s after the last write.",
+        f" read models caught up {h['services_caught_up_s']:,.1f} s after the last write"
+        + reads.workers(h, "the reads below")
+        + ".",
         "Rebuild: each service's read model from offset 0 into a fresh database with the"
         " services' own projector, then the same topics, read committed as the projector"
         " reads them, by a plain aiokafka consumer (the client the projector uses) and a"

@@ -9,13 +9,17 @@ import time
 from pathlib import Path
 
 import httpx
+from kafka import TopicPartition
 
 from bench.history import LOG_BODY
 from services.cli import processes
 from services.cli.deployment import Deployment, free_port, halt
+from services.common import kafka as kafka_kit
 from services.common.settings import ROOT
 
 SECRET = "benchmark-only-secret-0123456789"
+# How long a scenario waits for the stream workers to answer what was just written.
+WORKERS_WAIT_S = 900
 
 
 class Stack(Deployment):
@@ -86,3 +90,41 @@ class Stack(Deployment):
                     raise TimeoutError(f"{service} still lags {body.get('lag')} records")
                 time.sleep(0.5)
         return time.perf_counter() - began
+
+    def worker_lag(self) -> dict[str, int]:
+        """Return how many records each stream worker's group has still to read, past markers.
+
+        A partition a decider writes ends with its last transaction's marker, which no reader
+        ever commits past: one record short of a partition's end counts as read to its end.
+        """
+        prefix = f"{self.settings.topic_prefix}taizhang-"
+        admin = kafka_kit.admin(self.settings)
+        consumer = kafka_kit.log_consumer(self.settings)
+        try:
+            named = (g["group_id"] for g in admin.list_groups())
+            groups = sorted(g for g in named if g.startswith(prefix))
+            committed = admin.list_group_offsets(groups) if groups else {}
+            parts = sorted({tp for offsets in committed.values() for tp in offsets})
+            ends = consumer.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in parts])
+        finally:
+            consumer.close()
+            admin.close()
+        return {
+            g.removeprefix(prefix): sum(
+                max(0, ends.get(tp, 0) - at.offset - 1) for tp, at in offsets.items()
+            )
+            for g, offsets in committed.items()
+        }
+
+    def wait_workers(self, timeout: float) -> tuple[float, dict[str, int]]:
+        """Wait until every stream worker has answered what is on the log; return the seconds.
+
+        Also returns what each worker still had to read when the wait ran out (nothing when
+        they caught up), so a scenario that follows knows whether it shared the machine.
+        """
+        began = time.perf_counter()
+        while True:
+            lag = {name: left for name, left in self.worker_lag().items() if left}
+            if not lag or time.perf_counter() - began > timeout:
+                return time.perf_counter() - began, lag
+            time.sleep(2)
