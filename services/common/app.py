@@ -133,7 +133,10 @@ async def case_context(
     producer = kafka_kit.producer(settings, client_id=f"taizhang-{resource}")
     await producer.start()
     model = model_factory(settings)
-    projector = Projector(settings, model, model.topics, producer, f"{resource}-read-model")
+    # The service's own events are what its callers wait to see; other services' may gather.
+    projector = Projector(
+        settings, model, model.topics, producer, f"{resource}-read-model", waited_on={model.topic}
+    )
     bus = CommandBus(settings, kind.stream, producer)
     async with privacy(settings) as keys:
         ctx = ServiceContext(

@@ -40,6 +40,10 @@ NEXT_TRANSACTION_RETRY_S = 0.002
 # fetch. The client's own 100 ms, counted from its bootstrap, made every new reader wait
 # that long before its first look at a topic, and a read of one case three times that.
 READER_RETRY_MS = 10
+# How a reader no caller waits on fetches: the broker answers once a fetch has this much,
+# or after this wait. One event then wakes such a reader a few times a second at most,
+# instead of every reader of its topic once per event, while a backlog still comes at once.
+GATHERED_FETCH: dict[str, Any] = {"fetch_min_bytes": 256 * 1024, "fetch_max_wait_ms": 200}
 
 
 @dataclass(frozen=True)

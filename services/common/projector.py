@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Collection
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -32,53 +32,70 @@ class Projector:
         topics: list[str],
         producer: AIOKafkaProducer,
         consumer_name: str,
+        *,
+        waited_on: Collection[str] | None = None,
     ) -> None:
         self.settings = settings
         self.model = model
         self.topics = topics
         self.producer = producer
         self.consumer_name = consumer_name
+        # The topics a caller waits to see its own write in; the others are read in gathered
+        # fetches, so an event of another service wakes this one a few times a second at most.
+        self.waited_on = set(topics if waited_on is None else waited_on) & set(topics)
         # Only events whose signatures hold (or that a signed checkpoint covers) are applied.
         self.trust = Trust(settings)
         self.positions: dict[tuple[str, int], int] = {}
         self.applied = 0
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._advanced = asyncio.Condition()
         self._stopping = False
-        # Whether a batch is being written: a stop then waits for it instead of cutting it.
-        self._writing = False
+        # One batch is written at a time, whichever reader brought it.
+        self._write_lock = asyncio.Lock()
+        # The reader whose batch is being written: a stop then waits for it instead of cutting it.
+        self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Assign every partition and seek to the stored offsets, then tail in the background."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            **kafka_kit.secured_async(self.settings),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            # What a decider left open, or was fenced before committing, is never shown.
-            isolation_level="read_committed",
-            client_id="taizhang-projector",
-        )
         parts = await kafka_kit.assignable(self.settings, self.topics)
-        await consumer.start()
-        consumer.assign(parts)
         stored = await asyncio.to_thread(self.model.offsets)
-        for tp in parts:
-            next_offset = stored.get((tp.topic, tp.partition))
-            if next_offset is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, next_offset)
-        self.positions = {(tp.topic, tp.partition): await consumer.position(tp) for tp in parts}
-        self._consumer = consumer
-        self._task = asyncio.create_task(self._run(), name="projector")
+        groups = [
+            [tp for tp in parts if tp.topic in self.waited_on],
+            [tp for tp in parts if tp.topic not in self.waited_on],
+        ]
+        for gathered, group in enumerate(groups):
+            if not group:
+                continue
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                **kafka_kit.secured_async(self.settings),
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                # What a decider left open, or was fenced before committing, is never shown.
+                isolation_level="read_committed",
+                client_id="taizhang-projector",
+                **(kafka_kit.GATHERED_FETCH if gathered else {}),
+            )
+            await consumer.start()
+            self._consumers.append(consumer)
+            consumer.assign(group)
+            for tp in group:
+                next_offset = stored.get((tp.topic, tp.partition))
+                if next_offset is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, next_offset)
+            for tp in group:
+                self.positions[(tp.topic, tp.partition)] = await consumer.position(tp)
+        for consumer in self._consumers:
+            self._tasks.append(asyncio.create_task(self._run(consumer), name="projector"))
 
     @property
     def writing(self) -> bool:
         """Whether a batch is being written now."""
-        return self._writing
+        return self._writer is not None
 
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Stop tailing once the batch in flight, if any, is written (waiting `grace` at most).
@@ -87,31 +104,31 @@ class Projector:
         be closed as soon as this returns only if no batch is left writing it.
         """
         self._stopping = True
-        task = self._task
-        if task is not None:
-            if not self._writing:
+        tasks = list(self._tasks)
+        for task in tasks:
+            if task is not self._writer:
                 task.cancel()
+        if tasks:
             try:
-                await asyncio.wait_for(asyncio.shield(task), grace)
+                await asyncio.wait_for(
+                    asyncio.shield(asyncio.gather(*tasks, return_exceptions=True)), grace
+                )
             except TimeoutError:
                 log.warning("projection.stop_timed_out", grace_s=grace)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            except asyncio.CancelledError:
-                if not task.cancelled():
-                    raise
-        if self._consumer:
-            await self._consumer.stop()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        for consumer in self._consumers:
+            await consumer.stop()
 
-    async def _run(self) -> None:
-        assert self._consumer is not None
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        me = asyncio.current_task()
         while not self._stopping:
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+            batch = await consumer.getmany(timeout_ms=200, max_records=2000)
             # Past these records and the transaction markers after them, once they are applied.
             reached = {
-                (tp.topic, tp.partition): await self._consumer.position(tp)
-                for tp in self._consumer.assignment()
+                (tp.topic, tp.partition): await consumer.position(tp)
+                for tp in consumer.assignment()
             }
             records = [
                 Record(m.topic, m.partition, m.offset, m.value or b"")
@@ -119,12 +136,15 @@ class Projector:
                 for m in msgs
             ]
             if records:
-                self._writing = True
-                try:
-                    if not await self._apply(records):
+                async with self._write_lock:
+                    if self._stopping:
                         return
-                finally:
-                    self._writing = False
+                    self._writer = me
+                    try:
+                        if not await self._apply(records):
+                            return
+                    finally:
+                        self._writer = None
             await self._reached(reached)
 
     async def _reached(self, reached: dict[tuple[str, int], int]) -> None:
@@ -197,8 +217,8 @@ class Projector:
 
     async def lag(self) -> int:
         """Return how many records are behind the end of the topics."""
-        if self._consumer is None:
+        if not self._consumers:
             return -1
         parts = [TopicPartition(t, p) for t, p in self.positions]
-        ends = await self._consumer.end_offsets(parts)
+        ends = await self._consumers[0].end_offsets(parts)
         return sum(max(0, ends[tp] - self.positions[(tp.topic, tp.partition)]) for tp in parts)

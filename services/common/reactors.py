@@ -61,6 +61,9 @@ class Answer:
 Step = Callable[[Any, Envelope, EventPayload], Answer]
 # A batch is what arrived while the last one was answered, up to this many records.
 REACT_BATCH = 200
+# No caller waits on a reaction: a batch is held this long after its first record, so the
+# events of a busy moment are answered, and their commands sent and decided, together.
+REACT_WITHIN_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class ReactorBody:
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
         """Handle the agent's records in batches as they come, in partition order."""
-        async for events in as_they_come(stream, REACT_BATCH):
+        async for events in as_they_come(stream, REACT_BATCH, REACT_WITHIN_S):
             await self.handle_batch([record_of(e) for e in events])
 
     async def handle_batch(self, records: list[Record]) -> None:

@@ -19,6 +19,8 @@ from services.common.readmodel import ReadModel
 from services.common.readschema import Record
 from services.common.settings import Settings
 from services.intake.service import KIND
+from services.suggestions import stats
+from services.suggestions.service import KIND as SUGGESTIONS
 from tests.integration.conftest import SECRET
 from tests.unit.test_isolation import history
 
@@ -120,3 +122,34 @@ async def test_batches_rebuild_the_rows_applying_one_event_at_a_time_would(
     assert cases_table(model) == cases_table(single)
     model.close()
     single.close()
+
+
+async def test_another_services_events_gathered_apart_are_all_applied(
+    log: tuple[Settings, list[bytes]], tmp_path: Path
+) -> None:
+    settings, values = log
+    own = settings.topic("suggestion.events")
+    kafka_kit.ensure_topics(settings, [t for t in kafka_kit.all_topics(settings) if t.name == own])
+    grievances = settings.topic("grievance.events")
+    model = ReadModel(
+        tmp_path / "suggestions.sqlite",
+        SUGGESTIONS,
+        own,
+        extra_schema=stats.SCHEMA,
+        foreign={grievances: stats.GRIEVANCES},
+    )
+    producer = kafka_kit.producer(settings, client_id="it-projection")
+    await producer.start()
+    projector = Projector(settings, model, model.topics, producer, "it-gathered", waited_on={own})
+    await projector.start()
+    deadline = time.monotonic() + 120
+    while await projector.lag() > 0:
+        assert time.monotonic() < deadline, "the other service's events were never all applied"
+        await asyncio.sleep(0.2)
+    await projector.stop()
+    await producer.stop()
+    # Read by a reader of their own, every grievance event but the altered one is applied,
+    # and the service's own topic is followed to its end beside them.
+    assert projector.applied == len(values) - 1
+    assert {t for t, _ in projector.positions} == {own, grievances}
+    model.close()
