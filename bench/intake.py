@@ -76,9 +76,10 @@ async def step_up(
     request = grievance_request(port, token, prefer)
     steps: list[Step] = []
     inside: list[dict[str, Any]] = []
-    # Warm every target the same way (connections, first-call paths), unrecorded.
+    # Warm every target the same way, unrecorded: its connections and first-call paths, and
+    # a broker's compiled hot paths, which a broker started moments before has yet to build.
     pool = loadgen.Pool("127.0.0.1", port, 512)
-    await loadgen.open_loop(loadgen.raw_sender(pool, request), plan.rates[0], 2.0)
+    await loadgen.open_loop(loadgen.raw_sender(pool, request), plan.rates[0], plan.warm_seconds)
     pool.close()
     await asyncio.sleep(1.0)
     for rate in plan.rates:

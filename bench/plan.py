@@ -20,10 +20,12 @@ class Plan:
     replay_cases: int
     http_cases: int
     profile_seconds: float
+    # Unrecorded load at the first rate before each target's ramp, the same for every target.
+    warm_seconds: float = 15.0
 
 
 QUICK = Plan("quick", 20_000, 4.0, rate_steps(25, 3200, 1.6), 1_000, 20, 400, 6.0)
-FULL = Plan("full", 1_000_000, 15.0, rate_steps(25, 6400, 1.4), 10_000, 20, 2_000, 15.0)
+FULL = Plan("full", 1_000_000, 15.0, rate_steps(25, 6400, 1.4), 10_000, 20, 2_000, 15.0, 30.0)
 
 
 def log(message: str) -> None:

@@ -40,7 +40,8 @@ def render(results: dict[str, Any]) -> str:
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         f"- Mode: {plan['mode']}; history of {results['history']['events']:,} events"
         f" ({results['history']['cases']:,} grievances: logged, acknowledged, resolved,"
-        f" closed); intake steps of {plan['step_seconds']:g} s at"
+        f" closed); every intake target warmed by {plan.get('warm_seconds', 2):g} s at the"
+        f" first rate, unrecorded, then steps of {plan['step_seconds']:g} s at"
         f" {', '.join(str(r) for r in plan['rates'])} commands/s until two in a row are not"
         " sustained",
         "- Broker: the project's own single-node KRaft broker on loopback,"
