@@ -15,7 +15,8 @@ from contracts.catalog import CASE_TYPES, STREAMS
 from contracts.envelope import Actor
 from contracts.personal import Sealed
 from services.audit.index import CaseIndex, index_path
-from services.audit.ledger_log import Folded, folded_cases
+from services.audit.ledger_log import folded_cases
+from services.audit.ledgerstore import Folded, ledger_cases
 from services.audit.rebuild import services_with_read_models
 from services.audit.replay import FINISHED
 from services.common.auth import can_see
@@ -68,8 +69,10 @@ def ledger_rows(
 ) -> Iterator[dict[str, Any]]:
     """Yield one row per case of the unit's subtree opened in the period, as it is read.
 
-    The cases come from the log, as far as the audit's index has filed it; follow-ups come
-    first, so a case's row carries the satisfaction its call-back found.
+    The cases come from the log, as far as the audit's index has filed it: as they stand,
+    from the index's ledger table, which folds each believed event as it is filed; as they
+    stood at an instant, folded from the log's records. Follow-ups come first, so a case's
+    row carries the satisfaction its call-back found.
     """
     path = index_path(settings)
     if not path.exists():
@@ -84,10 +87,8 @@ def ledger_rows(
     index = CaseIndex(path, readonly=True)
     try:
         for streams in _streams():
-            for case in folded_cases(settings, index, streams, unit, period.as_of):
+            for case in _cases(settings, index, streams, unit, period.as_of, start, stop):
                 stream = case.stream
-                if (start and case.opened_at < start) or (stop and case.opened_at >= stop):
-                    continue
                 state = case.state
                 if state.get("satisfaction"):
                     prior = satisfaction.get(case.correlation_id)
@@ -107,6 +108,24 @@ def ledger_rows(
                 yield line
     finally:
         index.close()
+
+
+def _cases(
+    settings: Settings,
+    index: CaseIndex,
+    streams: list[str],
+    unit: str,
+    as_of: datetime | None,
+    start: str | None,
+    stop: str | None,
+) -> Iterator[Folded]:
+    """The unit's cases of the streams opened in [start, stop), as they stand or stood."""
+    if as_of is None and index.ledger_filed():
+        yield from ledger_cases(index.db, streams, unit, start, stop)
+        return
+    for case in folded_cases(settings, index, streams, unit, as_of):
+        if not ((start and case.opened_at < start) or (stop and case.opened_at >= stop)):
+            yield case
 
 
 def columns_for(actor: Actor) -> list[str]:

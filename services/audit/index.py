@@ -7,8 +7,10 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from contracts.envelope import parse_record
+from contracts.envelope import Envelope, format_ts, parse_record
+from services.audit.ledgerstore import LEDGER_MARK, LEDGER_SCHEMA, LedgerFold
 from services.audit.records import LogRecord, Position
 from services.audit.treestore import TREE_SCHEMA, TreeTables
 from services.common.settings import Settings
@@ -92,7 +94,10 @@ class CaseIndex(TreeTables):
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA + TREE_SCHEMA)
+            self._db.executescript(SCHEMA + TREE_SCHEMA + LEDGER_SCHEMA)
+            if not self._db.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+                # Filed from the first record on: its ledger table holds every case.
+                self._db.execute("INSERT OR IGNORE INTO filed VALUES (?)", (LEDGER_MARK,))
         self._db.execute("PRAGMA busy_timeout=5000")
 
     def close(self) -> None:
@@ -114,7 +119,8 @@ class CaseIndex(TreeTables):
 
         A refused record (one not believed) is filed as a place of its key only.
         """
-        rows = [_row(r, refused=r.position in refused) for r in records]
+        read = [(r, None if r.position in refused else _read(r)) for r in records]
+        rows = [_row(r, parsed) for r, parsed in read]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -124,6 +130,11 @@ class CaseIndex(TreeTables):
                     " causation_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+                fold = LedgerFold(self._db)
+                for rec, parsed in read:
+                    if parsed is not None:
+                        fold.apply(rec.position.topic, *parsed)
+                fold.store()
                 self._add_leaves(records)
                 self._advance(ends)
                 self._db.execute("COMMIT")
@@ -138,6 +149,19 @@ class CaseIndex(TreeTables):
             " next_offset = max(next_offset, excluded.next_offset)",
             [(t, p, o) for (t, p), o in ends.items()],
         )
+
+    def ledger_filed(self) -> bool:
+        """Whether the ledger table holds every case filed, not only those since it was added."""
+        try:
+            row = self._db.execute("SELECT 1 FROM filed WHERE what = ?", (LEDGER_MARK,))
+        except sqlite3.OperationalError:  # an index filed before there was a ledger table
+            return False
+        return row.fetchone() is not None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The index's connection, for the queries of its other tables."""
+        return self._db
 
     def entries(self, case_id: str) -> list[Entry]:
         """Return a case's indexed records in log order."""
@@ -237,15 +261,20 @@ class CaseIndex(TreeTables):
         return links
 
 
-def _row(rec: LogRecord, *, refused: bool = False) -> tuple[object, ...]:
-    pos = rec.position
-    if refused:
-        return (pos.topic, pos.partition, pos.offset, rec.key or "", *([None] * 7))
+def _read(rec: LogRecord) -> tuple[dict[str, Any], Envelope] | None:
+    """A record's raw dict and envelope, or None if it does not read as one."""
     try:
-        _, env = parse_record(rec.value)
-        recorded = env.to_wire()["recorded_at"]
+        return parse_record(rec.value)
     except Exception:  # whatever a record holds, its place is filed, and verify names it
+        return None
+
+
+def _row(rec: LogRecord, parsed: tuple[dict[str, Any], Envelope] | None) -> tuple[object, ...]:
+    pos = rec.position
+    if parsed is None:
         return (pos.topic, pos.partition, pos.offset, rec.key or "", *([None] * 7))
+    env = parsed[1]
+    recorded = format_ts(env.recorded_at)
     return (
         pos.topic,
         pos.partition,

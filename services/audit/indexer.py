@@ -270,13 +270,18 @@ class AuditWorker:
             index.close()
 
     def _open_index(self) -> CaseIndex:
-        """Open the index; one filed before it kept trees is filed again from offset 0."""
+        """Open the index; one filed before it kept trees or cases is filed again from offset 0."""
         index = CaseIndex(index_path(self.settings))
+        lacks = None
         if index.count() and not index.tree_sizes():
+            lacks = "the index kept no Merkle trees"
+        elif index.count() and not index.ledger_filed():
+            lacks = "the index kept no ledger of cases"
+        if lacks is not None:
             index.close()
             refresh_index(self.settings, rebuild=True)
             index = CaseIndex(index_path(self.settings))
-            log.info("audit.index.refiled", reason="the index kept no Merkle trees")
+            log.info("audit.index.refiled", reason=lacks)
         return index
 
     def _maybe_tree_heads(self, index: CaseIndex) -> None:

@@ -7,7 +7,6 @@ record is read: what is held at once is the cases under way at one point of the 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,32 +15,15 @@ from typing import Any
 from kafka import TopicPartition
 from pydantic import BaseModel
 
-from contracts.catalog import SERVICES, STREAMS
 from contracts.envelope import Envelope, chain_hash, format_ts, parse_record
 from contracts.personal import Sealed
 from contracts.registry import REGISTRY
 from services.audit.index import CaseIndex
+from services.audit.ledgerstore import Folded, kind_of_stream, sealed_name
 from services.audit.records import read_partitions, reading
 from services.common.decider import CaseKind
 from services.common.settings import Settings
 from services.common.units import within
-
-
-@dataclass(frozen=True)
-class Folded:
-    """One case as the log has it: what a ledger row is made of."""
-
-    case_id: str
-    stream: str
-    unit: str
-    status: str
-    # When its first and its latest event happened, as the log writes instants.
-    opened_at: str
-    updated_at: str
-    correlation_id: str
-    state: dict[str, Any]
-    # The sealed name of the worker the case's first event names, if any.
-    person: Sealed | None
 
 
 @dataclass
@@ -56,14 +38,6 @@ class _Case:
     person: Sealed | None
     # A version was missing, or recorded after the cut: later ones are not folded.
     stopped: bool = False
-
-
-def kind_of_stream(stream: str) -> CaseKind[Any]:
-    """The case kind that decides a stream's cases."""
-    module = SERVICES[STREAMS[stream].service].kinds
-    assert module is not None, "every case stream is decided by a service with case kinds"
-    kind: CaseKind[Any] = importlib.import_module(module).KIND
-    return kind
 
 
 def folded_cases(
@@ -153,21 +127,11 @@ def _fold(
             wire["occurred_at"],
             wire["occurred_at"],
             env.correlation_id,
-            _sealed_name(env.payload),
+            sealed_name(env.payload),
         )
         return
     held.state = held.kind.evolve(held.state, env, REGISTRY.read(env))
     held.version, held.updated_at = env.case_version, wire["occurred_at"]
-
-
-def _sealed_name(payload: dict[str, Any]) -> Sealed | None:
-    for value in payload.values():
-        if isinstance(value, dict) and isinstance(value.get("name"), dict):
-            try:
-                return Sealed.model_validate(value["name"])
-            except ValueError:
-                return None
-    return None
 
 
 def _done(case_id: str, stream: str, held: _Case) -> Folded:
