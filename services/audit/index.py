@@ -119,22 +119,24 @@ class CaseIndex(TreeTables):
 
         A refused record (one not believed) is filed as a place of its key only.
         """
-        read = [(r, None if r.position in refused else _read(r)) for r in records]
-        rows = [_row(r, parsed) for r, parsed in read]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                fold = LedgerFold(self._db)
+                rows = []
+                # Each record is read, filed and folded in turn: a batch is never held parsed.
+                for rec in records:
+                    parsed = None if rec.position in refused else _read(rec)
+                    rows.append(_row(rec, parsed))
+                    if parsed is not None:
+                        fold.apply(rec.position, parsed[1])
+                fold.store()
                 self._db.executemany(
                     'INSERT OR IGNORE INTO entries (topic, partition, "offset", case_id,'
                     " case_version, event_id, event_type, recorded_at, correlation_id,"
                     " causation_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                fold = LedgerFold(self._db)
-                for rec, parsed in read:
-                    if parsed is not None:
-                        fold.apply(rec.position.topic, *parsed)
-                fold.store()
                 self._add_leaves(records)
                 self._advance(ends)
                 self._db.execute("COMMIT")

@@ -19,7 +19,11 @@ from contracts.catalog import SERVICES, STREAMS
 from contracts.envelope import Envelope, format_ts
 from contracts.personal import Sealed
 from contracts.registry import REGISTRY
+from services.audit.records import Position
+from services.common import logging as logs
 from services.common.decider import CaseKind
+
+log = logs.get(__name__)
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -40,6 +44,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE INDEX IF NOT EXISTS ledger_unit ON ledger (stream, unit, opened_at);
 CREATE TABLE IF NOT EXISTS filed (what TEXT PRIMARY KEY);
 """
+# The cases a batch holds folded before it writes them: their states are let go once written.
+HELD = 500
 # Marks an index whose ledger table was filed from its first record.
 LEDGER_MARK = "ledger"
 UPSERT = (
@@ -122,11 +128,34 @@ class LedgerFold:
         self._held: dict[str, _Held] = {}
         self._changed: set[str] = set()
 
-    def apply(self, topic: str, _raw: dict[str, Any], env: Envelope) -> None:
-        """Fold one event of a case stream; a redelivered or out-of-order one changes nothing."""
-        stream = stream_of(topic)
+    def apply(self, where: Position, env: Envelope) -> None:
+        """Fold one event of a case stream; a redelivered or out-of-order one changes nothing.
+
+        An event the case's rules cannot fold stops its case there, as a gap does, and is
+        named in the log: the index goes on filing every other case.
+        """
+        stream = stream_of(where.topic)
         if stream is None:
             return
+        try:
+            self._fold(stream, env)
+        except Exception as exc:  # whatever one event holds, the other cases are filed
+            log.warning(
+                "audit.ledger.not_folded",
+                case_id=env.case_id,
+                position=str(where),
+                error=type(exc).__name__,
+            )
+            held = self._held.get(env.case_id)
+            if held is None:
+                held = _Held(stream, None, env.case_version, True, "", "", "", None, None)
+                self._held[env.case_id] = held
+            held.stopped = True
+            self._changed.add(env.case_id)
+        if len(self._held) >= HELD:
+            self.store()
+
+    def _fold(self, stream: str, env: Envelope) -> None:
         held = self._get(env.case_id, stream)
         if held is None:
             if env.case_version != 1:

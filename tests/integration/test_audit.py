@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from contracts.envelope import format_ts
-from services.audit import records, replay
+from services.audit import export, records, replay
 from services.audit.index import index_path
 from services.audit.replay import find
 from services.common import kafka as kafka_kit
@@ -213,3 +213,14 @@ def test_the_ledger_export_opens_and_matches_the_read_model(world: World, tmp_pa
         "--token", world.stack.token(user="rep-p01", unit="demo/co/p01"),
     )  # fmt: skip
     assert outsider.returncode == 3 and "cannot export" in outsider.stderr
+
+
+def test_the_ledger_as_it_stands_equals_the_log_folded_now(world: World) -> None:
+    settings = world.stack.settings
+    auditor = export.local_exporter("demo")
+    until_now = export.Period(None, None, as_of=datetime.now(UTC))
+    folded = sorted(export.ledger_rows(settings, "demo", until_now, auditor, None), key=str)
+    standing = export.Period(None, None)
+    table = sorted(export.ledger_rows(settings, "demo", standing, auditor, None), key=str)
+    assert len(table) == len(world.written.events)
+    assert table == folded, "the index's table of cases folds the log as a replay does"

@@ -106,3 +106,17 @@ def test_an_index_filed_before_the_table_says_so(tmp_path: Path) -> None:
 def test_topics_name_their_stream_whatever_the_prefix() -> None:
     assert stream_of("grievance.events") == stream_of("x.y.grievance.events") == "grievance"
     assert stream_of("grievance.commands") is None and stream_of("xgrievance.events") is None
+
+
+def test_an_event_the_rules_cannot_fold_stops_its_case_and_no_other(tmp_path: Path) -> None:
+    index = CaseIndex(tmp_path / "index.sqlite")
+    a = case("GRV-AAAA00000001", "demo/co/p01")
+    b = case("GRV-BBBB00000002", "demo/co/p01", seed=2)
+    strange = a[1].model_copy(update={"event_type": "grievance.unheard_of"})
+    index.add(placed([a[0], strange, *a[2:]]) + placed(b, 100), {})
+    rows = {r.case_id: r for r in ledger_cases(index.db, ["grievance"], "demo", None, None)}
+    first = KIND.replay(a[:1])
+    assert first is not None and rows["GRV-AAAA00000001"].state == first.model_dump(mode="json")
+    assert rows["GRV-BBBB00000002"].status == "closed"
+    assert index.count() == len(a) + len(b), "every place is filed all the same"
+    index.close()
