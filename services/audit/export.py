@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +31,8 @@ from services.common.views import PERSONAL_ROLES, SEALED, confided, sees_person
 PERSONAL_DATA_ROLES = tuple(sorted({r for roles in PERSONAL_ROLES.values() for r in roles}))
 # A cell a spreadsheet would read as a formula (or as the start of one) begins with these.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What XML 1.0, and so a spreadsheet cell, cannot hold.
+ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 COLUMNS = (
     "case_id",
     "type",
@@ -80,7 +83,8 @@ def ledger_rows(
     personal = sealer is not None and actor.role in PERSONAL_DATA_ROLES
     if period.as_of is not None:
         today = local_date(period.as_of)
-    today = today or datetime.now(UTC).date()
+    # A case is open until the ledger's day, which is China's.
+    today = today or local_date(datetime.now(UTC))
     start = period.start.isoformat() if period.start else None
     stop = (period.end + timedelta(days=1)).isoformat() if period.end else None
     satisfaction: dict[str, tuple[str, str]] = {}
@@ -196,27 +200,41 @@ def write(
                 writer.writerow([as_text(_cell(r.get(c))) for c in columns])
                 count += 1
         return count
-    from openpyxl import Workbook
+    import xlsxwriter
 
-    # Written as it goes: a sheet of a hundred thousand cases is never held whole.
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("台账")
-    sheet.freeze_panes = "A3"
-    sheet.append([title])
-    sheet.append(list(columns))
-    for r in rows:
-        sheet.append([_sheet_value(r.get(c)) for c in columns])
-        count += 1
-    book.save(path)
+    # Each row goes to disk as it is written: a sheet of a hundred thousand cases is never
+    # held whole.
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
+    try:
+        sheet = book.add_worksheet("台账")
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        sheet.freeze_panes(2, 0)
+        sheet.write_string(0, 0, title)
+        for col, name in enumerate(columns):
+            sheet.write_string(1, col, name)
+        for r in rows:
+            for col, name in enumerate(columns):
+                _put(sheet, count + 2, col, r.get(name), day)
+            count += 1
+    finally:
+        book.close()
     return count
 
 
-def _sheet_value(value: Any) -> Any:
-    """A value a spreadsheet cell can hold: control characters shown as U+FFFD."""
-    # The log keeps text as it was given; a cell cannot hold most control characters.
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+def _put(sheet: Any, row: int, col: int, value: Any, day: Any) -> None:
+    """Write one cell as what it holds: a date, a number or text kept as text."""
+    if isinstance(value, date):
+        sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), day)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        sheet.write_number(row, col, value)
+    elif value is not None and value != "":
+        sheet.write_string(row, col, _sheet_text(str(value)))
 
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", as_text(value)) if isinstance(value, str) else value
+
+def _sheet_text(value: str) -> str:
+    """Text a spreadsheet cell can hold: control characters shown as U+FFFD."""
+    # The log keeps text as it was given; a cell cannot hold most control characters.
+    return ILLEGAL_CHARACTERS.sub("\ufffd", as_text(value))
 
 
 def as_text(value: str) -> str:
