@@ -7,7 +7,6 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from contracts.envelope import Envelope, format_ts, parse_record
 from services.audit.ledgerstore import LEDGER_MARK, LEDGER_SCHEMA, LedgerFold
@@ -126,10 +125,10 @@ class CaseIndex(TreeTables):
                 rows = []
                 # Each record is read, filed and folded in turn: a batch is never held parsed.
                 for rec in records:
-                    parsed = None if rec.position in refused else _read(rec)
-                    rows.append(_row(rec, parsed))
-                    if parsed is not None:
-                        fold.apply(rec.position, parsed[1])
+                    env = None if rec.position in refused else _read(rec)
+                    rows.append(_row(rec, env))
+                    if env is not None:
+                        fold.apply(rec.position, env)
                 fold.store()
                 self._db.executemany(
                     'INSERT OR IGNORE INTO entries (topic, partition, "offset", case_id,'
@@ -263,19 +262,18 @@ class CaseIndex(TreeTables):
         return links
 
 
-def _read(rec: LogRecord) -> tuple[dict[str, Any], Envelope] | None:
-    """A record's raw dict and envelope, or None if it does not read as one."""
+def _read(rec: LogRecord) -> Envelope | None:
+    """A record's envelope, or None if it does not read as one."""
     try:
-        return parse_record(rec.value)
+        return parse_record(rec.value)[1]
     except Exception:  # whatever a record holds, its place is filed, and verify names it
         return None
 
 
-def _row(rec: LogRecord, parsed: tuple[dict[str, Any], Envelope] | None) -> tuple[object, ...]:
+def _row(rec: LogRecord, env: Envelope | None) -> tuple[object, ...]:
     pos = rec.position
-    if parsed is None:
+    if env is None:
         return (pos.topic, pos.partition, pos.offset, rec.key or "", *([None] * 7))
-    env = parsed[1]
     recorded = format_ts(env.recorded_at)
     return (
         pos.topic,

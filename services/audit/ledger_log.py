@@ -19,7 +19,7 @@ from contracts.envelope import Envelope, chain_hash, format_ts, parse_record
 from contracts.personal import Sealed
 from contracts.registry import REGISTRY
 from services.audit.index import CaseIndex
-from services.audit.ledgerstore import Folded, kind_of_stream, sealed_name
+from services.audit.ledgerstore import Folded, fold_step, kind_of_stream, sealed_name
 from services.audit.records import read_partitions, reading
 from services.common.decider import CaseKind
 from services.common.settings import Settings
@@ -103,17 +103,19 @@ def _fold(
 ) -> None:
     held = cases.get(env.case_id)
     wire = env.to_wire()
-    if held is not None and (held.stopped or env.case_version <= held.version):
+    late = cut is not None and wire["recorded_at"] > cut
+    step = fold_step(
+        held.version if held else None, bool(held and held.stopped), env.case_version, late
+    )
+    if step == "skip":
         return  # a redelivery, or after a gap
-    if held is not None and (
-        env.case_version != held.version + 1 or (cut is not None and wire["recorded_at"] > cut)
-    ):
+    if step == "stop" and held is not None:
         held.stopped = True
         return
-    if held is None:
-        if env.case_version != 1 or (cut is not None and wire["recorded_at"] > cut):
-            elsewhere.add(env.case_id)
-            return
+    if step == "never":
+        elsewhere.add(env.case_id)
+        return
+    if step == "open":
         case_kind = kind.of(env.case_id)
         state = case_kind.evolve(None, env, REGISTRY.read(env))
         if not within(unit, str(getattr(state, "unit", ""))):
@@ -130,6 +132,7 @@ def _fold(
             sealed_name(env.payload),
         )
         return
+    assert held is not None, "only a case folded so far evolves"
     held.state = held.kind.evolve(held.state, env, REGISTRY.read(env))
     held.version, held.updated_at = env.case_version, wire["occurred_at"]
 

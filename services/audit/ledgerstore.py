@@ -6,12 +6,13 @@ log as the index; a unit's ledger is then one query, not a pass over the whole l
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -78,6 +79,7 @@ class Folded:
     person: Sealed | None
 
 
+@functools.cache
 def kind_of_stream(stream: str) -> CaseKind[Any]:
     """The case kind that decides a stream's cases."""
     module = SERVICES[STREAMS[stream].service].kinds
@@ -97,6 +99,23 @@ def sealed_name(payload: dict[str, Any]) -> Sealed | None:
     return None
 
 
+Step = Literal["open", "evolve", "stop", "skip", "never"]
+
+
+def fold_step(version: int | None, stopped: bool, event_version: int, late: bool) -> Step:
+    """What one event does to a case folded so far (`version` None: not seen yet).
+
+    The first event opens it; each next version evolves it; a redelivery, or anything after
+    a gap, is skipped; a gap, or an event recorded after the cut (`late`), stops it; a case
+    first seen after its first event, or first recorded after the cut, is never folded.
+    """
+    if version is None:
+        return "open" if event_version == 1 and not late else "never"
+    if stopped or event_version <= version:
+        return "skip"
+    return "evolve" if event_version == version + 1 and not late else "stop"
+
+
 @dataclass
 class _Held:
     stream: str
@@ -109,7 +128,13 @@ class _Held:
     state: BaseModel | None
     person: str | None
 
+    @classmethod
+    def never(cls, stream: str, version: int) -> _Held:
+        """A case in no ledger: its first event was not folded."""
+        return cls(stream, None, version, True, "", "", "", None, None)
 
+
+@functools.cache
 def stream_of(topic: str) -> str | None:
     """The case stream whose events a topic holds, whatever the deployment's prefix."""
     for name in STREAMS:
@@ -146,10 +171,7 @@ class LedgerFold:
                 position=str(where),
                 error=type(exc).__name__,
             )
-            held = self._held.get(env.case_id)
-            if held is None:
-                held = _Held(stream, None, env.case_version, True, "", "", "", None, None)
-                self._held[env.case_id] = held
+            held = self._held.setdefault(env.case_id, _Held.never(stream, env.case_version))
             held.stopped = True
             self._changed.add(env.case_id)
         if len(self._held) >= HELD:
@@ -157,33 +179,28 @@ class LedgerFold:
 
     def _fold(self, stream: str, env: Envelope) -> None:
         held = self._get(env.case_id, stream)
-        if held is None:
-            if env.case_version != 1:
-                held = _Held(stream, None, env.case_version, True, "", "", "", None, None)
+        step = fold_step(
+            held.version if held else None, bool(held and held.stopped), env.case_version, False
+        )
+        if step == "skip":
+            return
+        if step == "never":
+            self._held[env.case_id] = _Held.never(stream, env.case_version)
+        elif step == "open":
+            kind = kind_of_stream(stream).of(env.case_id)
+            name = sealed_name(env.payload)
+            at = format_ts(env.occurred_at)
+            state = kind.evolve(None, env, REGISTRY.read(env))
+            named = name.model_dump_json() if name is not None else None
+            self._held[env.case_id] = _Held(
+                stream, kind, 1, False, at, at, env.correlation_id, state, named
+            )
+        elif held is not None and held.kind is not None:
+            if step == "stop":
+                held.stopped = True
             else:
-                kind = kind_of_stream(stream).of(env.case_id)
-                name = sealed_name(env.payload)
-                held = _Held(
-                    stream,
-                    kind,
-                    1,
-                    False,
-                    format_ts(env.occurred_at),
-                    format_ts(env.occurred_at),
-                    env.correlation_id,
-                    kind.evolve(None, env, REGISTRY.read(env)),
-                    name.model_dump_json() if name is not None else None,
-                )
-            self._held[env.case_id] = held
-            self._changed.add(env.case_id)
-            return
-        if held.stopped or env.case_version <= held.version or held.kind is None:
-            return
-        if env.case_version != held.version + 1:
-            held.stopped = True
-        else:
-            held.state = held.kind.evolve(held.state, env, REGISTRY.read(env))
-            held.version, held.updated_at = env.case_version, format_ts(env.occurred_at)
+                held.state = held.kind.evolve(held.state, env, REGISTRY.read(env))
+                held.version, held.updated_at = env.case_version, format_ts(env.occurred_at)
         self._changed.add(env.case_id)
 
     def store(self) -> None:

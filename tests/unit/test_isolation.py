@@ -17,7 +17,7 @@ from contracts.registry import REGISTRY, EventPayload
 from services.common.isolation import UNREADABLE, quarantine_mark, quarantined_since, reason_of
 from services.common.queries import case_view
 from services.common.reactions import NeverOpened, SourceCase, Stray, follow_chain
-from services.common.reactors import Answer, judge
+from services.common.reactorbody import Answer, judge
 from services.common.readmodel import ReadModel
 from services.common.readschema import Record
 from services.common.store import Db

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from contracts.envelope import Envelope
 from services.audit.index import CaseIndex
-from services.audit.ledgerstore import ledger_cases, stream_of
+from services.audit.ledgerstore import fold_step, ledger_cases, stream_of
 from services.audit.records import LogRecord, Position
 from services.intake.service import KIND
 from tests.integration.history import decide_case, grievance_script
@@ -120,3 +120,11 @@ def test_an_event_the_rules_cannot_fold_stops_its_case_and_no_other(tmp_path: Pa
     assert rows["GRV-BBBB00000002"].status == "closed"
     assert index.count() == len(a) + len(b), "every place is filed all the same"
     index.close()
+
+
+def test_each_event_opens_evolves_stops_or_is_passed_over() -> None:
+    assert fold_step(None, False, 1, False) == "open"
+    assert fold_step(None, False, 2, False) == fold_step(None, False, 1, True) == "never"
+    assert fold_step(3, False, 4, False) == "evolve"
+    assert fold_step(3, False, 5, False) == fold_step(3, False, 4, True) == "stop"
+    assert fold_step(3, False, 3, False) == fold_step(3, True, 4, False) == "skip"
